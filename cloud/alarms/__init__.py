@@ -1,0 +1,1 @@
+"""Alarm rules evaluated on newly stored readings, and the raise/clear lifecycle."""

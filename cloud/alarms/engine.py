@@ -1,0 +1,37 @@
+"""Apply the rules to newly stored readings and keep one open alarm per condition."""
+
+from __future__ import annotations
+
+import logging
+from itertools import groupby
+
+from cloud.alarms.rules import RULES
+from cloud.store import SqliteStore
+from watertel.readings import Reading
+
+log = logging.getLogger("watertel.cloud.alarms")
+
+
+class AlarmEngine:
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def on_readings(self, readings: tuple[Reading, ...]) -> int:
+        """Evaluate each poll (station + sample time) in time order; return alarms raised."""
+        raised = 0
+        ordered = sorted(readings, key=lambda r: (r.station, r.t_ms))
+        for _, poll in groupby(ordered, key=lambda r: (r.station, r.t_ms)):
+            poll = list(poll)
+            for rule in RULES:
+                for c in rule(poll):
+                    if c.active and self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, poll[0].t_ms):
+                        raised += 1
+                        log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
+                    elif not c.active and self.store.clear_alarm(c.station, c.point, c.type, poll[0].t_ms):
+                        log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
+        return raised
+
+    def on_security_event(self, gateway_id: str, type_: str, message: str, t_ms: int) -> None:
+        """Refused envelopes and chain gaps: raised once per gateway until an operator closes it."""
+        if self.store.raise_alarm(gateway_id, "*", type_, "red" if type_ != "chain_gap" else "yellow", message, t_ms):
+            log.warning("alarm raised: %s gateway %s: %s", type_, gateway_id, message)

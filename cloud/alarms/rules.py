@@ -1,0 +1,56 @@
+"""The first alarm rules: device faults, water-quality limits (GB 5749-2022), chain gaps.
+
+A rule looks at one poll of one station (its readings share a sample time) and says, per alarm
+key, whether the condition holds now; the engine raises on the first True and clears on the
+first False, so an alarm is raised once, not once per reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watertel.readings import Quality, Reading
+
+# (low, high) limits by point name; None = no limit on that side. GB 5749-2022 defaults, with the
+# network-end minimum for disinfectant residuals.
+WATER_QUALITY_LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "turbidity": (None, 1.0),
+    "ph": (6.5, 8.5),
+    "free_chlorine": (0.05, 2.0),
+    "total_chlorine": (0.05, 3.0),
+    "chlorine_dioxide": (None, 0.8),
+    "codmn": (None, 3.0),
+}
+FAULTS = {Quality.TIMEOUT, Quality.EXCEPTION, Quality.COMM_ERROR, Quality.SENSOR_FAULT}
+
+
+@dataclass(frozen=True)
+class Condition:
+    station: str
+    point: str
+    type: str
+    severity: str  # blue | yellow | orange | red
+    active: bool
+    message: str
+
+
+def device_fault(poll: list[Reading]) -> list[Condition]:
+    bad = sorted({f"{r.point}: {r.quality.name.lower()}" for r in poll if r.quality in FAULTS})
+    return [Condition(poll[0].station, "*", "device_fault", "orange", bool(bad), "; ".join(bad) or "device answers")]
+
+
+def water_quality(poll: list[Reading]) -> list[Condition]:
+    found = []
+    for r in poll:
+        limits = WATER_QUALITY_LIMITS.get(r.point)
+        if limits is None or r.quality is not Quality.OK:
+            continue
+        low, high = limits
+        outside = (low is not None and r.value < low) or (high is not None and r.value > high)
+        bounds = f"[{'' if low is None else low}, {'' if high is None else high}]"
+        found.append(Condition(r.station, r.point, "water_quality", "red", outside,
+                               f"{r.point} {r.value:.3g} {r.unit} outside {bounds}"))
+    return found
+
+
+RULES = (device_fault, water_quality)

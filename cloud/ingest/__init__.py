@@ -1,0 +1,1 @@
+"""Ingest: MQTT subscriber → open envelope (verify signature) → validate → store → alarms."""

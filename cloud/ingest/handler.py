@@ -1,0 +1,53 @@
+"""One MQTT message in, one decision out: stored, duplicate, or refused (to quarantine)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+from cloud.alarms.engine import AlarmEngine
+from cloud.ingest.registry import Registry
+from cloud.store import SqliteStore
+from watertel.envelope import EnvelopeError, open_envelope
+
+log = logging.getLogger("watertel.cloud.ingest")
+
+
+class Handler:
+    def __init__(self, store: SqliteStore, registry: Registry, alarms: AlarmEngine) -> None:
+        self.store, self.registry, self.alarms = store, registry, alarms
+        self.counts: Counter[str] = Counter()
+
+    def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str) -> str:
+        self.store.quarantine(topic, payload, reason, detail)
+        self.counts[f"refused:{reason}"] += 1
+        log.warning("envelope refused on %s: %s %s", topic, reason, detail)
+        self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", int(time.time() * 1000))
+        return reason
+
+    def handle(self, topic: str, payload: bytes) -> str:
+        """Process one message; the caller acknowledges it after this returns (nothing lost)."""
+        parts = topic.split("/")
+        topic_gateway = parts[-2] if len(parts) >= 3 else "?"
+        try:
+            env = open_envelope(payload, self.registry.key)
+        except EnvelopeError as err:
+            return self._refuse(topic, payload, topic_gateway, err.reason, err.detail)
+        if env.gateway_id != topic_gateway:
+            return self._refuse(topic, payload, topic_gateway, "topic_mismatch",
+                                f"envelope from {env.gateway_id!r} on topic of {topic_gateway!r}")
+        allowed = self.registry.stations.get(env.gateway_id, frozenset())
+        strangers = sorted({r.station for r in env.readings} - allowed)
+        if strangers:
+            return self._refuse(topic, payload, env.gateway_id, "unknown_station", ", ".join(strangers))
+        result = self.store.accept(env)
+        if result.status == "refused":
+            return self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
+        self.counts[result.status] += 1
+        if result.gap_before and env.seq > 1:
+            self.alarms.on_security_event(env.gateway_id, "chain_gap", f"envelope {env.seq - 1} missing",
+                                          int(time.time() * 1000))
+        if result.new_readings:
+            self.alarms.on_readings(result.new_readings)
+        return result.status

@@ -1,0 +1,45 @@
+"""The ingest worker: subscribes (QoS 1, manual acknowledgement) and feeds the handler.
+
+A message is acknowledged only after the store committed it (or quarantined it), so a worker
+killed mid-message gets it again from the broker. aiomqtt does not expose paho's manual-ack
+switch, so the worker reaches through to the paho client for it (``_client``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiomqtt
+
+from cloud.config import MqttConfig
+from cloud.ingest.handler import Handler
+
+log = logging.getLogger("watertel.cloud.ingest")
+
+
+def subscription(cfg: MqttConfig) -> str:
+    topic = f"{cfg.topic_prefix}/+/up"
+    return f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic
+
+
+async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
+    password = cfg.password_file.read_text().strip() if cfg.password_file else None
+    delay, connected_once = 1.0, False
+    while True:
+        try:
+            async with aiomqtt.Client(cfg.host, cfg.port, identifier=cfg.client_id, username=cfg.username,
+                                      password=password, clean_session=False, timeout=10) as client:
+                client._client.manual_ack_set(True)
+                await client.subscribe(subscription(cfg), qos=1)
+                log.info("ingest subscribed to %s on %s:%d", subscription(cfg), cfg.host, cfg.port)
+                delay, connected_once = 1.0, True
+                async for message in client.messages:
+                    payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+                    handler.handle(str(message.topic), payload)
+                    if message.qos > 0:
+                        client._client.ack(message.mid, message.qos)
+        except aiomqtt.MqttError as err:
+            (log.warning if connected_once else log.debug)("ingest connection: %s", err)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)

@@ -1,0 +1,14 @@
+"""Per-station summary from the store: readings, faulty readings, first/last sample, open alarms."""
+
+from __future__ import annotations
+
+from cloud.config import CloudConfig
+from cloud.store import open_store
+
+
+def station_summary(cfg: CloudConfig) -> list[dict]:
+    store = open_store(cfg.data_dir)
+    try:
+        return store.station_stats()
+    finally:
+        store.close()

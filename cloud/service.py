@@ -1,0 +1,48 @@
+"""`watertel cloud run`: ingest worker, API and console in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+
+from cloud.alarms.engine import AlarmEngine
+from cloud.api.app import create_app
+from cloud.config import CloudConfig
+from cloud.ingest.handler import Handler
+from cloud.ingest.registry import Registry
+from cloud.ingest.worker import run_ingest
+from cloud.store import open_store
+
+log = logging.getLogger("watertel.cloud")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service stops all its parts together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+async def run_cloud(cfg: CloudConfig) -> None:
+    store = open_store(cfg.data_dir)
+    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
+    server = _Server(uvicorn.Config(create_app(store, cfg.api), host=cfg.api.host, port=cfg.api.port,
+                                    log_level="warning", access_log=False))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    ingest = asyncio.create_task(run_ingest(cfg.mqtt, handler))
+    log.info("cloud service: API on http://%s:%d", cfg.api.host, cfg.api.port)
+    try:
+        await server.serve()
+    finally:
+        ingest.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ingest
+        store.close()
+        log.info("cloud service stopped: %s", dict(handler.counts))

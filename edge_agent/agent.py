@@ -1,0 +1,96 @@
+"""The edge agent: wires pollers, buffer, sealer and uplink, and stops without losing a reading.
+
+On SIGTERM/SIGINT: pollers finish the poll in progress, everything buffered is sealed, and the
+uplink gets ``drain_s`` seconds to deliver what is pending. Whatever is not delivered stays in
+the buffer and goes out after the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from edge_agent.buffer import Buffer
+from edge_agent.config import EdgeConfig
+from edge_agent.poll.scheduler import BusPoller
+from edge_agent.uplink import Uplink
+from watertel.crypto import SM2PrivateKey
+from watertel.envelope import ChainState, seal
+from watertel.readings import Reading
+
+log = logging.getLogger("watertel.edge")
+
+
+class Agent:
+    def __init__(self, cfg: EdgeConfig) -> None:
+        self.cfg = cfg
+        self.key = SM2PrivateKey.from_pem(cfg.key.private_key.read_text())
+        self.buffer = Buffer(cfg.buffer.path, cfg.gateway_id)
+        self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer)
+        self.pollers = [BusPoller(bus, self._store) for bus in cfg.buses]
+
+    def _store(self, readings: list[Reading]) -> None:
+        self.buffer.add(readings)
+
+    def _sealer(self, readings: list[Reading], state: ChainState) -> tuple[bytes, ChainState]:
+        return seal(readings, self.key, self.cfg.gateway_id, self.cfg.key.key_id, state, int(time.time() * 1000))
+
+    def seal_due(self, force: bool = False) -> int:
+        """Seal full batches, and a partial one once its oldest reading waited max_latency_s."""
+        sealed, batching = 0, self.cfg.batching
+        while True:
+            waiting, oldest_ms = self.buffer.unsealed()
+            old = oldest_ms is not None and time.time() * 1000 - oldest_ms >= batching.max_latency_s * 1000
+            if not waiting or not (force or old or waiting >= batching.max_readings):
+                break
+            self.buffer.seal_next(batching.max_readings, self._sealer)
+            sealed += 1
+        if sealed:
+            self.uplink.wake.set()
+        return sealed
+
+    async def _sealing(self) -> None:
+        while True:
+            self.seal_due()
+            await asyncio.sleep(min(0.25, self.cfg.batching.max_latency_s / 4))
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until every sealed batch has been acknowledged by the broker (or time runs out)."""
+        deadline = time.monotonic() + timeout_s
+        while self.buffer.unsent(1):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
+
+    async def run(self, stop: asyncio.Event, drain_s: float = 30.0) -> None:
+        polls = [asyncio.create_task(p.run()) for p in self.pollers]
+        sealing = asyncio.create_task(self._sealing())
+        uplink = asyncio.create_task(self.uplink.run())
+        log.info("edge agent %s running: %d buses", self.cfg.gateway_id, len(self.pollers))
+        await stop.wait()
+        for p in self.pollers:
+            p.stop()
+        await asyncio.gather(*polls, return_exceptions=True)
+        sealing.cancel()
+        self.seal_due(force=True)
+        drained = await self.drain(drain_s)
+        uplink.cancel()
+        for task in (sealing, uplink):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        stats = self.buffer.stats()
+        self.buffer.close()
+        log.info("edge agent %s stopped (%s): %s", self.cfg.gateway_id, "drained" if drained else "batches kept for next start", stats)
+
+
+async def run_agent(cfg: EdgeConfig) -> None:
+    """Run until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await Agent(cfg).run(stop)

@@ -1,0 +1,146 @@
+"""Edge agent configuration (`watertel edge check --config FILE` validates it without running).
+
+Relative paths (buffer, key) are resolved against the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from watertel.config import ConfigError, Strict, load_model
+
+NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+class KeyConfig(Strict):
+    private_key: Path  # PKCS#8 PEM from `watertel keys new`
+    key_id: str = Field(pattern=NAME)
+
+
+class TlsConfig(Strict):
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+class UplinkConfig(Strict):
+    brokers: list[str] = Field(min_length=1)  # mqtt://host:port or mqtts://host:port, tried in turn
+    client_id: str | None = None  # default: the gateway id
+    username: str | None = None
+    password_file: Path | None = None  # the password never sits in the YAML
+    tls: TlsConfig | None = None
+    topic_prefix: str = Field("watertel", pattern=r"^[A-Za-z0-9_/-]+$")
+    max_in_flight: int = Field(8, ge=1, le=100)
+
+    @field_validator("brokers")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+                raise ValueError(f"broker URL must look like mqtt://host:1883 or mqtts://host:8883 (got {url!r})")
+        return urls
+
+
+class BufferConfig(Strict):
+    path: Path
+
+
+class BatchConfig(Strict):
+    max_readings: int = Field(500, ge=1, le=20_000)
+    max_latency_s: float = Field(2.0, gt=0)
+
+
+class TcpBus(Strict):
+    kind: Literal["tcp"] = "tcp"
+    host: str
+    port: int = Field(502, ge=1, le=65535)
+
+
+class RtuBus(Strict):
+    kind: Literal["rtu"] = "rtu"
+    port: str  # /dev/ttyUSB0, /dev/ttyAMA0, …
+    baudrate: int = Field(9600, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+
+
+class DeviceConfig(Strict):
+    name: str = Field(pattern=NAME)
+    profile: str  # shipped profile name or path to a YAML file
+    unit_id: int = Field(ge=1, le=247)
+    station: str = Field(pattern=NAME)
+    poll_interval_s: float = Field(60.0, gt=0)
+
+
+class BusConfig(Strict):
+    name: str = Field(pattern=NAME)
+    transport: TcpBus | RtuBus = Field(discriminator="kind")
+    timeout_s: float = Field(1.0, gt=0, le=60)
+    devices: list[DeviceConfig] = Field(min_length=1)
+
+
+class EdgeConfig(Strict):
+    gateway_id: str = Field(pattern=NAME)
+    key: KeyConfig
+    uplink: UplinkConfig
+    buffer: BufferConfig
+    batching: BatchConfig = BatchConfig()
+    buses: list[BusConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_devices(self) -> EdgeConfig:
+        names = [dev.name for bus in self.buses for dev in bus.devices]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"device names must be unique on a gateway (repeated: {', '.join(repeated)})")
+        return self
+
+
+def _resolve(base: Path, path: Path | None) -> Path | None:
+    return None if path is None else (path if path.is_absolute() else base / path)
+
+
+def profile_ref(base: Path, profile: str) -> str | Path:
+    """A shipped profile name as is; a YAML path resolved against the config's folder."""
+    return _resolve(base, Path(profile)) if profile.endswith((".yaml", ".yml")) else profile
+
+
+def load_edge_config(path: Path | str) -> EdgeConfig:
+    """Load, validate, resolve relative paths and check that every profile loads."""
+    import firmware_profiles
+
+    path = Path(path)
+    cfg = load_model(path, EdgeConfig)
+    base = path.parent
+    uplink = cfg.uplink
+    tls = uplink.tls and uplink.tls.model_copy(update={
+        k: _resolve(base, getattr(uplink.tls, k)) for k in ("ca_file", "cert_file", "key_file")
+    })
+    cfg = cfg.model_copy(update={
+        "key": cfg.key.model_copy(update={"private_key": _resolve(base, cfg.key.private_key)}),
+        "buffer": cfg.buffer.model_copy(update={"path": _resolve(base, cfg.buffer.path)}),
+        "uplink": uplink.model_copy(update={"tls": tls, "password_file": _resolve(base, uplink.password_file)}),
+        "buses": [
+            bus.model_copy(update={"devices": [
+                dev.model_copy(update={"profile": str(profile_ref(base, dev.profile))}) for dev in bus.devices
+            ]})
+            for bus in cfg.buses
+        ],
+    })
+    problems = []
+    for b, bus in enumerate(cfg.buses):
+        for d, dev in enumerate(bus.devices):
+            try:
+                firmware_profiles.load(dev.profile)
+            except ConfigError as err:
+                problems.append(f"{path}: buses.{b}.devices.{d}.profile: cannot load {dev.profile!r} ({err.problems[0]})")
+    if not cfg.key.private_key.exists():
+        problems.append(f"{path}: key.private_key: {cfg.key.private_key} does not exist (run `watertel keys new`)")
+    if problems:
+        raise ConfigError(path, problems)
+    return cfg

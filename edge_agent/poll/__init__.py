@@ -1,0 +1,1 @@
+"""Polling: one scheduler per bus, Modbus clients, decoding through the firmware profiles."""

@@ -1,0 +1,62 @@
+"""One Modbus connection per bus (TCP or RTU), with errors turned into reading qualities.
+
+The bus scheduler holds the only reference, so there is one outstanding request per bus. A lost
+port or connection is reopened on the next poll (USB re-enumeration, PLC reboot).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusIOException, ModbusException
+
+from edge_agent.config import BusConfig
+from firmware_profiles import Function
+from firmware_profiles.codec import Block
+from watertel.readings import Quality
+
+log = logging.getLogger("watertel.edge.poll")
+
+
+class ReadFailed(Exception):
+    """A block could not be read; ``quality`` says why (timeout, exception, comm error)."""
+
+    def __init__(self, quality: Quality, detail: str) -> None:
+        super().__init__(detail)
+        self.quality = quality
+
+
+class BusClient:
+    def __init__(self, bus: BusConfig) -> None:
+        t = bus.transport
+        if t.kind == "tcp":
+            self.client = AsyncModbusTcpClient(t.host, port=t.port, timeout=bus.timeout_s, retries=0)
+        else:
+            self.client = AsyncModbusSerialClient(
+                t.port, baudrate=t.baudrate, parity=t.parity, stopbits=t.stopbits, timeout=bus.timeout_s, retries=0
+            )
+        self.name = bus.name
+
+    async def read(self, unit_id: int, block: Block) -> list[int]:
+        """Registers of ``block``; raises ReadFailed with the reason."""
+        if not self.client.connected and not await self.client.connect():
+            raise ReadFailed(Quality.COMM_ERROR, f"bus {self.name}: cannot connect")
+        call = (self.client.read_holding_registers if block.function is Function.HOLDING
+                else self.client.read_input_registers)
+        try:
+            response = await call(block.address, count=block.count, device_id=unit_id)
+        except ModbusIOException as err:
+            raise ReadFailed(Quality.TIMEOUT, str(err)) from err
+        except (ConnectionException, ModbusException, OSError) as err:
+            self.client.close()
+            raise ReadFailed(Quality.COMM_ERROR, str(err)) from err
+        if response.isError():
+            code = getattr(response, "exception_code", 0)
+            raise ReadFailed(Quality.EXCEPTION, f"exception code {code}")
+        if len(response.registers) < block.count:
+            raise ReadFailed(Quality.COMM_ERROR, f"short answer: {len(response.registers)} of {block.count} registers")
+        return list(response.registers[: block.count])
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,82 @@
+"""MQTT uplink: sends sealed batches in sequence order, QoS 1, and marks them sent on PUBACK.
+
+A batch is marked sent only after the broker acknowledged it, so a cut connection or a crash
+re-sends it (the cloud drops the duplicate by gateway and sequence). Brokers are tried in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from edge_agent.buffer import Buffer
+from edge_agent.config import UplinkConfig
+
+log = logging.getLogger("watertel.edge.uplink")
+RECONNECT_MAX_S = 30.0
+
+
+def topic_for(prefix: str, gateway_id: str) -> str:
+    return f"{prefix}/{gateway_id}/up"
+
+
+def _client(url: str, cfg: UplinkConfig, gateway_id: str) -> aiomqtt.Client:
+    parts = urlsplit(url)
+    tls_context = None
+    if parts.scheme == "mqtts":
+        tls_context = ssl.create_default_context(cafile=cfg.tls.ca_file if cfg.tls else None)
+        if cfg.tls and cfg.tls.cert_file:
+            tls_context.load_cert_chain(cfg.tls.cert_file, cfg.tls.key_file)
+    password = cfg.password_file.read_text().strip() if cfg.password_file else None
+    return aiomqtt.Client(
+        parts.hostname, parts.port or (8883 if tls_context else 1883),
+        identifier=cfg.client_id or gateway_id, username=cfg.username, password=password,
+        tls_context=tls_context, clean_session=True, timeout=10,
+    )
+
+
+class Uplink:
+    def __init__(self, cfg: UplinkConfig, gateway_id: str, buffer: Buffer) -> None:
+        self.cfg = cfg
+        self.gateway_id = gateway_id
+        self.buffer = buffer
+        self.topic = topic_for(cfg.topic_prefix, gateway_id)
+        self.wake = asyncio.Event()
+        self.connected = False
+
+    async def run(self) -> None:
+        """Send forever; reconnect with back-off across the broker list."""
+        delay, attempt = 1.0, 0
+        while True:
+            url = self.cfg.brokers[attempt % len(self.cfg.brokers)]
+            try:
+                async with _client(url, self.cfg, self.gateway_id) as client:
+                    log.info("uplink connected to %s", url)
+                    self.connected, delay = True, 1.0
+                    await self._send_loop(client)
+            except aiomqtt.MqttError as err:
+                if self.connected:
+                    log.warning("uplink to %s lost: %s", url, err)
+                else:
+                    log.debug("uplink to %s failed: %s", url, err)
+            self.connected = False
+            attempt += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _send_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            batches = self.buffer.unsent(self.cfg.max_in_flight)
+            if not batches:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                continue
+            await asyncio.gather(*(client.publish(self.topic, b.data, qos=1) for b in batches))
+            self.buffer.mark_sent([b.seq for b in batches])

@@ -1,0 +1,3 @@
+from watertel.cli import main
+
+raise SystemExit(main())

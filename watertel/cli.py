@@ -1,0 +1,210 @@
+"""The `watertel` command. Each subcommand imports its stage lazily, so a gateway installed with
+``watertel[edge]`` runs ``watertel edge`` without the cloud's packages (FastAPI, numpy, …)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from watertel import __version__, logs
+from watertel.config import ConfigError
+
+
+def _keys_new(args: argparse.Namespace) -> int:
+    from watertel.crypto import SM2PrivateKey
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / f"{args.gateway}.key.pem", out / f"{args.gateway}.pub.pem"
+    if private.exists() and not args.force:
+        print(f"error: {private} exists (use --force to replace it)", file=sys.stderr)
+        return 1
+    key = SM2PrivateKey.generate()
+    private.touch(mode=0o600)
+    private.write_text(key.to_pem())
+    public.write_text(key.public.to_pem())
+    print(f"private key: {private} (keep on the gateway only)\npublic key:  {public} (register it in the cloud)")
+    return 0
+
+
+def _edge(args: argparse.Namespace) -> int:
+    from edge_agent.config import load_edge_config
+
+    cfg = load_edge_config(args.config)
+    if args.action == "check":
+        devices = sum(len(b.devices) for b in cfg.buses)
+        print(f"{args.config}: ok (gateway {cfg.gateway_id}, {len(cfg.buses)} buses, {devices} devices)")
+        return 0
+    from edge_agent.agent import run_agent
+
+    asyncio.run(run_agent(cfg))
+    return 0
+
+
+def _cloud(args: argparse.Namespace) -> int:
+    if args.action == "hash-password":
+        from cloud.api.auth import hash_password
+        import getpass
+
+        print(hash_password(getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")))
+        return 0
+    from cloud.config import load_cloud_config
+
+    cfg = load_cloud_config(args.config)
+    if args.action == "check":
+        print(f"{args.config}: ok ({len(cfg.gateways)} gateways, {len(cfg.api.users)} users)")
+        return 0
+    from cloud.service import run_cloud
+
+    asyncio.run(run_cloud(cfg))
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    import signal
+
+    from cloud.broker import run_broker
+
+    host, _, port = args.listen.rpartition(":")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await run_broker(host or "127.0.0.1", int(port), stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import signal
+
+    from simulators.config import SimConfig
+    from simulators.run import run_simulators
+    from watertel.config import load_model
+
+    cfg = load_model(args.config, SimConfig)
+
+    async def main() -> None:
+        task = asyncio.create_task(run_simulators(cfg))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    import firmware_profiles
+    from firmware_profiles.codec import plan
+
+    if args.action == "list":
+        for path in firmware_profiles.profile_paths():
+            p = firmware_profiles.load(path)
+            print(f"{path.stem:24} {p.kind:14} {p.vendor} {p.model} ({len(p.points)} points, {len(plan(p))} reads)")
+        return 0
+    failed = 0
+    for path in args.paths:
+        try:
+            firmware_profiles.load(Path(path))
+            print(f"{path}: ok")
+        except ConfigError as err:
+            failed += 1
+            print("\n".join(err.problems), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cloud.config import load_cloud_config
+    from cloud.report import station_summary
+
+    rows = station_summary(load_cloud_config(args.config))
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["station"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from watertel.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.duration, args.broker_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watertel", description="Signed water telemetry from the well to the regulator.")
+    parser.add_argument("--version", action="version", version=f"watertel {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for libraries too)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole system on this machine (broker, cloud, simulators, 2 gateways)")
+    p.add_argument("--duration", type=float, help="run headless for SECONDS, then print a JSON summary")
+    p.add_argument("--data-dir", default="demo-data", help="where keys, configs and databases go (default: %(default)s)")
+    p.add_argument("--broker-url", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("edge", help="the gateway agent: poll, buffer, seal, forward")
+    p.add_argument("action", choices=["run", "check"])
+    p.add_argument("--config", required=True, help="edge agent YAML (see deploy/edge.example.yaml)")
+    p.set_defaults(func=_edge)
+
+    p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
+    p.add_argument("action", choices=["run", "check", "hash-password"])
+    p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
+    p.set_defaults(func=_cloud)
+
+    p = sub.add_parser("broker", help="the embedded MQTT broker (amqtt), loopback only")
+    p.add_argument("--listen", default="127.0.0.1:1883", help="HOST:PORT (default: %(default)s)")
+    p.set_defaults(func=_broker)
+
+    p = sub.add_parser("sim", help="simulated Modbus devices (TCP and RTU over a pseudo-terminal)")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--config", required=True, help="simulator YAML (see deploy/sim.example.yaml)")
+    p.set_defaults(func=_sim)
+
+    p = sub.add_parser("keys", help="SM2 gateway keys")
+    p.add_argument("action", choices=["new"])
+    p.add_argument("--gateway", required=True, help="gateway id")
+    p.add_argument("--out", required=True, help="folder for <gateway>.key.pem and <gateway>.pub.pem")
+    p.add_argument("--force", action="store_true", help="replace an existing key")
+    p.set_defaults(func=_keys_new)
+
+    p = sub.add_parser("profile", help="firmware profiles (device register maps)")
+    p.add_argument("action", choices=["check", "list"])
+    p.add_argument("paths", nargs="*", help="profile YAML files to check")
+    p.set_defaults(func=_profile)
+
+    p = sub.add_parser("report", help="reports from the cloud store")
+    p.add_argument("action", choices=["summary"])
+    p.add_argument("--config", required=True, help="cloud YAML")
+    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "cloud" and args.action != "hash-password" and not args.config:
+        print("error: watertel cloud run/check needs --config FILE", file=sys.stderr)
+        return 2
+    logs.setup(args.verbose)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

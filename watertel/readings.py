@@ -1,0 +1,44 @@
+"""The reading: one sampled value of one point, as it travels from gateway to cloud."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Quality(IntEnum):
+    """Why a reading is (not) trustworthy; the rates and alarms need the reason, not a None.
+
+    The integer values are on the wire (envelope byte layout): never renumber, only append.
+    """
+
+    OK = 0
+    TIMEOUT = 1  # the device did not answer in time
+    EXCEPTION = 2  # the device answered with a Modbus exception response
+    OUT_OF_RANGE = 3  # decoded value outside the profile's valid range
+    SENSOR_FAULT = 4  # the device's own status bits flag the sensor as faulty
+    COMM_ERROR = 5  # port or connection gone, garbled frame
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One sample. ``value`` is NaN when the quality says no value could be read."""
+
+    station: str
+    point: str
+    t_ms: int  # sample time, Unix epoch milliseconds (UTC)
+    value: float
+    unit: str
+    quality: Quality = Quality.OK
+
+    def key(self) -> tuple[str, str, int]:
+        """Identity of a sample: one value per station, point and sample time."""
+        return (self.station, self.point, self.t_ms)
+
+    def same_as(self, other: Reading) -> bool:
+        """Equal, treating NaN values as equal (a failed read carries NaN)."""
+        both_nan = math.isnan(self.value) and math.isnan(other.value)
+        return self.key() == other.key() and self.unit == other.unit and self.quality == other.quality and (
+            both_nan or self.value == other.value
+        )
