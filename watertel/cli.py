@@ -14,18 +14,13 @@ from watertel.config import ConfigError
 
 
 def _keys_new(args: argparse.Namespace) -> int:
-    from watertel.crypto import SM2PrivateKey
+    from watertel.keys import write_key_pair
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    private, public = out / f"{args.gateway}.key.pem", out / f"{args.gateway}.pub.pem"
-    if private.exists() and not args.force:
-        print(f"error: {private} exists (use --force to replace it)", file=sys.stderr)
+    try:
+        private, public = write_key_pair(Path(args.out), args.gateway, args.force)
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
-    key = SM2PrivateKey.generate()
-    private.touch(mode=0o600)
-    private.write_text(key.to_pem())
-    public.write_text(key.public.to_pem())
     print(f"private key: {private} (keep on the gateway only)\npublic key:  {public} (register it in the cloud)")
     return 0
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from watertel.processes import Child, StartupError, free_port, http_ok, path_exists, port_open, wait_until
+from watertel.processes import Child, StartupError, free_port, http_ok, mqtt_ready, path_exists, port_open, wait_until
 
 MARKER = ".watertel-demo"
 USER = "admin"
@@ -44,7 +44,7 @@ def _signals() -> dict:
         "pt-1": {"pressure": {"mean": 0.32, "amplitude": 0.05, "period_s": 60, "noise": 0.002}},
         "pt-2": {"pressure": {"mean": 0.45, "amplitude": 0.04, "period_s": 75, "noise": 0.002}},
         "wq-1": {"free_chlorine": {"mean": 0.4, "amplitude": 0.15, "period_s": 100},
-                 "turbidity": {"mean": 0.7, "amplitude": 0.5, "period_s": 40, "noise": 0.02},
+                 "turbidity": {"mean": 0.7, "amplitude": 0.5, "period_s": 20, "noise": 0.02},
                  "ph": {"mean": 7.4, "amplitude": 0.3, "period_s": 200},
                  "conductivity": {"mean": 450, "amplitude": 40, "period_s": 150},
                  "temperature": {"mean": 16, "amplitude": 1.5, "period_s": 300}},
@@ -71,7 +71,7 @@ class Demo:
 
     def prepare(self) -> None:
         from cloud.api.auth import hash_password
-        from watertel.cli import main as cli
+        from watertel.keys import write_key_pair
 
         if self.dir.exists() and any(self.dir.iterdir()) and not (self.dir / MARKER).exists():
             raise StartupError(f"{self.dir} exists and is not a demo folder; choose another --data-dir")
@@ -79,7 +79,7 @@ class Demo:
         (self.dir / "keys").mkdir(parents=True)
         (self.dir / MARKER).touch()
         for gw in ("gw-1", "gw-2"):
-            cli(["keys", "new", "--gateway", gw, "--out", str(self.dir / "keys")])
+            write_key_pair(self.dir / "keys", gw)
         sig = _signals()
         tcp = lambda n, unit, profile: {"name": n, "profile": profile, "unit_id": unit, "seed": unit,
                                         "transport": {"kind": "tcp", "port": self.tcp_ports[n]}, "signals": sig[n]}
@@ -87,7 +87,7 @@ class Demo:
                                               "transport": {"kind": "rtu", "link": str(self.rtu_link)}, "signals": sig[n], **kw}
         self._write("sim.yaml", {"served_log": str(self.dir / "served.jsonl"), "devices": [
             tcp("fm-1", 1, "emf_flow_meter"), tcp("pump-1", 4, "pump_vfd"), tcp("pt-1", 2, "pressure_4_20ma"),
-            rtu("wq-1", 3, "wq_multiparam", faults=[{"bit": 3, "every_s": 60, "for_s": 6}]),
+            rtu("wq-1", 3, "wq_multiparam", faults=[{"bit": 3, "every_s": 15, "for_s": 3}]),
             rtu("pt-2", 2, "pressure_4_20ma"),
         ]})
         dev = lambda n, profile, unit, station: {"name": n, "profile": profile, "unit_id": unit, "station": station,
@@ -127,7 +127,7 @@ class Demo:
     def start(self) -> None:
         if self.broker_port:
             b = self._start("broker", ["broker", "--listen", f"127.0.0.1:{self.broker_port}"])
-            wait_until(lambda: port_open(self.broker_port), "the embedded MQTT broker", b)
+            wait_until(lambda: mqtt_ready(self.broker_port), "the embedded MQTT broker", b)
         c = self._start("cloud", ["cloud", "run", "--config", str(self.dir / "cloud.yaml")])
         wait_until(lambda: http_ok(f"http://127.0.0.1:{self.api_port}/healthz"), "the cloud API", c)
         s = self._start("sim", ["sim", "run", "--config", str(self.dir / "sim.yaml")])

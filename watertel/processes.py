@@ -90,6 +90,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def mqtt_ready(port: int, host: str = "127.0.0.1") -> bool:
+    """True once an MQTT broker answers CONNECT with an accepting CONNACK (a bare TCP probe
+    makes brokers log a protocol error)."""
+    client_id = b"watertel-probe"
+    body = b"\x00\x04MQTT\x04\x02\x00\x0a" + len(client_id).to_bytes(2, "big") + client_id
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(bytes([0x10, len(body)]) + body)
+            ack = s.recv(4)
+            s.sendall(b"\xe0\x00")  # DISCONNECT
+    except OSError:
+        return False
+    return len(ack) == 4 and ack[0] == 0x20 and ack[3] == 0
+
+
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:

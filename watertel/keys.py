@@ -1,0 +1,23 @@
+"""Gateway key files: an SM2 key pair as `<gateway>.key.pem` (0600) and `<gateway>.pub.pem`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from watertel.crypto import SM2PrivateKey
+
+
+def write_key_pair(out_dir: Path, gateway_id: str, force: bool = False) -> tuple[Path, Path]:
+    """Generate and write a key pair; refuse to replace an existing private key unless forced."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    private, public = out_dir / f"{gateway_id}.key.pem", out_dir / f"{gateway_id}.pub.pem"
+    if private.exists() and not force:
+        raise FileExistsError(f"{private} exists (use --force to replace it)")
+    key = SM2PrivateKey.generate()
+    private.unlink(missing_ok=True)
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as f:
+        f.write(key.to_pem())
+    public.write_text(key.public.to_pem())
+    return private, public
