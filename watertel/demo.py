@@ -201,7 +201,7 @@ class Demo:
         lost = [r for r in polled if r.key() not in stored]
         changed = [r for r in polled if r.key() in stored and not r.same_as(stored[r.key()])]
         return {
-            "duration_s": round(duration_s, 1), "gateways": 2, "devices": 5,
+            "duration_s": round(duration_s, 1), "gateways": 2, "devices": len(_signals()),
             "polled": len(polled), "published": published, "stored": len(stored),
             "verified": counts["envelopes"], "rejected": sum(counts["refused"].values()),
             "rejected_by_reason": counts["refused"], "lost": len(lost), "changed": len(changed),
