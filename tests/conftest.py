@@ -29,20 +29,46 @@ def find_mosquitto() -> str | None:
         (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
 
 
+class Mosquitto:
+    """A real Mosquitto broker on a free loopback port that a test can stop and start again."""
+
+    def __init__(self, binary: str, workdir: Path, persistence: bool) -> None:
+        self.binary, self.port = binary, free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            + (f"persistence true\npersistence_location {workdir}/\n" if persistence else "persistence false\n")
+        )
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            assert self.proc.poll() is None, "mosquitto exited at start"
+            assert time.monotonic() < deadline, "mosquitto did not open its port"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 @pytest.fixture
-def mosquitto(tmp_path):
-    """A real Mosquitto broker on a free loopback port; yields its port."""
+def mosquitto_server(tmp_path):
+    """A started Mosquitto with persistence on (sessions survive its restart)."""
     binary = find_mosquitto()
     need(binary is not None, "mosquitto")
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not port_open(port):
-        assert proc.poll() is None, "mosquitto exited at start"
-        assert time.monotonic() < deadline, "mosquitto did not open its port"
-        time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    (tmp_path / "mosquitto").mkdir()
+    server = Mosquitto(binary, tmp_path / "mosquitto", persistence=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mosquitto(mosquitto_server):
+    """Port of a real Mosquitto broker."""
+    return mosquitto_server.port

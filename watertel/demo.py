@@ -62,6 +62,7 @@ class Demo:
         self.rtu_link = data_dir / "ttyRS485-0"
         self.password = secrets.token_urlsafe(9)
         self.children: dict[str, Child] = {}
+        self.argv: dict[str, list[str]] = {}
 
     # --- configuration ------------------------------------------------------------------------
     def _write(self, name: str, data: dict) -> Path:
@@ -112,7 +113,7 @@ class Demo:
         host, _, port = self.broker_url.split("://", 1)[1].rpartition(":")
         self._write("cloud.yaml", {
             "data_dir": "cloud-data",
-            "mqtt": {"host": host, "port": int(port), "client_id": f"watertel-ingest-{secrets.token_hex(3)}"},
+            "mqtt": {"host": host, "port": int(port), "client_id": "watertel-ingest"},
             "api": {"host": "127.0.0.1", "port": self.api_port,
                     "users": [{"username": USER, "password_hash": hash_password(self.password)}]},
             "gateways": [{"id": gw, "key_id": f"{gw}-k1", "public_key": f"keys/{gw}.pub.pem", "stations": stations[gw]}
@@ -122,7 +123,12 @@ class Demo:
     # --- processes ----------------------------------------------------------------------------
     def _start(self, name: str, args: list[str]) -> Child:
         self.children[name] = child = Child.watertel(name, args, self.logs)
+        self.argv[name] = args
         return child
+
+    def restart(self, name: str) -> Child:
+        """Start a stopped (or killed) part again with the same arguments."""
+        return self._start(name, self.argv[name])
 
     def start(self) -> None:
         if self.broker_port:

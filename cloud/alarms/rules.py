@@ -46,10 +46,10 @@ def water_quality(poll: list[Reading]) -> list[Condition]:
         if limits is None or r.quality is not Quality.OK:
             continue
         low, high = limits
-        outside = (low is not None and r.value < low) or (high is not None and r.value > high)
-        bounds = f"[{'' if low is None else low}, {'' if high is None else high}]"
-        found.append(Condition(r.station, r.point, "water_quality", "red", outside,
-                               f"{r.point} {r.value:.3g} {r.unit} outside {bounds}"))
+        below, above = low is not None and r.value < low, high is not None and r.value > high
+        limit = f"below {low}" if below else f"above {high}" if above else "within limits"
+        found.append(Condition(r.station, r.point, "water_quality", "red", below or above,
+                               f"{r.point} {r.value:.3g} {r.unit} {limit}"))
     return found
 
 

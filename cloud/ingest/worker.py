@@ -41,5 +41,7 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
                         client._client.ack(message.mid, message.qos)
         except aiomqtt.MqttError as err:
             (log.warning if connected_once else log.debug)("ingest connection: %s", err)
+        except Exception:  # a store failure (disk full, locked): the message stays unacknowledged
+            log.exception("ingest failed; reconnecting so the broker delivers the message again")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)

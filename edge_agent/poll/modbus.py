@@ -47,7 +47,8 @@ class BusClient:
         try:
             response = await call(block.address, count=block.count, device_id=unit_id)
         except ModbusIOException as err:
-            raise ReadFailed(Quality.TIMEOUT, str(err)) from err
+            lost = not self.client.connected  # no answer because the link went away
+            raise ReadFailed(Quality.COMM_ERROR if lost else Quality.TIMEOUT, str(err)) from err
         except (ConnectionException, ModbusException, OSError) as err:
             self.client.close()
             raise ReadFailed(Quality.COMM_ERROR, str(err)) from err

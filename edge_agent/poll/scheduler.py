@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import firmware_profiles
@@ -32,7 +32,6 @@ class _Device:
     blocks: list[Block]
     due: float = 0.0
     failing: bool = False
-    polls: int = field(default=0)
 
 
 def next_slot(now: float, interval: float) -> float:
@@ -67,7 +66,10 @@ class BusPoller:
                         break
                     except TimeoutError:
                         pass
-                await self.poll(dev)
+                try:
+                    await self.poll(dev)
+                except Exception:  # never let one device's surprise stop the whole bus
+                    log.exception("poll of %s/%s failed unexpectedly", self.bus.name, dev.config.name)
                 dev.due = max(dev.due + dev.config.poll_interval_s, next_slot(time.time(), dev.config.poll_interval_s))
         finally:
             self.client.close()
@@ -82,7 +84,6 @@ class BusPoller:
             except ReadFailed as err:
                 results[block], error = err.quality, err
         self._report(dev, error)
-        dev.polls += 1
         self.emit(to_readings(dev.profile, dev.config.station, t_ms, results))
 
     def _report(self, dev: _Device, error: ReadFailed | None) -> None:

@@ -1,0 +1,43 @@
+"""Alarm rules and the raise-once / clear lifecycle, on a real SQLite store."""
+
+from __future__ import annotations
+
+import math
+
+from cloud.alarms.engine import AlarmEngine
+from cloud.alarms.rules import device_fault, water_quality
+from cloud.store.sqlite import SqliteStore
+from watertel.readings import Quality, Reading
+
+
+def poll(t_ms: int, **values: float | Quality) -> list[Reading]:
+    return [Reading("ST-1", point, t_ms, math.nan if isinstance(v, Quality) else v, "-",
+                    v if isinstance(v, Quality) else Quality.OK) for point, v in values.items()]
+
+
+def test_water_quality_limits_follow_gb5749():
+    conditions = {c.point: c for c in water_quality(poll(0, turbidity=1.2, ph=6.4, free_chlorine=0.5, flow=900))}
+    assert conditions["turbidity"].active and "above 1.0" in conditions["turbidity"].message
+    assert conditions["ph"].active and "below 6.5" in conditions["ph"].message
+    assert not conditions["free_chlorine"].active
+    assert "flow" not in conditions  # no water-quality limit for flow
+
+
+def test_faulty_readings_are_not_judged_against_quality_limits():
+    assert water_quality(poll(0, turbidity=Quality.SENSOR_FAULT)) == []
+    (fault,) = device_fault(poll(0, turbidity=Quality.SENSOR_FAULT, ph=7.0))
+    assert fault.active and "turbidity: sensor_fault" in fault.message
+
+
+def test_an_alarm_is_raised_once_and_cleared_when_the_condition_ends(tmp_path):
+    store = SqliteStore(tmp_path / "w.db")
+    engine = AlarmEngine(store)
+    assert engine.on_readings(tuple(poll(1000, turbidity=1.5))) == 1
+    assert engine.on_readings(tuple(poll(2000, turbidity=1.7))) == 0  # still the same alarm
+    assert [a["state"] for a in store.alarms()] == ["raised"]
+    engine.on_readings(tuple(poll(3000, turbidity=0.4)))
+    (alarm,) = store.alarms()
+    assert alarm["state"] == "cleared" and alarm["cleared_ms"] == 3000
+    assert engine.on_readings(tuple(poll(4000, turbidity=2.0))) == 1  # a new episode, a new alarm
+    assert len(store.alarms()) == 2 and len(store.alarms(open_only=True)) == 1
+    store.close()

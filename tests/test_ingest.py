@@ -1,0 +1,79 @@
+"""Ingest decisions on a real store: stored once, duplicates dropped, hostile input quarantined."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloud.alarms.engine import AlarmEngine
+from cloud.config import GatewayEntry
+from cloud.ingest.handler import Handler
+from cloud.ingest.registry import Registry
+from cloud.store.sqlite import SqliteStore
+from watertel.crypto import SM2PrivateKey
+from watertel.envelope import ChainState, seal
+from watertel.readings import Reading
+
+KEY = SM2PrivateKey.generate()
+TOPIC = "watertel/gw-1/up"
+
+
+@pytest.fixture
+def setup(tmp_path):
+    (tmp_path / "gw-1.pub.pem").write_text(KEY.public.to_pem())
+    store = SqliteStore(tmp_path / "w.db")
+    registry = Registry([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"])])
+    yield Handler(store, registry, AlarmEngine(store)), store
+    store.close()
+
+
+def chain(n: int, station: str = "S1", key: SM2PrivateKey = KEY, gateway: str = "gw-1") -> list[bytes]:
+    """n consecutive envelopes of one reading each."""
+    out, state = [], ChainState()
+    for i in range(n):
+        data, state = seal([Reading(station, "flow", 1_000 * (i + 1), 10.0 + i, "m3/h")], key, gateway, "k1", state, 0)
+        out.append(data)
+    return out
+
+
+def test_each_reading_is_stored_once_even_when_delivered_twice(setup):
+    handler, store = setup
+    envs = chain(3)
+    assert [handler.handle(TOPIC, e) for e in envs] == ["stored"] * 3
+    assert handler.handle(TOPIC, envs[1]) == "duplicate"
+    assert [r.value for r in store.readings()] == [10.0, 11.0, 12.0]
+
+
+def test_out_of_order_arrival_is_stored_and_gap_is_reported(setup):
+    handler, store = setup
+    first, second, third = chain(3)
+    assert handler.handle(TOPIC, first) == "stored"
+    assert handler.handle(TOPIC, third) == "stored"
+    assert [a["type"] for a in store.alarms()] == ["chain_gap"]
+    assert handler.handle(TOPIC, second) == "stored"  # links to both neighbours
+    assert len(store.readings()) == 3
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("garbage", "bad_magic"),
+    ("forged", "bad_signature"),
+    ("other_topic", "topic_mismatch"),
+    ("stranger_station", "unknown_station"),
+    ("forked_chain", "chain_mismatch"),
+])
+def test_hostile_or_broken_envelopes_are_quarantined_with_reason(setup, case, reason):
+    handler, store = setup
+    good = chain(2)
+    handler.handle(TOPIC, good[0])
+    payload, topic = {
+        "garbage": (b"\x00" * 50, TOPIC),
+        "forged": (chain(2, key=SM2PrivateKey.generate())[1], TOPIC),
+        "other_topic": (good[1], "watertel/gw-2/up"),
+        "stranger_station": (chain(2, station="S9")[1], TOPIC),
+        # same seq 2 but linked to a different first envelope: a fork in the chain
+        "forked_chain": (seal([Reading("S1", "flow", 5, 1.0, "m3/h")], KEY, "gw-1", "k1", ChainState(2, b"\x01" * 32), 0)[0], TOPIC),
+    }[case]
+    assert handler.handle(topic, payload) == reason
+    counts = store.counts()
+    assert counts["refused"] == {reason: 1}
+    assert counts["readings"] == 1  # nothing from the refused envelope was stored
+    assert any(a["type"] == "refused_envelope" for a in store.alarms())
