@@ -72,3 +72,35 @@ def mosquitto_server(tmp_path):
 def mosquitto(mosquitto_server):
     """Port of a real Mosquitto broker."""
     return mosquitto_server.port
+
+
+def _live_children() -> set[int]:
+    """PIDs of this process's children that are still running (zombies excluded)."""
+    pids = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for pid in children:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z":
+                    pids.add(int(pid))
+            except (OSError, IndexError):
+                pass
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    """Fail a test that leaves a thread or a child process running (servers must be stopped)."""
+    import threading
+
+    threads_before, children_before = set(threading.enumerate()), _live_children()
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        threads = {t for t in set(threading.enumerate()) - threads_before if t.is_alive()}
+        children = _live_children() - children_before
+        if not threads and not children:
+            return
+        time.sleep(0.1)
+    assert not threads, f"test left threads running: {[t.name for t in threads]}"
+    assert not children, f"test left child processes running: {sorted(children)}"
