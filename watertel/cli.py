@@ -101,6 +101,11 @@ def _profile(args: argparse.Namespace) -> int:
     import firmware_profiles
     from firmware_profiles.codec import plan
 
+    if args.action == "doc":
+        from firmware_profiles.doc import render
+
+        print(render(), end="")
+        return 0
     if args.action == "list":
         for path in firmware_profiles.profile_paths():
             p = firmware_profiles.load(path)
@@ -178,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_keys_new)
 
     p = sub.add_parser("profile", help="firmware profiles (device register maps)")
-    p.add_argument("action", choices=["check", "list"])
+    p.add_argument("action", choices=["check", "list", "doc"])
     p.add_argument("paths", nargs="*", help="profile YAML files to check")
     p.set_defaults(func=_profile)
 

@@ -1,0 +1,23 @@
+"""The profiles' README is generated from the YAML: a changed profile needs a regenerated README."""
+
+from pathlib import Path
+
+from firmware_profiles.doc import render
+
+
+def test_readme_matches_the_profiles():
+    readme = Path(__file__).resolve().parents[1] / "firmware_profiles" / "README.md"
+    assert readme.read_text() == render(), "run: watertel profile doc > firmware_profiles/README.md"
+
+
+def test_every_point_and_fault_bit_is_documented():
+    import firmware_profiles
+
+    text = render()
+    for path in firmware_profiles.profile_paths():
+        profile = firmware_profiles.load(path)
+        assert f"## `{path.stem}`" in text
+        for p in profile.points:
+            assert f"| {p.name} | {p.function.value} | {p.address} | {p.type.value} |" in text
+        for bit, name in (profile.status.faults.items() if profile.status else []):
+            assert f"bit {bit}: {name}" in text
