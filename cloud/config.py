@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from watertel.config import Strict, load_model
+from watertel.config import Strict, load_model, resolve
 
 NAME = r"^[A-Za-z0-9_.-]+$"
 
@@ -51,13 +51,9 @@ class CloudConfig(Strict):
 
 def load_cloud_config(path: Path | str) -> CloudConfig:
     path = Path(path)
-    cfg = load_model(path, CloudConfig)
-
-    def resolve(p: Path | None) -> Path | None:
-        return None if p is None else p if p.is_absolute() else path.parent / p
-
+    cfg, base = load_model(path, CloudConfig), path.parent
     return cfg.model_copy(update={
-        "data_dir": resolve(cfg.data_dir),
-        "gateways": [g.model_copy(update={"public_key": resolve(g.public_key)}) for g in cfg.gateways],
-        "mqtt": cfg.mqtt.model_copy(update={"password_file": resolve(cfg.mqtt.password_file)}),
+        "data_dir": resolve(base, cfg.data_dir),
+        "gateways": [g.model_copy(update={"public_key": resolve(base, g.public_key)}) for g in cfg.gateways],
+        "mqtt": cfg.mqtt.model_copy(update={"password_file": resolve(base, cfg.mqtt.password_file)}),
     })

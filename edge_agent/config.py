@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from watertel.config import ConfigError, Strict, load_model
+from watertel.config import ConfigError, Strict, load_model, resolve
 
 NAME = r"^[A-Za-z0-9_.-]+$"
 
@@ -101,13 +101,9 @@ class EdgeConfig(Strict):
         return self
 
 
-def _resolve(base: Path, path: Path | None) -> Path | None:
-    return None if path is None else (path if path.is_absolute() else base / path)
-
-
 def profile_ref(base: Path, profile: str) -> str | Path:
     """A shipped profile name as is; a YAML path resolved against the config's folder."""
-    return _resolve(base, Path(profile)) if profile.endswith((".yaml", ".yml")) else profile
+    return resolve(base, Path(profile)) if profile.endswith((".yaml", ".yml")) else profile
 
 
 def load_edge_config(path: Path | str) -> EdgeConfig:
@@ -119,12 +115,12 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
     base = path.parent
     uplink = cfg.uplink
     tls = uplink.tls and uplink.tls.model_copy(update={
-        k: _resolve(base, getattr(uplink.tls, k)) for k in ("ca_file", "cert_file", "key_file")
+        k: resolve(base, getattr(uplink.tls, k)) for k in ("ca_file", "cert_file", "key_file")
     })
     cfg = cfg.model_copy(update={
-        "key": cfg.key.model_copy(update={"private_key": _resolve(base, cfg.key.private_key)}),
-        "buffer": cfg.buffer.model_copy(update={"path": _resolve(base, cfg.buffer.path)}),
-        "uplink": uplink.model_copy(update={"tls": tls, "password_file": _resolve(base, uplink.password_file)}),
+        "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key)}),
+        "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),
+        "uplink": uplink.model_copy(update={"tls": tls, "password_file": resolve(base, uplink.password_file)}),
         "buses": [
             bus.model_copy(update={"devices": [
                 dev.model_copy(update={"profile": str(profile_ref(base, dev.profile))}) for dev in bus.devices

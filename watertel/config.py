@@ -84,6 +84,11 @@ def validate(path: Path | str, data: Any, node: yaml.Node | None, model: type[M]
         raise ConfigError(path, problems) from err
 
 
+def resolve(base: Path, path: Path | None) -> Path | None:
+    """A path from a config file: relative ones are relative to that file's folder."""
+    return None if path is None else path if path.is_absolute() else base / path
+
+
 def load_model(path: Path | str, model: type[M]) -> M:
     """Load one YAML file into ``model``."""
     data, node = parse_yaml(path)
