@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from watertel.config import Strict, load_model, resolve
+from watertel.config import ConfigError, Strict, load_model, resolve
+from watertel.tls import TlsConfig
 
 NAME = r"^[A-Za-z0-9_.-]+$"
 
@@ -27,12 +29,20 @@ class MqttConfig(Strict):
     client_id: str = "watertel-ingest"
     username: str | None = None
     password_file: Path | None = None
+    tls: TlsConfig | None = None  # set in production: the broker's CA (and a client certificate)
     shared_group: str | None = None  # `$share/<group>/…` so several workers split the load
 
 
 class UserEntry(Strict):
     username: str = Field(pattern=NAME)
     password_hash: str  # from `watertel cloud hash-password`; never a clear-text password
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        if not re.fullmatch(r"scrypt\$[0-9]+\$[0-9a-f]{32}\$[0-9a-f]{64,}", value):
+            raise ValueError("not a password hash (paste what `watertel cloud hash-password` prints)")
+        return value
 
 
 class ApiConfig(Strict):
@@ -50,10 +60,18 @@ class CloudConfig(Strict):
 
 
 def load_cloud_config(path: Path | str) -> CloudConfig:
+    """Load, validate, resolve relative paths and check that every gateway's key file exists."""
     path = Path(path)
     cfg, base = load_model(path, CloudConfig), path.parent
-    return cfg.model_copy(update={
+    cfg = cfg.model_copy(update={
         "data_dir": resolve(base, cfg.data_dir),
         "gateways": [g.model_copy(update={"public_key": resolve(base, g.public_key)}) for g in cfg.gateways],
-        "mqtt": cfg.mqtt.model_copy(update={"password_file": resolve(base, cfg.mqtt.password_file)}),
+        "mqtt": cfg.mqtt.model_copy(update={
+            "password_file": resolve(base, cfg.mqtt.password_file), "tls": cfg.mqtt.tls and cfg.mqtt.tls.resolved(base),
+        }),
     })
+    problems = [f"{path}: gateways.{i}.public_key: {g.public_key} does not exist (copy it from `watertel keys new`)"
+                for i, g in enumerate(cfg.gateways) if not g.public_key.exists()]
+    if problems:
+        raise ConfigError(path, problems)
+    return cfg

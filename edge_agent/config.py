@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from watertel.config import ConfigError, Strict, load_model, resolve
+from watertel.tls import TlsConfig
 
 NAME = r"^[A-Za-z0-9_.-]+$"
 
@@ -19,12 +20,6 @@ NAME = r"^[A-Za-z0-9_.-]+$"
 class KeyConfig(Strict):
     private_key: Path  # PKCS#8 PEM from `watertel keys new`
     key_id: str = Field(pattern=NAME)
-
-
-class TlsConfig(Strict):
-    ca_file: Path
-    cert_file: Path | None = None
-    key_file: Path | None = None
 
 
 class UplinkConfig(Strict):
@@ -44,6 +39,12 @@ class UplinkConfig(Strict):
             if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
                 raise ValueError(f"broker URL must look like mqtt://host:1883 or mqtts://host:8883 (got {url!r})")
         return urls
+
+    @model_validator(mode="after")
+    def _tls_for_mqtts(self) -> UplinkConfig:
+        if any(url.startswith("mqtts:") for url in self.brokers) and self.tls is None:
+            raise ValueError("mqtts:// brokers need a tls section (at least tls.ca_file, the broker's CA)")
+        return self
 
 
 class BufferConfig(Strict):
@@ -114,9 +115,7 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
     cfg = load_model(path, EdgeConfig)
     base = path.parent
     uplink = cfg.uplink
-    tls = uplink.tls and uplink.tls.model_copy(update={
-        k: resolve(base, getattr(uplink.tls, k)) for k in ("ca_file", "cert_file", "key_file")
-    })
+    tls = uplink.tls and uplink.tls.resolved(base)
     cfg = cfg.model_copy(update={
         "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key)}),
         "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),

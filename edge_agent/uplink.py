@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -26,11 +25,7 @@ def topic_for(prefix: str, gateway_id: str) -> str:
 
 def _client(url: str, cfg: UplinkConfig, gateway_id: str) -> aiomqtt.Client:
     parts = urlsplit(url)
-    tls_context = None
-    if parts.scheme == "mqtts":
-        tls_context = ssl.create_default_context(cafile=cfg.tls.ca_file if cfg.tls else None)
-        if cfg.tls and cfg.tls.cert_file:
-            tls_context.load_cert_chain(cfg.tls.cert_file, cfg.tls.key_file)
+    tls_context = cfg.tls.context() if parts.scheme == "mqtts" and cfg.tls else None
     password = cfg.password_file.read_text().strip() if cfg.password_file else None
     return aiomqtt.Client(
         parts.hostname, parts.port or (8883 if tls_context else 1883),

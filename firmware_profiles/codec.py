@@ -19,6 +19,10 @@ _FORMAT = {
     DataType.F32: ">f", DataType.F64: ">d",
 }
 _INTEGER = {DataType.U16, DataType.I16, DataType.U32, DataType.I32}
+_RANGE = {
+    DataType.U16: (0, 0xFFFF), DataType.I16: (-0x8000, 0x7FFF),
+    DataType.U32: (0, 0xFFFF_FFFF), DataType.I32: (-0x8000_0000, 0x7FFF_FFFF),
+}
 
 
 def _reorder(raw: bytes, order: WordOrder) -> bytes:
@@ -46,7 +50,8 @@ def encode(point: Point, value: float) -> list[int]:
     """Registers that make ``decode`` return the representable value nearest ``value``."""
     raw: float | int = (value - point.offset) / point.scale
     if point.type in _INTEGER:
-        raw = round(raw)
+        low, high = _RANGE[point.type]
+        raw = min(max(round(raw), low), high)  # a real register saturates; it never wraps
     packed = _reorder(struct.pack(_FORMAT[point.type], raw), point.order)
     return [int.from_bytes(packed[i : i + 2], "big") for i in range(0, len(packed), 2)]
 

@@ -54,7 +54,7 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{key}: unknown key (remove it or check its spelling)"
     if err["type"] == "missing":
         return f"{key}: required key is missing (add it)"
-    return f"{key}: {err['msg']}{got}"
+    return f"{key}: {err['msg'].removeprefix('Value error, ')}{got}"
 
 
 def parse_yaml(path: Path | str) -> tuple[Any, yaml.Node | None]:

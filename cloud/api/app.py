@@ -1,7 +1,5 @@
 """The FastAPI application: login, live values, alarms, totals, and the console pages."""
 
-from __future__ import annotations
-
 import math
 from pathlib import Path
 from typing import Annotated
@@ -72,7 +70,7 @@ def create_app(store: SqliteStore, cfg: ApiConfig) -> FastAPI:
     def console(watertel_session: Annotated[str | None, Cookie()] = None):
         if sessions.user(watertel_session) is None:
             return RedirectResponse("/login", status_code=303)
-        return FileResponse(STATIC / "console.html")
+        return FileResponse(STATIC / "console.html", headers={"Cache-Control": "no-store"})
 
     @app.get("/login", include_in_schema=False)
     def login_page() -> FileResponse:

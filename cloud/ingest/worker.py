@@ -29,7 +29,8 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
     while True:
         try:
             async with aiomqtt.Client(cfg.host, cfg.port, identifier=cfg.client_id, username=cfg.username,
-                                      password=password, clean_session=False, timeout=10) as client:
+                                      password=password, clean_session=False, timeout=10,
+                                      tls_context=cfg.tls.context() if cfg.tls else None) as client:
                 client._client.manual_ack_set(True)
                 await client.subscribe(subscription(cfg), qos=1)
                 log.info("ingest subscribed to %s on %s:%d", subscription(cfg), cfg.host, cfg.port)

@@ -84,6 +84,8 @@ def decode_signature(der: bytes) -> tuple[int, int]:
         pos += 2 + size
     if pos != len(der):
         raise SignatureError("trailing bytes after the signature")
+    if der != encode_signature(values[0], values[1]):  # one encoding per (r, s), as OpenSSL requires
+        raise SignatureError("signature INTEGER is not minimally encoded")
     return values[0], values[1]
 
 
@@ -121,7 +123,10 @@ class SM2PublicKey:
             return False
         if not (0 < r < _N and 0 < s < _N):
             return False
-        return bool(_engine(public_point=self.point).verify(f"{r:064x}{s:064x}", self.digest(message)))
+        try:
+            return bool(_engine(public_point=self.point).verify(f"{r:064x}{s:064x}", self.digest(message)))
+        except TypeError:  # gmssl fails on s·G + t·P = O, which the key's holder can craft: invalid
+            return False
 
 
 @dataclass(frozen=True, repr=False)

@@ -1,0 +1,392 @@
+"""SM3 and SM2: the standard's vectors, PEM keys and signatures that interoperate with OpenSSL.
+
+OpenSSL is the reference: it must read our keys and we must read its keys, and each side must
+verify the other's signatures (SM3 digest, default user ID 1234567812345678, DER r,s).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from gmssl import func as gmssl_func
+from gmssl import sm3 as gmssl_sm3
+
+import watertel.crypto.sm2 as sm2_module
+from conftest import need
+from watertel.crypto import SM2PrivateKey, SM2PublicKey, SignatureError, sm3
+from watertel.crypto.sm2 import _N, decode_signature, default_ecc_table, encode_signature
+
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+DIST_ID = "distid:1234567812345678"
+G_POINT = b"\x04" + bytes.fromhex(default_ecc_table["g"])
+
+
+# --- SM3 --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "digest"),
+    [
+        # GB/T 32905-2016, Appendix A, example 1 and example 2
+        (b"abc", "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
+        (b"abcd" * 16, "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
+    ],
+)
+def test_sm3_standard_vectors(message, digest):
+    assert sm3(message).hex() == digest
+
+
+def test_sm3_agrees_with_an_independent_implementation_around_block_boundaries():
+    """gmssl's pure-Python SM3 shares no code with OpenSSL's: padding edges at 55/56/63/64 bytes."""
+    rng = random.Random(32905)
+    for size in [*range(0, 130), 1000, 4096 + 3]:
+        data = rng.randbytes(size)
+        assert sm3(data).hex() == gmssl_sm3.sm3_hash(gmssl_func.bytes_to_list(data)), size
+
+
+# --- SM2 digest: GB/T 32918.2 Annex A -----------------------------------------------------------
+
+# GB/T 32918.2-2016 Annex A.2 (the same example as draft-shen-sm2-ecdsa-02 A.2), "Fp-256". It uses
+# an example curve, not the standard SM2 curve, so the curve part of Z_A is swapped in for the test.
+ANNEX_A_CURVE = bytes.fromhex(
+    "787968B4FA32C3FD2417842E73BBFEFF2F3C848B6831D7E0EC65228B3937E498"  # a
+    "63E4C6D3B23B0C849CF84241484BFE48F61D59A5B16BA06E6E12D1DA27C5249A"  # b
+    "421DEBD61B62EAB6746434EBC3CC315E32220B3BADD50BDC4C4E6C147FEDD43D"  # xG
+    "0680512BCBB42C07D47349D2153B70C4E5D7FDFCBFA36EA1A85841B9E46E09A2"  # yG
+)
+ANNEX_A_PUBLIC = bytes.fromhex(
+    "04"
+    "0AE4C7798AA0F119471BEE11825BE46202BB79E2A5844495E97C04FF4DF2548A"  # xA
+    "7C0240F88F1CD4E16352A73C17B7F16F07353E53A176D684A9FE0C6BB798E857"  # yA
+)
+ANNEX_A_ZA = "F4A38489E32B45B6F876E3AC2168CA392362DC8F23459C1D1146FC3DBFB7BC9A"
+ANNEX_A_E = "B524F552CD82B8B028476E005C377FB19A87E6FC682D48BB5D42E3D9B9EFFE76"
+
+
+def test_digest_z_a_and_e_match_gbt_32918_annex_a(monkeypatch):
+    hashed: list[bytes] = []
+
+    def recording_sm3(data: bytes) -> bytes:
+        hashed.append(sm3(data))
+        return hashed[-1]
+
+    monkeypatch.setattr(sm2_module, "_CURVE_Z_PART", ANNEX_A_CURVE)
+    monkeypatch.setattr(sm2_module, "sm3", recording_sm3)
+    e = SM2PublicKey(ANNEX_A_PUBLIC).digest(b"message digest", user_id=b"ALICE123@YAHOO.COM")
+    assert hashed[0].hex().upper() == ANNEX_A_ZA  # Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA)
+    assert e.hex().upper() == ANNEX_A_E  # e = SM3(Z_A ‖ M)
+
+
+def test_digest_depends_on_user_id_and_key():
+    key, other = SM2PrivateKey.generate().public, SM2PrivateKey.generate().public
+    assert key.digest(b"m") != key.digest(b"m", user_id=b"another-user-id!")
+    assert key.digest(b"m") != other.digest(b"m")
+    assert len(key.digest(b"m")) == 32
+
+
+# --- SM2 keys -----------------------------------------------------------------------------------
+
+
+def test_private_key_pem_round_trip():
+    key = SM2PrivateKey.generate()
+    pem = key.to_pem()
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----\n") and pem.endswith("-----END PRIVATE KEY-----\n")
+    assert all(len(line) <= 64 for line in pem.splitlines())
+    again = SM2PrivateKey.from_pem(pem)
+    assert again.secret == key.secret and again.public == key.public
+    assert SM2PublicKey.from_pem(key.public.to_pem()) == key.public
+
+
+def test_small_secrets_keep_their_leading_zero_bytes():
+    one = SM2PrivateKey.from_secret(1)
+    assert one.public.point == G_POINT  # 1·G = G
+    for secret in (1, 2, 0xFF, 1 << 200):
+        assert SM2PrivateKey.from_pem(SM2PrivateKey.from_secret(secret).to_pem()).secret == secret
+
+
+@pytest.mark.parametrize("secret", [0, -1, _N - 1, _N, 1 << 256])
+def test_secret_out_of_range_is_refused(secret):
+    with pytest.raises(SignatureError):
+        SM2PrivateKey.from_secret(secret)
+
+
+def _pem(label: str, der: bytes) -> str:
+    return f"-----BEGIN {label}-----\n" + base64.encodebytes(der).decode() + f"-----END {label}-----\n"
+
+
+def test_pem_that_is_not_an_sm2_key_is_refused():
+    key = SM2PrivateKey.generate()
+    with pytest.raises(SignatureError, match="PEM"):
+        SM2PrivateKey.from_pem(key.public.to_pem())  # a public key where a private key belongs
+    with pytest.raises(SignatureError, match="PEM"):
+        SM2PublicKey.from_pem(key.to_pem())
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    p256_private = p256.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode()
+    p256_public = p256.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with pytest.raises(SignatureError, match="SM2"):
+        SM2PrivateKey.from_pem(p256_private)
+    with pytest.raises(SignatureError, match="SM2"):
+        SM2PublicKey.from_pem(p256_public)
+
+
+def test_pkcs8_whose_public_key_does_not_match_is_refused():
+    key, other = SM2PrivateKey.generate(), SM2PrivateKey.generate()
+    der = base64.b64decode("".join(key.to_pem().splitlines()[1:-1]))
+    forged = der[: -65] + other.public.point
+    with pytest.raises(SignatureError, match="does not match"):
+        SM2PrivateKey.from_pem(_pem("PRIVATE KEY", forged))
+
+
+def test_private_key_repr_does_not_show_the_secret():
+    key = SM2PrivateKey.generate()
+    secret_hex = f"{key.secret:064x}"
+    for text in (repr(key), str(key), f"{key}", f"{key!r}", repr([key]), repr({"k": key})):
+        assert secret_hex not in text.lower()
+        assert str(key.secret) not in text
+        assert secret_hex[:16] not in text.lower()
+    assert "SM2PrivateKey" in repr(key)
+
+
+# --- SM2 signatures (ours alone) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def key() -> SM2PrivateKey:
+    return SM2PrivateKey.generate()
+
+
+def test_sign_and_verify(key):
+    for message in (b"", b"x", b"telemetry " * 500):
+        signature = key.sign(message)
+        assert decode_signature(signature)  # DER SEQUENCE of two INTEGERs
+        assert key.public.verify(signature, message)
+
+
+def test_signatures_use_a_fresh_nonce(key):
+    assert key.sign(b"same message") != key.sign(b"same message")
+
+
+def test_tampered_message_fails(key):
+    message = b"station S1 flow 12.5 m3/h"
+    signature = key.sign(message)
+    assert not key.public.verify(signature, message + b"\x00")
+    assert not key.public.verify(signature, message[:-1])
+    assert not key.public.verify(signature, b"")
+    for i in range(len(message)):
+        tampered = bytearray(message)
+        tampered[i] ^= 0x01
+        assert not key.public.verify(signature, bytes(tampered)), i
+
+
+def test_tampered_signature_fails(key):
+    message = b"station S1 flow 12.5 m3/h"
+    signature = key.sign(message)
+    for i in range(len(signature)):
+        for flip in (0x01, 0x80):
+            tampered = bytearray(signature)
+            tampered[i] ^= flip
+            assert key.public.verify(bytes(tampered), message) is False, (i, flip)
+
+
+def test_wrong_key_fails(key):
+    message = b"reading"
+    assert not SM2PrivateKey.generate().public.verify(key.sign(message), message)
+
+
+def _der(*integers: bytes, tag: int = 0x30) -> bytes:
+    body = b"".join(b"\x02" + bytes([len(raw)]) + raw for raw in integers)
+    return bytes([tag, len(body)]) + body
+
+
+def _not_der(signature: bytes) -> list[bytes]:
+    """Byte strings that are not a DER SEQUENCE of two INTEGERs."""
+    r, s = decode_signature(signature)
+    r_raw, s_raw = (v.to_bytes((v.bit_length() + 8) // 8, "big") for v in (r, s))
+    return [
+        b"", b"\x30", b"\x30\x00", b"\x30\x03\x02\x01\x01",
+        signature[:-1], signature + b"\x00", signature[:8],
+        b"\x31" + signature[1:],  # SET, not SEQUENCE
+        bytes([0x30, signature[1] + 1]) + signature[2:],  # length byte too large
+        bytes([0x30, signature[1] - 1]) + signature[2:],  # length byte too small
+        b"\x30\x81" + bytes([len(signature) - 2]) + signature[2:],  # long-form length
+        _der(r_raw), _der(r_raw, s_raw, s_raw), _der(r_raw, s_raw, tag=0x31),
+        _der(b"\x00" * 2 + r_raw[-32:] + b"\x00", s_raw),  # 35-byte INTEGER
+        _der(b"", s_raw),  # empty INTEGER
+        b"\x30\x44\x04\x20" + bytes(32) + b"\x02\x20" + bytes(32),  # OCTET STRING in place of r
+        b"\x30\x45\x02\x21\x00" + b"\x01" * 32 + b"\x02\x21\x00" + b"\x01" * 31,  # s runs past the end
+        bytes(70), b"\xff" * 72,
+    ]
+
+
+def _wrong_values(signature: bytes) -> list[bytes]:
+    """Well-formed DER whose values cannot be a signature (or are not this one)."""
+    r, s = decode_signature(signature)
+    pairs = [(_N, s), (r, _N), (r + _N, s), (r, s + _N), (0, s), (r, 0), (1, 1), (s, r), (r, _N - s), (_N - r, s)]
+    return [encode_signature(*pair) for pair in pairs]
+
+
+def test_malformed_signatures_are_rejected_without_exceptions(key):
+    message = b"reading"
+    signature = key.sign(message)
+    rng = random.Random(7)
+    noise = [rng.randbytes(rng.randrange(0, 300)) for _ in range(50)]
+    noise += [signature[:2] + rng.randbytes(len(signature) - 2) for _ in range(50)]
+    for bad in _not_der(signature) + _wrong_values(signature) + noise:
+        assert key.public.verify(bad, message) is False, bad.hex()
+
+
+def test_decode_signature_refuses_what_is_not_der(key):
+    for bad in _not_der(key.sign(b"m")):
+        with pytest.raises(SignatureError):
+            decode_signature(bad)
+
+
+def test_encode_decode_signature_round_trip():
+    for r, s in [(1, 1), (0x7F, 0x80), (0xFF, 0x100), (_N - 1, 1), (1 << 255, (1 << 255) - 1)]:
+        assert decode_signature(encode_signature(r, s)) == (r, s)
+    assert encode_signature(0x80, 1) == bytes.fromhex("300702020080020101")
+
+
+def _non_canonical(key: SM2PrivateKey, message: bytes) -> list[bytes]:
+    """Two re-encodings of valid signatures over ``message``, each with the same (r, s) values:
+    an INTEGER with a needless 00 prefix, and a 256-bit INTEGER without its 00 (negative in DER)."""
+    variants: list[bytes] = []
+    while len(variants) < 2:
+        r, s = decode_signature(key.sign(message))
+        raw = [v.to_bytes((v.bit_length() + 8) // 8, "big") for v in (r, s)]
+        if not variants and r.bit_length() < 256:
+            variants.append(_der(b"\x00" + raw[0], raw[1]))
+        elif len(variants) == 1 and s.bit_length() == 256:
+            variants.append(_der(raw[0], raw[1][1:]))
+    return variants
+
+
+def test_non_canonical_der_is_rejected(key):
+    """One (r, s) has one encoding (as in OpenSSL): else anyone on the path can re-encode an
+    envelope's signature, giving the same envelope a second hash that breaks the gateway's chain."""
+    message = b"reading"
+    for variant in _non_canonical(key, message):
+        with pytest.raises(SignatureError):
+            decode_signature(variant)
+        assert key.public.verify(variant, message) is False, variant.hex()
+
+
+def test_sum_at_infinity_is_rejected_without_exception(key):
+    """s·G + t·P = O (t = r + s): only the key's holder can craft it, and OpenSSL refuses it
+    ("point at infinity"); verify must return False, not raise from inside gmssl."""
+    r = 0x1234567890ABCDEF
+    s = (-r * key.secret * pow(1 + key.secret, -1, _N)) % _N
+    assert key.public.verify(encode_signature(r, s), b"reading") is False
+
+
+# --- interoperability with the OpenSSL CLI ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _openssl_has_sm2() -> bool:
+    if not Path(OPENSSL).exists():
+        return False
+    try:
+        out = subprocess.run([OPENSSL, "genpkey", "-algorithm", "SM2"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and b"BEGIN PRIVATE KEY" in out.stdout
+
+
+class OpenSSL:
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        out = subprocess.run([OPENSSL, *args], capture_output=True, text=True, cwd=self.dir, timeout=60)
+        if check:
+            assert out.returncode == 0, f"openssl {' '.join(args)}: {out.stderr}"
+        return out
+
+    def write(self, name: str, data: bytes | str) -> str:
+        path = self.dir / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return str(path)
+
+    def sign(self, private_pem: str, message: bytes) -> bytes:
+        self.run("pkeyutl", "-sign", "-inkey", self.write("sign.key.pem", private_pem), "-rawin",
+                 "-digest", "sm3", "-pkeyopt", DIST_ID, "-in", self.write("sign.msg", message), "-out", "sign.sig")
+        return (self.dir / "sign.sig").read_bytes()
+
+    def verify(self, public_pem: str, message: bytes, signature: bytes) -> bool:
+        out = self.run("pkeyutl", "-verify", "-pubin", "-inkey", self.write("verify.pub.pem", public_pem),
+                       "-rawin", "-digest", "sm3", "-pkeyopt", DIST_ID, "-in", self.write("verify.msg", message),
+                       "-sigfile", self.write("verify.sig", signature), check=False)
+        assert ("Signature Verified Successfully" in out.stdout) == (out.returncode == 0), out
+        return out.returncode == 0
+
+
+@pytest.fixture
+def openssl(tmp_path) -> OpenSSL:
+    need(_openssl_has_sm2(), "the openssl CLI with SM2")
+    return OpenSSL(tmp_path)
+
+
+def test_openssl_reads_our_keys(openssl):
+    key = SM2PrivateKey.generate()
+    text = openssl.run("pkey", "-in", openssl.write("k.pem", key.to_pem()), "-noout", "-text").stdout
+    assert "ASN1 OID: SM2" in text
+    priv = re.search(r"priv:\n((?:\s+[0-9a-f:]+\n)+)", text)
+    assert priv and int(re.sub(r"[\s:]", "", priv.group(1)), 16) == key.secret
+    assert openssl.run("pkey", "-in", "k.pem", "-pubout").stdout == key.public.to_pem()
+    public_pem = key.public.to_pem()
+    assert openssl.run("pkey", "-pubin", "-in", openssl.write("p.pem", public_pem), "-pubout").stdout == public_pem
+    assert "ASN1 OID: SM2" in openssl.run("pkey", "-pubin", "-in", "p.pem", "-noout", "-text").stdout
+
+
+def test_we_read_keys_openssl_made(openssl):
+    for i in range(3):
+        openssl.run("genpkey", "-algorithm", "SM2", "-out", f"k{i}.pem")
+        private_pem = (openssl.dir / f"k{i}.pem").read_text()
+        key = SM2PrivateKey.from_pem(private_pem)
+        public = SM2PublicKey.from_pem(openssl.run("pkey", "-in", f"k{i}.pem", "-pubout").stdout)
+        assert key.public == public
+        assert key.to_pem() == private_pem  # the same DER, byte for byte
+
+
+@pytest.mark.parametrize("message", [b"", b"abc", bytes(range(256)) * 8], ids=["empty", "abc", "2k-binary"])
+def test_our_signatures_verify_with_openssl(openssl, message):
+    key = SM2PrivateKey.generate()
+    signature = key.sign(message)
+    assert openssl.verify(key.public.to_pem(), message, signature)
+    assert not openssl.verify(key.public.to_pem(), message + b"!", signature)  # the check can fail
+    assert not openssl.verify(SM2PrivateKey.generate().public.to_pem(), message, signature)
+
+
+@pytest.mark.parametrize("message", [b"", b"abc", bytes(range(256)) * 8], ids=["empty", "abc", "2k-binary"])
+def test_openssl_signatures_verify_with_ours(openssl, message):
+    openssl.run("genpkey", "-algorithm", "SM2", "-out", "k.pem")
+    private_pem = (openssl.dir / "k.pem").read_text()
+    public = SM2PublicKey.from_pem(openssl.run("pkey", "-in", "k.pem", "-pubout").stdout)
+    for _ in range(3):  # different nonces: r and s of every length (33-byte INTEGERs too) over runs
+        signature = openssl.sign(private_pem, message)
+        assert public.verify(signature, message)
+        assert not public.verify(signature, message + b"!")
+        assert not SM2PrivateKey.generate().public.verify(signature, message)
+
+
+def test_openssl_also_refuses_what_we_refuse(openssl):
+    """Our stricter cases agree with the reference: non-canonical DER and a sum at infinity."""
+    key = SM2PrivateKey.generate()
+    message = b"reading"
+    for variant in _non_canonical(key, message):
+        assert not openssl.verify(key.public.to_pem(), message, variant)
+    r = 0x1234567890ABCDEF
+    s = (-r * key.secret * pow(1 + key.secret, -1, _N)) % _N
+    assert not openssl.verify(key.public.to_pem(), message, encode_signature(r, s))
