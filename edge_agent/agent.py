@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import time
 
-from edge_agent.buffer import Buffer
+from edge_agent.buffer import Buffer, BufferFull
 from edge_agent.config import EdgeConfig
 from edge_agent.poll.scheduler import BusPoller
 from edge_agent.uplink import Uplink
@@ -28,12 +29,18 @@ class Agent:
     def __init__(self, cfg: EdgeConfig) -> None:
         self.cfg = cfg
         self.key = SM2PrivateKey.from_pem(cfg.key.private_key.read_text())
-        self.buffer = Buffer(cfg.buffer.path, cfg.gateway_id)
+        self.buffer = Buffer(cfg.buffer.path, cfg.gateway_id, int(cfg.buffer.max_mb * 2**20), cfg.buffer.when_full)
         self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer)
         self.pollers = [BusPoller(bus, self._store) for bus in cfg.buses]
+        self._full_logged = -math.inf
 
     def _store(self, readings: list[Reading]) -> None:
-        self.buffer.add(readings)
+        try:
+            self.buffer.add(readings)
+        except BufferFull as err:  # counted in the buffer; say it once a minute, keep polling
+            if time.monotonic() - self._full_logged > 60:
+                log.error("readings not recorded: %s", err)
+                self._full_logged = time.monotonic()
 
     def _sealer(self, readings: list[Reading], state: ChainState) -> tuple[bytes, ChainState]:
         return seal(readings, self.key, self.cfg.gateway_id, self.cfg.key.key_id, state, int(time.time() * 1000))
@@ -55,6 +62,7 @@ class Agent:
     async def _sealing(self) -> None:
         while True:
             self.seal_due()
+            self.buffer.make_room()
             await asyncio.sleep(min(0.25, self.cfg.batching.max_latency_s / 4))
 
     async def drain(self, timeout_s: float) -> bool:

@@ -4,10 +4,17 @@ WAL with ``synchronous=FULL``: a commit survives a power cut. Sealing a batch (a
 sequence number, signing, linking the chain) is one transaction with marking its readings, so
 after a crash a reading is either in exactly one sealed batch or still waiting; a batch is
 re-sent, never re-sealed, so the cloud sees the same bytes again and drops the duplicate.
+
+Bounded by size: sent history goes first; if unsent data alone exceeds the limit, the policy
+applies (``drop_oldest`` deletes the oldest unsent readings, ``drop_newest`` stops recording new
+ones) and every dropped reading is counted. A file SQLite cannot read is moved aside and a new
+chain starts (at a time-based sequence number the cloud has not seen, linked to the genesis hash),
+so the agent keeps polling instead of crash-looping.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import time
@@ -24,12 +31,17 @@ CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY, station TEXT NOT NULL, point TEXT NOT NULL, t_ms INTEGER NOT NULL,
     value REAL, unit TEXT NOT NULL, quality INTEGER NOT NULL, seq INTEGER, added_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS readings_unsealed ON readings(id) WHERE seq IS NULL;
+CREATE INDEX IF NOT EXISTS readings_sealed ON readings(seq) WHERE seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY, data BLOB NOT NULL, n INTEGER NOT NULL, sealed_ms INTEGER NOT NULL, sent_ms INTEGER);
 CREATE INDEX IF NOT EXISTS batches_unsent ON batches(seq) WHERE sent_ms IS NULL;
 CREATE TABLE IF NOT EXISTS chain (
     id INTEGER PRIMARY KEY CHECK (id = 1), gateway_id TEXT NOT NULL, next_seq INTEGER NOT NULL, prev_hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
+DROP_POLICIES = ("drop_oldest", "drop_newest")
+PRUNE_ROWS = 5000  # readings deleted per transaction, so pruning never blocks polling for long
+log = logging.getLogger("watertel.edge.buffer")
 
 Sealer = Callable[[list[Reading], ChainState], tuple[bytes, ChainState]]
 
@@ -45,18 +57,62 @@ class Batch:
     n: int
 
 
+class BufferFull(Exception):
+    """Readings could not be recorded: the disk (or the size limit) left no room."""
+
+
+def _is_full(err: sqlite3.Error) -> bool:
+    return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(err)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+    if verdict != "ok":
+        db.close()
+        raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+    db.executescript(SCHEMA)
+    return db
+
+
+def _set_aside(path: Path, err: sqlite3.Error) -> tuple[int, bytes] | None:
+    """Move an unreadable buffer out of the way; return its chain position if it can still be read."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            position = db.execute("SELECT next_seq, prev_hash FROM chain").fetchone()
+    except sqlite3.Error:
+        position = None
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(f"{path}.corrupt-{stamp}{suffix}")
+    log.error("buffer %s is unreadable (%s): moved aside to %s.corrupt-%s, starting a new buffer%s",
+              path, err, path, stamp, "" if position else " and a new chain")
+    return position
+
+
 class Buffer:
     """One SQLite file per gateway; used from one thread (the agent's event loop)."""
 
-    def __init__(self, path: Path, gateway_id: str) -> None:
+    def __init__(self, path: Path, gateway_id: str, max_bytes: int | None = None,
+                 when_full: str = "drop_oldest") -> None:
+        if when_full not in DROP_POLICIES:
+            raise ValueError(f"when_full must be one of {DROP_POLICIES}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        self.path, self.max_bytes, self.when_full = path, max_bytes, when_full
+        position = None
+        try:
+            self.db = _open(path)
+        except sqlite3.DatabaseError as err:
+            position = _set_aside(path, err)
+            self.db = _open(path)
         row = self.db.execute("SELECT gateway_id FROM chain").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO chain VALUES (1, ?, 1, ?)", (gateway_id, GENESIS_HASH))
+        if row is None:  # a new chain: continue the old one if known, else start where no old seq can be
+            next_seq, prev_hash = position or (_now_ms(), GENESIS_HASH)
+            self.db.execute("INSERT INTO chain VALUES (1, ?, ?, ?)", (gateway_id, next_seq, prev_hash))
         elif row[0] != gateway_id:
             raise ValueError(f"buffer {path} belongs to gateway {row[0]!r}, not {gateway_id!r}")
 
@@ -64,7 +120,28 @@ class Buffer:
         self.db.close()
 
     def add(self, readings: list[Reading]) -> None:
-        """Commit readings (one transaction per poll)."""
+        """Commit readings (one transaction per poll); raise BufferFull when there is no room."""
+        if self.when_full == "drop_newest" and self.max_bytes and self.used_bytes() > self.max_bytes:
+            self.make_room()
+            if self.used_bytes() > self.max_bytes:
+                self._count("dropped", len(readings))
+                raise BufferFull(f"buffer over {self.max_bytes} bytes of unsent data (policy drop_newest)")
+        try:
+            self._insert(readings)
+        except sqlite3.OperationalError as err:
+            if not _is_full(err):
+                raise
+            log.error("buffer %s: %s; freeing space", self.path, err)
+            self.make_room(force=True)
+            try:
+                self._insert(readings)
+            except sqlite3.OperationalError as again:
+                if not _is_full(again):
+                    raise
+                self._count("unrecorded", len(readings))
+                raise BufferFull(f"buffer {self.path}: {again}") from again
+
+    def _insert(self, readings: list[Reading]) -> None:
         now = _now_ms()
         rows = [
             (r.station, r.point, r.t_ms, None if math.isnan(r.value) else r.value, r.unit, int(r.quality), now)
@@ -75,7 +152,64 @@ class Buffer:
             self.db.executemany(
                 "INSERT INTO readings (station, point, t_ms, value, unit, quality, added_ms) VALUES (?,?,?,?,?,?,?)", rows
             )
+            self._count("recorded", len(rows))
 
+    # --- size bound -----------------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        """Bytes in use in the database file (free pages excluded; they are reused)."""
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0] - self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        return pages * self.db.execute("PRAGMA page_size").fetchone()[0]
+
+    def make_room(self, force: bool = False) -> int:
+        """Bring the buffer under 90 % of its limit: sent history first, then the policy.
+
+        ``force`` (the disk is full) frees at least one round of rows even under the limit.
+        Returns the number of readings deleted.
+        """
+        target = int(self.max_bytes * 0.9) if self.max_bytes else None
+        over = lambda: force or (target is not None and self.used_bytes() > target)
+        deleted = 0
+        while over():
+            n = self._delete_oldest(sent=True)
+            if not n and self.when_full == "drop_oldest":
+                n = self._delete_oldest(sent=False)
+                self._count("dropped", n)
+                if n:
+                    log.warning("buffer %s full: dropped the %d oldest unsent readings", self.path, n)
+            deleted += n
+            if not n or force:
+                break
+        return deleted
+
+    def _delete_oldest(self, sent: bool) -> int:
+        """Delete up to PRUNE_ROWS of the oldest readings that are sent (or, else, not sent)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if sent:
+                seqs = [s for (s,) in self.db.execute(
+                    "SELECT seq FROM batches WHERE sent_ms IS NOT NULL ORDER BY seq LIMIT 100")]
+            else:  # unsent batches are dropped whole, so the cloud never sees a half batch
+                seqs = [s for (s,) in self.db.execute("SELECT seq FROM batches WHERE sent_ms IS NULL ORDER BY seq LIMIT 10")]
+            if seqs:
+                marks = ",".join("?" * len(seqs))
+                n = self.db.execute(f"DELETE FROM readings WHERE seq IN ({marks})", seqs).rowcount
+                self.db.execute(f"DELETE FROM batches WHERE seq IN ({marks})", seqs)
+                return n
+            if sent:
+                return 0
+            return self.db.execute("DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE seq IS NULL "
+                                   "ORDER BY id LIMIT ?)", (PRUNE_ROWS,)).rowcount
+
+    def _count(self, name: str, n: int) -> None:
+        if n:
+            self.db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET n = n + excluded.n",
+                            (name, n))
+
+    def counters(self) -> dict[str, int]:
+        """Readings ever ``recorded``, lost to the size limit (``dropped``) or to a full disk (``unrecorded``)."""
+        return dict(self.db.execute("SELECT name, n FROM counters").fetchall())
+
+    # --- sealing and sending ----------------------------------------------------------------------
     def unsealed(self) -> tuple[int, int | None]:
         """Count of readings waiting to be sealed and the time the oldest was added."""
         n, oldest = self.db.execute("SELECT count(*), min(added_ms) FROM readings WHERE seq IS NULL").fetchone()
@@ -114,12 +248,13 @@ class Buffer:
 
     def stats(self) -> dict[str, int]:
         """Counts for progress output and the demo summary."""
-        polled, unsealed = self.db.execute(
-            "SELECT count(*), count(*) FILTER (WHERE seq IS NULL) FROM readings").fetchone()
+        (unsealed,) = self.db.execute("SELECT count(*) FROM readings WHERE seq IS NULL").fetchone()
         sent, pending = self.db.execute(
             "SELECT coalesce(sum(n) FILTER (WHERE sent_ms IS NOT NULL), 0), count(*) FILTER (WHERE sent_ms IS NULL)"
             " FROM batches").fetchone()
-        return {"polled": polled, "unsealed": unsealed, "published": sent, "batches_pending": pending}
+        counters = self.counters()
+        return {"polled": counters.pop("recorded", 0), "unsealed": unsealed, "published": sent,
+                "batches_pending": pending, "bytes": self.used_bytes(), **counters}
 
 
 def read_all(path: Path) -> list[Reading]:

@@ -49,6 +49,9 @@ class UplinkConfig(Strict):
 
 class BufferConfig(Strict):
     path: Path
+    max_mb: float = Field(512.0, ge=1)  # the buffer's database never grows past this
+    # when unsent data alone reaches max_mb: drop the oldest unsent readings, or stop recording new ones
+    when_full: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
 
 
 class BatchConfig(Strict):

@@ -105,3 +105,40 @@ def test_exception_response_and_lost_connection_are_flagged_and_recovered(tmp_pa
     assert [r.quality for r in got if r.station == "S2"] == [Quality.EXCEPTION]
     fm = [r.quality for r in got if r.station == "S1"]
     assert fm[:3] == [Quality.COMM_ERROR] * 3 and fm[3:] == [Quality.OK] * 3
+
+
+RUN_S, INTERVAL_S = 30, 0.5
+
+
+def test_a_dead_slave_on_a_bus_of_five_leaves_the_others_their_poll_rate(tmp_path):
+    """Live devices every 0.5 s, the dead one every 1 s with a 0.9 s timeout: without the circuit
+    breaker every other poll of the live devices waits behind the dead one's timeout."""
+    link = tmp_path / "ttyBUS"
+    live = [(1, "pressure_4_20ma"), (2, "pressure_4_20ma"), (3, "wq_multiparam"), (4, "pressure_4_20ma")]
+
+    async def main():
+        sims = await start_sims(SimConfig.model_validate({"devices": [
+            {"name": f"d{unit}", "profile": profile, "unit_id": unit, "transport": {"kind": "rtu", "link": str(link)}}
+            for unit, profile in live]}))
+        got: list = []
+        bus = BusConfig.model_validate({"name": "rs485", "transport": {"kind": "rtu", "port": str(link)},
+                                        "timeout_s": 0.9, "devices": [
+            *({"name": f"d{unit}", "profile": profile, "unit_id": unit, "station": f"S{unit}", "poll_interval_s": INTERVAL_S}
+              for unit, profile in live),
+            {"name": "ghost", "profile": "pressure_4_20ma", "unit_id": 9, "station": "GHOST", "poll_interval_s": 1}]})
+        p = BusPoller(bus, got.extend)
+        task = asyncio.create_task(p.run())
+        await asyncio.sleep(RUN_S)
+        p.stop()
+        await task
+        await stop(sims)
+        return got
+
+    got = asyncio.run(main())
+    for unit, _ in live:
+        polls = {r.t_ms for r in got if r.station == f"S{unit}" and r.quality is Quality.OK}
+        on_time = [t for t in polls if t % (INTERVAL_S * 1000) < INTERVAL_S * 1000 / 2]  # sampled in its slot's first half
+        assert len(on_time) >= 0.9 * RUN_S / INTERVAL_S, f"device {unit}: {len(on_time)} good polls on time in {RUN_S} s"
+    ghost = {r.t_ms for r in got if r.station == "GHOST"}
+    assert all(r.quality is Quality.TIMEOUT for r in got if r.station == "GHOST")
+    assert 2 <= len(ghost) <= 4, f"the dead slave was asked {len(ghost)} times"

@@ -68,8 +68,12 @@ class SqliteStore:
         return row[0] if row else None
 
     def _chain_ok(self, env: Envelope) -> tuple[bool, bool]:
-        """(links with its stored neighbours, previous envelope missing)."""
-        before = GENESIS_HASH if env.seq == 1 else self._hash_of(env.gateway_id, env.seq - 1)
+        """(links with its stored neighbours, previous envelope missing).
+
+        An envelope linked to the genesis hash starts a chain: a new gateway, or one whose buffer
+        was replaced, starts at a time-based sequence number above any it used before.
+        """
+        before = GENESIS_HASH if env.prev_hash == GENESIS_HASH else self._hash_of(env.gateway_id, env.seq - 1)
         if before is not None and before != env.prev_hash:
             return False, False
         after = self.db.execute(

@@ -3,6 +3,11 @@
 Requests on a bus are strictly sequential (RS-485 allows one at a time). A device that fails is
 logged once at warning, repeats at debug and recovery at info, and still yields readings that
 say why (timeout, exception, comm error), so data-quality rates can tell outages apart.
+
+A dead slave costs the whole bus its timeout on every poll. After ``BREAKER_AFTER`` polls without
+an answer its circuit opens: it is then probed only when the bus is idle for at least its timeout
+(so nobody else waits), or, on a bus that is never that idle, once per back-off period (30 s
+doubling to 5 min). Its first answer closes the circuit again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from firmware_profiles.codec import Block, plan
 from watertel.readings import Quality, Reading
 
 log = logging.getLogger("watertel.edge.poll")
+BREAKER_AFTER = 2
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 30.0, 300.0
 
 
 @dataclass
@@ -32,6 +39,12 @@ class _Device:
     blocks: list[Block]
     due: float = 0.0
     failing: bool = False
+    silent: int = 0  # consecutive polls without any answer
+    probe_by: float = math.inf  # while the circuit is open: probe at the latest then
+
+    @property
+    def open(self) -> bool:
+        return self.silent >= BREAKER_AFTER
 
 
 def next_slot(now: float, interval: float) -> float:
@@ -58,7 +71,7 @@ class BusPoller:
     async def run(self) -> None:
         try:
             while not self._stopping.is_set():
-                dev = min(self.devices, key=lambda d: d.due)
+                dev = self._next()
                 delay = dev.due - time.time()
                 if delay > 0:
                     try:
@@ -74,6 +87,16 @@ class BusPoller:
         finally:
             self.client.close()
 
+    def _next(self) -> _Device:
+        """The device due first; one with an open circuit waits for a gap as long as its timeout."""
+        while True:
+            dev = min(self.devices, key=lambda d: d.due)
+            answering = [d.due for d in self.devices if not d.open]
+            start = max(dev.due, time.time())
+            if not dev.open or not answering or min(answering) - start >= self.bus.timeout_s or start >= dev.probe_by:
+                return dev
+            dev.due = min(min(answering) + 1e-3, dev.probe_by)
+
     async def poll(self, dev: _Device) -> None:
         t_ms = int(time.time() * 1000)
         results: dict[Block, list[int] | Quality] = {}
@@ -84,7 +107,22 @@ class BusPoller:
             except ReadFailed as err:
                 results[block], error = err.quality, err
         self._report(dev, error)
+        self._breaker(dev, answered=any(not isinstance(r, Quality) or r is Quality.EXCEPTION for r in results.values()))
         self.emit(to_readings(dev.profile, dev.config.station, t_ms, results))
+
+    def _breaker(self, dev: _Device, answered: bool) -> None:
+        name = f"{self.bus.name}/{dev.config.name}"
+        if answered:
+            if dev.open:
+                log.info("device %s answers again: circuit closed", name)
+            dev.silent, dev.probe_by = 0, math.inf
+            return
+        dev.silent += 1
+        if dev.open:
+            backoff = min(BACKOFF_FIRST_S * 2 ** (dev.silent - BREAKER_AFTER), BACKOFF_MAX_S)
+            dev.probe_by = time.time() + backoff
+            if dev.silent == BREAKER_AFTER:
+                log.warning("device %s does not answer: circuit open, probing only when the bus is idle", name)
 
     def _report(self, dev: _Device, error: ReadFailed | None) -> None:
         name = f"{self.bus.name}/{dev.config.name}"
