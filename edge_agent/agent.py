@@ -11,18 +11,22 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import signal
 import time
 
 from edge_agent.buffer import Buffer, BufferFull
 from edge_agent.config import EdgeConfig
+from edge_agent.health import write_status
 from edge_agent.poll.scheduler import BusPoller
 from edge_agent.uplink import Uplink
+from watertel import __version__
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.edge")
+STATUS_EVERY_S = 5.0
 
 
 class Agent:
@@ -33,6 +37,7 @@ class Agent:
         self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer)
         self.pollers = [BusPoller(bus, self._store) for bus in cfg.buses]
         self._full_logged = -math.inf
+        self.started_ms = int(time.time() * 1000)
 
     def _store(self, readings: list[Reading]) -> None:
         try:
@@ -60,10 +65,29 @@ class Agent:
         return sealed
 
     async def _sealing(self) -> None:
+        last_status = 0.0
         while True:
             self.seal_due()
             self.buffer.make_room()
+            if time.monotonic() - last_status >= STATUS_EVERY_S:
+                self.write_status()
+                last_status = time.monotonic()
             await asyncio.sleep(min(0.25, self.cfg.batching.max_latency_s / 4))
+
+    def write_status(self) -> None:
+        """Health for `watertel edge status`; a failure to write it must not stop the agent."""
+        status = {
+            "gateway_id": self.cfg.gateway_id, "pid": os.getpid(), "version": __version__,
+            "started_ms": self.started_ms, "updated_ms": int(time.time() * 1000),
+            "uplink": {"connected": self.uplink.connected, "broker": self.uplink.broker,
+                       "last_ack_ms": self.uplink.last_ack_ms},
+            "buffer": self.buffer.stats(),
+            "devices": {name: dev for p in self.pollers for name, dev in p.status().items()},
+        }
+        try:
+            write_status(self.cfg.status_path, status)
+        except OSError as err:
+            log.warning("cannot write status file %s: %s", self.cfg.status_path, err)
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until every sealed batch has been acknowledged by the broker (or time runs out)."""
@@ -91,6 +115,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         stats = self.buffer.stats()
+        self.write_status()
         self.buffer.close()
         log.info("edge agent %s stopped (%s): %s", self.cfg.gateway_id, "drained" if drained else "batches kept for next start", stats)
 

@@ -95,6 +95,11 @@ class EdgeConfig(Strict):
     buffer: BufferConfig
     batching: BatchConfig = BatchConfig()
     buses: list[BusConfig] = Field(min_length=1)
+    status_file: Path | None = None  # health for `watertel edge status`; default: beside the buffer
+
+    @property
+    def status_path(self) -> Path:
+        return self.status_file or self.buffer.path.with_suffix(".status.json")
 
     @model_validator(mode="after")
     def _unique_devices(self) -> EdgeConfig:
@@ -122,6 +127,7 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
     cfg = cfg.model_copy(update={
         "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key)}),
         "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),
+        "status_file": resolve(base, cfg.status_file),
         "uplink": uplink.model_copy(update={"tls": tls, "password_file": resolve(base, uplink.password_file)}),
         "buses": [
             bus.model_copy(update={"devices": [

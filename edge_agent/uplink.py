@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -42,6 +44,8 @@ class Uplink:
         self.topic = topic_for(cfg.topic_prefix, gateway_id)
         self.wake = asyncio.Event()
         self.connected = False
+        self.broker: str | None = None
+        self.last_ack_ms: int | None = None
 
     async def run(self) -> None:
         """Send forever; reconnect with back-off across the broker list."""
@@ -51,16 +55,17 @@ class Uplink:
             try:
                 async with _client(url, self.cfg, self.gateway_id) as client:
                     log.info("uplink connected to %s", url)
-                    self.connected, delay = True, 1.0
+                    self.connected, self.broker, delay = True, url, 1.0
                     await self._send_loop(client)
             except aiomqtt.MqttError as err:
                 if self.connected:
                     log.warning("uplink to %s lost: %s", url, err)
                 else:
                     log.debug("uplink to %s failed: %s", url, err)
-            self.connected = False
+            finally:
+                self.connected = False
             attempt += 1
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: a fleet must not reconnect in step
             delay = min(delay * 2, RECONNECT_MAX_S)
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
@@ -75,3 +80,4 @@ class Uplink:
                 continue
             await asyncio.gather(*(client.publish(self.topic, b.data, qos=1) for b in batches))
             self.buffer.mark_sent([b.seq for b in batches])
+            self.last_ack_ms = int(time.time() * 1000)

@@ -4,7 +4,10 @@ only ever a whole envelope sent again with the same sequence number and the same
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -39,6 +42,15 @@ class Subscriber:
         self.client.loop_stop()
 
 
+def _status(demo: Demo) -> dict:
+    """What `watertel edge status --json` says (exit 0 only while the agent runs)."""
+    done = subprocess.run([sys.executable, "-m", "watertel", "edge", "status", "--json", "--config",
+                           str(demo.dir / "edge-gw-1.yaml")], capture_output=True, text=True, timeout=30)
+    status = json.loads(done.stdout) if done.stdout else {"running": False, "uplink": {"last_ack_ms": None, "connected": False}}
+    assert done.returncode == (0 if status["running"] else 1), done.stderr
+    return status
+
+
 @pytest.mark.server
 @pytest.mark.timeout(300)
 def test_kill_9_twenty_times_loses_no_polled_reading(mosquitto, tmp_path):
@@ -60,7 +72,13 @@ def test_kill_9_twenty_times_loses_no_polled_reading(mosquitto, tmp_path):
         before = len(read_all(buffer))
         edge = Child.watertel("edge-gw-1", edge_args, logs)  # the last run drains what is left
         wait_until(lambda: len(read_all(buffer)) > before + 20, "polling after the kills", edge, timeout=30)
+        wait_until(lambda: _status(demo)["uplink"]["last_ack_ms"], "a status file with an acknowledgement", edge, 15)
+        status = _status(demo)
+        assert status["running"] and status["uplink"]["connected"] and status["pid"] == edge.proc.pid
+        assert set(status["devices"]) == {"fm-1", "pump-1"}
+        assert all(d["last_good_ms"] and not d["circuit_open"] for d in status["devices"].values())
         assert edge.stop(timeout=60) == 0, edge.log_tail()
+        assert not _status(demo)["running"] and not _status(demo)["uplink"]["connected"]
     finally:
         sim.stop()
         time.sleep(1)  # the last PUBLISH reaches the subscriber

@@ -33,10 +33,25 @@ def _edge(args: argparse.Namespace) -> int:
         devices = sum(len(b.devices) for b in cfg.buses)
         print(f"{args.config}: ok (gateway {cfg.gateway_id}, {len(cfg.buses)} buses, {devices} devices)")
         return 0
+    if args.action == "status":
+        return _edge_status(cfg.status_path, args.json)
     from edge_agent.agent import run_agent
 
     asyncio.run(run_agent(cfg))
     return 0
+
+
+def _edge_status(path: Path, as_json: bool) -> int:
+    """Print the agent's health; exit 1 when it is not running (for monitoring scripts)."""
+    from edge_agent.health import read_status, summary_lines
+
+    try:
+        status = read_status(path)
+    except FileNotFoundError:
+        print(f"error: no status file at {path}: the agent has not run with this config yet", file=sys.stderr)
+        return 1
+    print(json.dumps(status, sort_keys=True) if as_json else "\n".join(summary_lines(status)))
+    return 0 if status["running"] else 1
 
 
 def _cloud(args: argparse.Namespace) -> int:
@@ -157,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("edge", help="the gateway agent: poll, buffer, seal, forward")
-    p.add_argument("action", choices=["run", "check"])
+    p.add_argument("action", choices=["run", "check", "status"])
     p.add_argument("--config", required=True, help="edge agent YAML (see deploy/edge.example.yaml)")
+    p.add_argument("--json", action="store_true", help="status: print JSON")
     p.set_defaults(func=_edge)
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")

@@ -40,6 +40,10 @@ class _Device:
     due: float = 0.0
     failing: bool = False
     silent: int = 0  # consecutive polls without any answer
+    polls: int = 0
+    errors: int = 0
+    last_good_ms: int | None = None
+    last_error: str = ""
     probe_by: float = math.inf  # while the circuit is open: probe at the latest then
 
     @property
@@ -124,7 +128,19 @@ class BusPoller:
             if dev.silent == BREAKER_AFTER:
                 log.warning("device %s does not answer: circuit open, probing only when the bus is idle", name)
 
+    def status(self) -> dict[str, dict]:
+        """Per device: polls, errors, last good poll, last error, circuit state (for `edge status`)."""
+        return {d.config.name: {"bus": self.bus.name, "polls": d.polls, "errors": d.errors,
+                                "last_good_ms": d.last_good_ms, "last_error": d.last_error, "circuit_open": d.open}
+                for d in self.devices}
+
     def _report(self, dev: _Device, error: ReadFailed | None) -> None:
+        dev.polls += 1
+        if error:
+            dev.errors += 1
+            dev.last_error = f"{error.quality.name}: {error}"
+        else:
+            dev.last_good_ms = int(time.time() * 1000)
         name = f"{self.bus.name}/{dev.config.name}"
         if error and not dev.failing:
             log.warning("device %s failing: %s (%s)", name, error.quality.name, error)

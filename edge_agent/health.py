@@ -1,0 +1,60 @@
+"""Local health: the agent writes a small JSON status file; `watertel edge status` reads it.
+
+A file (not an HTTP port) because it needs no listening socket on the gateway, survives the
+agent (the last state before a crash stays readable) and is written atomically (rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+STALE_S = 30.0  # the agent rewrites the file every few seconds; older means it is not running
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(status, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """The last status written, with ``age_s`` and ``running`` (fresh and its process alive)."""
+    status = json.loads(path.read_text())
+    status["age_s"] = round(time.time() - status["updated_ms"] / 1000, 1)
+    status["running"] = status["age_s"] < STALE_S and _alive(status.get("pid", 0))
+    return status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return pid > 0
+
+
+def summary_lines(status: dict[str, Any]) -> list[str]:
+    """A few lines for a field engineer's terminal."""
+    buf, up = status["buffer"], status["uplink"]
+    ack = "" if up["last_ack_ms"] is None else f", last acknowledgement {_ago(up['last_ack_ms'])}"
+    lines = [
+        f"gateway {status['gateway_id']}: {'running' if status['running'] else 'NOT RUNNING'} "
+        f"(status {status['age_s']} s old, pid {status['pid']}, version {status['version']})",
+        f"uplink: {'connected to ' + str(up['broker']) if up['connected'] else 'disconnected'}{ack}",
+        f"buffer: {buf['unsealed']} readings waiting, {buf['batches_pending']} batches unsent, "
+        f"{buf['bytes'] // 1024} KiB, {buf.get('dropped', 0)} dropped, {buf.get('unrecorded', 0)} unrecorded",
+    ]
+    for name, dev in sorted(status["devices"].items()):
+        good = "never" if dev["last_good_ms"] is None else _ago(dev["last_good_ms"])
+        state = " CIRCUIT OPEN" if dev["circuit_open"] else ""
+        lines.append(f"device {name} ({dev['bus']}): last good poll {good}, {dev['errors']}/{dev['polls']} "
+                     f"polls failed{state}{' - ' + dev['last_error'] if dev['errors'] else ''}")
+    return lines
+
+
+def _ago(ms: int) -> str:
+    return f"{max(0.0, time.time() - ms / 1000):.0f} s ago"
