@@ -142,3 +142,34 @@ def test_a_dead_slave_on_a_bus_of_five_leaves_the_others_their_poll_rate(tmp_pat
     ghost = {r.t_ms for r in got if r.station == "GHOST"}
     assert all(r.quality is Quality.TIMEOUT for r in got if r.station == "GHOST")
     assert 2 <= len(ghost) <= 4, f"the dead slave was asked {len(ghost)} times"
+
+
+def test_polling_resumes_by_itself_when_the_serial_port_disappears_and_comes_back(tmp_path):
+    """USB re-enumeration: the port vanishes, polls are flagged, and when a port appears again at
+    the same path the bus reopens it without a restart."""
+    link = tmp_path / "ttyUSB0"
+    config = SimConfig.model_validate({"devices": [
+        {"name": "pt", "profile": "pressure_4_20ma", "unit_id": 2, "transport": {"kind": "rtu", "link": str(link)}}]})
+
+    async def main():
+        sims = await start_sims(config)
+        got: list = []
+        p = poller({"kind": "rtu", "port": str(link)}, [{"name": "pt", "profile": "pressure_4_20ma", "unit_id": 2,
+                                                         "station": "S1"}], got)
+        dev = p.devices[0]
+        await p.poll(dev)
+        await stop(sims)  # unplugged: the pty and its link are gone
+        assert not link.exists()
+        for _ in range(3):
+            await p.poll(dev)
+        sims = await start_sims(config)  # plugged in again: a new pty behind the same path
+        for _ in range(3):
+            await p.poll(dev)
+        p.client.close()
+        await stop(sims)
+        return got
+
+    qualities = [r.quality for r in asyncio.run(main())]
+    assert qualities[0] is Quality.OK
+    assert all(q in (Quality.COMM_ERROR, Quality.TIMEOUT) for q in qualities[1:4]), qualities
+    assert qualities[-1] is Quality.OK and qualities[-2] is Quality.OK, qualities
