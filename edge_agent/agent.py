@@ -19,6 +19,7 @@ from edge_agent.buffer import Buffer, BufferFull
 from edge_agent.config import EdgeConfig
 from edge_agent.health import write_status
 from edge_agent.poll.scheduler import BusPoller
+from edge_agent.systemd import notify, watchdog_interval_s
 from edge_agent.uplink import Uplink
 from watertel import __version__
 from watertel.crypto import SM2PrivateKey
@@ -33,6 +34,7 @@ class Agent:
     def __init__(self, cfg: EdgeConfig) -> None:
         self.cfg = cfg
         self.key = SM2PrivateKey.from_pem(cfg.key.private_key.read_text())
+        self.payload_key = cfg.key.payload_key.load() if cfg.key.payload_key else None  # checked at config load
         self.buffer = Buffer(cfg.buffer.path, cfg.gateway_id, int(cfg.buffer.max_mb * 2**20), cfg.buffer.when_full)
         self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer)
         self.pollers = [BusPoller(bus, self._store) for bus in cfg.buses]
@@ -48,7 +50,8 @@ class Agent:
                 self._full_logged = time.monotonic()
 
     def _sealer(self, readings: list[Reading], state: ChainState) -> tuple[bytes, ChainState]:
-        return seal(readings, self.key, self.cfg.gateway_id, self.cfg.key.key_id, state, int(time.time() * 1000))
+        return seal(readings, self.key, self.cfg.gateway_id, self.cfg.key.key_id, state, int(time.time() * 1000),
+                    self.payload_key)
 
     def seal_due(self, force: bool = False) -> int:
         """Seal full batches, and a partial one once its oldest reading waited max_latency_s."""
@@ -65,13 +68,16 @@ class Agent:
         return sealed
 
     async def _sealing(self) -> None:
-        last_status = 0.0
+        last_status, last_ping, ping_every = 0.0, 0.0, watchdog_interval_s()
         while True:
             self.seal_due()
             self.buffer.make_room()
             if time.monotonic() - last_status >= STATUS_EVERY_S:
                 self.write_status()
                 last_status = time.monotonic()
+            if ping_every and time.monotonic() - last_ping >= ping_every:
+                notify("WATCHDOG=1")
+                last_ping = time.monotonic()
             await asyncio.sleep(min(0.25, self.cfg.batching.max_latency_s / 4))
 
     def write_status(self) -> None:
@@ -90,10 +96,13 @@ class Agent:
             log.warning("cannot write status file %s: %s", self.cfg.status_path, err)
 
     async def drain(self, timeout_s: float) -> bool:
-        """Wait until every sealed batch has been acknowledged by the broker (or time runs out)."""
+        """Wait until every sealed batch has been acknowledged by the broker (or time runs out).
+
+        Without a broker connection there is nothing to wait for: the batches stay buffered.
+        """
         deadline = time.monotonic() + timeout_s
         while self.buffer.unsent(1):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not self.uplink.connected:
                 return False
             await asyncio.sleep(0.1)
         return True
@@ -103,7 +112,9 @@ class Agent:
         sealing = asyncio.create_task(self._sealing())
         uplink = asyncio.create_task(self.uplink.run())
         log.info("edge agent %s running: %d buses", self.cfg.gateway_id, len(self.pollers))
+        notify("READY=1")
         await stop.wait()
+        notify("STOPPING=1")
         for p in self.pollers:
             p.stop()
         await asyncio.gather(*polls, return_exceptions=True)
