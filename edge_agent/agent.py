@@ -22,7 +22,7 @@ from edge_agent.poll.scheduler import BusPoller
 from edge_agent.systemd import notify, watchdog_interval_s
 from edge_agent.uplink import Uplink
 from watertel import __version__
-from watertel.crypto import SM2PrivateKey
+from watertel.crypto import SM2PrivateKey, sm3
 from watertel.envelope import ChainState, seal
 from watertel.readings import Reading
 
@@ -36,7 +36,10 @@ class Agent:
         self.key = SM2PrivateKey.from_pem(cfg.key.private_key.read_text())
         self.payload_key = cfg.key.payload_key.load() if cfg.key.payload_key else None  # checked at config load
         self.buffer = Buffer(cfg.buffer.path, cfg.gateway_id, int(cfg.buffer.max_mb * 2**20), cfg.buffer.when_full)
-        self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer)
+        self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer, birth={
+            "version": __version__, "config_sm3": sm3(cfg.model_dump_json().encode()).hex(),
+            "profiles": sorted({d.profile for bus in cfg.buses for d in bus.devices}),
+        })
         self.pollers = [BusPoller(bus, self._store) for bus in cfg.buses]
         self._full_logged = -math.inf
         self.started_ms = int(time.time() * 1000)

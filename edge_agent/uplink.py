@@ -2,11 +2,16 @@
 
 A batch is marked sent only after the broker acknowledged it, so a cut connection or a crash
 re-sends it (the cloud drops the duplicate by gateway and sequence). Brokers are tried in turn.
+
+The gateway's presence is on ``<prefix>/<gateway>/status``, retained: a birth message (version,
+profiles, configuration hash) on connect, and "offline" as the last will (a power cut, a lost
+link) or on a clean stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -21,8 +26,12 @@ log = logging.getLogger("watertel.edge.uplink")
 RECONNECT_MAX_S = 30.0
 
 
-def topic_for(prefix: str, gateway_id: str) -> str:
-    return f"{prefix}/{gateway_id}/up"
+def topic_for(prefix: str, gateway_id: str, kind: str = "up") -> str:
+    return f"{prefix}/{gateway_id}/{kind}"
+
+
+def _offline(gateway_id: str) -> bytes:
+    return json.dumps({"gateway_id": gateway_id, "state": "offline"}).encode()
 
 
 def _client(url: str, cfg: UplinkConfig, gateway_id: str) -> aiomqtt.Client:
@@ -33,12 +42,15 @@ def _client(url: str, cfg: UplinkConfig, gateway_id: str) -> aiomqtt.Client:
         parts.hostname, parts.port or (8883 if tls_context else 1883),
         identifier=cfg.client_id or gateway_id, username=cfg.username, password=password,
         tls_context=tls_context, clean_session=True, timeout=10,
+        will=aiomqtt.Will(topic_for(cfg.topic_prefix, gateway_id, "status"), _offline(gateway_id), qos=1, retain=True),
     )
 
 
 class Uplink:
-    def __init__(self, cfg: UplinkConfig, gateway_id: str, buffer: Buffer) -> None:
+    def __init__(self, cfg: UplinkConfig, gateway_id: str, buffer: Buffer, birth: dict | None = None) -> None:
         self.cfg = cfg
+        self.birth = json.dumps({"gateway_id": gateway_id, "state": "online", **(birth or {})}).encode()
+        self.status_topic = topic_for(cfg.topic_prefix, gateway_id, "status")
         self.gateway_id = gateway_id
         self.buffer = buffer
         self.topic = topic_for(cfg.topic_prefix, gateway_id)
@@ -56,7 +68,13 @@ class Uplink:
                 async with _client(url, self.cfg, self.gateway_id) as client:
                     log.info("uplink connected to %s", url)
                     self.connected, self.broker, delay = True, url, 1.0
-                    await self._send_loop(client)
+                    await client.publish(self.status_topic, self.birth, qos=1, retain=True)
+                    try:
+                        await self._send_loop(client)
+                    except asyncio.CancelledError:  # a clean stop: say so, as the will would
+                        await asyncio.wait_for(client.publish(self.status_topic, _offline(self.gateway_id),
+                                                              qos=1, retain=True), 2)
+                        raise
             except aiomqtt.MqttError as err:
                 if self.connected:
                     log.warning("uplink to %s lost: %s", url, err)
