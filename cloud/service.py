@@ -29,7 +29,7 @@ class _Server(uvicorn.Server):
 
 
 async def run_cloud(cfg: CloudConfig) -> None:
-    store = open_store(cfg.data_dir)
+    store = open_store(cfg)
     handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
     server = _Server(uvicorn.Config(create_app(store, cfg.api), host=cfg.api.host, port=cfg.api.port,
                                     log_level="warning", access_log=False))

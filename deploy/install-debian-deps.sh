@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, when they are missing:
-#   mosquitto (a second real MQTT broker), mosquitto-clients, chromium (console browser tests).
+#   mosquitto (a second real MQTT broker), mosquitto-clients, chromium (console browser tests),
+#   mbpoll (libmodbus client: an independent Modbus peer for the profile tests),
+#   postgresql (the tests start their own throw-away cluster; the system one is disabled).
 # The demo itself needs none of them. Without root (or sudo) it only says what is missing.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients chromium)
+packages=(mosquitto mosquitto-clients chromium mbpoll postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,4 +19,4 @@ echo "installing Debian packages: ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # the Debian mosquitto package starts a system broker on port 1883; the tests start their own
-$sudo systemctl disable --now mosquitto >/dev/null 2>&1 || true
+$sudo systemctl disable --now mosquitto postgresql >/dev/null 2>&1 || true

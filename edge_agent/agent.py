@@ -101,11 +101,12 @@ class Agent:
     async def drain(self, timeout_s: float) -> bool:
         """Wait until every sealed batch has been acknowledged by the broker (or time runs out).
 
-        Without a broker connection there is nothing to wait for: the batches stay buffered.
+        A gateway that never reached a broker in this run does not wait: the batches stay buffered.
+        One that did waits for the link to come back, up to ``timeout_s``.
         """
         deadline = time.monotonic() + timeout_s
         while self.buffer.unsent(1):
-            if time.monotonic() > deadline or not self.uplink.connected:
+            if time.monotonic() > deadline or self.uplink.broker is None:
                 return False
             await asyncio.sleep(0.1)
         return True

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from watertel.config import ConfigError, Strict, load_model, resolve
+from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
 
 NAME = r"^[A-Za-z0-9_.-]+$"
@@ -20,6 +20,7 @@ NAME = r"^[A-Za-z0-9_.-]+$"
 class KeyConfig(Strict):
     private_key: Path  # PKCS#8 PEM from `watertel keys new`
     key_id: str = Field(pattern=NAME)
+    payload_key: PayloadKeyConfig | None = None  # set: readings travel SM4-GCM encrypted
 
 
 class UplinkConfig(Strict):
@@ -125,7 +126,8 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
     uplink = cfg.uplink
     tls = uplink.tls and uplink.tls.resolved(base)
     cfg = cfg.model_copy(update={
-        "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key)}),
+        "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key),
+                                          "payload_key": cfg.key.payload_key and cfg.key.payload_key.resolved(base)}),
         "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),
         "status_file": resolve(base, cfg.status_file),
         "uplink": uplink.model_copy(update={"tls": tls, "password_file": resolve(base, uplink.password_file)}),
@@ -145,6 +147,8 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
                 problems.append(f"{path}: buses.{b}.devices.{d}.profile: cannot load {dev.profile!r} ({err.problems[0]})")
     if not cfg.key.private_key.exists():
         problems.append(f"{path}: key.private_key: {cfg.key.private_key} does not exist (run `watertel keys new`)")
+    if cfg.key.payload_key and (problem := cfg.key.payload_key.problem(path, "key.payload_key")):
+        problems.append(problem)
     if problems:
         raise ConfigError(path, problems)
     return cfg

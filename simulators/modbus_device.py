@@ -2,8 +2,10 @@
 
 pymodbus calls ``_on_access`` for every request before it answers; the device then brings its
 registers to the current time, so a reading is the state at the moment it was asked for, and
-logs the points the request covers. Holding and input registers are separate blocks, as on most
-meters; writes are refused (read-only devices until the command path exists).
+logs the points the request covers. Coils, discrete inputs, holding and input registers are four
+separate tables, as on most meters; every value goes through ``firmware_profiles.codec`` so the
+simulator serves exactly what the profile says. Writes are refused (read-only devices until the
+command path exists).
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
 from firmware_profiles import Function, Profile
-from firmware_profiles.codec import encode, representable
+from firmware_profiles.codec import decode, place
 from simulators.config import SimDeviceConfig
 from simulators.signals import DeviceState
 from watertel.readings import Quality
 
-_READ_CODES = {3: Function.HOLDING, 4: Function.INPUT}
+_READ_CODES = {1: Function.COIL, 2: Function.DISCRETE, 3: Function.HOLDING, 4: Function.INPUT}
+
+
+def _pack_bits(bits: list[int], registers: list[int]) -> None:
+    """pymodbus keeps coils and discrete inputs packed 16 to a register, bit 0 first."""
+    for i in range(0, len(bits), 16):
+        registers[i // 16] = sum(bit << n for n, bit in enumerate(bits[i : i + 16]))
 
 
 class SimulatedDevice:
@@ -36,17 +44,20 @@ class SimulatedDevice:
         self.size = {f: self._extent(f) for f in Function}
 
     def _extent(self, function: Function) -> int:
-        ends = [p.address + p.count for p in self.profile.points if p.function == function]
+        """Registers (or bits) the device has in ``function``'s table: up to its last point."""
+        ends = [p.first + p.count for p in self.profile.points if p.function == function]
         if self.profile.status and self.profile.status.function == function:
             ends.append(self.profile.status.address + 1)
         return max(ends, default=1)
 
     def sim_device(self) -> SimDevice:
-        bits = [SimData(0, count=16, values=False, datatype=SimType.BITS)]
+        # pymodbus keeps bits packed 16 to an entry in non-shared mode: one entry per 16 coils
+        coils, discrete = ([SimData(0, count=(self.size[f] + 15) // 16, values=False, datatype=SimType.BITS)]
+                           for f in (Function.COIL, Function.DISCRETE))
         holding, inputs = (
             [SimData(0, count=self.size[f], values=0, datatype=SimType.REGISTERS)] for f in (Function.HOLDING, Function.INPUT)
         )
-        return SimDevice(self.config.unit_id, simdata=(bits, list(bits), holding, inputs), action=self._on_access)
+        return SimDevice(self.config.unit_id, simdata=(coils, discrete, holding, inputs), action=self._on_access)
 
     async def _on_access(self, function_code: int, start: int, address: int, count: int,
                          registers: list[int], set_values: list[int] | None) -> ExcCodes | None:
@@ -58,22 +69,38 @@ class SimulatedDevice:
         now = time.time()
         self.state.advance(now)
         status = self.state.status_word(now)
-        for p in self.profile.points:
-            if p.function == function:
-                registers[p.address - start : p.address - start + p.count] = encode(p, self.state.values[p.name])
-        if self.profile.status and self.profile.status.function == function:
-            registers[self.profile.status.address - start] = status
-        self._log_served(function, address, count, now, status)
+        image = self._image(function, status)
+        if function.is_bit:
+            _pack_bits(image, registers)
+        else:
+            registers[: len(image)] = image
+        self._log_served(function, address, count, now, status, image)
         return None
 
-    def _log_served(self, function: Function, address: int, count: int, now: float, status: int) -> None:
+    def _image(self, function: Function, status: int) -> list[int]:
+        """The table of ``function`` as the device holds it now: every point's value encoded
+        through the profile; in the status register the fault bits are the fault windows' and
+        any other bit is a bit point's (a drive's "remote mode" flag beside its fault bits)."""
+        image = [0] * self.size[function]
+        for p in self.profile.points:
+            if p.function == function:
+                place(p, self.state.values[p.name], image)
+        st = self.profile.status
+        if st and st.function == function:  # fault bits come from the fault windows, other bits from bit points
+            mask = sum(1 << b for b in st.faults) | sum(1 << f.bit for f in self.config.faults)
+            image[st.address] = (image[st.address] & ~mask) | (status & mask)
+        return image
+
+    def _log_served(self, function: Function, address: int, count: int, now: float, status: int,
+                    image: list[int]) -> None:
+        """Record the value of each point the request covers, decoded from what went on the wire."""
         if self.served_log is None:
             return
         faulty = self.profile.status is not None and bool(status & sum(1 << b for b in self.profile.status.faults))
         quality = Quality.SENSOR_FAULT if faulty else Quality.OK
         for p in self.profile.points:
-            if p.function == function and address <= p.address and p.address + p.count <= address + count:
-                value = representable(p, self.state.values[p.name])
+            if p.function == function and address <= p.first and p.first + p.count <= address + count:
+                value = decode(p, image[p.first : p.first + p.count])
                 bounds = p.range
                 q = Quality.OUT_OF_RANGE if bounds and not bounds[0] <= value <= bounds[1] else quality
                 record = {"device": self.config.name, "point": p.name, "t": now, "value": value, "quality": q.name}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import subprocess
@@ -37,13 +38,16 @@ class Mosquitto:
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            # started as root, mosquitto switches to its own user, which cannot write its
+            # persistence file into the test's folder: sessions would silently not survive a restart
+            f"user {getpass.getuser()}\n"
             + (f"persistence true\npersistence_location {workdir}/\n" if persistence else "persistence false\n")
         )
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(self.conf.with_name("mosquitto.log"), "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not port_open(self.port):
             assert self.proc.poll() is None, "mosquitto exited at start"
@@ -104,3 +108,73 @@ def no_leftovers():
         time.sleep(0.1)
     assert not threads, f"test left threads running: {[t.name for t in threads]}"
     assert not children, f"test left child processes running: {sorted(children)}"
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+
+
+def find_pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster (initdb in a temporary folder, free loopback port).
+
+    PostgreSQL refuses to run as root: as root the cluster belongs to the ``postgres`` user.
+    """
+
+    def __init__(self, bindir: Path) -> None:
+        import getpass
+        import tempfile
+
+        self.bindir, self.port = bindir, free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="watertel-pg-"))
+        self.user = "postgres" if os.geteuid() == 0 else getpass.getuser()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *argv: str) -> subprocess.CompletedProcess:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        done = self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "-A", "trust", "-E", "UTF8")
+        assert done.returncode == 0, done.stderr
+        done = self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "start", "-o",
+                         f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on")
+        assert done.returncode == 0, done.stderr + (self.dir / "log").read_text()
+
+    def stop(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname}"
+
+    def new_database(self) -> str:
+        import uuid
+
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.dsn(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    bindir = find_pg_bin()
+    need(bindir is not None, "PostgreSQL server (Debian package postgresql)")
+    server = Postgres(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres(postgres_server) -> str:
+    """DSN of a fresh, empty database on the test PostgreSQL server."""
+    return postgres_server.new_database()

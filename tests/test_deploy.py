@@ -264,10 +264,11 @@ def test_a_gateway_reaches_the_cloud_through_the_deploy_broker_over_tls(secured_
         db = tmp_path / "cloud-data" / "watertel.db"
 
         def stored() -> int:
-            if not db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                    return conn.execute("SELECT count(*) FROM readings WHERE station = 'ST-0001'").fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet, or its schema not yet written
                 return 0
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                return conn.execute("SELECT count(*) FROM readings WHERE station = 'ST-0001'").fetchone()[0]
 
         wait_until(lambda: stored() >= 30, "readings of ST-0001 stored by the cloud over TLS", children[2], timeout=60)
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:

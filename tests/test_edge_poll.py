@@ -12,21 +12,10 @@ import pytest
 from edge_agent.config import BusConfig
 from edge_agent.poll.scheduler import BusPoller
 from simulators.config import SimConfig
-from simulators.run import run_simulators
 from watertel.processes import free_port
 from watertel.readings import Quality
 
-
-async def start_sims(config: SimConfig) -> asyncio.Task:
-    ready = asyncio.Event()
-    task = asyncio.create_task(run_simulators(config, ready))
-    await asyncio.wait_for(ready.wait(), 10)
-    return task
-
-
-async def stop(task: asyncio.Task) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+from profile_helpers import start_sims, stop
 
 
 def poller(transport: dict, devices: list[dict], sink: list) -> BusPoller:

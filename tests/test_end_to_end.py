@@ -4,7 +4,7 @@ stored (values, sample times, quality flags), through a real Mosquitto and the e
 from __future__ import annotations
 
 import json
-import sqlite3
+import math
 import subprocess
 import sys
 from collections import defaultdict
@@ -13,13 +13,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from watertel.demo import Demo
+
 DURATION_S = 25
 
 
-def _run_demo(data_dir: Path, broker_url: str | None) -> dict:
+def _run_demo(data_dir: Path, broker_url: str | None, store_dsn: str | None) -> dict:
     argv = [sys.executable, "-m", "watertel", "demo", "--duration", str(DURATION_S), "--data-dir", str(data_dir)]
     if broker_url:
         argv += ["--broker-url", broker_url]
+    if store_dsn:
+        argv += ["--postgres", store_dsn]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=DURATION_S + 120)
     assert done.returncode == 0, f"demo failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -43,31 +47,35 @@ def _served(data_dir: Path) -> dict[tuple[str, str], list[dict]]:
     return served
 
 
-def _stored(data_dir: Path) -> dict[tuple[str, str], list[tuple]]:
-    with sqlite3.connect(data_dir / "cloud-data" / "watertel.db") as db:
-        rows = db.execute("SELECT station, point, t_ms, value, quality FROM readings ORDER BY t_ms").fetchall()
+def _stored(data_dir: Path, store_dsn: str | None) -> dict[tuple[str, str], list[tuple]]:
+    store = Demo(data_dir, "mqtt://unused:1", store_dsn).open_store()
+    try:
+        rows = store.readings()
+    finally:
+        store.close()
     stored = defaultdict(list)
-    for station, point, t_ms, value, quality in rows:
-        stored[(station, point)].append((t_ms, value, quality))
+    for r in sorted(rows, key=lambda r: r.t_ms):
+        stored[(r.station, r.point)].append((r.t_ms, None if math.isnan(r.value) else r.value, int(r.quality)))
     return stored
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
-def test_what_devices_served_is_what_the_cloud_stored(broker, request, tmp_path):
+@pytest.mark.parametrize("broker,store", [("mosquitto", "sqlite"), ("embedded", "sqlite"), ("mosquitto", "postgres")])
+def test_what_devices_served_is_what_the_cloud_stored(broker, store, request, tmp_path):
     from watertel.readings import Quality
 
     url = f"mqtt://127.0.0.1:{request.getfixturevalue('mosquitto')}" if broker == "mosquitto" else None
+    dsn = request.getfixturevalue("postgres") if store == "postgres" else None
     data_dir = tmp_path / "demo"
-    summary = _run_demo(data_dir, url)
+    summary = _run_demo(data_dir, url, dsn)
 
     assert summary["lost"] == 0 and summary["rejected"] == 0 and summary["changed"] == 0, summary
     assert summary["polled"] == summary["published"] == summary["stored"] > 200, summary
     assert summary["verified"] >= 10, summary  # sealed every second or two per gateway
 
-    served, stored = _served(data_dir), _stored(data_dir)
+    served, stored = _served(data_dir), _stored(data_dir, dsn)
     assert set(served) == set(stored)
-    assert len(served) == 16  # 3 + 6 + 1 + 5 + 1 points on the five devices
+    assert len(served) == 19  # 3 + 9 + 1 + 5 + 1 points on the five devices
     faults = 0
     for key, records in served.items():
         rows = stored[key]

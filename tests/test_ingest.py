@@ -17,10 +17,15 @@ KEY = SM2PrivateKey.generate()
 TOPIC = "watertel/gw-1/up"
 
 
-@pytest.fixture
-def setup(tmp_path):
+@pytest.fixture(params=["sqlite", "postgres"])
+def setup(request, tmp_path):
     (tmp_path / "gw-1.pub.pem").write_text(KEY.public.to_pem())
-    store = SqliteStore(tmp_path / "w.db")
+    if request.param == "sqlite":
+        store = SqliteStore(tmp_path / "w.db")
+    else:
+        from cloud.store.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres"))
     registry = Registry([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"])])
     yield Handler(store, registry, AlarmEngine(store)), store
     store.close()

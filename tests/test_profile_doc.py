@@ -18,6 +18,7 @@ def test_every_point_and_fault_bit_is_documented():
         profile = firmware_profiles.load(path)
         assert f"## `{path.stem}`" in text
         for p in profile.points:
-            assert f"| {p.name} | {p.function.value} | {p.address} | {p.type.value} |" in text
+            address = f"{p.address}.{p.bit}" if p.bit is not None else f"{p.address}"
+            assert f"| {p.name} | {p.function.value} | {address} | {p.type.value}" in text
         for bit, name in (profile.status.faults.items() if profile.status else []):
             assert f"bit {bit}: {name}" in text

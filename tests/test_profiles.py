@@ -22,8 +22,12 @@ SHIPPED = firmware_profiles.profile_paths()
 # --- shipped profiles ----------------------------------------------------------------------------
 
 
-def test_the_four_profiles_ship():
-    assert {p.stem for p in SHIPPED} == {"emf_flow_meter", "pressure_4_20ma", "pump_vfd", "wq_multiparam"}
+def test_the_eight_profiles_ship():
+    assert {p.stem for p in SHIPPED} >= {
+        "emf_flow_meter", "ultrasonic_flow_meter", "pressure_4_20ma", "wq_multiparam", "chlorine_analyser",
+        "pump_vfd", "well_level", "energy_meter"}
+    kinds = {firmware_profiles.load(p).kind for p in SHIPPED}
+    assert kinds >= {"flow_meter", "pressure", "water_quality", "pump", "level", "energy_meter"}
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -39,13 +43,16 @@ def test_shipped_profile_loads_and_plans(path):
         assert any(b.function == profile.status.function and b.covers(profile.status.address, 1) for b in blocks)
     for p in profile.points:
         value = (p.range[0] + p.range[1]) / 2 if p.range else 42.0
+        if p.type is DataType.BIT:
+            value = 1.0
         assert representable(p, value) == pytest.approx(value, rel=1e-6, abs=p.scale)
 
 
-def test_shipped_profiles_read_in_one_request_each():
-    """Each shipped map is contiguous within one function: one Modbus request per poll."""
+def test_shipped_profiles_read_in_one_request_per_table():
+    """Each shipped map is contiguous within each Modbus table: one request per table per poll."""
     for path in SHIPPED:
-        assert len(plan(firmware_profiles.load(path))) == 1, path.stem
+        prof = firmware_profiles.load(path)
+        assert len(plan(prof)) == len({p.function for p in prof.points}), path.stem
 
 
 def test_load_by_unknown_name_is_a_config_error():
@@ -245,7 +252,8 @@ def test_bad_value_names_file_line_and_key(tmp_path):
     path = write(tmp_path, GOOD.replace("scale: 2.5", "scale: 0"))
     (problem,) = problems(path)
     assert problem.startswith(f"{path}:9: points.0.scale: ")
-    assert "scale must be a finite non-zero number" in problem and "(got 0)" in problem
+    assert problem.endswith("points.0.scale: must be a finite non-zero number, got 0 "
+                            "(use the value of one raw step, e.g. 0.01)"), problem
 
 
 def test_unknown_keys_are_errors(tmp_path):
@@ -326,7 +334,8 @@ def test_cli_check_good_and_bad(tmp_path):
     assert out.returncode == 1
     assert f"{good}: ok" in out.stdout and str(bad) not in out.stdout
     lines = out.stderr.splitlines()
-    assert f"{bad}:9: points.0.scale: scale must be a finite non-zero number (got 0)" in lines
+    assert (f"{bad}:9: points.0.scale: must be a finite non-zero number, got 0 "
+            "(use the value of one raw step, e.g. 0.01)") in lines
     assert f"{bad}:10: points.0.colour: unknown key (remove it or check its spelling)" in lines
     assert "Traceback" not in out.stderr
 

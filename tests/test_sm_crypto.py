@@ -2,6 +2,9 @@
 
 OpenSSL is the reference: it must read our keys and we must read its keys, and each side must
 verify the other's signatures (SM3 digest, default user ID 1234567812345678, DER r,s).
+
+Every test runs once per SM2 backend (libcrypto through ctypes, pure-Python gmssl): the
+``sm2_backend`` fixture below makes each one the active backend in turn.
 """
 
 from __future__ import annotations
@@ -22,12 +25,30 @@ from gmssl import sm3 as gmssl_sm3
 
 import watertel.crypto.sm2 as sm2_module
 from conftest import need
-from watertel.crypto import SM2PrivateKey, SM2PublicKey, SignatureError, sm3
+from watertel.crypto import SM2PrivateKey, SM2PublicKey, SignatureError, sm3, use_backend
 from watertel.crypto.sm2 import _N, decode_signature, default_ecc_table, encode_signature
+from watertel.crypto.sm2_backend import BackendError, BackendName, make_backend
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 DIST_ID = "distid:1234567812345678"
 G_POINT = b"\x04" + bytes.fromhex(default_ecc_table["g"])
+BACKENDS = [b.value for b in BackendName]
+
+
+def backend_available(name: str) -> bool:
+    try:
+        make_backend(name)
+    except BackendError:
+        return False
+    return True
+
+
+@pytest.fixture(params=BACKENDS, autouse=True)
+def sm2_backend(request):
+    """Run the test with this SM2 backend active (libcrypto must load where servers are required)."""
+    need(backend_available(request.param), f"the {request.param} SM2 backend")
+    with use_backend(request.param) as chosen:
+        yield chosen
 
 
 # --- SM3 --------------------------------------------------------------------------------------
@@ -81,9 +102,47 @@ def test_digest_z_a_and_e_match_gbt_32918_annex_a(monkeypatch):
 
     monkeypatch.setattr(sm2_module, "_CURVE_Z_PART", ANNEX_A_CURVE)
     monkeypatch.setattr(sm2_module, "sm3", recording_sm3)
-    e = SM2PublicKey(ANNEX_A_PUBLIC).digest(b"message digest", user_id=b"ALICE123@YAHOO.COM")
+    # not an SM2PublicKey: the example point is on the example curve, not on the SM2 curve
+    e = sm2_module.digest(ANNEX_A_PUBLIC, b"message digest", user_id=b"ALICE123@YAHOO.COM")
     assert hashed[0].hex().upper() == ANNEX_A_ZA  # Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA)
     assert e.hex().upper() == ANNEX_A_E  # e = SM3(Z_A ‖ M)
+
+
+# GB/T 32918.5-2017 Annex A (= GM/T 0003.5-2012): the recommended SM2 curve, default user ID.
+RECOMMENDED_SECRET = 0x3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8
+RECOMMENDED_PUBLIC = bytes.fromhex(
+    "04" "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
+    "CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13"
+)
+RECOMMENDED_ZA = "B2E14C5C79C6DF5B85F4FE7ED8DB7A262B9DA7E07CCB0EA9F4747B8CCDA8A4F3"
+RECOMMENDED_E = "F0B43E94BA45ACCAACE692ED534382EB17E6AB5A19CE7B31F4486FDFC0D28640"
+RECOMMENDED_K = 0x59276E27D506861A16680F3AD9C02DCCEF3CC1FA3CDBE4CE6D54B80DEAC1BC21
+RECOMMENDED_R = 0xF5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3
+RECOMMENDED_S = 0xB1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA
+
+
+def test_recommended_curve_example_of_gbt_32918_5(monkeypatch):
+    """Key pair, Z_A, e and (r, s) of the standard's example; the active backend verifies it."""
+    key = SM2PrivateKey.from_secret(RECOMMENDED_SECRET)
+    assert key.public.point == RECOMMENDED_PUBLIC
+    hashed: list[bytes] = []
+    monkeypatch.setattr(sm2_module, "sm3", lambda data: hashed.append(sm3(data)) or hashed[-1])
+    e = key.public.digest(b"message digest")
+    assert (hashed[0].hex().upper(), e.hex().upper()) == (RECOMMENDED_ZA, RECOMMENDED_E)
+    monkeypatch.undo()
+    signature = encode_signature(RECOMMENDED_R, RECOMMENDED_S)
+    assert key.public.verify(signature, b"message digest")
+    assert not key.public.verify(signature, b"message digesT")
+    assert not key.public.verify(encode_signature(RECOMMENDED_R, RECOMMENDED_S ^ 1), b"message digest")
+
+
+def test_recommended_curve_example_signature_is_reproduced_with_its_nonce():
+    """The pure-Python arithmetic, given the example's k, yields the example's r and s exactly
+    (libcrypto draws its own nonce, so only the verification above applies to it)."""
+    from watertel.crypto.sm2_python import sign_digest
+
+    e = bytes.fromhex(RECOMMENDED_E)
+    assert sign_digest(RECOMMENDED_SECRET, RECOMMENDED_PUBLIC, e, RECOMMENDED_K) == (RECOMMENDED_R, RECOMMENDED_S)
 
 
 def test_digest_depends_on_user_id_and_key():
@@ -121,6 +180,32 @@ def test_secret_out_of_range_is_refused(secret):
 
 def _pem(label: str, der: bytes) -> str:
     return f"-----BEGIN {label}-----\n" + base64.encodebytes(der).decode() + f"-----END {label}-----\n"
+
+
+def _off_curve(point: bytes) -> list[bytes]:
+    x, y = point[1:33], point[33:]
+    p_bytes = bytes.fromhex(default_ecc_table["p"])
+    y_plus_p = (int.from_bytes(y, "big") + int.from_bytes(p_bytes, "big")).to_bytes(33, "big")
+    return [
+        b"\x04" + x + bytes([y[0] ^ 1]) + y[1:],  # y changed: not on the curve
+        b"\x04" + bytes(64),  # (0, 0)
+        b"\x04" + p_bytes + y,  # x = p: a coordinate outside the field
+        b"\x04" + x + y_plus_p[1:] if y_plus_p[0] == 0 else b"\x04" + p_bytes + p_bytes,  # y + p
+    ]
+
+
+def test_points_off_the_curve_are_refused_as_keys():
+    """An off-curve key would have signatures checked on another (maybe weak) curve."""
+    point = SM2PrivateKey.generate().public.point
+    for bad in _off_curve(point):
+        with pytest.raises(SignatureError, match="not a point on the SM2 curve"):
+            SM2PublicKey(bad)
+        spki = base64.b64decode("".join(SM2PublicKey(point).to_pem().splitlines()[1:-1]))[:-65] + bad
+        with pytest.raises(SignatureError, match="not a point on the SM2 curve"):
+            SM2PublicKey.from_pem(_pem("PUBLIC KEY", spki))
+    for bad in (point[:64], b"\x02" + point[1:33], b"\x03" + point[1:]):
+        with pytest.raises(SignatureError, match="uncompressed"):
+            SM2PublicKey(bad)
 
 
 def test_pem_that_is_not_an_sm2_key_is_refused():
@@ -197,6 +282,19 @@ def test_tampered_signature_fails(key):
             tampered = bytearray(signature)
             tampered[i] ^= flip
             assert key.public.verify(bytes(tampered), message) is False, (i, flip)
+
+
+def test_each_backend_verifies_the_other_backends_signatures(key):
+    """A gateway on pure Python and a cloud on libcrypto (or the reverse) must agree."""
+    backends = {name: make_backend(name) for name in BACKENDS if backend_available(name)}
+    need(len(backends) == 2, "both SM2 backends")
+    for message in (b"", b"reading", bytes(range(256)) * 20):
+        for signer in backends.values():
+            signature = signer.sign(key, message)
+            for verifier in backends.values():
+                assert key.public.verify(signature, message)
+                assert verifier.verify(key.public, signature, message), (signer.name, verifier.name)
+                assert not verifier.verify(key.public, signature, message + b"!"), (signer.name, verifier.name)
 
 
 def test_wrong_key_fails(key):

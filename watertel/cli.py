@@ -121,6 +121,15 @@ def _profile(args: argparse.Namespace) -> int:
 
         print(render(), end="")
         return 0
+    if args.action == "schema":
+        from firmware_profiles.schema import render
+
+        print(render(), end="")
+        return 0
+    if args.action == "probe":
+        from firmware_profiles.probe import run
+
+        return run(args)
     if args.action == "list":
         for path in firmware_profiles.profile_paths():
             p = firmware_profiles.load(path)
@@ -156,7 +165,7 @@ def _report(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from watertel.demo import run_demo
 
-    return run_demo(Path(args.data_dir), args.duration, args.broker_url)
+    return run_demo(Path(args.data_dir), args.duration, args.broker_url, args.postgres)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the whole system on this machine (broker, cloud, simulators, 2 gateways)")
     p.add_argument("--duration", type=float, help="run headless for SECONDS, then print a JSON summary")
     p.add_argument("--data-dir", default="demo-data", help="where keys, configs and databases go (default: %(default)s)")
+    p.add_argument("--postgres", metavar="DSN", help="store in this PostgreSQL database instead of SQLite")
     p.add_argument("--broker-url", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
     p.set_defaults(func=_demo)
 
@@ -198,9 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing key")
     p.set_defaults(func=_keys_new)
 
+    from watertel.envelope_cli import add_parser as add_envelope_parser
+
+    add_envelope_parser(sub)
+
     p = sub.add_parser("profile", help="firmware profiles (device register maps)")
-    p.add_argument("action", choices=["check", "list", "doc"])
-    p.add_argument("paths", nargs="*", help="profile YAML files to check")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("check", help="validate profile files (file:line: key: problem (fix); exit 1 on error)")
+    a.add_argument("paths", nargs="+", help="profile YAML files")
+    actions.add_parser("list", help="the shipped profiles")
+    actions.add_parser("doc", help="print firmware_profiles/README.md (register tables) from the YAML")
+    actions.add_parser("schema", help="print the profile format's JSON Schema")
+    a = actions.add_parser("probe", help="read every point of a profile from a device: raw, value, range, time")
+    from firmware_profiles.probe import add_arguments
+
+    add_arguments(a)
     p.set_defaults(func=_profile)
 
     p = sub.add_parser("report", help="reports from the cloud store")

@@ -8,10 +8,13 @@ operator always gets the same shape of message:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    from watertel.crypto.sm4 import PayloadKey
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,14 +50,47 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+_FIXES = {  # pydantic error type → how to fix it (ctx fields fill the braces)
+    "greater_than": "use a number > {gt}", "greater_than_equal": "use a number >= {ge}",
+    "less_than": "use a number < {lt}", "less_than_equal": "use a number <= {le}",
+    "string_pattern_mismatch": "match the pattern {pattern}", "enum": "use one of {expected}",
+    "literal_error": "use one of {expected}", "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number", "int_type": "write a whole number",
+    "float_parsing": "write a number", "float_type": "write a number", "bool_parsing": "write true or false",
+    "string_type": "write text (quote it)", "too_short": "give at least {min_length}",
+    "too_long": "give at most {max_length}", "model_type": "write a mapping of keys", "dict_type": "write a mapping",
+    "list_type": "write a list", "tuple_type": "write a list", "union_tag_invalid": "use one of {expected_tags}",
+}
+
+
+def _shown(value: Any) -> str | None:
+    """The offending value, quoted, unless it is a whole section (too long to help)."""
+    return None if isinstance(value, (dict, list)) else repr(value)
+
+
 def _describe(err: dict[str, Any]) -> str:
+    """``key: problem (fix)`` for one pydantic error."""
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    got = "" if err["type"] == "missing" else f" (got {err['input']!r})"
     if err["type"] == "extra_forbidden":
         return f"{key}: unknown key (remove it or check its spelling)"
     if err["type"] == "missing":
         return f"{key}: required key is missing (add it)"
-    return f"{key}: {err['msg'].removeprefix('Value error, ')}{got}"
+    msg, got = err["msg"].removeprefix("Value error, "), _shown(err["input"])
+    if err["type"] in _FIXES:
+        ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in err.get("ctx", {}).items()}
+        fix = _FIXES[err["type"]].format(**ctx)
+        return f"{key}: {msg}" + (f", got {got}" if got else "") + f" ({fix})"
+    if got and "(got" not in msg:  # our validators write "problem (fix)": the value goes before the fix
+        head, sep, fix = msg.rpartition(" (") if msg.endswith(")") else (msg, "", "")
+        return f"{key}: {head}, got {got}{sep}{fix}"
+    return f"{key}: {msg}"
+
+
+def problem_at(path: Path | str, node: yaml.Node | None, loc: tuple[Any, ...], problem: str) -> str:
+    """``file:line: key: problem`` for a check made after validation (e.g. across points)."""
+    line = _line_of(node, loc)
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    return f"{path}:{line}: {key}: {problem}" if line else f"{path}: {key}: {problem}"
 
 
 def parse_yaml(path: Path | str) -> tuple[Any, yaml.Node | None]:
@@ -93,3 +129,29 @@ def load_model(path: Path | str, model: type[M]) -> M:
     """Load one YAML file into ``model``."""
     data, node = parse_yaml(path)
     return validate(path, data, node, model)
+
+
+class PayloadKeyConfig(Strict):
+    """An optional SM4 payload key (edge: to encrypt; cloud, per gateway: to decrypt). The YAML
+    holds only the id and the file's path; the key stays in the file (32 hex digits, mode 0600)."""
+
+    key_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    key_file: Path
+
+    def resolved(self, base: Path) -> PayloadKeyConfig:
+        return self.model_copy(update={"key_file": resolve(base, self.key_file)})
+
+    def problem(self, config_path: Path, where: str) -> str | None:
+        """Why the key file cannot be used, naming file and key, never its content; None if fine."""
+        from watertel.crypto.sm4 import PayloadKey, PayloadKeyError
+
+        try:
+            PayloadKey.from_file(self.key_file, self.key_id)
+        except PayloadKeyError as err:
+            return f"{config_path}: {where}.key_file: {err}"
+        return None
+
+    def load(self) -> PayloadKey:
+        from watertel.crypto.sm4 import PayloadKey
+
+        return PayloadKey.from_file(self.key_file, self.key_id)

@@ -52,7 +52,8 @@ def _signals() -> dict:
 
 
 class Demo:
-    def __init__(self, data_dir: Path, broker_url: str | None) -> None:
+    def __init__(self, data_dir: Path, broker_url: str | None, store_dsn: str | None = None) -> None:
+        self.store_dsn = store_dsn  # PostgreSQL instead of SQLite for the cloud
         self.dir = data_dir
         self.logs = data_dir / "logs"
         self.broker_port = None if broker_url else free_port()
@@ -113,6 +114,7 @@ class Demo:
         host, _, port = self.broker_url.split("://", 1)[1].rpartition(":")
         self._write("cloud.yaml", {
             "data_dir": "cloud-data",
+            **({"store": {"kind": "postgres", "dsn": self.store_dsn}} if self.store_dsn else {}),
             "mqtt": {"host": host, "port": int(port), "client_id": "watertel-ingest"},
             "api": {"host": "127.0.0.1", "port": self.api_port,
                     "users": [{"username": USER, "password_hash": hash_password(self.password)}]},
@@ -172,22 +174,27 @@ class Demo:
             (sent,) = db.execute("SELECT count(*) FROM batches WHERE sent_ms IS NOT NULL").fetchone()
         return {"batches_sent": sent}
 
-    def _cloud_counts(self) -> dict:
-        import sqlite3
+    def open_store(self):
+        """The cloud's store, as its configuration says (SQLite file or PostgreSQL)."""
+        from cloud.config import load_cloud_config
+        from cloud.store import open_store
 
-        path = self.dir / "cloud-data" / "watertel.db"
-        if not path.exists():
+        return open_store(load_cloud_config(self.dir / "cloud.yaml"))
+
+    def _cloud_counts(self) -> dict:
+        if not self.store_dsn and not (self.dir / "cloud-data" / "watertel.db").exists():
             return {}
         try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-                envelopes = db.execute("SELECT count(*) FROM envelopes").fetchone()[0]
-                refused = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-        except sqlite3.Error:
+            store = self.open_store()
+            try:
+                counts = store.counts()
+            finally:
+                store.close()
+        except Exception:  # not created yet, or the database is busy: no figures this time
             return {}
-        return {"envelopes": envelopes, "refused_n": refused}
+        return {"envelopes": counts["envelopes"], "refused_n": sum(counts["refused"].values())}
 
     def summary(self, duration_s: float) -> dict:
-        from cloud.store.sqlite import SqliteStore
         from edge_agent.buffer import Buffer, read_all
 
         polled, published = [], 0
@@ -198,7 +205,7 @@ class Demo:
                 buf = Buffer(path, gw)
                 published += buf.stats()["published"]
                 buf.close()
-        store = SqliteStore(self.dir / "cloud-data" / "watertel.db")
+        store = self.open_store()
         try:
             stored = {r.key(): r for r in store.readings()}
             counts = store.counts()
@@ -222,8 +229,8 @@ def _progress(demo: Demo, started: float) -> None:
           f"  refused: {counts.get('refused_n', 0)}", flush=True)
 
 
-def run_demo(data_dir: Path, duration: float | None, broker_url: str | None) -> int:
-    demo = Demo(data_dir.resolve(), broker_url)
+def run_demo(data_dir: Path, duration: float | None, broker_url: str | None, store_dsn: str | None = None) -> int:
+    demo = Demo(data_dir.resolve(), broker_url, store_dsn)
     stopping = {"now": False}
     signal.signal(signal.SIGINT, lambda *_: stopping.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from enum import IntEnum
+from itertools import repeat
+from typing import Iterable, NamedTuple
 
 
 class Quality(IntEnum):
@@ -21,9 +22,13 @@ class Quality(IntEnum):
     COMM_ERROR = 5  # port or connection gone, garbled frame
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One sample. ``value`` is NaN when the quality says no value could be read."""
+class Reading(NamedTuple):
+    """One sample. ``value`` is NaN when the quality says no value could be read.
+
+    A named tuple rather than a frozen dataclass: immutable and compared field by field alike,
+    but made in C (``tuple.__new__``) when an envelope of many readings is opened; a dataclass
+    ``__init__`` per reading cost a third of an SM2 verification per 100 readings.
+    """
 
     station: str
     point: str
@@ -42,3 +47,11 @@ class Reading:
         return self.key() == other.key() and self.unit == other.unit and self.quality == other.quality and (
             both_nan or self.value == other.value
         )
+
+
+def make_readings(stations: Iterable[str], points: Iterable[str], times: Iterable[int],
+                  values: Iterable[float], units: Iterable[str], qualities: Iterable[Quality]) -> tuple[Reading, ...]:
+    """Many readings from columns of already-checked values, made without running Python code
+    per reading (the decoder's fast path)."""
+    rows = zip(stations, points, times, values, units, qualities)
+    return tuple(map(tuple.__new__, repeat(Reading), rows))

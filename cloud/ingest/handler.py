@@ -31,9 +31,12 @@ class Handler:
         parts = topic.split("/")
         topic_gateway = parts[-2] if len(parts) >= 3 else "?"
         try:
-            env = open_envelope(payload, self.registry.key)
+            env = open_envelope(payload, self.registry.key, self.registry.payload_key)
         except EnvelopeError as err:
             return self._refuse(topic, payload, topic_gateway, err.reason, err.detail)
+        if env.payload_key_id is None and self.registry.requires_encryption(env.gateway_id):
+            return self._refuse(topic, payload, env.gateway_id, "not_encrypted",
+                                f"gateway {env.gateway_id!r} must SM4-encrypt its payload")
         if env.gateway_id != topic_gateway:
             return self._refuse(topic, payload, topic_gateway, "topic_mismatch",
                                 f"envelope from {env.gateway_id!r} on topic of {topic_gateway!r}")

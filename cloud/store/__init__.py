@@ -1,17 +1,24 @@
 """Storage of envelopes, readings, quarantine and alarms.
 
-``sqlite.SqliteStore`` is the default back-end (WAL, one writer). Other back-ends (PostgreSQL)
-implement the same methods; ``open_store`` picks one from the configuration.
+``SqlStore`` holds what every back-end does; ``SqliteStore`` (default, one file in the data
+directory) and ``PostgresStore`` (psycopg 3, month partitions) supply the database. ``open_store``
+picks one from the configuration.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cloud.store.sqlite import Accepted, SqliteStore
+from cloud.config import CloudConfig
+from cloud.store.sql import Accepted, SqlStore
+from cloud.store.sqlite import SqliteStore
 
-__all__ = ["Accepted", "SqliteStore", "open_store"]
+__all__ = ["Accepted", "SqlStore", "SqliteStore", "open_store"]
 
 
-def open_store(data_dir: Path) -> SqliteStore:
-    return SqliteStore(data_dir / "watertel.db")
+def open_store(cfg: CloudConfig) -> SqlStore:
+    if cfg.store.kind == "postgres":
+        from cloud.store.postgres import PostgresStore
+
+        return PostgresStore(cfg.store.connection())
+    return SqliteStore(Path(cfg.data_dir) / "watertel.db")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from firmware_profiles import Profile
-from firmware_profiles.codec import Block, decode
+from firmware_profiles import Point, Profile
+from firmware_profiles.codec import Block, DecodeError, decode
 from watertel.readings import Quality, Reading
 
 
@@ -13,9 +13,12 @@ def to_readings(profile: Profile, station: str, t_ms: int,
                 blocks: dict[Block, list[int] | Quality]) -> list[Reading]:
     """One reading per profile point.
 
-    A point whose block failed carries that block's quality and NaN; a value outside the
-    profile's range is OUT_OF_RANGE; any set fault bit in the status register makes every
-    point of the device SENSOR_FAULT (its value still recorded, for diagnosis).
+    A point whose block failed carries that block's quality and NaN; registers that hold no
+    value of the point's type (BCD with a nibble above 9) are garbled data, COMM_ERROR and NaN;
+    a value outside the profile's range is OUT_OF_RANGE; any set fault bit in the status
+    register makes every point of the device SENSOR_FAULT (its value still recorded, for
+    diagnosis). A composite totaliser (integer + fraction registers) is one reading; a bit
+    point (coil, discrete input, or bit of a register) reads 0 or 1.
     """
     def registers(function, address, count) -> list[int] | Quality:
         block = next(b for b in blocks if b.function == function and b.covers(address, count))
@@ -29,12 +32,18 @@ def to_readings(profile: Profile, station: str, t_ms: int,
         faulty = not isinstance(status, Quality) and bool(status[0] & mask)
     readings = []
     for p in profile.points:
-        regs = registers(p.function, p.address, p.count)
-        if isinstance(regs, Quality):
-            value, quality = math.nan, regs
-        else:
-            value = decode(p, regs)
-            in_range = p.range is None or p.range[0] <= value <= p.range[1]
-            quality = Quality.SENSOR_FAULT if faulty else (Quality.OK if in_range else Quality.OUT_OF_RANGE)
+        value, quality = _value(p, registers(p.function, p.first, p.count), faulty)
         readings.append(Reading(station, p.name, t_ms, value, p.unit, quality))
     return readings
+
+
+def _value(point: Point, regs: list[int] | Quality, faulty: bool) -> tuple[float, Quality]:
+    """Value and quality of one point from its registers (or the quality of its failed read)."""
+    if isinstance(regs, Quality):
+        return math.nan, regs
+    try:
+        value = decode(point, [int(r) for r in regs])  # coils arrive as bools
+    except DecodeError:
+        return math.nan, Quality.COMM_ERROR
+    in_range = point.range is None or point.range[0] <= value <= point.range[1]
+    return value, Quality.SENSOR_FAULT if faulty else (Quality.OK if in_range else Quality.OUT_OF_RANGE)

@@ -1,0 +1,107 @@
+"""PostgreSQL store (psycopg 3), for more stations or several ingest workers.
+
+Readings live in a table partitioned by month of sample time (UTC), created on demand, so old
+months can be detached or dropped whole. Writers of the same gateway's chain are serialised by
+a transaction-scoped advisory lock; readings go in with one INSERT … SELECT FROM unnest(…) per
+envelope, which also returns which of them were new. Sequence numbers are NUMERIC(20): the
+envelope allows the whole unsigned 64-bit range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors
+
+from cloud.store.sql import Accepted, SqlStore
+from watertel.envelope import Envelope
+from watertel.readings import Reading
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS envelopes (
+    gateway_id TEXT NOT NULL, seq NUMERIC(20) NOT NULL, hash BYTEA NOT NULL, prev_hash BYTEA NOT NULL,
+    key_id TEXT NOT NULL, created_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (gateway_id, seq));
+CREATE TABLE IF NOT EXISTS readings (
+    station TEXT NOT NULL, point TEXT NOT NULL, t_ms BIGINT NOT NULL, value DOUBLE PRECISION, unit TEXT NOT NULL,
+    quality SMALLINT NOT NULL, gateway_id TEXT NOT NULL, seq NUMERIC(20) NOT NULL, received_ms BIGINT NOT NULL,
+    PRIMARY KEY (station, point, t_ms)) PARTITION BY RANGE (t_ms);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id BIGSERIAL PRIMARY KEY, received_ms BIGINT NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
+    detail TEXT NOT NULL, payload BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS alarms (
+    id BIGSERIAL PRIMARY KEY, station TEXT NOT NULL, point TEXT NOT NULL, type TEXT NOT NULL,
+    severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
+    raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
+CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
+"""
+
+INSERT_READINGS = """
+INSERT INTO readings (station, point, t_ms, value, unit, quality, gateway_id, seq, received_ms)
+SELECT s, p, t, v, u, q, %s, %s, %s
+FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::float8[], %s::text[], %s::smallint[]) AS x(s, p, t, v, u, q)
+ON CONFLICT DO NOTHING RETURNING station, point, t_ms
+"""
+
+
+def month_of(t_ms: int) -> tuple[str, int, int]:
+    """Partition name and [start, end) in Unix ms of the UTC month holding ``t_ms``."""
+    day = dt.datetime.fromtimestamp(t_ms / 1000, dt.timezone.utc)
+    start = dt.datetime(day.year, day.month, 1, tzinfo=dt.timezone.utc)
+    end = dt.datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=dt.timezone.utc)
+    return f"readings_p{day.year:04d}{day.month:02d}", int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, dsn: str) -> None:
+        self.conn = psycopg.connect(dsn, autocommit=True)
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(0)")  # two workers starting at once
+            self.conn.execute(SCHEMA)
+        self._partitions: set[str] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _execute(self, sql: str, params: tuple = ()) -> psycopg.Cursor:
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def _lock_chain(self, gateway_id: str) -> None:
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (gateway_id,))
+
+    def accept(self, env: Envelope) -> Accepted:
+        for t_ms in {r.t_ms for r in env.readings}:
+            self._ensure_partition(t_ms)
+        return super().accept(env)
+
+    def _ensure_partition(self, t_ms: int) -> None:
+        name, start, end = month_of(t_ms)
+        if name in self._partitions:
+            return
+        try:
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES FROM ({start}) TO ({end})")
+        except (errors.DuplicateTable, errors.UniqueViolation):
+            pass  # another worker made it a moment ago
+        self._partitions.add(name)
+
+    def _insert_readings(self, env: Envelope, received_ms: int) -> list[Reading]:
+        rs = env.readings
+        rows = self.conn.execute(INSERT_READINGS, (
+            env.gateway_id, env.seq, received_ms, [r.station for r in rs], [r.point for r in rs], [r.t_ms for r in rs],
+            [None if math.isnan(r.value) else r.value for r in rs], [r.unit for r in rs], [int(r.quality) for r in rs],
+        )).fetchall()
+        new_keys, new = set(rows), []
+        for r in rs:
+            if (r.station, r.point, r.t_ms) in new_keys:
+                new_keys.discard((r.station, r.point, r.t_ms))
+                new.append(r)
+        return new

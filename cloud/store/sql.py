@@ -1,0 +1,167 @@
+"""What every store back-end does, written once in the SQL that SQLite and PostgreSQL share.
+
+Exactly-once: an envelope is keyed by (gateway, seq) and a reading by (station, point, sample
+time), so a re-delivered envelope changes nothing. The chain is checked against the neighbours
+already stored, which also works when envelopes arrive out of order. A back-end supplies the
+connection, the schema, a write transaction and the bulk insert of readings; queries use ``?``
+placeholders.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from watertel.envelope import GENESIS_HASH, Envelope
+from watertel.readings import Quality, Reading
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What became of an envelope: stored (with new readings and duplicates), or a duplicate."""
+
+    status: str  # "stored" | "duplicate" | "refused"
+    new_readings: tuple[Reading, ...] = ()
+    duplicate_readings: int = 0
+    reason: str = ""  # for "refused": chain_mismatch, seq_reused
+    gap_before: bool = False  # the previous envelope has not arrived (yet)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def to_reading(row: tuple) -> Reading:
+    s, p, t, v, u, q = row
+    return Reading(s, p, t, math.nan if v is None else v, u, Quality(q))
+
+
+class SqlStore(ABC):
+    # --- what a back-end provides ----------------------------------------------------------------
+    @abstractmethod
+    def _execute(self, sql: str, params: tuple = ()) -> Any:
+        """Run one statement (``?`` placeholders); return a cursor."""
+
+    @abstractmethod
+    def _write(self) -> AbstractContextManager:
+        """A write transaction that serialises writers of the same chain."""
+
+    @abstractmethod
+    def _insert_readings(self, env: Envelope, received_ms: int) -> list[Reading]:
+        """Insert the envelope's readings that are not stored yet; return those."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def _seq(self, seq: int) -> int:
+        """A sequence number (unsigned 64-bit) as the back-end stores it."""
+        return seq
+
+    def _lock_chain(self, gateway_id: str) -> None:
+        """Hold writers of this gateway's chain off until the transaction ends (if needed)."""
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self._execute(sql, params).fetchall()
+
+    # --- envelopes ----------------------------------------------------------------------------
+    def _hash_of(self, gateway_id: str, seq: int) -> bytes | None:
+        rows = self._rows("SELECT hash FROM envelopes WHERE gateway_id=? AND seq=?", (gateway_id, self._seq(seq)))
+        return bytes(rows[0][0]) if rows else None
+
+    def _chain_ok(self, env: Envelope) -> tuple[bool, bool]:
+        """(links with its stored neighbours, previous envelope missing).
+
+        An envelope linked to the genesis hash starts a chain: a new gateway, or one whose buffer
+        was replaced, starts at a time-based sequence number above any it used before.
+        """
+        before = GENESIS_HASH if env.prev_hash == GENESIS_HASH else self._hash_of(env.gateway_id, env.seq - 1)
+        if before is not None and before != env.prev_hash:
+            return False, False
+        last = env.seq == 2**64 - 1  # nothing can follow it
+        after = [] if last else self._rows("SELECT prev_hash FROM envelopes WHERE gateway_id=? AND seq=?",
+                                           (env.gateway_id, self._seq(env.seq + 1)))
+        if after and bytes(after[0][0]) != env.hash:
+            return False, False
+        return True, before is None
+
+    def accept(self, env: Envelope) -> Accepted:
+        """Store an opened envelope and its readings atomically."""
+        now = now_ms()
+        with self._write():
+            self._lock_chain(env.gateway_id)
+            stored = self._hash_of(env.gateway_id, env.seq)
+            if stored is not None:
+                return Accepted("duplicate") if stored == env.hash else Accepted("refused", reason="seq_reused")
+            linked, gap = self._chain_ok(env)
+            if not linked:
+                return Accepted("refused", reason="chain_mismatch")
+            self._execute(
+                "INSERT INTO envelopes VALUES (?,?,?,?,?,?,?,?)",
+                (env.gateway_id, self._seq(env.seq), env.hash, env.prev_hash, env.key_id, env.created_ms, now,
+                 len(env.readings)),
+            )
+            new = self._insert_readings(env, now)
+        return Accepted("stored", tuple(new), len(env.readings) - len(new), gap_before=gap)
+
+    def quarantine(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
+        with self._write():
+            self._execute("INSERT INTO quarantine (received_ms, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
+                          (now_ms(), topic, reason, detail, payload))
+
+    # --- alarms -------------------------------------------------------------------------------
+    def raise_alarm(self, station: str, point: str, type_: str, severity: str, message: str, t_ms: int) -> bool:
+        """Open an alarm unless one of the same kind is already open; True if a new one opened."""
+        with self._write():
+            cur = self._execute(
+                "INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
+                " VALUES (?,?,?,?,'raised',?,?) ON CONFLICT DO NOTHING", (station, point, type_, severity, message, t_ms))
+            return cur.rowcount == 1
+
+    def clear_alarm(self, station: str, point: str, type_: str, t_ms: int) -> bool:
+        with self._write():
+            cur = self._execute(
+                "UPDATE alarms SET state='cleared', cleared_ms=? WHERE station=? AND point=? AND type=? AND state='raised'",
+                (t_ms, station, point, type_))
+            return cur.rowcount == 1
+
+    # --- queries for the API, reports and the demo ---------------------------------------------
+    def readings(self, station: str | None = None) -> list[Reading]:
+        sql = "SELECT station, point, t_ms, value, unit, quality FROM readings"
+        rows = self._rows(sql + (" WHERE station=?" if station else "") + " ORDER BY station, point, t_ms",
+                          (station,) if station else ())
+        return [to_reading(row) for row in rows]
+
+    def latest(self) -> list[dict]:
+        rows = self._rows(
+            "SELECT r.station, r.point, r.t_ms, r.value, r.unit, r.quality FROM readings r"
+            " JOIN (SELECT station, point, max(t_ms) AS t_ms FROM readings GROUP BY station, point) m"
+            " ON r.station = m.station AND r.point = m.point AND r.t_ms = m.t_ms ORDER BY r.station, r.point")
+        return [{"station": s, "point": p, "t_ms": t, "value": v, "unit": u, "quality": Quality(q).name}
+                for s, p, t, v, u, q in rows]
+
+    def alarms(self, open_only: bool = False) -> list[dict]:
+        sql = "SELECT id, station, point, type, severity, state, message, raised_ms, cleared_ms FROM alarms"
+        rows = self._rows(sql + (" WHERE state='raised'" if open_only else "") + " ORDER BY raised_ms DESC, id DESC")
+        keys = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def station_stats(self) -> list[dict]:
+        rows = self._rows(
+            "SELECT station, count(*), count(*) FILTER (WHERE quality != 0), min(t_ms), max(t_ms),"
+            " (SELECT count(*) FROM alarms a WHERE a.station = r.station AND a.state = 'raised')"
+            " FROM readings r GROUP BY station ORDER BY station")
+        keys = ("station", "readings", "faulty", "first_ms", "last_ms", "open_alarms")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def counts(self) -> dict:
+        """Totals for the demo summary and the console header."""
+        envelopes, stored = self._rows("SELECT count(*), coalesce(sum(n), 0) FROM envelopes")[0]
+        readings = self._rows("SELECT count(*) FROM readings")[0][0]
+        refused = dict(self._rows("SELECT reason, count(*) FROM quarantine GROUP BY reason"))
+        alarms = dict(self._rows("SELECT type, count(*) FROM alarms GROUP BY type"))
+        return {"envelopes": envelopes, "readings_in_envelopes": int(stored), "readings": readings,
+                "refused": refused, "alarms": alarms}

@@ -1,0 +1,141 @@
+"""One store test suite, run against both back-ends: SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from cloud.store.sql import SqlStore
+from cloud.store.sqlite import SqliteStore
+from watertel.crypto import SM2PrivateKey
+from watertel.envelope import GENESIS_HASH, ChainState, Envelope, open_envelope, seal
+from watertel.readings import Quality, Reading
+
+KEY = SM2PrivateKey.generate()
+T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z: a month boundary a day later
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request, tmp_path):
+    """A factory of store connections to one fresh database (several = several ingest workers)."""
+    if request.param == "sqlite":
+        make = lambda: SqliteStore(tmp_path / "w.db")
+    else:
+        from cloud.store.postgres import PostgresStore
+
+        dsn = request.getfixturevalue("postgres")
+        make = lambda: PostgresStore(dsn)
+    opened: list[SqlStore] = []
+
+    def factory() -> SqlStore:
+        opened.append(make())
+        return opened[-1]
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+def chain(batches: list[list[Reading]], state: ChainState = ChainState()) -> list[Envelope]:
+    envelopes = []
+    for readings in batches:
+        data, state = seal(readings, KEY, "gw-1", "k1", state, int(time.time() * 1000))
+        envelopes.append(open_envelope(data, lambda g, k: KEY.public))
+    return envelopes
+
+
+def r(i: int, value: float | None = None, point: str = "flow") -> Reading:
+    return Reading("ST-1", point, T0 + i * 60_000, float(i) if value is None else value, "m3/h", Quality.OK)
+
+
+def test_each_reading_once_whatever_the_delivery_order(open_store):
+    store = open_store()
+    envs = chain([[r(0), r(1)], [r(2), r(3)], [r(4), r(5)]])
+    results = [store.accept(e) for e in (envs[2], envs[0], envs[2], envs[1], envs[0])]
+    assert [a.status for a in results] == ["stored", "stored", "duplicate", "stored", "duplicate"]
+    assert results[0].gap_before and not results[1].gap_before and not results[3].gap_before
+    assert [x.value for x in store.readings()] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert store.counts()["envelopes"] == 3 and store.counts()["readings"] == 6
+
+
+def test_new_readings_are_reported_and_overlapping_samples_count_as_duplicates(open_store):
+    store = open_store()
+    first, second = chain([[r(0), r(1)], [r(1), r(2)]])  # the edge re-sampled minute 1
+    assert len(store.accept(first).new_readings) == 2
+    again = store.accept(second)
+    assert again.new_readings == (r(2),) and again.duplicate_readings == 1
+
+
+def test_reused_sequence_numbers_and_forks_are_refused(open_store):
+    store = open_store()
+    envs = chain([[r(0)], [r(1)]])
+    for e in envs:
+        store.accept(e)
+    other = chain([[r(7)], [r(8)]])  # a second chain from genesis: same seq numbers, other bytes
+    assert store.accept(other[1]).reason == "seq_reused"
+    fork = chain([[r(9)]], ChainState(3, b"\x07" * 32))[0]
+    assert store.accept(fork).reason == "chain_mismatch"
+    restart = chain([[r(10)]], ChainState(10**12, GENESIS_HASH))[0]
+    assert store.accept(restart).status == "stored"
+
+
+def test_values_flags_and_the_whole_sequence_range_survive(open_store):
+    store = open_store()
+    odd = [Reading("ST-1", "ph", T0, math.nan, "pH", Quality.TIMEOUT), Reading("ST-1", "t", T0, -1.5e-300, "degC"),
+           Reading("ST-2", "q", T0 + 86_400_000 * 2, 12.345678901234567, "m3", Quality.SENSOR_FAULT)]  # next month
+    (env,) = chain([odd], ChainState(2**64 - 1, GENESIS_HASH))
+    assert store.accept(env).status == "stored"
+    got = {(x.station, x.point): x for x in store.readings()}
+    assert math.isnan(got["ST-1", "ph"].value) and got["ST-1", "ph"].quality is Quality.TIMEOUT
+    assert got["ST-1", "t"].value == -1.5e-300 and got["ST-2", "q"] == odd[2]
+    assert store.accept(env).status == "duplicate"
+
+
+def test_latest_quarantine_and_alarms(open_store):
+    store = open_store()
+    for e in chain([[r(0, point="flow"), r(0, 5.0, point="pressure")], [r(1, 7.0, point="flow")]]):
+        store.accept(e)
+    assert [(x["point"], x["value"]) for x in store.latest()] == [("flow", 7.0), ("pressure", 5.0)]
+    store.quarantine("watertel/gw-9/up", b"\x00junk", "bad_signature", "signature does not verify")
+    assert store.counts()["refused"] == {"bad_signature": 1}
+    assert store.raise_alarm("ST-1", "flow", "spike", "red", "jump", T0) is True
+    assert store.raise_alarm("ST-1", "flow", "spike", "red", "jump again", T0 + 1) is False
+    assert store.clear_alarm("ST-1", "flow", "spike", T0 + 2) is True
+    assert store.raise_alarm("ST-1", "flow", "spike", "red", "back", T0 + 3) is True
+    assert [a["state"] for a in store.alarms()] == ["raised", "cleared"]
+    assert store.station_stats()[0]["open_alarms"] == 1
+
+
+def test_two_workers_racing_on_the_same_envelopes_store_each_reading_once(open_store):
+    stores = [open_store(), open_store()]
+    envs = chain([[r(i * 10 + j) for j in range(10)] for i in range(30)])
+    outcomes: list[str] = []
+
+    def work(store: SqlStore, order: list[Envelope]) -> None:
+        outcomes.extend(store.accept(e).status for e in order)
+
+    threads = [threading.Thread(target=work, args=(stores[0], envs)),
+               threading.Thread(target=work, args=(stores[1], envs[::-1]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["duplicate"] * 30 + ["stored"] * 30
+    assert [x.value for x in stores[0].readings()] == [float(i) for i in range(300)]
+
+
+def test_postgres_partitions_readings_by_month(postgres):
+    from cloud.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres)
+    try:
+        store.accept(chain([[r(0), r(60 * 24 + 1)]])[0])  # 31 Oct and 1 Nov
+        rows = store._rows("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                           "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'readings' ORDER BY 1")
+        assert [name for (name,) in rows] == ["readings_p202610", "readings_p202611"]
+        assert len(store.readings()) == 2
+    finally:
+        store.close()
