@@ -9,6 +9,8 @@ import math
 
 import pytest
 
+import firmware_profiles
+
 from edge_agent.config import BusConfig
 from edge_agent.poll.scheduler import BusPoller
 from simulators.config import SimConfig
@@ -24,14 +26,16 @@ def poller(transport: dict, devices: list[dict], sink: list) -> BusPoller:
     return BusPoller(bus, sink.extend)
 
 
-def test_tcp_values_are_what_the_device_served(tmp_path):
+@pytest.mark.parametrize("profile", sorted(p.stem for p in firmware_profiles.profile_paths()))
+def test_tcp_values_are_what_the_device_served(profile, tmp_path):
+    """Every shipped profile, every table (holding, input, coil, discrete), through the edge poller."""
     async def main():
         port, served_log = free_port(), tmp_path / "served.jsonl"
         sims = await start_sims(SimConfig.model_validate({"served_log": str(served_log), "devices": [
-            {"name": "fm", "profile": "emf_flow_meter", "unit_id": 1, "transport": {"kind": "tcp", "port": port}}]}))
+            {"name": "dev", "profile": profile, "unit_id": 1, "transport": {"kind": "tcp", "port": port}}]}))
         got: list = []
         p = poller({"kind": "tcp", "host": "127.0.0.1", "port": port},
-                   [{"name": "fm", "profile": "emf_flow_meter", "unit_id": 1, "station": "S1"}], got)
+                   [{"name": "dev", "profile": profile, "unit_id": 1, "station": "S1"}], got)
         for _ in range(3):
             await p.poll(p.devices[0])
         p.client.close()
@@ -39,8 +43,12 @@ def test_tcp_values_are_what_the_device_served(tmp_path):
         return got, [json.loads(line) for line in served_log.read_text().splitlines()]
 
     got, served = asyncio.run(main())
-    assert [(r.point, r.value, r.quality.name) for r in got] == [(s["point"], s["value"], s["quality"]) for s in served]
-    assert {r.point for r in got} == {"flow", "velocity", "total"} and len(got) == 9
+    points = [pt.name for pt in firmware_profiles.load(profile).points]
+    by_point = lambda rows: {pt: [row[1:] for row in rows if row[0] == pt] for pt in points}  # the log is in read order
+    assert by_point([(r.point, r.value, r.quality.name) for r in got]) == by_point(
+        [(s["point"], s["value"], s["quality"]) for s in served])
+    assert [r.point for r in got] == points * 3
+    assert all(r.quality is Quality.OK for r in got)
 
 
 def test_rtu_bus_keeps_polling_the_live_device_when_another_is_dead(tmp_path):

@@ -42,8 +42,8 @@ class BusClient:
         """Registers of ``block``; raises ReadFailed with the reason."""
         if not self.client.connected and not await self.client.connect():
             raise ReadFailed(Quality.COMM_ERROR, f"bus {self.name}: cannot connect")
-        call = (self.client.read_holding_registers if block.function is Function.HOLDING
-                else self.client.read_input_registers)
+        call = {Function.HOLDING: self.client.read_holding_registers, Function.INPUT: self.client.read_input_registers,
+                Function.COIL: self.client.read_coils, Function.DISCRETE: self.client.read_discrete_inputs}[block.function]
         try:
             response = await call(block.address, count=block.count, device_id=unit_id)
         except ModbusIOException as err:
@@ -55,9 +55,13 @@ class BusClient:
         if response.isError():
             code = getattr(response, "exception_code", 0)
             raise ReadFailed(Quality.EXCEPTION, f"exception code {code}")
-        if len(response.registers) < block.count:
-            raise ReadFailed(Quality.COMM_ERROR, f"short answer: {len(response.registers)} of {block.count} registers")
-        return list(response.registers[: block.count])
+        if block.function in (Function.COIL, Function.DISCRETE):  # bits come padded to whole bytes
+            values = [int(bit) for bit in response.bits]
+        else:
+            values = list(response.registers)
+        if len(values) < block.count:
+            raise ReadFailed(Quality.COMM_ERROR, f"short answer: {len(values)} of {block.count} values")
+        return values[: block.count]
 
     def close(self) -> None:
         self.client.close()
