@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
@@ -14,13 +15,44 @@ from watertel.tls import TlsConfig
 NAME = r"^[A-Za-z0-9_.-]+$"
 
 
+class PreviousKey(Strict):
+    """A key being rotated out: still accepted for envelopes created before ``valid_until``."""
+
+    key_id: str = Field(pattern=NAME)
+    public_key: Path
+    valid_until: dt.datetime  # ISO 8601 with offset, e.g. 2026-12-01T00:00:00+08:00
+
+    @field_validator("valid_until")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-12-01T00:00:00+08:00")
+        return value
+
+
 class GatewayEntry(Strict):
-    """A registered gateway: its signing key and the stations it may report for."""
+    """A registered gateway: its signing key and the stations it may report for.
+
+    Rotation: the new key becomes ``key_id``/``public_key`` and the old one moves to
+    ``previous_keys`` with the end of the overlap. Revocation: its id goes to ``revoked_keys``
+    and envelopes signed with it are refused as ``key_revoked`` whenever they were made.
+    """
 
     id: str = Field(pattern=NAME)
     key_id: str = Field(pattern=NAME)
     public_key: Path  # SubjectPublicKeyInfo PEM from `watertel keys new`
     stations: list[str] = Field(min_length=1)
+    previous_keys: list[PreviousKey] = []
+    revoked_keys: list[str] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewayEntry:
+        ids = [self.key_id, *(k.key_id for k in self.previous_keys)]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a key id may appear only once among key_id and previous_keys")
+        if set(ids) & set(self.revoked_keys):
+            raise ValueError(f"revoked keys cannot also be valid: {sorted(set(ids) & set(self.revoked_keys))}")
+        return self
     payload_key: PayloadKeyConfig | None = None  # set: this gateway's payloads must be SM4-GCM encrypted
 
 
@@ -84,15 +116,22 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
     cfg, base = load_model(path, CloudConfig), path.parent
     cfg = cfg.model_copy(update={
         "data_dir": resolve(base, cfg.data_dir),
-        "gateways": [g.model_copy(update={"public_key": resolve(base, g.public_key),
-                                          "payload_key": g.payload_key and g.payload_key.resolved(base)})
-                     for g in cfg.gateways],
+        "gateways": [g.model_copy(update={
+            "public_key": resolve(base, g.public_key),
+            "previous_keys": [k.model_copy(update={"public_key": resolve(base, k.public_key)}) for k in g.previous_keys],
+            "payload_key": g.payload_key and g.payload_key.resolved(base),
+        }) for g in cfg.gateways],
+        "store": cfg.store if cfg.store.kind == "sqlite" else cfg.store.model_copy(
+            update={"password_file": resolve(base, cfg.store.password_file)}),
         "mqtt": cfg.mqtt.model_copy(update={
             "password_file": resolve(base, cfg.mqtt.password_file), "tls": cfg.mqtt.tls and cfg.mqtt.tls.resolved(base),
         }),
     })
-    problems = [f"{path}: gateways.{i}.public_key: {g.public_key} does not exist (copy it from `watertel keys new`)"
-                for i, g in enumerate(cfg.gateways) if not g.public_key.exists()]
+    problems = [f"{path}: gateways.{i}.{where}: {file} does not exist (copy it from `watertel keys new`)"
+                for i, g in enumerate(cfg.gateways)
+                for where, file in [("public_key", g.public_key),
+                                    *((f"previous_keys.{j}.public_key", k.public_key) for j, k in enumerate(g.previous_keys))]
+                if not file.exists()]
     problems += [problem for i, g in enumerate(cfg.gateways)
                  if g.payload_key and (problem := g.payload_key.problem(path, f"gateways.{i}.payload_key"))]
     if problems:

@@ -17,7 +17,7 @@ def _keys_new(args: argparse.Namespace) -> int:
     from watertel.keys import write_key_pair
 
     try:
-        private, public = write_key_pair(Path(args.out), args.gateway, args.force)
+        private, public = write_key_pair(Path(args.out), args.key_id or args.gateway, args.force)
     except FileExistsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -205,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["new"])
     p.add_argument("--gateway", required=True, help="gateway id")
     p.add_argument("--out", required=True, help="folder for <gateway>.key.pem and <gateway>.pub.pem")
+    p.add_argument("--key-id", help="name the files after this key id (a rotated key beside the old one)")
     p.add_argument("--force", action="store_true", help="replace an existing key")
     p.set_defaults(func=_keys_new)
 

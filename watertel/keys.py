@@ -1,4 +1,5 @@
-"""Gateway key files: an SM2 key pair as `<gateway>.key.pem` (0600) and `<gateway>.pub.pem`."""
+"""Gateway key files: an SM2 key pair as `<name>.key.pem` (0600) and `<name>.pub.pem`, where the
+name is the gateway id, or its key id when keys are rotated (several keys side by side)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 from watertel.crypto import SM2PrivateKey
 
 
-def write_key_pair(out_dir: Path, gateway_id: str, force: bool = False) -> tuple[Path, Path]:
+def write_key_pair(out_dir: Path, name: str, force: bool = False) -> tuple[Path, Path]:
     """Generate and write a key pair; refuse to replace an existing private key unless forced."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    private, public = out_dir / f"{gateway_id}.key.pem", out_dir / f"{gateway_id}.pub.pem"
+    private, public = out_dir / f"{name}.key.pem", out_dir / f"{name}.pub.pem"
     if private.exists() and not force:
         raise FileExistsError(f"{private} exists (use --force to replace it)")
     key = SM2PrivateKey.generate()

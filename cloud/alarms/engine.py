@@ -6,14 +6,14 @@ import logging
 from itertools import groupby
 
 from cloud.alarms.rules import RULES
-from cloud.store import SqliteStore
+from cloud.store import SqlStore
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.cloud.alarms")
 
 
 class AlarmEngine:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
 
     def on_readings(self, readings: tuple[Reading, ...]) -> int:

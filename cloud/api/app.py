@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from cloud.api.auth import Sessions, check_password
 from cloud.config import ApiConfig
-from cloud.store import SqliteStore
+from cloud.store import SqlStore
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "watertel_session"
@@ -21,7 +21,7 @@ class Login(BaseModel):
     password: str
 
 
-def create_app(store: SqliteStore, cfg: ApiConfig) -> FastAPI:
+def create_app(store: SqlStore, cfg: ApiConfig) -> FastAPI:
     app = FastAPI(title="watertel", version="0.1.0")
     sessions = Sessions(cfg.session_hours * 3600)
     users = {u.username: u.password_hash for u in cfg.users}

@@ -8,14 +8,14 @@ from collections import Counter
 
 from cloud.alarms.engine import AlarmEngine
 from cloud.ingest.registry import Registry
-from cloud.store import SqliteStore
+from cloud.store import SqlStore
 from watertel.envelope import EnvelopeError, open_envelope
 
 log = logging.getLogger("watertel.cloud.ingest")
 
 
 class Handler:
-    def __init__(self, store: SqliteStore, registry: Registry, alarms: AlarmEngine) -> None:
+    def __init__(self, store: SqlStore, registry: Registry, alarms: AlarmEngine) -> None:
         self.store, self.registry, self.alarms = store, registry, alarms
         self.counts: Counter[str] = Counter()
 
@@ -37,6 +37,9 @@ class Handler:
         if env.payload_key_id is None and self.registry.requires_encryption(env.gateway_id):
             return self._refuse(topic, payload, env.gateway_id, "not_encrypted",
                                 f"gateway {env.gateway_id!r} must SM4-encrypt its payload")
+        if self.registry.expired(env.gateway_id, env.key_id, env.created_ms):
+            return self._refuse(topic, payload, env.gateway_id, "key_expired",
+                                f"key {env.key_id!r} was rotated out before this envelope was made")
         if env.gateway_id != topic_gateway:
             return self._refuse(topic, payload, topic_gateway, "topic_mismatch",
                                 f"envelope from {env.gateway_id!r} on topic of {topic_gateway!r}")
