@@ -105,6 +105,7 @@ class PostgresStoreConfig(Strict):
 class CloudConfig(Strict):
     data_dir: Path
     store: SqliteStoreConfig | PostgresStoreConfig = Field(SqliteStoreConfig(), discriminator="kind")
+    chain_gap_after_s: float = Field(600.0, gt=0)  # a missing envelope raises chain_gap after this long
     mqtt: MqttConfig = MqttConfig()
     api: ApiConfig = ApiConfig()
     gateways: list[GatewayEntry] = []

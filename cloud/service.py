@@ -28,6 +28,15 @@ class _Server(uvicorn.Server):
         yield
 
 
+async def _watch_chain_gaps(alarms: AlarmEngine, grace_s: float) -> None:
+    while True:
+        await asyncio.sleep(min(30.0, grace_s / 4))
+        try:
+            alarms.check_chain_gaps(grace_s)
+        except Exception:  # a busy or unreachable database: try again next round
+            log.exception("chain gap check failed")
+
+
 async def run_cloud(cfg: CloudConfig) -> None:
     store = open_store(cfg)
     handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
@@ -37,12 +46,14 @@ async def run_cloud(cfg: CloudConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     ingest = asyncio.create_task(run_ingest(cfg.mqtt, handler))
+    gaps = asyncio.create_task(_watch_chain_gaps(handler.alarms, cfg.chain_gap_after_s))
     log.info("cloud service: API on http://%s:%d", cfg.api.host, cfg.api.port)
     try:
         await server.serve()
     finally:
-        ingest.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ingest
+        for task in (ingest, gaps):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         store.close()
         log.info("cloud service stopped: %s", dict(handler.counts))

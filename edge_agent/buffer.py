@@ -236,11 +236,17 @@ class Buffer:
             self.db.execute("UPDATE chain SET next_seq = ?, prev_hash = ?", (state.seq, state.prev_hash))
         return Batch(next_seq, data, len(rows))
 
-    def unsent(self, limit: int) -> list[Batch]:
+    def unsent(self, limit: int, from_seq: int = 0, before_seq: int = 2**64) -> list[Batch]:
+        """The oldest unsent batches with ``from_seq <= seq < before_seq``."""
         rows = self.db.execute(
-            "SELECT seq, data, n FROM batches WHERE sent_ms IS NULL ORDER BY seq LIMIT ?", (limit,)
+            "SELECT seq, data, n FROM batches WHERE sent_ms IS NULL AND seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
+            (from_seq, min(before_seq, 2**63 - 1), limit),
         ).fetchall()
         return [Batch(*row) for row in rows]
+
+    def newest_unsent(self) -> Batch | None:
+        row = self.db.execute("SELECT seq, data, n FROM batches WHERE sent_ms IS NULL ORDER BY seq DESC LIMIT 1").fetchone()
+        return Batch(*row) if row else None
 
     def mark_sent(self, seqs: list[int]) -> None:
         with self.db:

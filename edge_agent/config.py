@@ -31,6 +31,8 @@ class UplinkConfig(Strict):
     tls: TlsConfig | None = None
     topic_prefix: str = Field("watertel", pattern=r"^[A-Za-z0-9_/-]+$")
     max_in_flight: int = Field(8, ge=1, le=100)
+    # after an outage: the backlog drains (oldest first, behind the newest batch) at most this fast
+    backlog_readings_per_s: float | None = Field(None, gt=0)
 
     @field_validator("brokers")
     @classmethod

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from edge_agent.buffer import Buffer
+from edge_agent.buffer import Batch, Buffer
 from edge_agent.config import UplinkConfig
 
 log = logging.getLogger("watertel.edge.uplink")
@@ -86,9 +86,20 @@ class Uplink:
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: a fleet must not reconnect in step
             delay = min(delay * 2, RECONNECT_MAX_S)
 
+    def _next_round(self, live_from: int) -> tuple[list[Batch], int]:
+        """Batches to publish now: live ones (sequence >= ``live_from``, the newest batch when the
+        link came up and all sealed since) first, so operators see current values at once, then
+        the backlog oldest first. Returns them and the number of backlog readings among them."""
+        live = self.buffer.unsent(self.cfg.max_in_flight, from_seq=live_from)
+        old = self.buffer.unsent(self.cfg.max_in_flight - len(live), before_seq=live_from) if len(live) < self.cfg.max_in_flight else []
+        return live + old, sum(b.n for b in old)
+
     async def _send_loop(self, client: aiomqtt.Client) -> None:
+        rate = self.cfg.backlog_readings_per_s
+        newest = self.buffer.newest_unsent()
+        live_from = newest.seq if newest else 0
         while True:
-            batches = self.buffer.unsent(self.cfg.max_in_flight)
+            batches, backlog = self._next_round(live_from)
             if not batches:
                 self.wake.clear()
                 try:
@@ -96,6 +107,9 @@ class Uplink:
                 except TimeoutError:
                     pass
                 continue
+            started = time.monotonic()
             await asyncio.gather(*(client.publish(self.topic, b.data, qos=1) for b in batches))
             self.buffer.mark_sent([b.seq for b in batches])
             self.last_ack_ms = int(time.time() * 1000)
+            if rate and backlog:  # a metered 4G link: the backlog must not crowd out everything else
+                await asyncio.sleep(max(0.0, backlog / rate - (time.monotonic() - started)))

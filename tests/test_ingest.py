@@ -48,14 +48,19 @@ def test_each_reading_is_stored_once_even_when_delivered_twice(setup):
     assert [r.value for r in store.readings()] == [10.0, 11.0, 12.0]
 
 
-def test_out_of_order_arrival_is_stored_and_gap_is_reported(setup):
+def test_out_of_order_arrival_is_stored_and_a_lasting_gap_is_reported(setup):
     handler, store = setup
-    first, second, third = chain(3)
+    first, second, third, fourth = chain(4)
     assert handler.handle(TOPIC, first) == "stored"
     assert handler.handle(TOPIC, third) == "stored"
-    assert [a["type"] for a in store.alarms()] == ["chain_gap"]
-    assert handler.handle(TOPIC, second) == "stored"  # links to both neighbours
-    assert len(store.readings()) == 3
+    assert handler.alarms.check_chain_gaps(grace_s=60) == {} and store.alarms() == []  # may still come
+    assert handler.alarms.check_chain_gaps(grace_s=0) == {"gw-1": [2]}
+    assert [(a["type"], a["station"], a["state"]) for a in store.alarms()] == [("chain_gap", "gw-1", "raised")]
+    assert handler.handle(TOPIC, second) == "stored"  # links to both neighbours: the hole is filled
+    assert handler.handle(TOPIC, fourth) == "stored"
+    assert handler.alarms.check_chain_gaps(grace_s=0) == {}
+    assert [a["state"] for a in store.alarms()] == ["cleared"]
+    assert len(store.readings()) == 4
 
 
 @pytest.mark.parametrize("case, reason", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from itertools import groupby
 
 from cloud.alarms.rules import RULES
@@ -30,6 +31,21 @@ class AlarmEngine:
                     elif not c.active and self.store.clear_alarm(c.station, c.point, c.type, poll[0].t_ms):
                         log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
         return raised
+
+    def check_chain_gaps(self, grace_s: float) -> dict[str, list[int]]:
+        """Raise ``chain_gap`` for envelopes still missing ``grace_s`` after a later one arrived
+        (a gateway sends its newest batch ahead of a backlog: a hole is normal for a while), and
+        clear it once the hole is filled."""
+        now = int(time.time() * 1000)
+        gaps = self.store.chain_gaps(now - int(grace_s * 1000))
+        for gateway_id, missing in gaps.items():
+            shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            self.on_security_event(gateway_id, "chain_gap", f"envelopes missing before: {shown}", now)
+        for alarm in self.store.alarms(open_only=True):
+            if alarm["type"] == "chain_gap" and alarm["station"] not in gaps:
+                self.store.clear_alarm(alarm["station"], "*", "chain_gap", now)
+                log.info("alarm cleared: chain_gap gateway %s", alarm["station"])
+        return gaps
 
     def on_security_event(self, gateway_id: str, type_: str, message: str, t_ms: int) -> None:
         """Refused envelopes and chain gaps: raised once per gateway until an operator closes it."""

@@ -51,9 +51,6 @@ class Handler:
         if result.status == "refused":
             return self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
         self.counts[result.status] += 1
-        if result.gap_before and env.seq > 1:
-            self.alarms.on_security_event(env.gateway_id, "chain_gap", f"envelope {env.seq - 1} missing",
-                                          int(time.time() * 1000))
         if result.new_readings:
             self.alarms.on_readings(result.new_readings)
         return result.status

@@ -61,6 +61,10 @@ class SqlStore(ABC):
         """A sequence number (unsigned 64-bit) as the back-end stores it."""
         return seq
 
+    def _from_seq(self, stored: Any) -> int:
+        """The sequence number back from what the back-end stored."""
+        return int(stored)
+
     def _lock_chain(self, gateway_id: str) -> None:
         """Hold writers of this gateway's chain off until the transaction ends (if needed)."""
 
@@ -106,6 +110,18 @@ class SqlStore(ABC):
             )
             new = self._insert_readings(env, now)
         return Accepted("stored", tuple(new), len(env.readings) - len(new), gap_before=gap)
+
+    def chain_gaps(self, received_before_ms: int) -> dict[str, list[int]]:
+        """Per gateway, the sequence numbers still missing just before an envelope that arrived
+        by ``received_before_ms`` (a late envelope gets that long to fill its hole)."""
+        rows = self._rows(
+            "SELECT e.gateway_id, e.seq FROM envelopes e WHERE e.prev_hash != ? AND e.received_ms <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM envelopes p WHERE p.gateway_id = e.gateway_id AND p.seq = e.seq - 1)"
+            " ORDER BY e.gateway_id, e.seq", (GENESIS_HASH, received_before_ms))
+        gaps: dict[str, list[int]] = {}
+        for gateway_id, seq in rows:
+            gaps.setdefault(gateway_id, []).append(self._from_seq(seq) - 1)
+        return gaps
 
     def quarantine(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
         with self._write():

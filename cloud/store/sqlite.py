@@ -55,6 +55,9 @@ class SqliteStore(SqlStore):
     def _seq(self, seq: int) -> int:
         return seq - SEQ_SHIFT
 
+    def _from_seq(self, stored: int) -> int:
+        return stored + SEQ_SHIFT
+
     def _execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, params)
 
