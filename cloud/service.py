@@ -1,4 +1,6 @@
-"""`watertel cloud run`: ingest worker, API and console in one process."""
+"""`watertel cloud run`: ingest worker, API and console in one process; `cloud ingest` and
+`cloud api` run them apart, so several ingest workers (one MQTT shared subscription) can scale out
+beside one API."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from cloud.ingest.worker import run_ingest
 from cloud.store import open_store
 
 log = logging.getLogger("watertel.cloud")
+PARTS = frozenset({"ingest", "api"})
 
 
 class _Server(uvicorn.Server):
@@ -37,23 +40,37 @@ async def _watch_chain_gaps(alarms: AlarmEngine, grace_s: float) -> None:
             log.exception("chain gap check failed")
 
 
-async def run_cloud(cfg: CloudConfig) -> None:
+async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS) -> None:
+    """Run ``parts`` until SIGTERM/SIGINT; the store is closed only after every part stopped."""
     store = open_store(cfg)
     handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
-    server = _Server(uvicorn.Config(create_app(store, cfg.api), host=cfg.api.host, port=cfg.api.port,
-                                    log_level="warning", access_log=False))
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-    ingest = asyncio.create_task(run_ingest(cfg.mqtt, handler))
-    gaps = asyncio.create_task(_watch_chain_gaps(handler.alarms, cfg.chain_gap_after_s))
-    log.info("cloud service: API on http://%s:%d", cfg.api.host, cfg.api.port)
-    try:
-        await server.serve()
+        loop.add_signal_handler(sig, stop.set)
+    background = []  # cancelled at stop
+    if "ingest" in parts:
+        background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
+                       asyncio.create_task(_watch_chain_gaps(handler.alarms, cfg.chain_gap_after_s))]
+    server = serving = None
+    if "api" in parts:  # asked to exit at stop, so open requests finish
+        server = _Server(uvicorn.Config(create_app(store, cfg.api), host=cfg.api.host, port=cfg.api.port,
+                                        log_level="warning", access_log=False))
+        serving = asyncio.create_task(server.serve())
+        log.info("cloud service: API on http://%s:%d", cfg.api.host, cfg.api.port)
+    stopping = asyncio.create_task(stop.wait())
+    try:  # until a signal, or the API ends by itself (its port taken: uvicorn exits)
+        await asyncio.wait([stopping, *([serving] if serving else [])], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (ingest, gaps):
+        stopping.cancel()
+        if server:
+            server.should_exit = True
+            await asyncio.wait([serving])
+        for task in background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         store.close()
         log.info("cloud service stopped: %s", dict(handler.counts))
+    if serving and serving.done() and not stop.is_set():
+        serving.result()  # re-raise why the API stopped (e.g. SystemExit after a bind error)

@@ -87,3 +87,13 @@ def test_hostile_or_broken_envelopes_are_quarantined_with_reason(setup, case, re
     assert counts["refused"] == {reason: 1}
     assert counts["readings"] == 1  # nothing from the refused envelope was stored
     assert any(a["type"] == "refused_envelope" for a in store.alarms())
+
+
+def test_a_batch_of_messages_gets_one_outcome_each_in_order(setup):
+    handler, store = setup
+    envs = chain(4)
+    outcomes = handler.handle_many([(TOPIC, envs[0]), (TOPIC, b"junk"), (TOPIC, envs[2]), (TOPIC, envs[0]),
+                                    (TOPIC, envs[1]), ("watertel/gw-2/up", envs[3]), (TOPIC, envs[3])])
+    assert outcomes == ["stored", "bad_magic", "stored", "duplicate", "stored", "topic_mismatch", "stored"]
+    assert [r.value for r in store.readings()] == [10.0, 11.0, 12.0, 13.0]
+    assert store.counts()["refused"] == {"bad_magic": 1, "topic_mismatch": 1}

@@ -67,9 +67,9 @@ def _cloud(args: argparse.Namespace) -> int:
     if args.action == "check":
         print(f"{args.config}: ok ({len(cfg.gateways)} gateways, {len(cfg.api.users)} users)")
         return 0
-    from cloud.service import run_cloud
+    from cloud.service import PARTS, run_cloud
 
-    asyncio.run(run_cloud(cfg))
+    asyncio.run(run_cloud(cfg, PARTS if args.action == "run" else frozenset({args.action})))
     return 0
 
 
@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_edge)
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
-    p.add_argument("action", choices=["run", "check", "hash-password"])
+    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password"],
+                   help="run: ingest + API in one process; ingest / api: one part (scale ingest out)")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
     p.set_defaults(func=_cloud)
 
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "cloud" and args.action != "hash-password" and not args.config:
-        print("error: watertel cloud run/check needs --config FILE", file=sys.stderr)
+        print(f"error: watertel cloud {args.action} needs --config FILE", file=sys.stderr)
         return 2
     logs.setup(args.verbose)
     try:

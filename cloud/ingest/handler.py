@@ -9,7 +9,7 @@ from collections import Counter
 from cloud.alarms.engine import AlarmEngine
 from cloud.ingest.registry import Registry
 from cloud.store import SqlStore
-from watertel.envelope import EnvelopeError, open_envelope
+from watertel.envelope import Envelope, EnvelopeError, open_envelope
 
 log = logging.getLogger("watertel.cloud.ingest")
 
@@ -28,6 +28,36 @@ class Handler:
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Process one message; the caller acknowledges it after this returns (nothing lost)."""
+        return self.handle_many([(topic, payload)])[0]
+
+    def handle_many(self, messages: list[tuple[str, bytes]]) -> list[str]:
+        """Process messages in order, storing the valid ones in one transaction; one outcome each.
+
+        The caller acknowledges them after this returns: a crash before that redelivers them all,
+        and the store drops what was already committed as duplicates.
+        """
+        outcomes: list[str | None] = []
+        valid: list[tuple[int, str, bytes, Envelope]] = []
+        for topic, payload in messages:
+            env_or_reason = self._check(topic, payload)
+            if isinstance(env_or_reason, str):
+                outcomes.append(env_or_reason)
+            else:
+                valid.append((len(outcomes), topic, payload, env_or_reason))
+                outcomes.append(None)
+        results = self.store.accept_many([env for *_, env in valid]) if valid else []
+        for (i, topic, payload, env), result in zip(valid, results):
+            if result.status == "refused":
+                outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
+                continue
+            self.counts[result.status] += 1
+            if result.new_readings:
+                self.alarms.on_readings(result.new_readings)
+            outcomes[i] = result.status
+        return outcomes
+
+    def _check(self, topic: str, payload: bytes) -> Envelope | str:
+        """The opened envelope if it may be stored, else the reason it was refused (quarantined)."""
         parts = topic.split("/")
         topic_gateway = parts[-2] if len(parts) >= 3 else "?"
         try:
@@ -47,10 +77,4 @@ class Handler:
         strangers = sorted({r.station for r in env.readings} - allowed)
         if strangers:
             return self._refuse(topic, payload, env.gateway_id, "unknown_station", ", ".join(strangers))
-        result = self.store.accept(env)
-        if result.status == "refused":
-            return self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
-        self.counts[result.status] += 1
-        if result.new_readings:
-            self.alarms.on_readings(result.new_readings)
-        return result.status
+        return env

@@ -1,8 +1,10 @@
 """The ingest worker: subscribes (QoS 1, manual acknowledgement) and feeds the handler.
 
 A message is acknowledged only after the store committed it (or quarantined it), so a worker
-killed mid-message gets it again from the broker. aiomqtt does not expose paho's manual-ack
-switch, so the worker reaches through to the paho client for it (``_client``).
+killed mid-message gets it again from the broker. Messages already waiting are taken together
+and stored in one transaction: one commit per batch instead of one per envelope. aiomqtt does
+not expose paho's manual-ack switch, so the worker reaches through to the paho client for it
+(``_client``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from cloud.config import MqttConfig
 from cloud.ingest.handler import Handler
 
 log = logging.getLogger("watertel.cloud.ingest")
+MAX_BATCH = 100  # envelopes per store transaction: one commit (fsync) for all of them
+
+
+def _payload(message: aiomqtt.Message) -> bytes:
+    return message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
 
 
 def subscription(cfg: MqttConfig) -> str:
@@ -35,11 +42,15 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
                 await client.subscribe(subscription(cfg), qos=1)
                 log.info("ingest subscribed to %s on %s:%d", subscription(cfg), cfg.host, cfg.port)
                 delay, connected_once = 1.0, True
-                async for message in client.messages:
-                    payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-                    handler.handle(str(message.topic), payload)
-                    if message.qos > 0:
-                        client._client.ack(message.mid, message.qos)
+                messages = client.messages
+                while True:
+                    batch = [await anext(messages)]  # then whatever else is already queued
+                    while len(batch) < MAX_BATCH and len(messages):
+                        batch.append(await anext(messages))
+                    handler.handle_many([(str(m.topic), _payload(m)) for m in batch])
+                    for message in batch:  # only now: everything in the batch is committed
+                        if message.qos > 0:
+                            client._client.ack(message.mid, message.qos)
         except aiomqtt.MqttError as err:
             (log.warning if connected_once else log.debug)("ingest connection: %s", err)
         except Exception:  # a store failure (disk full, locked): the message stays unacknowledged

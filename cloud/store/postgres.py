@@ -78,20 +78,24 @@ class PostgresStore(SqlStore):
     def _lock_chain(self, gateway_id: str) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (gateway_id,))
 
-    def accept(self, env: Envelope) -> Accepted:
-        for t_ms in {r.t_ms for r in env.readings}:
-            self._ensure_partition(t_ms)
-        return super().accept(env)
+    def accept_many(self, envs: list[Envelope]) -> list[Accepted]:
+        times = [r.t_ms for env in envs for r in env.readings]
+        if times:
+            t, last = min(times), max(times)
+            while t <= last:  # every month from the oldest sample to the newest
+                t = self._ensure_partition(t)
+        return super().accept_many(envs)
 
-    def _ensure_partition(self, t_ms: int) -> None:
+    def _ensure_partition(self, t_ms: int) -> int:
+        """Make sure the month of ``t_ms`` has its partition; return the start of the next month."""
         name, start, end = month_of(t_ms)
-        if name in self._partitions:
-            return
-        try:
-            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES FROM ({start}) TO ({end})")
-        except (errors.DuplicateTable, errors.UniqueViolation):
-            pass  # another worker made it a moment ago
-        self._partitions.add(name)
+        if name not in self._partitions:
+            try:
+                self.conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES FROM ({start}) TO ({end})")
+            except (errors.DuplicateTable, errors.UniqueViolation):
+                pass  # another worker made it a moment ago
+            self._partitions.add(name)
+        return end
 
     def _insert_readings(self, env: Envelope, received_ms: int) -> list[Reading]:
         rs = env.readings
