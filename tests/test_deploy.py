@@ -93,9 +93,9 @@ def test_systemd_units_verify(tmp_path):
     need(shutil.which("systemd-analyze") is not None, "systemd-analyze")
     for unit in (DEPLOY / "systemd").glob("*.service"):
         text = unit.read_text().replace("/opt/watertel/bin/watertel", str(WATERTEL))
-        (tmp_path / unit.name).write_text(text)
+        (tmp_path / unit.name.replace("@.", "@1.")).write_text(text)  # a template is verified as an instance
     units = sorted(str(p) for p in tmp_path.glob("*.service"))
-    assert len(units) == 2
+    assert len(units) == 4
     done = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), done.stdout + done.stderr
 

@@ -69,6 +69,8 @@ def _cloud(args: argparse.Namespace) -> int:
         return 0
     from cloud.service import PARTS, run_cloud
 
+    if args.worker is not None:  # one of several ingest workers: each needs its own MQTT session
+        cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"client_id": f"{cfg.mqtt.client_id}-{args.worker}"})})
     asyncio.run(run_cloud(cfg, PARTS if args.action == "run" else frozenset({args.action})))
     return 0
 
@@ -191,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password"],
                    help="run: ingest + API in one process; ingest / api: one part (scale ingest out)")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
+    p.add_argument("--worker", help="ingest: this worker's name, appended to mqtt.client_id (e.g. 1, 2, …)")
     p.set_defaults(func=_cloud)
 
     p = sub.add_parser("broker", help="the embedded MQTT broker (amqtt), loopback only")
