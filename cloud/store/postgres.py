@@ -2,8 +2,9 @@
 
 Readings live in a table partitioned by month of sample time (UTC), created on demand, so old
 months can be detached or dropped whole. Writers of the same gateway's chain are serialised by
-a transaction-scoped advisory lock; readings go in with one INSERT … SELECT FROM unnest(…) per
-envelope, which also returns which of them were new. Sequence numbers are NUMERIC(20): the
+a transaction-scoped advisory lock; an envelope costs two round trips: its stored neighbours, then
+its row and readings in one statement (INSERT … SELECT FROM unnest(…)), which also returns which
+readings were new. Sequence numbers are NUMERIC(20): the
 envelope allows the whole unsigned 64-bit range.
 """
 
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS alarms (
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
 """
 
-INSERT_READINGS = """
+INSERT = """
+WITH envelope AS (INSERT INTO envelopes VALUES (%s, %s, %s, %s, %s, %s, %s, %s))
 INSERT INTO readings (station, point, t_ms, value, unit, quality, gateway_id, seq, received_ms)
 SELECT s, p, t, v, u, q, %s, %s, %s
 FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::float8[], %s::text[], %s::smallint[]) AS x(s, p, t, v, u, q)
@@ -97,10 +99,11 @@ class PostgresStore(SqlStore):
             self._partitions.add(name)
         return end
 
-    def _insert_readings(self, env: Envelope, received_ms: int) -> list[Reading]:
+    def _insert(self, env: Envelope, received_ms: int) -> list[Reading]:
+        """The envelope row and its readings in one statement (one round trip)."""
         rs = env.readings
-        rows = self.conn.execute(INSERT_READINGS, (
-            env.gateway_id, env.seq, received_ms, [r.station for r in rs], [r.point for r in rs], [r.t_ms for r in rs],
+        rows = self.conn.execute(INSERT, (
+            *self._envelope_row(env, received_ms), env.gateway_id, env.seq, received_ms, [r.station for r in rs], [r.point for r in rs], [r.t_ms for r in rs],
             [None if math.isnan(r.value) else r.value for r in rs], [r.unit for r in rs], [int(r.quality) for r in rs],
         )).fetchall()
         new_keys, new = set(rows), []

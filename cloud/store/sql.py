@@ -51,8 +51,12 @@ class SqlStore(ABC):
         """A write transaction that serialises writers of the same chain."""
 
     @abstractmethod
-    def _insert_readings(self, env: Envelope, received_ms: int) -> list[Reading]:
-        """Insert the envelope's readings that are not stored yet; return those."""
+    def _insert(self, env: Envelope, received_ms: int) -> list[Reading]:
+        """Insert the envelope's row and those of its readings not stored yet; return the latter."""
+
+    def _envelope_row(self, env: Envelope, received_ms: int) -> tuple:
+        return (env.gateway_id, self._seq(env.seq), env.hash, env.prev_hash, env.key_id, env.created_ms, received_ms,
+                len(env.readings))
 
     @abstractmethod
     def close(self) -> None: ...
@@ -72,23 +76,25 @@ class SqlStore(ABC):
         return self._execute(sql, params).fetchall()
 
     # --- envelopes ----------------------------------------------------------------------------
-    def _hash_of(self, gateway_id: str, seq: int) -> bytes | None:
-        rows = self._rows("SELECT hash FROM envelopes WHERE gateway_id=? AND seq=?", (gateway_id, self._seq(seq)))
-        return bytes(rows[0][0]) if rows else None
+    def _neighbours(self, env: Envelope) -> dict[int, tuple[bytes, bytes]]:
+        """(hash, prev_hash) of the stored envelopes at seq - 1, seq and seq + 1: one round trip."""
+        seqs = [self._seq(s) for s in (env.seq - 1, env.seq, env.seq + 1) if 0 <= s < 2**64]
+        rows = self._rows(f"SELECT seq, hash, prev_hash FROM envelopes WHERE gateway_id=? AND seq IN ({','.join('?' * len(seqs))})",
+                          (env.gateway_id, *seqs))
+        return {self._from_seq(seq): (bytes(h), bytes(p)) for seq, h, p in rows}
 
-    def _chain_ok(self, env: Envelope) -> tuple[bool, bool]:
+    @staticmethod
+    def _chain_ok(env: Envelope, near: dict[int, tuple[bytes, bytes]]) -> tuple[bool, bool]:
         """(links with its stored neighbours, previous envelope missing).
 
         An envelope linked to the genesis hash starts a chain: a new gateway, or one whose buffer
         was replaced, starts at a time-based sequence number above any it used before.
         """
-        before = GENESIS_HASH if env.prev_hash == GENESIS_HASH else self._hash_of(env.gateway_id, env.seq - 1)
+        before = GENESIS_HASH if env.prev_hash == GENESIS_HASH else near.get(env.seq - 1, (None,))[0]
         if before is not None and before != env.prev_hash:
             return False, False
-        last = env.seq == 2**64 - 1  # nothing can follow it
-        after = [] if last else self._rows("SELECT prev_hash FROM envelopes WHERE gateway_id=? AND seq=?",
-                                           (env.gateway_id, self._seq(env.seq + 1)))
-        if after and bytes(after[0][0]) != env.hash:
+        after = near.get(env.seq + 1)
+        if after is not None and after[1] != env.hash:
             return False, False
         return True, before is None
 
@@ -108,18 +114,13 @@ class SqlStore(ABC):
             return [self._accept_one(env, now) for env in envs]
 
     def _accept_one(self, env: Envelope, now: int) -> Accepted:
-        stored = self._hash_of(env.gateway_id, env.seq)
-        if stored is not None:
-            return Accepted("duplicate") if stored == env.hash else Accepted("refused", reason="seq_reused")
-        linked, gap = self._chain_ok(env)
+        near = self._neighbours(env)
+        if env.seq in near:
+            return Accepted("duplicate") if near[env.seq][0] == env.hash else Accepted("refused", reason="seq_reused")
+        linked, gap = self._chain_ok(env, near)
         if not linked:
             return Accepted("refused", reason="chain_mismatch")
-        self._execute(
-            "INSERT INTO envelopes VALUES (?,?,?,?,?,?,?,?)",
-            (env.gateway_id, self._seq(env.seq), env.hash, env.prev_hash, env.key_id, env.created_ms, now,
-             len(env.readings)),
-        )
-        new = self._insert_readings(env, now)
+        new = self._insert(env, now)
         return Accepted("stored", tuple(new), len(env.readings) - len(new), gap_before=gap)
 
     def chain_gaps(self, received_before_ms: int) -> dict[str, list[int]]:

@@ -67,7 +67,8 @@ class SqliteStore(SqlStore):
             self.db.execute("BEGIN IMMEDIATE")
             yield
 
-    def _insert_readings(self, env: Envelope, received_ms: int) -> list[Reading]:
+    def _insert(self, env: Envelope, received_ms: int) -> list[Reading]:
+        self.db.execute("INSERT INTO envelopes VALUES (?,?,?,?,?,?,?,?)", self._envelope_row(env, received_ms))
         new = []
         for r in env.readings:
             cur = self.db.execute(
