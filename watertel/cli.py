@@ -67,11 +67,33 @@ def _cloud(args: argparse.Namespace) -> int:
     if args.action == "check":
         print(f"{args.config}: ok ({len(cfg.gateways)} gateways, {len(cfg.api.users)} users)")
         return 0
+    if args.action in ("backup", "restore"):
+        return _cloud_backup(cfg, args)
     from cloud.service import PARTS, run_cloud
 
     if args.worker is not None:  # one of several ingest workers: each needs its own MQTT session
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"client_id": f"{cfg.mqtt.client_id}-{args.worker}"})})
     asyncio.run(run_cloud(cfg, PARTS if args.action == "run" else frozenset({args.action})))
+    return 0
+
+
+def _cloud_backup(cfg, args: argparse.Namespace) -> int:
+    from cloud.store.backup import BackupError, backup, restore
+
+    args.file = args.file or args.out
+    if not args.file:
+        print(f"error: watertel cloud {args.action} needs a FILE (backup: --out FILE)", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "backup":
+            size = backup(cfg, Path(args.file))
+            print(f"backup written: {args.file} ({size} bytes)")
+        else:
+            restore(cfg, Path(args.file), args.force)
+            print(f"restored {args.file} into the {cfg.store.kind} store")
+    except BackupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -190,8 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_edge)
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
-    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password"],
-                   help="run: ingest + API in one process; ingest / api: one part (scale ingest out)")
+    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore"],
+                   help="run: ingest + API in one process; ingest / api: one part (scale ingest out); "
+                        "backup FILE: online copy of the store; restore FILE: into an empty store")
+    p.add_argument("file", nargs="?", help="backup / restore: the backup file")
+    p.add_argument("--out", help="backup: the file to write (same as FILE)")
+    p.add_argument("--force", action="store_true", help="restore: replace what the store holds")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
     p.add_argument("--worker", help="ingest: this worker's name, appended to mqtt.client_id (e.g. 1, 2, …)")
     p.set_defaults(func=_cloud)
