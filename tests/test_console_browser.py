@@ -177,3 +177,10 @@ def test_api_needs_a_session_and_static_paths_do_not_escape(base_url):
     for escape in ("/static/../app.py", "/static/..%2Fapp.py", "/static/%2E%2E/app.py", "/static/..",
                    "/static/%2E%2E%2Fauth.py", "/static/..%2F..%2Fapi%2Fapp.py", "/static/nope.js"):
         assert get(base_url + escape) == 404, escape
+
+
+def test_ready_only_while_the_store_answers(base_url, store):
+    assert get(f"{base_url}/readyz") == 200
+    store.close()  # the database goes away under the running API
+    assert get(f"{base_url}/readyz") == 503
+    assert get(f"{base_url}/healthz") == 200, "alive, just not ready"

@@ -36,6 +36,17 @@ def create_app(store: SqlStore, cfg: ApiConfig) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict:
+        """The process answers (liveness)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz(response: Response) -> dict:
+        """The store answers too (readiness): a load balancer sends no one here before that."""
+        try:
+            store.ping()
+        except Exception as err:  # any database failure means "not ready", with the reason
+            response.status_code = 503
+            return {"status": "unavailable", "store": type(err).__name__}
         return {"status": "ok"}
 
     @app.post("/api/login")

@@ -135,6 +135,10 @@ class SqlStore(ABC):
             gaps.setdefault(gateway_id, []).append(self._from_seq(seq) - 1)
         return gaps
 
+    def ping(self) -> None:
+        """Raise if the database does not answer."""
+        self._rows("SELECT 1")
+
     def quarantine(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
         with self._write():
             self._execute("INSERT INTO quarantine (received_ms, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
