@@ -85,3 +85,15 @@ def test_backup_under_load_then_restore(kind, request, tmp_path):
 
     twice = watertel("cloud", "restore", str(tmp_path / "backup.bin"), "--config", str(target))
     assert twice.returncode == 1 and "--force" in twice.stderr
+
+
+def test_the_service_refuses_a_store_from_a_newer_version_with_a_clear_message(tmp_path):
+    import sqlite3
+
+    from cloud.store.sql import SCHEMA_VERSION
+
+    (tmp_path / "data").mkdir()
+    with sqlite3.connect(tmp_path / "data" / "watertel.db") as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    done = watertel("cloud", "ingest", "--config", str(cloud_yaml(tmp_path / "c.yaml", tmp_path / "data", None)))
+    assert done.returncode == 1 and "newer than this watertel knows" in done.stderr and "Traceback" not in done.stderr

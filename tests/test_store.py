@@ -152,3 +152,15 @@ def test_the_postgres_password_comes_from_its_file_quoted_for_libpq(tmp_path):
     assert cfg.store.password_file == tmp_path / "secrets" / "db"
     assert cfg.store.connection() == "host=db dbname=w password='s3cr\\'et\\\\x'"
     assert "s3cr" not in repr(cfg), "the password is read when connecting, never kept in the config"
+
+
+def test_a_store_from_a_newer_watertel_is_refused(open_store, request):
+    from cloud.store.sql import SCHEMA_VERSION, StoreError
+
+    store = open_store()
+    if isinstance(store, SqliteStore):
+        store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    else:
+        store._execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this watertel"):
+        open_store()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from watertel import __version__, logs
 from watertel.config import ConfigError
+from watertel.errors import OperatorError
 
 
 def _keys_new(args: argparse.Namespace) -> int:
@@ -78,22 +79,18 @@ def _cloud(args: argparse.Namespace) -> int:
 
 
 def _cloud_backup(cfg, args: argparse.Namespace) -> int:
-    from cloud.store.backup import BackupError, backup, restore
+    from cloud.store.backup import backup, restore
 
     args.file = args.file or args.out
     if not args.file:
         print(f"error: watertel cloud {args.action} needs a FILE (backup: --out FILE)", file=sys.stderr)
         return 2
-    try:
-        if args.action == "backup":
-            size = backup(cfg, Path(args.file))
-            print(f"backup written: {args.file} ({size} bytes)")
-        else:
-            restore(cfg, Path(args.file), args.force)
-            print(f"restored {args.file} into the {cfg.store.kind} store")
-    except BackupError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    if args.action == "backup":
+        size = backup(cfg, Path(args.file))
+        print(f"backup written: {args.file} ({size} bytes)")
+    else:
+        restore(cfg, Path(args.file), args.force)
+        print(f"restored {args.file} into the {cfg.store.kind} store")
     return 0
 
 
@@ -274,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as err:
         print("\n".join(err.problems), file=sys.stderr)
+        return 1
+    except OperatorError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -15,12 +15,13 @@ import subprocess
 from pathlib import Path
 
 from cloud.config import CloudConfig
+from watertel.errors import OperatorError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
 
 
-class BackupError(Exception):
+class BackupError(OperatorError):
     """A backup or restore that cannot be done; the message says why and what to do."""
 
 

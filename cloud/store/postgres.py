@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors
 
-from cloud.store.sql import Accepted, SqlStore
+from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, check_version
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -63,7 +63,12 @@ class PostgresStore(SqlStore):
         self.conn = psycopg.connect(dsn, autocommit=True)
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(0)")  # two workers starting at once
+            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            check_version(row[0] or 0, "the PostgreSQL database")
             self.conn.execute(SCHEMA)
+            if row[0] is None:
+                self.conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
         self._partitions: set[str] = set()
 
     def close(self) -> None:

@@ -17,7 +17,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from watertel.envelope import GENESIS_HASH, Envelope
+from watertel.errors import OperatorError
 from watertel.readings import Quality, Reading
+
+
+SCHEMA_VERSION = 1  # raise with each schema change, and add its migration to both back-ends
+
+
+class StoreError(OperatorError):
+    """A store this code must not use (e.g. made by a newer watertel); the message says what to do."""
+
+
+def check_version(found: int, where: str) -> None:
+    """Refuse a store whose schema is newer than this code knows: it could lose data there."""
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"{where} has schema version {found}, newer than this watertel knows ({SCHEMA_VERSION}):"
+                         " upgrade watertel, or restore a backup made with this version")
 
 
 @dataclass(frozen=True)

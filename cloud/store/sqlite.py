@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.store.sql import Accepted, SqlStore
+from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, check_version
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -47,7 +47,10 @@ class SqliteStore(SqlStore):
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        check_version(version, str(path))
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
