@@ -18,7 +18,9 @@ import time
 from edge_agent.buffer import Buffer, BufferFull
 from edge_agent.config import EdgeConfig
 from edge_agent.health import write_status
+from edge_agent.clock import clock_synchronised
 from edge_agent.poll.scheduler import BusPoller
+from edge_agent.poll.totaliser import TotaliserWatch
 from edge_agent.systemd import notify, watchdog_interval_s
 from edge_agent.uplink import Uplink
 from watertel import __version__
@@ -40,7 +42,9 @@ class Agent:
             "version": __version__, "config_sm3": sm3(cfg.model_dump_json().encode()).hex(),
             "profiles": sorted({d.profile for bus in cfg.buses for d in bus.devices}),
         })
-        self.pollers = [BusPoller(bus, self._store) for bus in cfg.buses]
+        watch = TotaliserWatch(self.buffer.last_values())
+        clock_ok = (lambda: clock_synchronised() is not False) if cfg.flag_unsynced_clock else (lambda: True)
+        self.pollers = [BusPoller(bus, self._store, watch, clock_ok) for bus in cfg.buses]
         self._full_logged = -math.inf
         self.started_ms = int(time.time() * 1000)
 

@@ -244,6 +244,13 @@ class Buffer:
         ).fetchall()
         return [Batch(*row) for row in rows]
 
+    def last_values(self) -> dict[tuple[str, str], float]:
+        """The newest good value of each station and point (where totalisers left off)."""
+        rows = self.db.execute(
+            "SELECT station, point, value FROM readings WHERE id IN "
+            "(SELECT max(id) FROM readings WHERE value IS NOT NULL GROUP BY station, point)").fetchall()
+        return {(s, p): v for s, p, v in rows}
+
     def newest_unsent(self) -> Batch | None:
         row = self.db.execute("SELECT seq, data, n FROM batches WHERE sent_ms IS NULL ORDER BY seq DESC LIMIT 1").fetchone()
         return Batch(*row) if row else None

@@ -99,6 +99,8 @@ class EdgeConfig(Strict):
     batching: BatchConfig = BatchConfig()
     buses: list[BusConfig] = Field(min_length=1)
     status_file: Path | None = None  # health for `watertel edge status`; default: beside the buffer
+    # readings taken while the kernel says the clock is not synchronised are CLOCK_UNSYNCED
+    flag_unsynced_clock: bool = True
 
     @property
     def status_path(self) -> Path:

@@ -27,6 +27,9 @@ Fields of a point:
 - `fraction`: a composite totaliser: the integer part (this point) and a fraction register
   directly after or before it, value = integer × scale + fraction × fraction.scale (e.g. u32 m³ +
   u16 × 0.001). Both parts carry the value's sign when the fraction type is signed.
+- `totaliser: true`: a counter that only grows (not a net total). The edge marks a reading where it
+  went backwards TOTAL_ROLLOVER (from the top tenth of its integer range to the bottom tenth) or
+  TOTAL_RESET (a meter replaced or reset), so volumes from deltas stay right.
 - `write`: the point is writable (holding registers and coils only), within `min`, `max`, a
   largest change per command `max_step`, or only the listed `values`.
 
@@ -55,6 +58,11 @@ def _limits(w: WriteLimits | None) -> str:
     return "writable" + (": " + "; ".join(parts) if parts else "")
 
 
+def _notes(p: Point) -> str:
+    wraps = f", wraps after {p.wraps_at:.12g}" if p.totaliser and p.wraps_at is not None else ""
+    return "; ".join(filter(None, [f"totaliser{wraps}" if p.totaliser else "", p.description or ""]))
+
+
 def _table(profile: Profile) -> list[str]:
     rows = ["| point | function | address | type | scale | offset | unit | valid range | write | notes |",
             "|---|---|---|---|---|---|---|---|---|---|"]
@@ -62,7 +70,7 @@ def _table(profile: Profile) -> list[str]:
         valid = f"{p.range[0]:g} … {p.range[1]:g}" if p.range else ""
         address = f"{p.address}.{p.bit}" if p.bit is not None else str(p.address)
         rows.append(f"| {p.name} | {p.function.value} | {address} | {_type(p)} | {p.scale:g} | {p.offset:g} | "
-                    f"{p.unit} | {valid} | {_limits(p.write)} | {p.description or ''} |")
+                    f"{p.unit} | {valid} | {_limits(p.write)} | {_notes(p)} |")
     if profile.status:
         bits = ", ".join(f"bit {b}: {name}" for b, name in sorted(profile.status.faults.items()))
         rows.append(f"| *status* | {profile.status.function.value} | {profile.status.address} | u16 | | | | | | "

@@ -68,6 +68,12 @@ class DataType(StrEnum):
     def signed(self) -> bool:
         return self in (DataType.I16, DataType.I32, DataType.F32, DataType.F64)
 
+    @property
+    def max_raw(self) -> int | None:
+        """Largest raw value of an integer type (where a counter wraps); None for floats and bits."""
+        return {"u16": 0xFFFF, "i16": 0x7FFF, "u32": 0xFFFF_FFFF, "i32": 0x7FFF_FFFF,
+                "bcd16": 9999, "bcd32": 99_999_999}.get(self.value)
+
 
 class WordOrder(StrEnum):
     """Byte order of a value, A being its most significant byte."""
@@ -158,8 +164,15 @@ class Point(Strict):
     unit: str = "-"
     range: tuple[float, float] | None = None
     fraction: Fraction | None = None
+    totaliser: bool = False  # only grows (not a net total): a drop is marked as rollover or meter reset
     write: WriteLimits | None = None
     description: str | None = None
+
+    @property
+    def wraps_at(self) -> float | None:
+        """The engineering value where this counter rolls over to zero (None: it cannot wrap)."""
+        top = self.type.max_raw
+        return None if top is None else top * self.scale + self.offset + (self.fraction.scale if self.fraction else 0)
 
     @field_validator("scale")
     @classmethod
@@ -204,6 +217,8 @@ class Point(Strict):
             raise ValueError("fraction.scale must be smaller than scale (e.g. scale 1 m3, fraction.scale 0.001)")
 
     def _check_write(self) -> None:
+        if self.totaliser and self.type is DataType.BIT:
+            raise ValueError("a totaliser counts: give it a numeric type (or remove totaliser)")
         w = self.write
         if w is None:
             return

@@ -126,6 +126,9 @@ def test_round_trip_keeps_every_field():
         Reading("S" * 255, "p" * 255, 0, -math.inf, "u" * 255, Quality.COMM_ERROR),
         Reading("S1", "flow", T0 + 3, math.inf, "m3/h", Quality.OK),
         Reading("S1", "count", T0 + 4, 5e-324, "-", Quality.OK),
+        Reading("S1", "total", T0 + 5, 3.0, "m3", Quality.TOTAL_ROLLOVER),
+        Reading("S1", "total", T0 + 6, 0.0, "m3", Quality.TOTAL_RESET),
+        Reading("S1", "flow", 0, 1.0, "m3/h", Quality.CLOCK_UNSYNCED),
     ]
     assert {r.quality for r in readings} == set(Quality)
     data, state = seal(readings, KEY, "网关-1", "密钥-2", ChainState(), created_ms=T0 + 10)
@@ -323,7 +326,7 @@ def test_trailing_bytes_after_the_last_reading():
     assert "reading" in refusal(with_signature(signed_part(body)), "trailing_bytes").detail
 
 
-@pytest.mark.parametrize("quality", [6, 7, 0x80, 255])
+@pytest.mark.parametrize("quality", [len(Quality), len(Quality) + 1, 0x80, 255])
 def test_bad_quality(quality):
     refusal(with_signature(signed_part(payload(GOOD_NAMES, [(0, 1, 2, T0, 1.0, quality)]))), "bad_quality")
 

@@ -109,6 +109,7 @@ class Demo:
                 "gateway_id": gw, "key": {"private_key": f"keys/{gw}.key.pem", "key_id": f"{gw}-k1"},
                 "uplink": {"brokers": [self.broker_url]}, "buffer": {"path": f"{gw}-buffer.db"},
                 "batching": {"max_readings": 500, "max_latency_s": 1.0}, "buses": buses,
+                "flag_unsynced_clock": False,  # a developer's machine or a VM often runs without NTP
             })
         stations = {gw: sorted({d["station"] for b in buses for d in b["devices"]}) for gw, buses in gateways.items()}
         host, _, port = self.broker_url.split("://", 1)[1].rpartition(":")

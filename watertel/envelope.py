@@ -37,6 +37,10 @@ Encryption (RFC 8998 SM4-GCM, 128-bit key, 96-bit nonce, 128-bit tag) is encrypt
 the SM2 signature covers the ciphertext, so a receiver verifies the gateway before it decrypts,
 and routing (gateway id, key ids, sequence, chain) stays readable without the payload key.
 
+Quality codes (``watertel.readings.Quality``; only ever appended): 0 ok, 1 timeout, 2 Modbus
+exception, 3 out of range, 4 sensor fault, 5 communication error, 6 totaliser rollover,
+7 totaliser reset (meter replaced), 8 sampled with an unsynchronised clock.
+
 The string table keeps a batch of 200 readings of 4 points under 5 kB, which suits 4G links.
 Parsing is strict: a wrong length, index, quality code, UTF-8 sequence or trailing byte refuses
 the whole envelope with ``EnvelopeError(reason)``; nothing is half-parsed. The verifier checks the

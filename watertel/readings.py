@@ -20,6 +20,14 @@ class Quality(IntEnum):
     OUT_OF_RANGE = 3  # decoded value outside the profile's valid range
     SENSOR_FAULT = 4  # the device's own status bits flag the sensor as faulty
     COMM_ERROR = 5  # port or connection gone, garbled frame
+    TOTAL_ROLLOVER = 6  # a totaliser passed its largest value and restarted from 0: value valid, delta wraps
+    TOTAL_RESET = 7  # a totaliser went backwards otherwise: meter replaced or reset; value valid
+    CLOCK_UNSYNCED = 8  # sampled while the gateway clock was not synchronised: the time may be wrong
+
+    @property
+    def trusted_value(self) -> bool:
+        """The value is what the device measured (only its delta or its time may need care)."""
+        return self in (Quality.OK, Quality.TOTAL_ROLLOVER, Quality.TOTAL_RESET, Quality.CLOCK_UNSYNCED)
 
 
 class Reading(NamedTuple):

@@ -43,7 +43,7 @@ def water_quality(poll: list[Reading]) -> list[Condition]:
     found = []
     for r in poll:
         limits = WATER_QUALITY_LIMITS.get(r.point)
-        if limits is None or r.quality is not Quality.OK:
+        if limits is None or not r.quality.trusted_value:
             continue
         low, high = limits
         below, above = low is not None and r.value < low, high is not None and r.value > high

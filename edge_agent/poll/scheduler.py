@@ -23,6 +23,7 @@ import firmware_profiles
 from edge_agent.config import BusConfig, DeviceConfig
 from edge_agent.poll.decode import to_readings
 from edge_agent.poll.modbus import BusClient, ReadFailed
+from edge_agent.poll.totaliser import TotaliserWatch
 from firmware_profiles import Profile
 from firmware_profiles.codec import Block, plan
 from watertel.readings import Quality, Reading
@@ -57,9 +58,12 @@ def next_slot(now: float, interval: float) -> float:
 
 
 class BusPoller:
-    def __init__(self, bus: BusConfig, emit: Callable[[list[Reading]], None]) -> None:
+    def __init__(self, bus: BusConfig, emit: Callable[[list[Reading]], None], watch: TotaliserWatch | None = None,
+                 clock_ok: Callable[[], bool] = lambda: True) -> None:
         self.bus = bus
         self.emit = emit
+        self.watch = watch or TotaliserWatch()
+        self.clock_ok = clock_ok
         self.client = BusClient(bus)
         now = time.time()
         self.devices = []
@@ -112,7 +116,10 @@ class BusPoller:
                 results[block], error = err.quality, err
         self._report(dev, error)
         self._breaker(dev, answered=any(not isinstance(r, Quality) or r is Quality.EXCEPTION for r in results.values()))
-        self.emit(to_readings(dev.profile, dev.config.station, t_ms, results))
+        readings = self.watch.mark(dev.profile, to_readings(dev.profile, dev.config.station, t_ms, results))
+        if not self.clock_ok():  # the sample time may be wrong: say so on every reading that was fine
+            readings = [r._replace(quality=Quality.CLOCK_UNSYNCED) if r.quality is Quality.OK else r for r in readings]
+        self.emit(readings)
 
     def _breaker(self, dev: _Device, answered: bool) -> None:
         name = f"{self.bus.name}/{dev.config.name}"
