@@ -106,6 +106,7 @@ class CloudConfig(Strict):
     data_dir: Path
     store: SqliteStoreConfig | PostgresStoreConfig = Field(SqliteStoreConfig(), discriminator="kind")
     chain_gap_after_s: float = Field(600.0, gt=0)  # a missing envelope raises chain_gap after this long
+    command_key: Path | None = None  # the cloud's SM2 private key (PEM) that signs commands to gateways
     mqtt: MqttConfig = MqttConfig()
     api: ApiConfig = ApiConfig()
     gateways: list[GatewayEntry] = []
@@ -117,6 +118,7 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
     cfg, base = load_model(path, CloudConfig), path.parent
     cfg = cfg.model_copy(update={
         "data_dir": resolve(base, cfg.data_dir),
+        "command_key": resolve(base, cfg.command_key),
         "gateways": [g.model_copy(update={
             "public_key": resolve(base, g.public_key),
             "previous_keys": [k.model_copy(update={"public_key": resolve(base, k.public_key)}) for k in g.previous_keys],

@@ -19,6 +19,7 @@ from edge_agent.buffer import Buffer, BufferFull
 from edge_agent.config import EdgeConfig
 from edge_agent.health import write_status
 from edge_agent.clock import clock_synchronised
+from edge_agent.commands import CommandExecutor
 from edge_agent.poll.scheduler import BusPoller
 from edge_agent.poll.totaliser import TotaliserWatch
 from edge_agent.systemd import notify, watchdog_interval_s
@@ -45,6 +46,9 @@ class Agent:
         watch = TotaliserWatch(self.buffer.last_values())
         clock_ok = (lambda: clock_synchronised() is not False) if cfg.flag_unsynced_clock else (lambda: True)
         self.pollers = [BusPoller(bus, self._store, watch, clock_ok) for bus in cfg.buses]
+        if cfg.commands:
+            self.uplink.on_command = CommandExecutor(cfg.commands, cfg.gateway_id, self.key, self.buffer,
+                                                     self.pollers).handle
         self._full_logged = -math.inf
         self.started_ms = int(time.time() * 1000)
 

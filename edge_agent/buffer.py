@@ -38,6 +38,7 @@ CREATE INDEX IF NOT EXISTS batches_unsent ON batches(seq) WHERE sent_ms IS NULL;
 CREATE TABLE IF NOT EXISTS chain (
     id INTEGER PRIMARY KEY CHECK (id = 1), gateway_id TEXT NOT NULL, next_seq INTEGER NOT NULL, prev_hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS commands_seen (id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
 """
 DROP_POLICIES = ("drop_oldest", "drop_newest")
 PRUNE_ROWS = 5000  # readings deleted per transaction, so pruning never blocks polling for long
@@ -250,6 +251,14 @@ class Buffer:
             "SELECT station, point, value FROM readings WHERE id IN "
             "(SELECT max(id) FROM readings WHERE value IS NOT NULL GROUP BY station, point)").fetchall()
         return {(s, p): v for s, p, v in rows}
+
+    def remember_command(self, command_id: str, expires_ms: int) -> bool:
+        """Note a command id until it expires; False if it was seen already (a replay)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM commands_seen WHERE expires_ms < ?", (_now_ms(),))
+            return self.db.execute("INSERT OR IGNORE INTO commands_seen VALUES (?, ?)",
+                                   (command_id, expires_ms)).rowcount == 1
 
     def newest_unsent(self) -> Batch | None:
         row = self.db.execute("SELECT seq, data, n FROM batches WHERE sent_ms IS NULL ORDER BY seq DESC LIMIT 1").fetchone()

@@ -91,6 +91,14 @@ class BusConfig(Strict):
     devices: list[DeviceConfig] = Field(min_length=1)
 
 
+class CommandsConfig(Strict):
+    """Signed commands from the cloud: which ones this gateway obeys, and which points it may write."""
+
+    cloud_public_key: Path  # the cloud's SM2 public key (PEM): commands must be signed with its pair
+    allow: list[Literal["read_now", "set_poll_interval", "write_point"]] = ["read_now"]
+    writable: list[str] = []  # "device.point" pairs a write_point may touch (the profile's limits apply too)
+
+
 class EdgeConfig(Strict):
     gateway_id: str = Field(pattern=NAME)
     key: KeyConfig
@@ -101,6 +109,7 @@ class EdgeConfig(Strict):
     status_file: Path | None = None  # health for `watertel edge status`; default: beside the buffer
     # readings taken while the kernel says the clock is not synchronised are CLOCK_UNSYNCED
     flag_unsynced_clock: bool = True
+    commands: CommandsConfig | None = None  # none: the gateway takes no commands at all
 
     @property
     def status_path(self) -> Path:
@@ -134,6 +143,8 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
                                           "payload_key": cfg.key.payload_key and cfg.key.payload_key.resolved(base)}),
         "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),
         "status_file": resolve(base, cfg.status_file),
+        "commands": cfg.commands and cfg.commands.model_copy(
+            update={"cloud_public_key": resolve(base, cfg.commands.cloud_public_key)}),
         "uplink": uplink.model_copy(update={"tls": tls, "password_file": resolve(base, uplink.password_file)}),
         "buses": [
             bus.model_copy(update={"devices": [
@@ -149,6 +160,9 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
                 firmware_profiles.load(dev.profile)
             except ConfigError as err:
                 problems.append(f"{path}: buses.{b}.devices.{d}.profile: cannot load {dev.profile!r} ({err.problems[0]})")
+    if cfg.commands and not cfg.commands.cloud_public_key.exists():
+        problems.append(f"{path}: commands.cloud_public_key: {cfg.commands.cloud_public_key} does not exist"
+                        " (copy the cloud's public key here)")
     if not cfg.key.private_key.exists():
         problems.append(f"{path}: key.private_key: {cfg.key.private_key} does not exist (run `watertel keys new`)")
     if cfg.key.payload_key and (problem := cfg.key.payload_key.problem(path, "key.payload_key")):

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -58,6 +59,9 @@ class Uplink:
         self.connected = False
         self.broker: str | None = None
         self.last_ack_ms: int | None = None
+        self.command_topic = topic_for(cfg.topic_prefix, gateway_id, "cmd")
+        self.answer_topic = topic_for(cfg.topic_prefix, gateway_id, "result")
+        self.on_command: Callable[[bytes], Awaitable[bytes]] | None = None  # set: take signed commands
 
     async def run(self) -> None:
         """Send forever; reconnect with back-off across the broker list."""
@@ -70,7 +74,7 @@ class Uplink:
                     self.connected, self.broker, delay = True, url, 1.0
                     await client.publish(self.status_topic, self.birth, qos=1, retain=True)
                     try:
-                        await self._send_loop(client)
+                        await self._session(client)
                     except asyncio.CancelledError:  # a clean stop: say so, as the will would
                         await asyncio.wait_for(client.publish(self.status_topic, _offline(self.gateway_id),
                                                               qos=1, retain=True), 2)
@@ -85,6 +89,27 @@ class Uplink:
             attempt += 1
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: a fleet must not reconnect in step
             delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """Send batches and, if enabled, answer commands, until the connection fails."""
+        tasks = [asyncio.create_task(self._send_loop(client))]
+        if self.on_command:
+            await client.subscribe(self.command_topic, qos=1)
+            tasks.append(asyncio.create_task(self._command_loop(client)))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # the MqttError that ended it
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _command_loop(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
+            answer = await self.on_command(payload)
+            await client.publish(self.answer_topic, answer, qos=1)
 
     def _next_round(self, live_from: int) -> tuple[list[Batch], int]:
         """Batches to publish now: live ones (sequence >= ``live_from``, the newest batch when the

@@ -70,12 +70,30 @@ def _cloud(args: argparse.Namespace) -> int:
         return 0
     if args.action in ("backup", "restore"):
         return _cloud_backup(cfg, args)
+    if args.action == "command":
+        return _cloud_command(cfg, args)
     from cloud.service import PARTS, run_cloud
 
     if args.worker is not None:  # one of several ingest workers: each needs its own MQTT session
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"client_id": f"{cfg.mqtt.client_id}-{args.worker}"})})
     asyncio.run(run_cloud(cfg, PARTS if args.action == "run" else frozenset({args.action})))
     return 0
+
+
+def _cloud_command(cfg, args: argparse.Namespace) -> int:
+    """Send a signed command; print the gateway's signed answer; exit 0 only when it was done."""
+    from cloud.commands import send_command
+
+    if not (args.gateway and args.file):
+        print("error: watertel cloud command NAME --gateway ID [--args JSON]", file=sys.stderr)
+        return 2
+    try:
+        answer = asyncio.run(send_command(cfg, args.gateway, args.file, json.loads(args.args), args.timeout))
+    except TimeoutError:
+        print(f"error: no answer from {args.gateway} within {args.timeout:g} s", file=sys.stderr)
+        return 1
+    print(json.dumps(answer.__dict__))
+    return 0 if answer.status == "done" else 1
 
 
 def _cloud_backup(cfg, args: argparse.Namespace) -> int:
@@ -209,10 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_edge)
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
-    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore"],
+    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore", "command"],
                    help="run: ingest + API in one process; ingest / api: one part (scale ingest out); "
-                        "backup FILE: online copy of the store; restore FILE: into an empty store")
-    p.add_argument("file", nargs="?", help="backup / restore: the backup file")
+                        "backup FILE: online copy of the store; restore FILE: into an empty store; "
+                        "command NAME: a signed command to --gateway")
+    p.add_argument("file", nargs="?", help="backup / restore: the backup file; command: its name")
+    p.add_argument("--gateway", help="command: the gateway id")
+    p.add_argument("--args", default="{}", help='command: its arguments as JSON, e.g. \'{"device": "fm-1"}\'')
+    p.add_argument("--timeout", type=float, default=30.0, help="command: seconds to wait for the answer")
     p.add_argument("--out", help="backup: the file to write (same as FILE)")
     p.add_argument("--force", action="store_true", help="restore: replace what the store holds")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")

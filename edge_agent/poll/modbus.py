@@ -12,7 +12,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException, ModbusException
 
 from edge_agent.config import BusConfig
-from firmware_profiles import Function
+from firmware_profiles import Function, Point
 from firmware_profiles.codec import Block
 from watertel.readings import Quality
 
@@ -62,6 +62,20 @@ class BusClient:
         if len(values) < block.count:
             raise ReadFailed(Quality.COMM_ERROR, f"short answer: {len(values)} of {block.count} values")
         return values[: block.count]
+
+    async def write(self, unit_id: int, point: Point, registers: list[int]) -> None:
+        """Write a point's registers (or its coil); raises ReadFailed with the reason."""
+        if not self.client.connected and not await self.client.connect():
+            raise ReadFailed(Quality.COMM_ERROR, f"bus {self.name}: cannot connect")
+        try:
+            if point.function is Function.COIL:
+                response = await self.client.write_coil(point.first, bool(registers[0]), device_id=unit_id)
+            else:
+                response = await self.client.write_registers(point.first, registers, device_id=unit_id)
+        except (ConnectionException, ModbusException, OSError) as err:
+            raise ReadFailed(Quality.COMM_ERROR, str(err)) from err
+        if response.isError():
+            raise ReadFailed(Quality.EXCEPTION, f"exception code {getattr(response, 'exception_code', 0)}")
 
     def close(self) -> None:
         self.client.close()

@@ -24,8 +24,8 @@ from edge_agent.config import BusConfig, DeviceConfig
 from edge_agent.poll.decode import to_readings
 from edge_agent.poll.modbus import BusClient, ReadFailed
 from edge_agent.poll.totaliser import TotaliserWatch
-from firmware_profiles import Profile
-from firmware_profiles.codec import Block, plan
+from firmware_profiles import Point, Profile
+from firmware_profiles.codec import Block, decode, encode, plan
 from watertel.readings import Quality, Reading
 
 log = logging.getLogger("watertel.edge.poll")
@@ -46,6 +46,7 @@ class _Device:
     last_good_ms: int | None = None
     last_error: str = ""
     probe_by: float = math.inf  # while the circuit is open: probe at the latest then
+    interval_s: float = 0.0  # the poll interval in force (a signed command may change it)
 
     @property
     def open(self) -> bool:
@@ -69,8 +70,10 @@ class BusPoller:
         self.devices = []
         for d in bus.devices:
             profile = firmware_profiles.load(d.profile)
-            self.devices.append(_Device(d, profile, plan(profile), next_slot(now, d.poll_interval_s)))
+            self.devices.append(_Device(d, profile, plan(profile), next_slot(now, d.poll_interval_s),
+                                        interval_s=d.poll_interval_s))
         self._stopping = asyncio.Event()
+        self.lock = asyncio.Lock()  # one request at a time on the bus, commands included
 
     def stop(self) -> None:
         """Finish the poll in progress, then return from ``run``: no served value is dropped."""
@@ -91,7 +94,7 @@ class BusPoller:
                     await self.poll(dev)
                 except Exception:  # never let one device's surprise stop the whole bus
                     log.exception("poll of %s/%s failed unexpectedly", self.bus.name, dev.config.name)
-                dev.due = max(dev.due + dev.config.poll_interval_s, next_slot(time.time(), dev.config.poll_interval_s))
+                dev.due = max(dev.due + dev.interval_s, next_slot(time.time(), dev.interval_s))
         finally:
             self.client.close()
 
@@ -105,21 +108,41 @@ class BusPoller:
                 return dev
             dev.due = min(min(answering) + 1e-3, dev.probe_by)
 
-    async def poll(self, dev: _Device) -> None:
+    def device(self, name: str) -> _Device | None:
+        return next((d for d in self.devices if d.config.name == name), None)
+
+    async def poll(self, dev: _Device) -> list[Reading]:
+        """Read the device, record its readings (emit) and return them."""
         t_ms = int(time.time() * 1000)
         results: dict[Block, list[int] | Quality] = {}
         error = None
-        for block in dev.blocks:
-            try:
-                results[block] = await self.client.read(dev.config.unit_id, block)
-            except ReadFailed as err:
-                results[block], error = err.quality, err
+        async with self.lock:
+            for block in dev.blocks:
+                try:
+                    results[block] = await self.client.read(dev.config.unit_id, block)
+                except ReadFailed as err:
+                    results[block], error = err.quality, err
         self._report(dev, error)
         self._breaker(dev, answered=any(not isinstance(r, Quality) or r is Quality.EXCEPTION for r in results.values()))
         readings = self.watch.mark(dev.profile, to_readings(dev.profile, dev.config.station, t_ms, results))
         if not self.clock_ok():  # the sample time may be wrong: say so on every reading that was fine
             readings = [r._replace(quality=Quality.CLOCK_UNSYNCED) if r.quality is Quality.OK else r for r in readings]
         self.emit(readings)
+        return readings
+
+    async def write_point(self, dev: _Device, point: Point, value: float,
+                          check: Callable[[float, float], str | None]) -> tuple[float, float]:
+        """Write one point if ``check(value, current)`` finds no problem (else ValueError, nothing
+        written); return its value before and after, all under the bus lock."""
+        block = Block(point.function, point.first, point.count)
+        async with self.lock:
+            before = decode(point, await self.client.read(dev.config.unit_id, block))
+            problem = check(value, before)
+            if problem:
+                raise ValueError(problem)
+            await self.client.write(dev.config.unit_id, point, encode(point, value))
+            after = decode(point, await self.client.read(dev.config.unit_id, block))
+        return before, after
 
     def _breaker(self, dev: _Device, answered: bool) -> None:
         name = f"{self.bus.name}/{dev.config.name}"

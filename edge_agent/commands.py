@@ -1,0 +1,101 @@
+"""The gateway's side of signed commands: check everything, do only what is allowed, answer signed.
+
+A command must be signed by the cloud's key, addressed to this gateway, not expired, never seen
+before (its id is remembered in the buffer until it expires, so a replay after a restart is
+refused too), allowed by this gateway's configuration, and, for a write, inside the profile's
+safety limits and on the configured list of writable points. Every command gets an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from edge_agent.buffer import Buffer
+from edge_agent.config import CommandsConfig
+from edge_agent.poll.modbus import ReadFailed
+from edge_agent.poll.scheduler import BusPoller
+from watertel.commands import Answer, CommandError, unpack
+from watertel.crypto import SM2PrivateKey, SM2PublicKey
+
+log = logging.getLogger("watertel.edge.commands")
+CLOCK_SKEW_MS = 60_000  # a command "issued" further in the future than this is refused
+
+
+class CommandExecutor:
+    def __init__(self, cfg: CommandsConfig, gateway_id: str, key: SM2PrivateKey, buffer: Buffer,
+                 pollers: list[BusPoller]) -> None:
+        self.cfg, self.gateway_id, self.key, self.buffer, self.pollers = cfg, gateway_id, key, buffer, pollers
+        self.cloud_key = SM2PublicKey.from_pem(cfg.cloud_public_key.read_text())
+
+    async def handle(self, message: bytes) -> bytes:
+        """The signed answer to one message (done or refused, with the reason)."""
+        command_id, status, reason, result = "?", "done", "", {}
+        try:
+            body = unpack(message, self.cloud_key)
+            command_id = str(body.get("id", "?"))
+            self._check(body)
+            result = await self._run(body["command"], body.get("args") or {})
+            log.info("command %s %s done: %s", command_id, body["command"], result)
+        except CommandError as err:
+            status, reason = "refused", err.reason
+            log.warning("command %s refused: %s", command_id, err)
+        now = int(time.time() * 1000)
+        return Answer(self.gateway_id, command_id, status, reason, result, now).pack(self.key)
+
+    def _check(self, body: dict[str, Any]) -> None:
+        now = int(time.time() * 1000)
+        if body.get("gateway") != self.gateway_id:
+            raise CommandError("wrong_gateway", f"addressed to {body.get('gateway')!r}")
+        expires, issued = body.get("expires_ms"), body.get("issued_ms")
+        if not isinstance(expires, int) or not isinstance(issued, int) or not isinstance(body.get("id"), str):
+            raise CommandError("bad_format", "id, issued_ms and expires_ms are required")
+        if expires <= now:
+            raise CommandError("expired", f"expired {(now - expires) / 1000:.0f} s ago")
+        if issued > now + CLOCK_SKEW_MS:
+            raise CommandError("from_the_future", "issued after now: check the clocks")
+        if body.get("command") not in self.cfg.allow:
+            raise CommandError("not_allowed", f"{body.get('command')!r} is not allowed on this gateway")
+        if not self.buffer.remember_command(body["id"], expires):
+            raise CommandError("replayed", f"command {body['id']} was already received")
+
+    def _device(self, args: dict[str, Any]):
+        for poller in self.pollers:
+            dev = poller.device(str(args.get("device")))
+            if dev:
+                return poller, dev
+        raise CommandError("unknown_device", f"no device {args.get('device')!r} on this gateway")
+
+    async def _run(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        poller, dev = self._device(args)
+        if name == "read_now":
+            readings = await poller.poll(dev)
+            return {"readings": [{"point": r.point, "t_ms": r.t_ms, "value": r.value, "unit": r.unit,
+                                  "quality": r.quality.name} for r in readings]}
+        if name == "set_poll_interval":
+            seconds = args.get("seconds")
+            if not isinstance(seconds, (int, float)) or not 0.1 <= seconds <= 86_400:
+                raise CommandError("bad_args", "seconds must be a number from 0.1 to 86400")
+            before, dev.interval_s = dev.interval_s, float(seconds)
+            return {"before_s": before, "after_s": dev.interval_s}
+        return await self._write(poller, dev, args)
+
+    async def _write(self, poller: BusPoller, dev, args: dict[str, Any]) -> dict[str, Any]:
+        name, value = args.get("point"), args.get("value")
+        if f"{dev.config.name}.{name}" not in self.cfg.writable:
+            raise CommandError("not_writable", f"{dev.config.name}.{name} is not on this gateway's writable list")
+        point = next((p for p in dev.profile.points if p.name == name), None)
+        if point is None or point.write is None:
+            raise CommandError("not_writable", f"the profile does not mark {name!r} writable")
+        if point.bit is not None:
+            raise CommandError("not_writable", "one bit of a register cannot be written without touching the others")
+        if not isinstance(value, (int, float)):
+            raise CommandError("bad_args", "value must be a number")
+        try:
+            current = (await poller.write_point(dev, point, value, check=point.write.problem))
+        except ReadFailed as err:
+            raise CommandError("device_error", f"{err.quality.name}: {err}") from err
+        except ValueError as err:
+            raise CommandError("outside_limits", str(err)) from err
+        return {"before": current[0], "after": current[1]}
