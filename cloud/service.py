@@ -10,7 +10,9 @@ import logging
 import signal
 
 import uvicorn
+from prometheus_client import start_http_server
 
+from cloud import metrics
 from cloud.alarms.engine import AlarmEngine
 from cloud.api.app import create_app
 from cloud.config import CloudConfig
@@ -40,9 +42,15 @@ async def _watch_chain_gaps(alarms: AlarmEngine, grace_s: float) -> None:
             log.exception("chain gap check failed")
 
 
-async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS) -> None:
-    """Run ``parts`` until SIGTERM/SIGINT; the store is closed only after every part stopped."""
+async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_port: int | None = None) -> None:
+    """Run ``parts`` until SIGTERM/SIGINT; the store is closed only after every part stopped.
+
+    ``metrics_port``: serve /metrics on 127.0.0.1 for a process without the API (an ingest worker).
+    """
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY)
     store = open_store(cfg)
+    metrics.watch_store(store)
     handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,9 +16,30 @@ STALE_S = 30.0  # the agent rewrites the file every few seconds; older means it 
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(status, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    """The JSON status, and beside it the same figures for node_exporter's textfile collector
+    (``<status>.prom``), so a gateway is monitored without a metrics port or another package."""
+    for target, text in ((path, json.dumps(status, indent=1, sort_keys=True)),
+                         (path.with_suffix(".prom"), prometheus_text(status))):
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+
+
+def prometheus_text(status: dict[str, Any]) -> str:
+    buf, up, gw = status["buffer"], status["uplink"], status["gateway_id"]
+    lines = [f'watertel_edge_uplink_connected{{gateway="{gw}"}} {int(up["connected"])}']
+    for name in ("polled", "published", "dropped", "unrecorded"):
+        lines.append(f'watertel_edge_readings_{name}_total{{gateway="{gw}"}} {buf.get(name, 0)}')
+    for name in ("unsealed", "batches_pending", "bytes"):
+        lines.append(f'watertel_edge_buffer_{name}{{gateway="{gw}"}} {buf[name]}')
+    for device, d in sorted(status["devices"].items()):
+        labels = f'gateway="{gw}",device="{device}"'
+        lines += [f"watertel_edge_device_polls_total{{{labels}}} {d['polls']}",
+                  f"watertel_edge_device_errors_total{{{labels}}} {d['errors']}",
+                  f"watertel_edge_device_circuit_open{{{labels}}} {int(d['circuit_open'])}"]
+        if d["last_good_ms"]:
+            lines.append(f"watertel_edge_device_last_good_seconds{{{labels}}} {d['last_good_ms'] / 1000:.3f}")
+    return "\n".join(lines) + "\n"
 
 
 def read_status(path: Path) -> dict[str, Any]:

@@ -184,3 +184,14 @@ def test_ready_only_while_the_store_answers(base_url, store):
     store.close()  # the database goes away under the running API
     assert get(f"{base_url}/readyz") == 503
     assert get(f"{base_url}/healthz") == 200, "alive, just not ready"
+
+
+def test_metrics_count_open_alarms_by_severity(base_url, store):
+    from cloud import metrics
+
+    metrics.watch_store(store)
+    store.raise_alarm("ST-01", "pressure", "low_pressure", "orange", "pressure below 0.32 MPa", T0)
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as page:
+        text = page.read().decode()
+    assert 'watertel_alarms_open{severity="orange"} 1.0' in text
+    assert "watertel_store_seconds_bucket" in text and "watertel_refused_envelopes" in text

@@ -77,6 +77,9 @@ def test_kill_9_twenty_times_loses_no_polled_reading(mosquitto, tmp_path):
         assert status["running"] and status["uplink"]["connected"] and status["pid"] == edge.proc.pid
         assert set(status["devices"]) == {"fm-1", "pump-1"}
         assert all(d["last_good_ms"] and not d["circuit_open"] for d in status["devices"].values())
+        prom = (demo.dir / "gw-1-buffer.status.prom").read_text()
+        assert 'watertel_edge_uplink_connected{gateway="gw-1"} 1' in prom
+        assert 'watertel_edge_device_errors_total{gateway="gw-1",device="fm-1"} 0' in prom
         assert edge.stop(timeout=60) == 0, edge.log_tail()
         assert not _status(demo)["running"] and not _status(demo)["uplink"]["connected"]
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import urllib.request
 
 import pytest
 
@@ -18,6 +19,13 @@ def _envelopes(demo: Demo) -> int:
         return db.execute("SELECT count(*) FROM envelopes").fetchone()[0]
 
 
+def _stored_metric(demo: Demo) -> float:
+    """watertel_readings_stored_total from the cloud's /metrics (Prometheus text format)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{demo.api_port}/metrics", timeout=5) as page:
+        text = page.read().decode()
+    return float(next(line.split()[1] for line in text.splitlines() if line.startswith("watertel_readings_stored_total")))
+
+
 @pytest.mark.server
 @pytest.mark.timeout(240)
 def test_kill_9_and_broker_restart_lose_nothing(mosquitto_server, tmp_path):
@@ -26,6 +34,8 @@ def test_kill_9_and_broker_restart_lose_nothing(mosquitto_server, tmp_path):
     demo.start()
     try:
         wait_until(lambda: _envelopes(demo) >= 4, "first envelopes stored", timeout=60)
+        first = _stored_metric(demo)
+        wait_until(lambda: _stored_metric(demo) > first > 0, "the stored-readings metric moving", timeout=30)
 
         demo.children["cloud"].proc.kill()  # kill -9 mid-stream: unacknowledged envelopes come again
         time.sleep(3)

@@ -76,7 +76,7 @@ def _cloud(args: argparse.Namespace) -> int:
 
     if args.worker is not None:  # one of several ingest workers: each needs its own MQTT session
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update={"client_id": f"{cfg.mqtt.client_id}-{args.worker}"})})
-    asyncio.run(run_cloud(cfg, PARTS if args.action == "run" else frozenset({args.action})))
+    asyncio.run(run_cloud(cfg, PARTS if args.action == "run" else frozenset({args.action}), args.metrics_port))
     return 0
 
 
@@ -239,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="restore: replace what the store holds")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
     p.add_argument("--worker", help="ingest: this worker's name, appended to mqtt.client_id (e.g. 1, 2, …)")
+    p.add_argument("--metrics-port", type=int, help="ingest: serve Prometheus /metrics on 127.0.0.1:PORT")
     p.set_defaults(func=_cloud)
 
     p = sub.add_parser("broker", help="the embedded MQTT broker (amqtt), loopback only")

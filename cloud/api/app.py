@@ -8,6 +8,9 @@ from fastapi import Cookie, Depends, FastAPI, HTTPException, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cloud import metrics
 from cloud.api.auth import Sessions, check_password
 from cloud.config import ApiConfig
 from cloud.store import SqlStore
@@ -38,6 +41,11 @@ def create_app(store: SqlStore, cfg: ApiConfig) -> FastAPI:
     def healthz() -> dict:
         """The process answers (liveness)."""
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Prometheus text format; no login (bind the API to a private address, as deployed)."""
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz")
     def readyz(response: Response) -> dict:

@@ -6,6 +6,7 @@ import logging
 import time
 from collections import Counter
 
+from cloud import metrics
 from cloud.alarms.engine import AlarmEngine
 from cloud.ingest.registry import Registry
 from cloud.store import SqlStore
@@ -22,6 +23,8 @@ class Handler:
     def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str) -> str:
         self.store.quarantine(topic, payload, reason, detail)
         self.counts[f"refused:{reason}"] += 1
+        metrics.ENVELOPES.labels("refused").inc()
+        metrics.REFUSED.labels(reason).inc()
         log.warning("envelope refused on %s: %s %s", topic, reason, detail)
         self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", int(time.time() * 1000))
         return reason
@@ -45,12 +48,16 @@ class Handler:
             else:
                 valid.append((len(outcomes), topic, payload, env_or_reason))
                 outcomes.append(None)
-        results = self.store.accept_many([env for *_, env in valid]) if valid else []
+        with metrics.STORE_SECONDS.time():
+            results = self.store.accept_many([env for *_, env in valid]) if valid else []
+        metrics.BATCH.observe(len(valid))
         for (i, topic, payload, env), result in zip(valid, results):
             if result.status == "refused":
                 outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
                 continue
             self.counts[result.status] += 1
+            metrics.ENVELOPES.labels(result.status).inc()
+            metrics.READINGS.inc(len(result.new_readings))
             if result.new_readings:
                 self.alarms.on_readings(result.new_readings)
             outcomes[i] = result.status

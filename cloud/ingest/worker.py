@@ -14,6 +14,7 @@ import logging
 
 import aiomqtt
 
+from cloud import metrics
 from cloud.config import MqttConfig
 from cloud.ingest.handler import Handler
 
@@ -47,6 +48,7 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
                     batch = [await anext(messages)]  # then whatever else is already queued
                     while len(batch) < MAX_BATCH and len(messages):
                         batch.append(await anext(messages))
+                    metrics.QUEUED.set(len(messages))
                     handler.handle_many([(str(m.topic), _payload(m)) for m in batch])
                     for message in batch:  # only now: everything in the batch is committed
                         if message.qos > 0:

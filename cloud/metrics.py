@@ -1,0 +1,45 @@
+"""Prometheus metrics of the cloud service, served at /metrics (and by `cloud ingest --metrics-port`).
+
+One registry per process: counters move as envelopes are handled; the open alarms are counted
+from the store at each scrape, so they are right even after a restart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+REGISTRY = CollectorRegistry()
+ENVELOPES = Counter("watertel_envelopes", "Envelopes handled by outcome", ["outcome"], registry=REGISTRY)
+REFUSED = Counter("watertel_refused_envelopes", "Envelopes refused, by reason", ["reason"], registry=REGISTRY)
+READINGS = Counter("watertel_readings_stored", "Readings stored (new, not duplicates)", registry=REGISTRY)
+STORE_SECONDS = Histogram("watertel_store_seconds", "Time to store one batch of envelopes (one transaction)",
+                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5), registry=REGISTRY)
+BATCH = Histogram("watertel_ingest_batch_envelopes", "Envelopes per store transaction",
+                  buckets=(1, 2, 5, 10, 20, 50, 100), registry=REGISTRY)
+QUEUED = Gauge("watertel_ingest_queued_messages", "MQTT messages received but not yet handled", registry=REGISTRY)
+
+
+class OpenAlarms:
+    """Open alarms by severity, read from the store when Prometheus scrapes."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def collect(self):
+        family = GaugeMetricFamily("watertel_alarms_open", "Open alarms by severity", labels=["severity"])
+        for severity, n in sorted(Tally(a["severity"] for a in self.store.alarms(open_only=True)).items()):
+            family.add_metric([severity], n)
+        yield family
+
+
+_OPEN_ALARMS = OpenAlarms(None)
+
+
+def watch_store(store) -> None:
+    """Count this store's open alarms at each scrape (the latest store opened in this process)."""
+    if _OPEN_ALARMS.store is None:
+        REGISTRY.register(_OPEN_ALARMS)
+    _OPEN_ALARMS.store = store
