@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from watertel.demo import Demo
-from watertel.processes import Child
+from watertel.processes import Child, wait_until
 
 
 def _subscribe(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue]:
@@ -23,13 +24,26 @@ def _subscribe(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue]:
     return client, got
 
 
+def _offline_alarm(demo: Demo) -> str | None:
+    """State of the newest gateway_offline alarm of gw-1 in the cloud store."""
+    try:
+        with sqlite3.connect(f"file:{demo.dir / 'cloud-data' / 'watertel.db'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT state FROM alarms WHERE type = 'gateway_offline' AND station = 'gw-1'"
+                             " ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
 @pytest.mark.server
 def test_birth_will_and_clean_stop(mosquitto, tmp_path):
     demo = Demo(tmp_path / "demo", f"mqtt://127.0.0.1:{mosquitto}")
     demo.prepare()
     args = ["edge", "run", "--config", str(demo.dir / "edge-gw-1.yaml")]
     client, got = _subscribe(mosquitto, "watertel/gw-1/status")
+    cloud = Child.watertel("cloud", ["cloud", "ingest", "--config", str(demo.dir / "cloud.yaml")], demo.logs)
     try:
+        wait_until(lambda: "ingest subscribed" in (demo.logs / "cloud.log").read_text(), "the cloud ingest", cloud)
         edge = Child.watertel("edge", args, demo.logs)
         retained, birth = got.get(timeout=20)
         assert birth["state"] == "online" and birth["gateway_id"] == "gw-1" and not retained
@@ -38,14 +52,17 @@ def test_birth_will_and_clean_stop(mosquitto, tmp_path):
         edge.proc.kill()  # power cut: the broker publishes the will
         edge.proc.wait()
         assert got.get(timeout=20)[1] == {"gateway_id": "gw-1", "state": "offline"}
+        wait_until(lambda: _offline_alarm(demo) == "raised", "the cloud's gateway_offline alarm", cloud, timeout=20)
 
         edge = Child.watertel("edge", args, demo.logs)
         assert got.get(timeout=20)[1]["state"] == "online"
+        wait_until(lambda: _offline_alarm(demo) == "cleared", "gateway_offline cleared", cloud, timeout=20)
         assert edge.stop() == 0
         assert got.get(timeout=20)[1] == {"gateway_id": "gw-1", "state": "offline"}
     finally:
         client.disconnect()
         client.loop_stop()
+        cloud.stop()
 
     late, late_got = _subscribe(mosquitto, "watertel/gw-1/status")  # a newcomer sees the last state
     try:

@@ -97,3 +97,14 @@ def test_a_batch_of_messages_gets_one_outcome_each_in_order(setup):
     assert outcomes == ["stored", "bad_magic", "stored", "duplicate", "stored", "topic_mismatch", "stored"]
     assert [r.value for r in store.readings()] == [10.0, 11.0, 12.0, 13.0]
     assert store.counts()["refused"] == {"bad_magic": 1, "topic_mismatch": 1}
+
+
+def test_presence_raises_and_clears_gateway_offline(setup):
+    handler, store = setup
+    status = "watertel/gw-1/status"
+    assert handler.handle_status(status, b'{"gateway_id": "gw-1", "state": "offline"}') == "offline"
+    assert handler.handle_status(status, b'{"gateway_id": "gw-1", "state": "offline"}') == "offline"  # once
+    assert [(a["type"], a["station"], a["state"]) for a in store.alarms()] == [("gateway_offline", "gw-1", "raised")]
+    assert handler.handle_status(status, b"\xff not json") == "unreadable"
+    assert handler.handle_status(status, b'{"gateway_id": "gw-1", "state": "online", "version": "0.1.0"}') == "online"
+    assert [a["state"] for a in store.alarms()] == ["cleared"]

@@ -47,6 +47,15 @@ class AlarmEngine:
                 log.info("alarm cleared: chain_gap gateway %s", alarm["station"])
         return gaps
 
+    def on_device_event(self, gateway_id: str, type_: str, message: str, t_ms: int) -> None:
+        """A gateway's own condition (offline): one open alarm until it recovers."""
+        if self.store.raise_alarm(gateway_id, "*", type_, "orange", message, t_ms):
+            log.warning("alarm raised: %s gateway %s: %s", type_, gateway_id, message)
+
+    def clear_device_event(self, gateway_id: str, type_: str, t_ms: int) -> None:
+        if self.store.clear_alarm(gateway_id, "*", type_, t_ms):
+            log.info("alarm cleared: %s gateway %s", type_, gateway_id)
+
     def on_security_event(self, gateway_id: str, type_: str, message: str, t_ms: int) -> None:
         """Refused envelopes and chain gaps: raised once per gateway until an operator closes it."""
         if self.store.raise_alarm(gateway_id, "*", type_, "red" if type_ != "chain_gap" else "yellow", message, t_ms):

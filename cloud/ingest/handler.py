@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -28,6 +29,26 @@ class Handler:
         log.warning("envelope refused on %s: %s %s", topic, reason, detail)
         self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", int(time.time() * 1000))
         return reason
+
+    def handle_status(self, topic: str, payload: bytes) -> str:
+        """A gateway's presence (retained birth, or its last will): raise or clear gateway_offline.
+
+        The broker's ACL lets only the gateway itself write its status topic; the message is not
+        signed, so it drives an alarm and nothing else.
+        """
+        parts = topic.split("/")
+        gateway = parts[-2] if len(parts) >= 3 else "?"
+        try:
+            state = json.loads(payload)["state"]
+        except (ValueError, KeyError, TypeError):
+            self.counts["status:unreadable"] += 1
+            return "unreadable"
+        now = int(time.time() * 1000)
+        if state == "offline":
+            self.alarms.on_device_event(gateway, "gateway_offline", "the gateway went offline (last will or clean stop)", now)
+        elif state == "online":
+            self.alarms.clear_device_event(gateway, "gateway_offline", now)
+        return state
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Process one message; the caller acknowledges it after this returns (nothing lost)."""

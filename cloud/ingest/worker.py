@@ -26,8 +26,8 @@ def _payload(message: aiomqtt.Message) -> bytes:
     return message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
 
 
-def subscription(cfg: MqttConfig) -> str:
-    topic = f"{cfg.topic_prefix}/+/up"
+def subscription(cfg: MqttConfig, kind: str = "up") -> str:
+    topic = f"{cfg.topic_prefix}/+/{kind}"
     return f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic
 
 
@@ -41,6 +41,7 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
                                       tls_context=cfg.tls.context() if cfg.tls else None) as client:
                 client._client.manual_ack_set(True)
                 await client.subscribe(subscription(cfg), qos=1)
+                await client.subscribe(subscription(cfg, "status"), qos=1)
                 log.info("ingest subscribed to %s on %s:%d", subscription(cfg), cfg.host, cfg.port)
                 delay, connected_once = 1.0, True
                 messages = client.messages
@@ -49,7 +50,10 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
                     while len(batch) < MAX_BATCH and len(messages):
                         batch.append(await anext(messages))
                     metrics.QUEUED.set(len(messages))
-                    handler.handle_many([(str(m.topic), _payload(m)) for m in batch])
+                    for m in batch:
+                        if str(m.topic).endswith("/status"):
+                            handler.handle_status(str(m.topic), _payload(m))
+                    handler.handle_many([(str(m.topic), _payload(m)) for m in batch if not str(m.topic).endswith("/status")])
                     for message in batch:  # only now: everything in the batch is committed
                         if message.qos > 0:
                             client._client.ack(message.mid, message.qos)
