@@ -25,8 +25,6 @@ import asyncio
 import json
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,7 @@ from edge_agent.uplink import Uplink
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import seal
 from watertel.keys import write_key_pair
+from watertel.mosquitto import Mosquitto, find_mosquitto
 from watertel.processes import Child, free_port, port_open, wait_until
 from watertel.readings import Quality, Reading
 
@@ -48,14 +47,13 @@ def say(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen, int]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: port_open(port), "mosquitto", timeout=10)
-    return proc, port
+def start_mosquitto(workdir: Path) -> tuple[Mosquitto, int]:
+    binary = find_mosquitto()
+    if not binary:
+        sys.exit("mosquitto is needed (Debian: apt-get install mosquitto; `make test` installs it)")
+    broker = Mosquitto(binary, workdir / f"mosquitto-{time.monotonic_ns()}", persistence=False)
+    broker.start()
+    return broker, broker.port
 
 
 # --- drain ---------------------------------------------------------------------------------------
@@ -185,8 +183,7 @@ def main() -> None:
             result = bench_drain(workdir, port, args.backlog)
             result |= bench_pipeline(workdir, port, args.devices, args.interval, args.seconds)
         finally:
-            broker.terminate()
-            broker.wait(10)
+            broker.stop()
     result |= {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                "seconds": round(time.perf_counter() - began)}
     print(json.dumps(result))

@@ -170,8 +170,7 @@ def main() -> None:
             try:
                 result |= run(kind, args, workdir, port, envelopes)
             finally:
-                broker.terminate()
-                broker.wait(10)
+                broker.stop()
     result |= {"python": platform.python_version(), "cpus": os.cpu_count(), "seconds": round(time.perf_counter() - began)}
     print(json.dumps(result))
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from watertel.processes import free_port, port_open
+from watertel.mosquitto import Mosquitto, find_mosquitto
+from watertel.processes import free_port
 
 REQUIRE_SERVERS = os.environ.get("WATERTEL_REQUIRE_SERVERS") == "1"
 
@@ -25,47 +26,11 @@ def need(condition: bool, what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
-def find_mosquitto() -> str | None:
-    return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None)
-
-
-class Mosquitto:
-    """A real Mosquitto broker on a free loopback port that a test can stop and start again."""
-
-    def __init__(self, binary: str, workdir: Path, persistence: bool) -> None:
-        self.binary, self.port = binary, free_port()
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            # started as root, mosquitto switches to its own user, which cannot write its
-            # persistence file into the test's folder: sessions would silently not survive a restart
-            f"user {getpass.getuser()}\n"
-            + (f"persistence true\npersistence_location {workdir}/\n" if persistence else "persistence false\n")
-        )
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.conf.with_name("mosquitto.log"), "ab") as log:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not port_open(self.port):
-            assert self.proc.poll() is None, "mosquitto exited at start"
-            assert time.monotonic() < deadline, "mosquitto did not open its port"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
 @pytest.fixture
 def mosquitto_server(tmp_path):
     """A started Mosquitto with persistence on (sessions survive its restart)."""
     binary = find_mosquitto()
     need(binary is not None, "mosquitto")
-    (tmp_path / "mosquitto").mkdir()
     server = Mosquitto(binary, tmp_path / "mosquitto", persistence=True)
     server.start()
     yield server
@@ -125,7 +90,6 @@ class Postgres:
     """
 
     def __init__(self, bindir: Path) -> None:
-        import getpass
         import tempfile
 
         self.bindir, self.port = bindir, free_port()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
@@ -45,7 +44,7 @@ def send_all(buf: Buffer) -> None:
 
 def test_sent_history_goes_first_and_unsent_readings_stay(tmp_path):
     buf = Buffer(tmp_path / "b.db", "gw-1", max_bytes=LIMIT)
-    sent = fill_until_over(buf, LIMIT // 2)
+    fill_until_over(buf, LIMIT // 2)
     send_all(buf)
     fill_until_over(buf, LIMIT)  # the rest arrives unsent, over the limit
     waiting = buf.unsealed()[0]

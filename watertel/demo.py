@@ -14,7 +14,6 @@ reading, what the agents polled with what the cloud stored.
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import shutil
 import signal
