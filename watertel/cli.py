@@ -112,6 +112,12 @@ def _cloud_backup(cfg, args: argparse.Namespace) -> int:
     return 0
 
 
+def _soak(args: argparse.Namespace) -> int:
+    from watertel.soak import run_soak
+
+    return run_soak(Path(args.data_dir), args.minutes, args.seed)
+
+
 def _broker(args: argparse.Namespace) -> int:
     import signal
 
@@ -241,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", help="ingest: this worker's name, appended to mqtt.client_id (e.g. 1, 2, …)")
     p.add_argument("--metrics-port", type=int, help="ingest: serve Prometheus /metrics on 127.0.0.1:PORT")
     p.set_defaults(func=_cloud)
+
+    p = sub.add_parser("soak", help="the whole system under seeded random faults, then a reading-by-reading account")
+    p.add_argument("--minutes", type=float, default=10.0, help="how long (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1, help="the fault schedule's seed (default: %(default)s)")
+    p.add_argument("--data-dir", default="soak-data", help="configs, databases and logs (default: %(default)s)")
+    p.set_defaults(func=_soak)
 
     p = sub.add_parser("broker", help="the embedded MQTT broker (amqtt), loopback only")
     p.add_argument("--listen", default="127.0.0.1:1883", help="HOST:PORT (default: %(default)s)")
