@@ -102,11 +102,19 @@ class PostgresStoreConfig(Strict):
         return f"{self.dsn} password='{password}'"
 
 
+class RetentionConfig(Strict):
+    """How long raw readings are kept (none: for ever); applied in the background in small batches."""
+
+    raw_days: float | None = Field(None, gt=0)
+    every_s: float = Field(3600.0, gt=0)
+
+
 class CloudConfig(Strict):
     data_dir: Path
     store: SqliteStoreConfig | PostgresStoreConfig = Field(SqliteStoreConfig(), discriminator="kind")
     chain_gap_after_s: float = Field(600.0, gt=0)  # a missing envelope raises chain_gap after this long
     command_key: Path | None = None  # the cloud's SM2 private key (PEM) that signs commands to gateways
+    retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig = MqttConfig()
     api: ApiConfig = ApiConfig()
     gateways: list[GatewayEntry] = []

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -42,6 +43,26 @@ async def _watch_chain_gaps(alarms: AlarmEngine, grace_s: float) -> None:
             log.exception("chain gap check failed")
 
 
+async def apply_retention(store, raw_days: float, pause_s: float = 0.05) -> int:
+    """Delete raw readings older than ``raw_days`` in small batches; return how many."""
+    cutoff, total = int((time.time() - raw_days * 86400) * 1000), 0
+    while n := store.delete_readings_before(cutoff):
+        total += n
+        await asyncio.sleep(pause_s)  # let ingest in between batches
+    if total:
+        log.info("retention: %d readings older than %g days deleted", total, raw_days)
+    return total
+
+
+async def _retention(store, cfg: CloudConfig) -> None:
+    while True:
+        try:
+            await apply_retention(store, cfg.retention.raw_days)
+        except Exception:  # a busy database: try again next round
+            log.exception("retention failed")
+        await asyncio.sleep(cfg.retention.every_s)
+
+
 async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_port: int | None = None) -> None:
     """Run ``parts`` until SIGTERM/SIGINT; the store is closed only after every part stopped.
 
@@ -60,6 +81,8 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     if "ingest" in parts:
         background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
                        asyncio.create_task(_watch_chain_gaps(handler.alarms, cfg.chain_gap_after_s))]
+        if cfg.retention.raw_days:
+            background.append(asyncio.create_task(_retention(store, cfg)))
     server = serving = None
     if "api" in parts:  # asked to exit at stop, so open requests finish
         server = _Server(uvicorn.Config(create_app(store, cfg.api), host=cfg.api.host, port=cfg.api.port,

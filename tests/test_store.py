@@ -164,3 +164,20 @@ def test_a_store_from_a_newer_watertel_is_refused(open_store, request):
         store._execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this watertel"):
         open_store()
+
+
+def test_retention_removes_exactly_the_old_readings(open_store):
+    import asyncio
+
+    from cloud.service import apply_retention
+
+    store = open_store()
+    now_ms = int(time.time() * 1000)
+    day = 86_400_000
+    ages = [500, 401, 400.5, 399, 30, 0]  # days
+    readings = [Reading("ST-1", "flow", now_ms - int(a * day), float(a), "m3/h") for a in ages]
+    for env in chain([readings[:3], readings[3:]]):
+        store.accept(env)
+    assert asyncio.run(apply_retention(store, raw_days=400, pause_s=0)) == 3
+    assert sorted(r.value for r in store.readings()) == [0.0, 30.0, 399.0]
+    assert store.counts()["envelopes"] == 2, "envelopes (the chain) are kept"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -92,6 +93,20 @@ class PostgresStore(SqlStore):
             while t <= last:  # every month from the oldest sample to the newest
                 t = self._ensure_partition(t)
         return super().accept_many(envs)
+
+    def delete_readings_before(self, t_ms: int, limit: int = 5000) -> int:
+        """Whole months before ``t_ms`` go as partitions (no row-by-row delete); then the rest."""
+        dropped = 0
+        for name, end in self._rows("SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+                                    " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+                                    " WHERE p.relname = 'readings'"):
+            upper = int(re.findall(r"\d+", end)[-1])  # FOR VALUES FROM ('a') TO ('b')
+            if upper <= t_ms:
+                with self._write():
+                    dropped += self._rows(f"SELECT count(*) FROM {name}")[0][0]
+                    self._execute(f"DROP TABLE {name}")
+                self._partitions.discard(name)
+        return dropped + super().delete_readings_before(t_ms, limit)
 
     def _ensure_partition(self, t_ms: int) -> int:
         """Make sure the month of ``t_ms`` has its partition; return the start of the next month."""

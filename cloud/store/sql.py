@@ -150,6 +150,16 @@ class SqlStore(ABC):
             gaps.setdefault(gateway_id, []).append(self._from_seq(seq) - 1)
         return gaps
 
+    def delete_readings_before(self, t_ms: int, limit: int = 5000) -> int:
+        """Delete up to ``limit`` readings sampled before ``t_ms`` (retention); how many went.
+
+        Small batches: each is its own short transaction, so ingest never waits long.
+        """
+        with self._write():
+            return self._execute(
+                "DELETE FROM readings WHERE (station, point, t_ms) IN"
+                " (SELECT station, point, t_ms FROM readings WHERE t_ms < ? LIMIT ?)", (t_ms, limit)).rowcount
+
     def ping(self) -> None:
         """Raise if the database does not answer."""
         self._rows("SELECT 1")
