@@ -41,3 +41,27 @@ def test_an_alarm_is_raised_once_and_cleared_when_the_condition_ends(tmp_path):
     assert engine.on_readings(tuple(poll(4000, turbidity=2.0))) == 1  # a new episode, a new alarm
     assert len(store.alarms()) == 2 and len(store.alarms(open_only=True)) == 1
     store.close()
+
+
+def reading(point: str, value: float, quality: Quality, t_ms: int = 0) -> Reading:
+    return Reading("ST-1", point, t_ms, value, "m3", quality)
+
+
+def test_an_unsynchronised_clock_raises_one_alarm_and_its_values_are_still_judged(tmp_path):
+    store = SqliteStore(tmp_path / "w.db")
+    engine = AlarmEngine(store)
+    engine.on_readings((reading("turbidity", 1.4, Quality.CLOCK_UNSYNCED, 1000),))
+    assert sorted(a["type"] for a in store.alarms()) == ["clock_unsynced", "water_quality"]
+    engine.on_readings((reading("turbidity", 0.3, Quality.OK, 2000),))
+    assert {a["type"]: a["state"] for a in store.alarms()} == {"clock_unsynced": "cleared", "water_quality": "cleared"}
+    store.close()
+
+
+def test_a_totaliser_reset_stays_open_for_an_operator_and_a_rollover_raises_nothing(tmp_path):
+    store = SqliteStore(tmp_path / "w.db")
+    engine = AlarmEngine(store)
+    engine.on_readings((reading("total", 3.0, Quality.TOTAL_RESET, 1000),))
+    engine.on_readings((reading("total", 4.0, Quality.OK, 2000),))
+    engine.on_readings((reading("energy", 1.0, Quality.TOTAL_ROLLOVER, 3000),))
+    assert [(a["type"], a["point"], a["state"]) for a in store.alarms()] == [("totaliser_reset", "total", "raised")]
+    store.close()

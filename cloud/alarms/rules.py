@@ -1,4 +1,5 @@
-"""The first alarm rules: device faults, water-quality limits (GB 5749-2022), chain gaps.
+"""Alarm rules on each poll: device faults, water-quality limits (GB 5749-2022), an unsynchronised
+gateway clock, and totaliser resets. (Chain gaps and gateway presence are raised by the engine.)
 
 A rule looks at one poll of one station (its readings share a sample time) and says, per alarm
 key, whether the condition holds now; the engine raises on the first True and clears on the
@@ -53,4 +54,19 @@ def water_quality(poll: list[Reading]) -> list[Condition]:
     return found
 
 
-RULES = (device_fault, water_quality)
+def clock_unsynced(poll: list[Reading]) -> list[Condition]:
+    """The gateway sampled with a clock no time service disciplines: its sample times may be off."""
+    skewed = any(r.quality is Quality.CLOCK_UNSYNCED for r in poll)
+    return [Condition(poll[0].station, "*", "clock_unsynced", "yellow", skewed,
+                      "the gateway clock is not synchronised: sample times may be wrong" if skewed else "clock synchronised")]
+
+
+def totaliser_reset(poll: list[Reading]) -> list[Condition]:
+    """A meter replaced or reset (the edge saw its totaliser go backwards): an event for someone to
+    check the volume account, open until an operator closes it (never cleared by later readings)."""
+    return [Condition(r.station, r.point, "totaliser_reset", "yellow", True,
+                      f"{r.point} went back to {r.value:.6g} {r.unit}: meter replaced or reset?")
+            for r in poll if r.quality is Quality.TOTAL_RESET]
+
+
+RULES = (device_fault, water_quality, clock_unsynced, totaliser_reset)
