@@ -1,8 +1,11 @@
 """A profile-driven Modbus device for pymodbus' server, recording every value it serves.
 
 pymodbus calls ``_on_access`` for every request before it answers; the device then brings its
-registers to the current time, so a reading is the state at the moment it was asked for, and
-logs the points the request covers. Coils, discrete inputs, holding and input registers are four
+registers to the current simulated time, so a reading is the state at the moment it was asked
+for, and logs the points the request covers (wall time ``t`` and simulated time ``t_sim``).
+Before answering, the scenario's communication faults apply: an offline device stays silent, a
+faulty one answers with an exception, a slow one answers late, and on an RTU bus the framer
+(``simulators.rtu``) corrupts the CRC while a ``crc`` event is in force. Coils, discrete inputs, holding and input registers are four
 separate tables, as on most meters; every value goes through ``firmware_profiles.codec`` so the
 simulator serves exactly what the profile says. Writes are refused (read-only devices until the
 command path exists).
@@ -10,17 +13,22 @@ command path exists).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import IO
 
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
 from firmware_profiles import Function, Profile
 from firmware_profiles.codec import decode, place
-from simulators.config import SimDeviceConfig
+from simulators.clock import Clock, SimClock
+from simulators.config import SimDeviceConfig, SiteConfig
+from simulators.effects import DeviceEffects
+from simulators.physics import PhysicsState
 from simulators.signals import DeviceState
 from watertel.readings import Quality
 
@@ -36,12 +44,37 @@ def _pack_bits(bits: list[int], registers: list[int]) -> None:
 class SimulatedDevice:
     """One device: its state, its register blocks and its served log."""
 
-    def __init__(self, config: SimDeviceConfig, profile: Profile, served_log: IO[str] | None) -> None:
+    def __init__(self, config: SimDeviceConfig, profile: Profile, served_log: IO[str] | None,
+                 clock: Clock | None = None, effects: DeviceEffects | None = None,
+                 site: SiteConfig | None = None) -> None:
         self.config = config
         self.profile = profile
-        self.state = DeviceState(profile, config.signals, config.faults, config.seed)
+        self.clock = clock or SimClock()
+        self.effects = effects or DeviceEffects(config.name, profile, [])
+        if config.model is not None:
+            self.state: DeviceState | PhysicsState = PhysicsState(
+                profile, config.model, site or SiteConfig(), self.effects, config.seed, self.clock.start)
+        else:
+            self.state = DeviceState(profile, config.signals, config.faults, config.seed)
         self.served_log = served_log
         self.size = {f: self._extent(f) for f in Function}
+
+    def comm_fault(self, t_sim: float | None = None) -> str | None:
+        """The kind of communication fault in force (``offline``, ``exception``, ``crc``,
+        ``slow``), or None."""
+        t = self.clock.now() if t_sim is None else t_sim
+        event = self.effects.comm(t - self.clock.start)
+        return None if event is None else event.kind
+
+    def status_word(self, t_sim: float) -> int:
+        """Status register: a fault bit is set while its fault window is open."""
+        return sum(1 << f.bit for f in self.config.faults if t_sim % f.every_s < f.for_s)
+
+    def _value(self, name: str, t_sim: float) -> float:
+        value = self.state.values[name]
+        if isinstance(self.state, DeviceState):  # physics applies the sensor faults itself, per tick
+            value = self.effects.value(name, value, t_sim - self.clock.start)
+        return value
 
     def _extent(self, function: Function) -> int:
         """Registers (or bits) the device has in ``function``'s table: up to its last point."""
@@ -66,32 +99,49 @@ class SimulatedDevice:
         function = _READ_CODES.get(function_code)
         if function is None:
             return None
-        now = time.time()
-        self.state.advance(now)
-        status = self.state.status_word(now)
-        image = self._image(function, status)
+        refused = await self._comm_fault()
+        if refused is not None:
+            return refused
+        t_sim = self.clock.now()
+        self.state.advance(t_sim)
+        status = self.status_word(t_sim)
+        image = self._image(function, status, t_sim)
         if function.is_bit:
             _pack_bits(image, registers)
         else:
             registers[: len(image)] = image
-        self._log_served(function, address, count, now, status, image)
+        self._log_served(function, address, count, (time.time(), t_sim), status, image)
         return None
 
-    def _image(self, function: Function, status: int) -> list[int]:
+    async def _comm_fault(self) -> ExcCodes | None:
+        """Apply the scenario's communication fault: stay silent (pymodbus then sends nothing),
+        answer with an exception, or answer late; CRC corruption happens in the RTU framer."""
+        event = self.effects.comm(self.clock.now() - self.clock.start)
+        if event is None:
+            return None
+        if event.kind == "offline":
+            raise NoSuchIdException(f"{self.config.name} is offline (scenario)")
+        if event.kind == "exception":
+            return ExcCodes[event.code.name]
+        if event.kind == "slow":
+            await asyncio.sleep(event.delay)
+        return None
+
+    def _image(self, function: Function, status: int, t_sim: float) -> list[int]:
         """The table of ``function`` as the device holds it now: every point's value encoded
         through the profile; in the status register the fault bits are the fault windows' and
         any other bit is a bit point's (a drive's "remote mode" flag beside its fault bits)."""
         image = [0] * self.size[function]
         for p in self.profile.points:
             if p.function == function:
-                place(p, self.state.values[p.name], image)
+                place(p, self._value(p.name, t_sim), image)
         st = self.profile.status
         if st and st.function == function:  # fault bits come from the fault windows, other bits from bit points
             mask = sum(1 << b for b in st.faults) | sum(1 << f.bit for f in self.config.faults)
             image[st.address] = (image[st.address] & ~mask) | (status & mask)
         return image
 
-    def _log_served(self, function: Function, address: int, count: int, now: float, status: int,
+    def _log_served(self, function: Function, address: int, count: int, now: tuple[float, float], status: int,
                     image: list[int]) -> None:
         """Record the value of each point the request covers, decoded from what went on the wire."""
         if self.served_log is None:
@@ -103,6 +153,7 @@ class SimulatedDevice:
                 value = decode(p, image[p.first : p.first + p.count])
                 bounds = p.range
                 q = Quality.OUT_OF_RANGE if bounds and not bounds[0] <= value <= bounds[1] else quality
-                record = {"device": self.config.name, "point": p.name, "t": now, "value": value, "quality": q.name}
+                record = {"device": self.config.name, "point": p.name, "t": now[0], "t_sim": round(now[1], 3),
+                          "value": value, "quality": q.name}
                 self.served_log.write(json.dumps(record) + "\n")
         self.served_log.flush()

@@ -23,7 +23,7 @@ class PtyLink:
         for fd in (self._a_slave, self._b_slave):
             tty.setraw(fd)  # no echo, no line discipline: Modbus frames are binary
         self.server_port = os.ttyname(self._a_slave)
-        client_port = os.ttyname(self._b_slave)
+        self.client_port = client_port = os.ttyname(self._b_slave)
         self.link.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.link.with_name(self.link.name + ".tmp")
         tmp.unlink(missing_ok=True)

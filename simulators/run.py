@@ -1,4 +1,8 @@
-"""Run a set of simulated devices until cancelled: `watertel sim run --config FILE`."""
+"""Run a set of simulated devices until cancelled: `watertel sim run --config FILE`.
+
+One simulated clock and one scenario drive every device of the run; the ground truth of what
+the scenario injected is written beside the served log.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from pymodbus.exceptions import NoSuchIdException
@@ -13,9 +18,14 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator.simcore import SimCore
 
 import firmware_profiles
+from simulators.clock import Clock, SimClock
 from simulators.config import SimConfig, SimDeviceConfig
+from simulators.effects import DeviceEffects, DeviceInfo, check_events
 from simulators.modbus_device import SimulatedDevice
 from simulators.pty_link import PtyLink
+from simulators.rtu import corrupting_rtu_framer
+from simulators.scenario import LoadedScenario, empty_scenario, raise_problems
+from simulators.truth import GroundTruth
 
 log = logging.getLogger("watertel.sim")
 
@@ -36,39 +46,70 @@ def _bus_key(d: SimDeviceConfig) -> tuple:
     return ("tcp", t.host, t.port) if t.kind == "tcp" else ("rtu", str(t.link), t.baudrate)
 
 
-async def run_simulators(config: SimConfig, ready: asyncio.Event | None = None) -> None:
+def build_devices(config: SimConfig, scenario: LoadedScenario, clock: Clock,
+                  served) -> dict[tuple, list[SimulatedDevice]]:
+    """Every device of the run, grouped by bus; the scenario is checked against them first."""
+    profiles = {d.name: firmware_profiles.load(d.profile) for d in config.devices}
+    infos = {d.name: DeviceInfo(profiles[d.name], d.transport.kind == "rtu", d.model is not None) for d in config.devices}
+    raise_problems(scenario, check_events(scenario, infos))
+    buses: dict[tuple, list[SimulatedDevice]] = defaultdict(list)
+    for d in config.devices:
+        effects = DeviceEffects(d.name, profiles[d.name], scenario.events)
+        buses[_bus_key(d)].append(SimulatedDevice(d, profiles[d.name], served, clock, effects, config.site))
+    return buses
+
+
+def _server(key: tuple, devices: list[SimulatedDevice], links: list[PtyLink]):
+    """A pymodbus server for one bus; an RTU bus gets a framer that can corrupt CRCs."""
+    context = [dev.sim_device() for dev in devices]
+    if key[0] == "tcp":
+        server = ModbusTcpServer(context, address=(key[1], key[2]), ignore_missing_devices=True)
+    else:
+        link = PtyLink(Path(key[1]))
+        link.start()
+        links.append(link)
+        server = ModbusSerialServer(context, port=link.server_port, baudrate=key[2], ignore_missing_devices=True)
+        by_unit = {dev.config.unit_id: dev for dev in devices}
+        server.framer = corrupting_rtu_framer(lambda unit: unit in by_unit and by_unit[unit].comm_fault() == "crc")
+    server.context = _Bus(context)
+    return server
+
+
+async def run_simulators(config: SimConfig, ready: asyncio.Event | None = None, clock: Clock | None = None,
+                         scenario: LoadedScenario | None = None,
+                         announce: Callable[[str], None] | None = None) -> None:
     """Serve every configured device; devices sharing a TCP port or RTU link share one server.
 
     A unit id nobody serves gets no answer, as on a real RS-485 bus (pymodbus would otherwise
-    answer with an exception on the missing device's behalf)."""
+    answer with an exception on the missing device's behalf). ``announce`` receives one line
+    per bus saying where to connect (the pty device path for an RTU bus)."""
+    scenario = scenario or empty_scenario()
+    clock = clock or SimClock(scenario.scenario.start_epoch)
     served = open(config.served_log, "a", encoding="utf-8") if config.served_log else None  # noqa: SIM115
-    buses: dict[tuple, list[SimulatedDevice]] = defaultdict(list)
-    for d in config.devices:
-        buses[_bus_key(d)].append(SimulatedDevice(d, firmware_profiles.load(d.profile), served))
-    servers, links = [], []
+    truth = GroundTruth(config.truth_log, scenario.events, clock)
+    servers, links, tasks = [], [], []
     try:
-        for key, devices in buses.items():
-            context = [dev.sim_device() for dev in devices]
-            if key[0] == "tcp":
-                servers.append(ModbusTcpServer(context, address=(key[1], key[2]), ignore_missing_devices=True))
-            else:
-                link = PtyLink(Path(key[1]))
-                link.start()
-                links.append(link)
-                servers.append(ModbusSerialServer(context, port=link.server_port, baudrate=key[2],
-                                                  ignore_missing_devices=True))
-            servers[-1].context = _Bus(context)
-            log.info("serving %s on %s", ", ".join(d.config.name for d in devices), ":".join(map(str, key[1:])))
+        for key, devices in build_devices(config, scenario, clock, served).items():
+            servers.append(_server(key, devices, links))
+            where = ":".join(map(str, key[1:])) if key[0] == "tcp" else f"{links[-1].client_port} (link {key[1]})"
+            log.info("serving %s on %s", ", ".join(d.config.name for d in devices), where)
+            if announce:
+                announce(f"{key[0]} {where}: " + ", ".join(f"{d.config.name} (unit {d.config.unit_id})" for d in devices))
         for server in servers:
             await server.serve_forever(background=True)
+        tasks.append(asyncio.create_task(truth.run()))
         if ready:
             ready.set()
         await asyncio.Event().wait()
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for server in servers:
             with contextlib.suppress(Exception):
                 await server.shutdown()
         for link in links:
             link.close()
+        truth.close()
         if served:
             served.close()

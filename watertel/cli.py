@@ -136,25 +136,9 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    import signal
+    from simulators.cli import run_sim_command
 
-    from simulators.config import SimConfig
-    from simulators.run import run_simulators
-    from watertel.config import load_model
-
-    cfg = load_model(args.config, SimConfig)
-
-    async def main() -> None:
-        task = asyncio.create_task(run_simulators(cfg))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    asyncio.run(main())
-    return 0
+    return run_sim_command(args)
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -259,8 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_broker)
 
     p = sub.add_parser("sim", help="simulated Modbus devices (TCP and RTU over a pseudo-terminal)")
-    p.add_argument("action", choices=["run"])
-    p.add_argument("--config", required=True, help="simulator YAML (see deploy/sim.example.yaml)")
+    p.add_argument("action", choices=["run"], help="run: serve Modbus devices (--config FILE or --profile FILE)")
+    from simulators.cli import add_arguments as add_sim_arguments
+
+    add_sim_arguments(p)
     p.set_defaults(func=_sim)
 
     p = sub.add_parser("keys", help="SM2 gateway keys")
