@@ -97,3 +97,17 @@ def test_the_service_refuses_a_store_from_a_newer_version_with_a_clear_message(t
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     done = watertel("cloud", "ingest", "--config", str(cloud_yaml(tmp_path / "c.yaml", tmp_path / "data", None)))
     assert done.returncode == 1 and "newer than this watertel knows" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cloud_migrate_upgrades_a_first_schema_store(tmp_path):
+    import sqlite3
+
+    cfg = cloud_yaml(tmp_path / "c.yaml", tmp_path / "data", None)
+    assert watertel("cloud", "migrate", "--config", str(cfg)).returncode == 0  # a new store: made at the latest
+    with sqlite3.connect(tmp_path / "data" / "watertel.db") as db:
+        db.execute("DROP INDEX envelopes_received")
+        db.execute("PRAGMA user_version = 1")
+    refused = watertel("cloud", "ingest", "--config", str(cfg))
+    assert refused.returncode == 1 and "watertel cloud migrate" in refused.stderr
+    done = watertel("cloud", "migrate", "--config", str(cfg))
+    assert done.returncode == 0 and "schema version 2" in done.stdout, done.stderr

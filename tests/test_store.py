@@ -22,16 +22,16 @@ T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z: a month boundary a day later
 def open_store(request, tmp_path):
     """A factory of store connections to one fresh database (several = several ingest workers)."""
     if request.param == "sqlite":
-        make = lambda: SqliteStore(tmp_path / "w.db")
+        make = lambda migrate: SqliteStore(tmp_path / "w.db", migrate)
     else:
         from cloud.store.postgres import PostgresStore
 
         dsn = request.getfixturevalue("postgres")
-        make = lambda: PostgresStore(dsn)
+        make = lambda migrate: PostgresStore(dsn, migrate)
     opened: list[SqlStore] = []
 
-    def factory() -> SqlStore:
-        opened.append(make())
+    def factory(migrate: bool = False) -> SqlStore:
+        opened.append(make(migrate))
         return opened[-1]
 
     yield factory
@@ -152,6 +152,27 @@ def test_the_postgres_password_comes_from_its_file_quoted_for_libpq(tmp_path):
     assert cfg.store.password_file == tmp_path / "secrets" / "db"
     assert cfg.store.connection() == "host=db dbname=w password='s3cr\\'et\\\\x'"
     assert "s3cr" not in repr(cfg), "the password is read when connecting, never kept in the config"
+
+
+def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store):
+    from cloud.store.sql import SCHEMA_VERSION, StoreError
+
+    store = open_store()
+    store.accept(chain([[r(0), r(1)]])[0])
+    # what the first released schema (version 1) looked like: no envelopes_received index
+    store._execute("DROP INDEX envelopes_received")
+    if isinstance(store, SqliteStore):
+        store.db.execute("PRAGMA user_version = 1")
+    else:
+        store._execute("UPDATE schema_version SET version = 1")
+    with pytest.raises(StoreError, match="older than this watertel .*watertel cloud migrate"):
+        open_store()
+    open_store(migrate=True)
+    again = open_store()
+    assert [x.value for x in again.readings()] == [0.0, 1.0]
+    index = "SELECT name FROM sqlite_master WHERE name = 'envelopes_received'" if isinstance(again, SqliteStore) \
+        else "SELECT indexname FROM pg_indexes WHERE indexname = 'envelopes_received'"
+    assert again._rows(index) and SCHEMA_VERSION == 2
 
 
 def test_a_store_from_a_newer_watertel_is_refused(open_store, request):

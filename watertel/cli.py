@@ -72,6 +72,13 @@ def _cloud(args: argparse.Namespace) -> int:
         return _cloud_backup(cfg, args)
     if args.action == "command":
         return _cloud_command(cfg, args)
+    if args.action == "migrate":
+        from cloud.store import open_store
+        from cloud.store.sql import SCHEMA_VERSION
+
+        open_store(cfg, migrate=True).close()
+        print(f"the {cfg.store.kind} store is at schema version {SCHEMA_VERSION}")
+        return 0
     from cloud.service import PARTS, run_cloud
 
     if args.worker is not None:  # one of several ingest workers: each needs its own MQTT session
@@ -217,10 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_edge)
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
-    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore", "command"],
+    p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore", "command",
+                                      "migrate"],
                    help="run: ingest + API in one process; ingest / api: one part (scale ingest out); "
                         "backup FILE: online copy of the store; restore FILE: into an empty store; "
-                        "command NAME: a signed command to --gateway")
+                        "command NAME: a signed command to --gateway; migrate: upgrade the store's schema")
     p.add_argument("file", nargs="?", help="backup / restore: the backup file; command: its name")
     p.add_argument("--gateway", help="command: the gateway id")
     p.add_argument("--args", default="{}", help='command: its arguments as JSON, e.g. \'{"device": "fm-1"}\'')

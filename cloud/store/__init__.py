@@ -16,9 +16,10 @@ from cloud.store.sqlite import SqliteStore
 __all__ = ["Accepted", "SqlStore", "SqliteStore", "open_store"]
 
 
-def open_store(cfg: CloudConfig) -> SqlStore:
+def open_store(cfg: CloudConfig, migrate: bool = False) -> SqlStore:
+    """The configured store; ``migrate`` upgrades an older schema (else it is refused)."""
     if cfg.store.kind == "postgres":
         from cloud.store.postgres import PostgresStore
 
-        return PostgresStore(cfg.store.connection())
-    return SqliteStore(Path(cfg.data_dir) / "watertel.db")
+        return PostgresStore(cfg.store.connection(), migrate)
+    return SqliteStore(Path(cfg.data_dir) / "watertel.db", migrate)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors
 
-from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, check_version
+from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, pending_migrations
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
+CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
 """
 
 INSERT = """
@@ -60,16 +61,16 @@ def month_of(t_ms: int) -> tuple[str, int, int]:
 
 
 class PostgresStore(SqlStore):
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, migrate: bool = False) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True)
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(0)")  # two workers starting at once
             self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
-            check_version(row[0] or 0, "the PostgreSQL database")
-            self.conn.execute(SCHEMA)
-            if row[0] is None:
-                self.conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+            version = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            for sql in ([SCHEMA] if not version else []) + pending_migrations(version, "the PostgreSQL database", migrate):
+                self.conn.execute(sql)
+            self.conn.execute("DELETE FROM schema_version")
+            self.conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
         self._partitions: set[str] = set()
 
     def close(self) -> None:

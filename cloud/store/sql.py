@@ -21,18 +21,33 @@ from watertel.errors import OperatorError
 from watertel.readings import Quality, Reading
 
 
-SCHEMA_VERSION = 1  # raise with each schema change, and add its migration to both back-ends
+# Each schema change raises SCHEMA_VERSION and adds the SQL that takes a store from the version
+# before to it (SQL both back-ends accept); a new store is created at the latest version directly.
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms)"],  # chain-gap scans
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class StoreError(OperatorError):
     """A store this code must not use (e.g. made by a newer watertel); the message says what to do."""
 
 
-def check_version(found: int, where: str) -> None:
-    """Refuse a store whose schema is newer than this code knows: it could lose data there."""
+def pending_migrations(found: int, where: str, migrate: bool) -> list[str]:
+    """The SQL to bring a store at version ``found`` to SCHEMA_VERSION (0: a new store, nothing).
+
+    A newer store is refused (this code could lose data there); an older one is upgraded only when
+    asked (`watertel cloud migrate`), so an upgrade is a decision made with a backup at hand.
+    """
     if found > SCHEMA_VERSION:
         raise StoreError(f"{where} has schema version {found}, newer than this watertel knows ({SCHEMA_VERSION}):"
                          " upgrade watertel, or restore a backup made with this version")
+    if found == 0 or found == SCHEMA_VERSION:
+        return []
+    if not migrate:
+        raise StoreError(f"{where} has schema version {found}, older than this watertel ({SCHEMA_VERSION}):"
+                         " back it up (`watertel cloud backup`), then run `watertel cloud migrate`")
+    return [sql for version in range(found + 1, SCHEMA_VERSION + 1) for sql in MIGRATIONS[version]]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, check_version
+from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, pending_migrations
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -37,20 +37,24 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
+CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms)
 """
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, migrate: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
-        check_version(version, str(path))
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        steps = pending_migrations(version, str(path), migrate)
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for sql in ([] if version else [q for q in SCHEMA.split(";") if q.strip()]) + steps:
+                self.db.execute(sql)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
