@@ -123,6 +123,20 @@ class EdgeConfig(Strict):
             raise ValueError(f"device names must be unique on a gateway (repeated: {', '.join(repeated)})")
         return self
 
+    @model_validator(mode="after")
+    def _one_bus_per_endpoint(self) -> EdgeConfig:
+        """Many Modbus TCP gateways and PLCs accept one connection only, and an RS-485 line allows
+        one request at a time: each endpoint must be one bus (one connection, requests in turn)."""
+        seen: dict[str, str] = {}
+        for bus in self.buses:
+            t = bus.transport
+            endpoint = f"{t.host}:{t.port}" if t.kind == "tcp" else t.port
+            if endpoint in seen:
+                raise ValueError(f"buses {seen[endpoint]!r} and {bus.name!r} both use {endpoint}: "
+                                 "put their devices on one bus (one connection, requests in turn)")
+            seen[endpoint] = bus.name
+        return self
+
 
 def profile_ref(base: Path, profile: str) -> str | Path:
     """A shipped profile name as is; a YAML path resolved against the config's folder."""

@@ -69,6 +69,19 @@ def test_edge_check_reports_a_missing_profile(tmp_path):
     assert "buses.0.devices.0.profile: cannot load 'no_such_profile'" in out.stderr
 
 
+def test_edge_check_refuses_two_buses_on_one_endpoint(tmp_path):
+    watertel("keys", "new", "--gateway", "gw-1", "--out", str(tmp_path))
+    config = tmp_path / "edge.yaml"
+    bus = lambda name, unit: (f"  - {{name: {name}, transport: {{kind: tcp, host: 10.0.0.5, port: 502}},"
+                              f" devices: [{{name: {name}-d, profile: emf_flow_meter, unit_id: {unit}, station: S1}}]}}\n")
+    config.write_text("gateway_id: gw-1\nkey: {private_key: gw-1.key.pem, key_id: k1}\n"
+                      "uplink: {brokers: ['mqtt://127.0.0.1:1883']}\nbuffer: {path: buf.db}\nbuses:\n"
+                      + bus("plc-a", 1) + bus("plc-b", 2))
+    out = watertel("edge", "check", "--config", str(config))
+    assert out.returncode == 1
+    assert "buses 'plc-a' and 'plc-b' both use 10.0.0.5:502: put their devices on one bus" in out.stderr
+
+
 def test_ctrl_c_stops_the_demo_cleanly_with_no_stray_process(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "watertel", "demo", "--data-dir", str(tmp_path / "demo")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
