@@ -38,8 +38,8 @@ class CommandExecutor:
             self._check(body)
             result = await self._run(body["command"], body.get("args") or {})
             log.info("command %s %s done: %s", command_id, body["command"], result)
-        except CommandError as err:
-            status, reason = "refused", err.reason
+        except CommandError as err:  # the reason is a code to count; the detail says what to fix
+            status, reason, result = "refused", err.reason, {"detail": err.detail}
             log.warning("command %s refused: %s", command_id, err)
         now = int(time.time() * 1000)
         return Answer(self.gateway_id, command_id, status, reason, result, now).pack(self.key)

@@ -58,6 +58,7 @@ class SimulatedDevice:
             self.state = DeviceState(profile, config.signals, config.faults, config.seed)
         self.served_log = served_log
         self.size = {f: self._extent(f) for f in Function}
+        self.held: dict[str, float] = {}  # values written by a client (setpoints, run commands)
 
     def comm_fault(self, t_sim: float | None = None) -> str | None:
         """The kind of communication fault in force (``offline``, ``exception``, ``crc``,
@@ -71,6 +72,8 @@ class SimulatedDevice:
         return sum(1 << f.bit for f in self.config.faults if t_sim % f.every_s < f.for_s)
 
     def _value(self, name: str, t_sim: float) -> float:
+        if name in self.held:  # written by a Modbus client: the device keeps it
+            return self.held[name]
         value = self.state.values[name]
         if isinstance(self.state, DeviceState):  # physics applies the sensor faults itself, per tick
             value = self.effects.value(name, value, t_sim - self.clock.start)
@@ -95,7 +98,8 @@ class SimulatedDevice:
     async def _on_access(self, function_code: int, start: int, address: int, count: int,
                          registers: list[int], set_values: list[int] | None) -> ExcCodes | None:
         if set_values is not None:
-            return ExcCodes.ILLEGAL_FUNCTION
+            return await self._write(Function.COIL if function_code in (5, 15) else Function.HOLDING, address,
+                                     [int(v) for v in set_values])
         function = _READ_CODES.get(function_code)
         if function is None:
             return None
@@ -111,6 +115,31 @@ class SimulatedDevice:
         else:
             registers[: len(image)] = image
         self._log_served(function, address, count, (time.time(), t_sim), status, image)
+        return None
+
+    async def _write(self, function: Function, address: int, values: list[int]) -> ExcCodes | None:
+        """A write, as a careful device takes it: only to points its profile marks writable, whole
+        points only, and inside their limits (else an exception response and nothing changes).
+        The value then holds until the next write, whatever the signal or physics would say."""
+        refused = await self._comm_fault()
+        if refused is not None:
+            return refused
+        t_sim = self.clock.now()
+        self.state.advance(t_sim)
+        before = self._image(function, self.status_word(t_sim), t_sim)
+        after = list(before)
+        end = address + len(values)
+        if end > len(after):
+            return ExcCodes.ILLEGAL_ADDRESS
+        after[address:end] = values
+        touched = [p for p in self.profile.points if p.function == function and p.first < end and address < p.first + p.count]
+        if not touched or any(p.write is None or p.bit is not None or p.first < address or p.first + p.count > end
+                              for p in touched):
+            return ExcCodes.ILLEGAL_ADDRESS
+        new = {p.name: decode(p, after[p.first : p.first + p.count]) for p in touched}
+        if any(p.write.problem(new[p.name], decode(p, before[p.first : p.first + p.count])) for p in touched):
+            return ExcCodes.ILLEGAL_VALUE
+        self.held.update(new)
         return None
 
     async def _comm_fault(self) -> ExcCodes | None:

@@ -32,6 +32,11 @@ def gateway(mosquitto, tmp_path):
     edge["commands"] = {"cloud_public_key": "keys/cloud.pub.pem", "allow": ["read_now", "set_poll_interval", "write_point"],
                         "writable": ["pump-1.speed_setpoint"]}
     edge_yaml.write_text(yaml.safe_dump(edge))
+    sim_yaml = demo.dir / "sim.yaml"
+    sim_cfg = yaml.safe_load(sim_yaml.read_text())
+    pump = next(d for d in sim_cfg["devices"] if d["name"] == "pump-1")
+    pump["signals"]["speed_setpoint"] = {"mean": 40}  # the drive runs at 40 Hz until told otherwise
+    sim_yaml.write_text(yaml.safe_dump(sim_cfg))
     cloud_yaml = demo.dir / "cloud.yaml"
     cloud = yaml.safe_load(cloud_yaml.read_text())
     cloud["command_key"] = "keys/cloud.key.pem"
@@ -66,6 +71,10 @@ def test_allowed_commands_are_done_and_answered(gateway):
     assert {r["point"] for r in answer["result"]["readings"]} == {"flow", "velocity", "total"}
     rc, answer = cloud_command(demo, "set_poll_interval", {"device": "pump-1", "seconds": 5})
     assert rc == 0 and answer["result"] == {"before_s": 1.0, "after_s": 5.0}
+    rc, answer = cloud_command(demo, "write_point", {"device": "pump-1", "point": "speed_setpoint", "value": 44})
+    assert rc == 0 and answer["result"] == {"before": 40.0, "after": 44.0}, answer
+    rc, answer = cloud_command(demo, "write_point", {"device": "pump-1", "point": "speed_setpoint", "value": 50})
+    assert rc == 1 and answer["reason"] == "outside_limits" and "largest step" in json.dumps(answer), answer
 
 
 @pytest.mark.server
