@@ -202,3 +202,16 @@ def test_retention_removes_exactly_the_old_readings(open_store):
     assert asyncio.run(apply_retention(store, raw_days=400, pause_s=0)) == 3
     assert sorted(r.value for r in store.readings()) == [0.0, 30.0, 399.0]
     assert store.counts()["envelopes"] == 2, "envelopes (the chain) are kept"
+
+
+def test_workers_starting_together_on_a_new_sqlite_file_all_open_it(tmp_path):
+    """Ingest workers are processes: each opens the new file at once; one sets it up, all open it."""
+    import subprocess
+    import sys
+
+    at = time.time() + 3  # all imports done by then: the opens collide
+    code = (f"import time; from pathlib import Path; from cloud.store.sqlite import SqliteStore\n"
+            f"time.sleep(max(0, {at} - time.time())); SqliteStore(Path({str(tmp_path / 'new.db')!r}))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    failures = [p.communicate(timeout=60)[1] for p in procs if p.wait(60) != 0]
+    assert failures == []

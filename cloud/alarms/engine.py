@@ -17,19 +17,29 @@ class AlarmEngine:
     def __init__(self, store: SqlStore) -> None:
         self.store = store
 
-    def on_readings(self, readings: tuple[Reading, ...]) -> int:
-        """Evaluate each poll (station + sample time) in time order; return alarms raised."""
+    def on_readings(self, readings: tuple[Reading, ...] | list[Reading]) -> int:
+        """Evaluate each poll (station + sample time) in time order; return alarms raised.
+
+        The store is written only when an alarm opens or closes: the open alarms are read once
+        per call and followed in memory, since most polls confirm what is already known.
+        """
         raised = 0
+        open_now = {(a["station"], a["point"], a["type"]) for a in self.store.alarms(open_only=True)}
         ordered = sorted(readings, key=lambda r: (r.station, r.t_ms))
         for _, poll in groupby(ordered, key=lambda r: (r.station, r.t_ms)):
             poll = list(poll)
             for rule in RULES:
                 for c in rule(poll):
-                    if c.active and self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, poll[0].t_ms):
-                        raised += 1
-                        log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
-                    elif not c.active and self.store.clear_alarm(c.station, c.point, c.type, poll[0].t_ms):
-                        log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
+                    key = (c.station, c.point, c.type)
+                    if c.active and key not in open_now:
+                        open_now.add(key)
+                        if self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, poll[0].t_ms):
+                            raised += 1
+                            log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
+                    elif not c.active and key in open_now:
+                        open_now.discard(key)
+                        if self.store.clear_alarm(c.station, c.point, c.type, poll[0].t_ms):
+                            log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
         return raised
 
     def check_chain_gaps(self, grace_s: float) -> dict[str, list[int]]:

@@ -72,6 +72,7 @@ class Handler:
         with metrics.STORE_SECONDS.time():
             results = self.store.accept_many([env for *_, env in valid]) if valid else []
         metrics.BATCH.observe(len(valid))
+        fresh: list = []  # new readings of the whole batch: the alarm rules see them at once
         for (i, topic, payload, env), result in zip(valid, results):
             if result.status == "refused":
                 outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
@@ -79,9 +80,10 @@ class Handler:
             self.counts[result.status] += 1
             metrics.ENVELOPES.labels(result.status).inc()
             metrics.READINGS.inc(len(result.new_readings))
-            if result.new_readings:
-                self.alarms.on_readings(result.new_readings)
+            fresh += result.new_readings
             outcomes[i] = result.status
+        if fresh:
+            self.alarms.on_readings(fresh)
         return outcomes
 
     def _check(self, topic: str, payload: bytes) -> Envelope | str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,13 +47,23 @@ class SqliteStore(SqlStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for attempt in range(50):  # several workers starting on a new file: one sets it up, the others wait
+            try:
+                self._set_up(migrate)
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or attempt == 49:
+                    raise
+                time.sleep(0.2)
+
+    def _set_up(self, migrate: bool) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        (version,) = self.db.execute("PRAGMA user_version").fetchone()
-        steps = pending_migrations(version, str(path), migrate)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            for sql in ([] if version else [q for q in SCHEMA.split(";") if q.strip()]) + steps:
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            for sql in ([] if version else [q for q in SCHEMA.split(";") if q.strip()]) + \
+                    pending_migrations(version, str(self.path), migrate):
                 self.db.execute(sql)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
