@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from cloud.quality.config import RatesConfig
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
 
@@ -118,6 +119,8 @@ class CloudConfig(Strict):
     mqtt: MqttConfig = MqttConfig()
     api: ApiConfig = ApiConfig()
     gateways: list[GatewayEntry] = []
+    registry_file: Path | None = None  # stations, regions, intervals, maintenance (cloud/registry.py)
+    quality: RatesConfig = RatesConfig()  # data-quality rates: targets, rules, calendar
 
 
 def load_cloud_config(path: Path | str) -> CloudConfig:
@@ -127,6 +130,7 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
     cfg = cfg.model_copy(update={
         "data_dir": resolve(base, cfg.data_dir),
         "command_key": resolve(base, cfg.command_key),
+        "registry_file": resolve(base, cfg.registry_file),
         "gateways": [g.model_copy(update={
             "public_key": resolve(base, g.public_key),
             "previous_keys": [k.model_copy(update={"public_key": resolve(base, k.public_key)}) for k in g.previous_keys],

@@ -183,6 +183,13 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.action == "rates":
+        from cloud.quality.cli import run
+
+        return run(args)
+    if args.format == "xlsx":
+        print("error: watertel report summary writes json or csv", file=sys.stderr)
+        return 2
     from cloud.config import load_cloud_config
     from cloud.report import station_summary
 
@@ -283,9 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_profile)
 
     p = sub.add_parser("report", help="reports from the cloud store")
-    p.add_argument("action", choices=["summary"])
+    p.add_argument("action", choices=["summary", "rates"],
+                   help="summary: per-station totals; rates: completeness, upload, timeliness, abnormal rates")
     p.add_argument("--config", required=True, help="cloud YAML")
-    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
+    from cloud.quality.cli import add_arguments as add_rates_arguments
+
+    add_rates_arguments(p)
     p.set_defaults(func=_report)
     return parser
 

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from watertel.envelope import GENESIS_HASH, Envelope
 from watertel.errors import OperatorError
@@ -237,3 +237,25 @@ class SqlStore(ABC):
         alarms = dict(self._rows("SELECT type, count(*) FROM alarms GROUP BY type"))
         return {"envelopes": envelopes, "readings_in_envelopes": int(stored), "readings": readings,
                 "refused": refused, "alarms": alarms}
+
+    # --- data-quality rates (cloud/quality) -----------------------------------------------------
+    def rate_rows(self, start_ms: int, end_ms: int, stations: list[str] | None = None,
+                  batch: int = 50_000) -> Iterator[list[tuple[str, str, int, int, int]]]:
+        """Batches of (station, point, t_ms, received_ms, quality) sampled in [start_ms, end_ms).
+
+        Raw rows rather than SQL aggregates: the rates bucket them by each station's own
+        interval and local day, which numpy does faster than a per-station SQL expression.
+        A long station list is filtered by the caller instead (no statement with 10,000 params).
+        """
+        sql = "SELECT station, point, t_ms, received_ms, quality FROM readings WHERE t_ms >= ? AND t_ms < ?"
+        params: tuple = (start_ms, end_ms)
+        if stations is not None and len(stations) <= 500:
+            sql += f" AND station IN ({','.join('?' * len(stations))})" if stations else " AND 1 = 0"
+            params += tuple(stations)
+        cur = self._execute(sql, params)
+        while rows := cur.fetchmany(batch):
+            yield rows
+
+    def last_samples(self, before_ms: int) -> dict[str, int]:
+        """Per station, the latest sample time before ``before_ms``: when it stopped reporting."""
+        return dict(self._rows("SELECT station, max(t_ms) FROM readings WHERE t_ms < ? GROUP BY station", (before_ms,)))
