@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cloud.quality.config import RatesConfig
+from cloud.alarms.config import AlarmsConfig
+from cloud.quality.config import RatesConfig, ReportsConfig
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
 
@@ -68,14 +70,30 @@ class MqttConfig(Strict):
     shared_group: str | None = None  # `$share/<group>/…` so several workers split the load
 
 
+class Role(str, Enum):
+    """What a user may do: admins everything; operators read and write; crews and viewers read
+    (crews will get their own work-order writes); the checks are in cloud/api/deps.py."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    CREW = "crew"
+    VIEWER = "viewer"
+
+
+PASSWORD_HASH = (r"\$argon2(id|i|d)\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+                 r"|scrypt\$[0-9]+\$[0-9a-f]{32}\$[0-9a-f]{64,}")  # argon2 now; scrypt from before still verifies
+
+
 class UserEntry(Strict):
     username: str = Field(pattern=NAME)
     password_hash: str  # from `watertel cloud hash-password`; never a clear-text password
+    role: Role = Role.VIEWER  # least privilege when not given (users configured before roles existed)
+    regions: list[str] = []  # region ids from the registry (province, city or county); empty: all regions
 
     @field_validator("password_hash")
     @classmethod
     def _hash(cls, value: str) -> str:
-        if not re.fullmatch(r"scrypt\$[0-9]+\$[0-9a-f]{32}\$[0-9a-f]{64,}", value):
+        if not re.fullmatch(PASSWORD_HASH, value):
             raise ValueError("not a password hash (paste what `watertel cloud hash-password` prints)")
         return value
 
@@ -85,6 +103,16 @@ class ApiConfig(Strict):
     port: int = Field(8080, ge=0, le=65535)
     users: list[UserEntry] = []
     session_hours: float = Field(12.0, gt=0)
+    login_max_failures: int = Field(5, ge=1)  # per username and client address, within login_window_s
+    login_window_s: float = Field(300.0, gt=0)
+    secure_cookies: bool = False  # true when the console is served over HTTPS (e.g. behind a TLS proxy)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ApiConfig:
+        names = [u.username for u in self.users]
+        if len(set(names)) != len(names):
+            raise ValueError(f"users: each username only once (twice: {sorted({n for n in names if names.count(n) > 1})})")
+        return self
 
 
 class SqliteStoreConfig(Strict):
@@ -121,6 +149,8 @@ class CloudConfig(Strict):
     gateways: list[GatewayEntry] = []
     registry_file: Path | None = None  # stations, regions, intervals, maintenance (cloud/registry.py)
     quality: RatesConfig = RatesConfig()  # data-quality rates: targets, rules, calendar
+    reports: ReportsConfig = ReportsConfig()  # scheduled daily/monthly/quarterly rates reports
+    alarms: AlarmsConfig = AlarmsConfig()  # data alarms: stopped, zeros, spikes, volume change; per-station overrides
 
 
 def load_cloud_config(path: Path | str) -> CloudConfig:
@@ -149,6 +179,21 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
                 if not file.exists()]
     problems += [problem for i, g in enumerate(cfg.gateways)
                  if g.payload_key and (problem := g.payload_key.problem(path, f"gateways.{i}.payload_key"))]
+    problems += _user_region_problems(path, cfg)
     if problems:
         raise ConfigError(path, problems)
     return cfg
+
+
+def _user_region_problems(path: Path, cfg: CloudConfig) -> list[str]:
+    """Users scoped to regions need the registry, and regions it has."""
+    scoped = [(i, u) for i, u in enumerate(cfg.api.users) if u.regions]
+    if not scoped:
+        return []
+    if cfg.registry_file is None:
+        return [f"{path}: api.users.{i}.regions: needs registry_file (the regions are defined there)" for i, _ in scoped]
+    from cloud.registry import load_registry
+
+    known = set(load_registry(cfg.registry_file).regions())
+    return [f"{path}: api.users.{i}.regions: {r!r} is not a region in {cfg.registry_file.name} (use a province, city or county id)"
+            for i, u in scoped for r in u.regions if r not in known]

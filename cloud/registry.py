@@ -18,9 +18,9 @@ service and when it was under maintenance. That lives in one YAML file, named by
         name: 三墩水厂取水口
         region: zj-hz-xh            # a county id
         kind: intake
-        interval_minutes: 5
+        interval_minutes: 5         # or interval_seconds (a time-compressed run, e.g. `watertel sim fleet`)
         points: [flow, total]       # optional: each point is expected every interval (default: any point)
-        commissioned: 2026-10-10    # in service from local midnight of that day
+        commissioned: 2026-10-10    # in service from local midnight of that day (or a date-time: from then)
         decommissioned: 2027-03-01  # optional: out of service from local midnight of that day
         maintenance:                # optional: excluded from what is expected
           - {start: "2026-10-12T08:00", end: "2026-10-12T20:00", note: pump replaced}
@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from cloud.permits import Permit, permit_problems
 from watertel.config import ConfigError, Strict, parse_yaml, problem_at, validate
 
 ID = r"^[A-Za-z0-9_.-]+$"
@@ -99,15 +100,30 @@ class Station(Strict):
     name: str = ""
     region: str = Field(pattern=ID)  # a county id
     kind: StationKind = StationKind.OTHER
-    interval_minutes: int = Field(gt=0, le=7 * 1440)
+    interval_minutes: int | None = Field(None, gt=0, le=7 * 1440)
+    interval_seconds: int | None = Field(None, gt=0, le=7 * 86400)  # instead of minutes: a time-compressed run
     points: list[str] = []  # empty: one report per interval from any point
-    commissioned: dt.date
-    decommissioned: dt.date | None = None
+    commissioned: dt.date | dt.datetime  # a date: from its local midnight; a datetime: from that moment
+    decommissioned: dt.date | dt.datetime | None = None
     maintenance: list[Maintenance] = []
+
+    @field_validator("commissioned", "decommissioned", mode="before")
+    @classmethod
+    def _moment(cls, value: Any) -> Any:
+        """Text with a time of day is a datetime: pydantic would read "…T00:00+08:00" as a bare date."""
+        if isinstance(value, str) and len(value.strip()) > 10:
+            try:
+                return dt.datetime.fromisoformat(value.strip())
+            except ValueError:
+                return value  # pydantic reports it
+        return value
 
     @model_validator(mode="after")
     def _life(self) -> Station:
-        if self.decommissioned is not None and self.decommissioned <= self.commissioned:
+        if (self.interval_minutes is None) == (self.interval_seconds is None):
+            raise ValueError("give exactly one of interval_minutes and interval_seconds"
+                             f" (got {'both' if self.interval_minutes else 'neither'})")
+        if self.decommissioned is not None and not _after(self.decommissioned, self.commissioned):
             raise ValueError(f"decommissioned must be after commissioned ({self.commissioned}),"
                              f" got {self.decommissioned}")
         if len(set(self.points)) != len(self.points):
@@ -116,12 +132,34 @@ class Station(Strict):
 
     @property
     def interval_ms(self) -> int:
-        return self.interval_minutes * 60_000
+        return self.interval_seconds * 1000 if self.interval_seconds else self.interval_minutes * 60_000
+
+    @property
+    def minutes(self) -> float:
+        """The interval in minutes for reports: whole for a real station, a fraction in a time-compressed run."""
+        return self.interval_ms // 60_000 if self.interval_ms % 60_000 == 0 else self.interval_ms / 60_000
+
+    @property
+    def interval_text(self) -> str:
+        return f"{self.interval_seconds} s" if self.interval_seconds else f"{self.interval_minutes} min"
+
+
+def _after(later: dt.date, earlier: dt.date) -> bool:
+    """``later > earlier`` for dates and datetimes mixed. A date is its midnight; when only one
+    side carries a UTC offset the zone of the other is unknown here, so only an order wrong in
+    every zone (UTC-12 … UTC+14) is refused."""
+    a, b = (m if isinstance(m, dt.datetime) else dt.datetime.combine(m, dt.time()) for m in (later, earlier))
+    if (a.tzinfo is None) == (b.tzinfo is None):
+        return a > b
+    slack = dt.timedelta(hours=14)  # the widest gap between a UTC offset and UTC
+    a, b = (m if m.tzinfo else m.replace(tzinfo=dt.timezone.utc) for m in (a, b))
+    return a + slack > b
 
 
 class RegistryFile(Strict):
     provinces: list[Province] = []
     stations: list[Station] = []
+    permits: list[Permit] = []  # water-withdrawal permits (cloud/permits.py)
 
 
 def to_ms(moment: dt.datetime | dt.date, tz: ZoneInfo) -> int:
@@ -139,6 +177,7 @@ class Registry:
     def __init__(self, data: RegistryFile) -> None:
         self.provinces = data.provinces
         self.stations = data.stations
+        self.permits = data.permits
         self.names: dict[str, str] = {}
         self.levels: dict[str, str] = {}
         self.parent: dict[str, str | None] = {}
@@ -197,6 +236,7 @@ def _cross_problems(data: RegistryFile) -> Iterable[tuple[tuple[Any, ...], str]]
         if s.region not in counties:
             what = "a city or province" if s.region in seen else "not a region in this file"
             yield ("stations", i, "region"), f"{s.region!r} is {what} (use a county id)"
+    yield from permit_problems(data.permits, {s.id: s.points for s in data.stations})
 
 
 def load_registry(path: Path | str) -> Registry:

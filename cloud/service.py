@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -16,10 +17,13 @@ from prometheus_client import start_http_server
 from cloud import metrics
 from cloud.alarms.engine import AlarmEngine
 from cloud.api.app import create_app
+from cloud.api.reports import ReportsSetup
 from cloud.config import CloudConfig
 from cloud.ingest.handler import Handler
 from cloud.ingest.registry import Registry
 from cloud.ingest.worker import run_ingest
+from cloud.quality.schedule import run_schedule
+from cloud.registry import load_registry
 from cloud.store import open_store
 
 log = logging.getLogger("watertel.cloud")
@@ -34,13 +38,14 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _watch_chain_gaps(alarms: AlarmEngine, grace_s: float) -> None:
+async def every(seconds: float, check: Callable[[], object], what: str) -> None:
+    """Run ``check`` every ``seconds`` until cancelled; a failure is logged and tried next round."""
     while True:
-        await asyncio.sleep(min(30.0, grace_s / 4))
+        await asyncio.sleep(seconds)
         try:
-            alarms.check_chain_gaps(grace_s)
+            check()
         except Exception:  # a busy or unreachable database: try again next round
-            log.exception("chain gap check failed")
+            log.exception("%s failed", what)
 
 
 async def apply_retention(store, raw_days: float, pause_s: float = 0.05) -> int:
@@ -52,6 +57,28 @@ async def apply_retention(store, raw_days: float, pause_s: float = 0.05) -> int:
     if total:
         log.info("retention: %d readings older than %g days deleted", total, raw_days)
     return total
+
+
+async def refresh_rollups(open_store: Callable[[], object], stations: list, rates, every_s: float = 60.0) -> None:
+    """Keep the rates' day rollups current (cloud/quality/rollups.py): every ``every_s``, one pass
+    over the marked stations in small batches, in a thread on a connection of its own, so ingest's
+    loop never waits on it and its write transactions stay short."""
+    from cloud.quality.rollups import refresh
+
+    def once() -> int:
+        store = open_store()
+        try:
+            return refresh(store, stations, rates)
+        finally:
+            store.close()
+
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if n := await asyncio.to_thread(once):
+                log.debug("rollups: %d marks refreshed", n)
+        except Exception:  # a busy database: try again next round
+            log.exception("rollup refresh failed")
 
 
 async def _retention(store, cfg: CloudConfig) -> None:
@@ -70,9 +97,10 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     """
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY)
+    stations = load_registry(cfg.registry_file) if cfg.registry_file else None  # data_stopped needs the intervals
     store = open_store(cfg)
     metrics.watch_store(store)
-    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
+    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,12 +108,26 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     background = []  # cancelled at stop
     if "ingest" in parts:
         background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
-                       asyncio.create_task(_watch_chain_gaps(handler.alarms, cfg.chain_gap_after_s))]
+                       asyncio.create_task(every(min(30.0, cfg.chain_gap_after_s / 4),
+                                                 lambda: handler.alarms.check_chain_gaps(cfg.chain_gap_after_s),
+                                                 "chain gap check"))]
+        if stations is not None:
+            background.append(asyncio.create_task(every(cfg.alarms.check_every_s, handler.alarms.check_data_stopped,
+                                                        "data stopped check")))
+            if stations.permits:
+                background.append(asyncio.create_task(every(cfg.alarms.permits_every_s, handler.alarms.check_permits,
+                                                            "permit check (reads the permit years' counters)")))
+            background.append(asyncio.create_task(refresh_rollups(lambda: open_store(cfg), stations.stations,
+                                                                  cfg.quality)))
         if cfg.retention.raw_days:
             background.append(asyncio.create_task(_retention(store, cfg)))
     server = serving = None
     if "api" in parts:  # asked to exit at stop, so open requests finish
-        server = _Server(uvicorn.Config(create_app(store, cfg.api), host=cfg.api.host, port=cfg.api.port,
+        reports = ReportsSetup(stations, cfg.quality, cfg.data_dir / "reports", cfg.alarms)
+        if reports.registry is not None and cfg.reports.scheduled:
+            background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg), reports.registry,
+                                                               cfg.quality, cfg.reports, cfg.alarms)))
+        server = _Server(uvicorn.Config(create_app(store, cfg.api, reports), host=cfg.api.host, port=cfg.api.port,
                                         log_level="warning", access_log=False))
         serving = asyncio.create_task(server.serve())
         log.info("cloud service: API on http://%s:%d", cfg.api.host, cfg.api.port)
@@ -95,6 +137,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     finally:
         stopping.cancel()
         if server:
+            server.config.app.state.events.close()  # open event streams end now, not when clients leave
             server.should_exit = True
             await asyncio.wait([serving])
         for task in background:

@@ -135,6 +135,8 @@ class Uplink:
             started = time.monotonic()
             await asyncio.gather(*(client.publish(self.topic, b.data, qos=1) for b in batches))
             self.buffer.mark_sent([b.seq for b in batches])
+            for b in batches if log.isEnabledFor(logging.DEBUG) else ():  # the cloud logs refusals by this id
+                log.debug("envelope acknowledged", extra={"envelope": f"{self.gateway_id}/{b.seq}", "readings": b.n})
             self.last_ack_ms = int(time.time() * 1000)
             if rate and backlog:  # a metered 4G link: the backlog must not crowd out everything else
                 await asyncio.sleep(max(0.0, backlog / rate - (time.monotonic() - started)))

@@ -48,7 +48,7 @@ def _etc(tmp_path: Path) -> Path:
     """An /etc/watertel as deploy/README.md sets it up, from the shipped examples."""
     etc = tmp_path / "etc-watertel"
     etc.mkdir()
-    for name in ("edge", "cloud", "sim"):
+    for name in ("edge", "cloud", "sim", "registry"):
         shutil.copy(DEPLOY / f"{name}.example.yaml", etc / f"{name}.yaml")
     assert _watertel("keys", "new", "--gateway", "gw-0001", "--out", str(etc / "keys")).returncode == 0
     return etc

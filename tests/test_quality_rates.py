@@ -254,3 +254,20 @@ def test_rows_of_stations_outside_the_selection_count_for_nothing(tmp_path):
     batches = [[("OTHER", "flow", t, t, 0), ("S", "flow", t, t + MIN, 0)], [("OTHER", "flow", t + DAY, t + DAY, 0)], []]
     (s,) = compute(st, iter(batches), parse_period("2026-10-01..2026-10-02", SH), CFG)
     assert (s.expected, s.received, s.on_time, s.silent_days) == (2, 1, 1, [dt.date(2026, 10, 2)])
+
+
+def test_rows_in_any_order_and_longer_foreign_ids_are_grouped_right(tmp_path):
+    """Rows interleaved across batches (a CSV export) group as rows in key order do; an id that
+    starts with a registered one is another station, not that one cut short."""
+    from cloud.quality.rates import compute
+
+    st = registry(tmp_path, """\
+        - {id: S, region: xh, interval_minutes: 1440, commissioned: 2026-01-01, points: [flow]}
+        - {id: T, region: xh, interval_minutes: 1440, commissioned: 2026-01-01}
+        """).stations
+    d1, d2 = local(1, 8), local(2, 8)
+    batches = [[("T", "x", d2, d2, 0), ("S", "flow", d1, d1, 0), ("SX", "flow", d2, d2, 0)],
+               [("S", "flowmeter", d2, d2, 0), ("T", "x", d1, d1 + 2 * HOUR, 0), ("S", "flow", d2, d2 + 2 * HOUR, 0)]]
+    s, t = compute(st, iter(batches), parse_period("2026-10-01..2026-10-02", SH), CFG)
+    assert (s.station, s.expected, s.received, s.on_time) == ("S", 2, 2, 1)
+    assert (t.station, t.expected, t.received, t.on_time) == ("T", 2, 2, 1)

@@ -98,3 +98,54 @@ def test_the_shipped_example_registry_loads():
 
     reg = load_registry(Path(__file__).resolve().parents[1] / "deploy" / "registry.example.yaml")
     assert [s.id for s in reg.stations] == ["ST-0001", "ST-0001-WQ"] and reg.path("zj-hz-xh") == "zj/zj-hz/zj-hz-xh"
+
+
+# --- time-compressed runs (the fleet simulator): intervals in seconds, service from a moment --------
+
+
+def test_a_station_may_report_every_few_seconds_from_a_moment_of_the_day(tmp_path):
+    from zoneinfo import ZoneInfo
+
+    from cloud.registry import to_ms
+
+    text = GOOD.replace("interval_minutes: 60", "interval_seconds: 5").replace(
+        "commissioned: 2026-01-01\n    decommissioned: 2026-12-01",
+        "commissioned: 2026-11-30T09:15:00+08:00\n    decommissioned: '2026-11-30T09:20:00+08:00'")
+    st = load_registry(write(tmp_path, text)).stations[1]
+    assert st.interval_seconds == 5 and st.interval_minutes is None and st.interval_ms == 5_000
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert isinstance(st.decommissioned, dt.datetime)  # a quoted date-time keeps its time and offset
+    assert to_ms(st.commissioned, shanghai) == int(dt.datetime(2026, 11, 30, 1, 15, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    assert to_ms(st.decommissioned, ZoneInfo("UTC")) - to_ms(st.commissioned, shanghai) == 300_000
+    first = load_registry(write(tmp_path, text.replace("commissioned: 2026-11-30T09:15:00+08:00",
+                                                        "commissioned: 2026-11-30T00:00:00+08:00"))).stations[1]
+    assert isinstance(first.commissioned, dt.datetime) and first.commissioned.utcoffset() == dt.timedelta(hours=8)
+    dates = load_registry(write(tmp_path, GOOD)).stations[1]
+    assert type(dates.commissioned) is dt.date and dates.interval_ms == 3_600_000  # existing files read as before
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("interval_minutes: 60", "interval_minutes: 60\n    interval_seconds: 5"),
+     r":20: stations\.1: give exactly one of interval_minutes and interval_seconds \(got both\)"),
+    (("    interval_minutes: 60\n", ""),
+     r":20: stations\.1: give exactly one of interval_minutes and interval_seconds \(got neither\)"),
+    (("interval_minutes: 60", "interval_seconds: 0"),
+     r":22: stations\.1\.interval_seconds: Input should be greater than 0, got 0 \(use a number > 0\)"),
+    (("decommissioned: 2026-12-01", "decommissioned: 2025-12-31T08:00:00"),
+     r":20: stations\.1: decommissioned must be after commissioned \(2026-01-01\), got 2025-12-31 08:00:00"),
+    (("commissioned: 2026-01-01", "commissioned: 2026-12-02T10:00:00+08:00"),  # after 2026-12-01 in every zone
+     r":20: stations\.1: decommissioned must be after commissioned \(2026-12-02 10:00:00\+08:00\), got 2026-12-01"),
+    (("decommissioned: 2026-12-01", "decommissioned: 2026-12-01T25:00"), r":24: stations\.1\.decommissioned\.date: .*hour value is outside"),
+])
+def test_bad_second_intervals_and_service_moments_are_refused(tmp_path, change, expected):
+    path = write(tmp_path, GOOD.replace(*change, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_registry(path)
+    assert re.search(expected, caught.value.problems[0]), caught.value.problems
+
+
+def test_a_moment_and_a_date_in_unknown_zones_are_only_refused_when_wrong_in_every_zone(tmp_path):
+    # 2026-12-01T10:00+08:00 is 02:00 UTC; the local midnight ending 2026-11-30 is 12:00 UTC in UTC-12
+    text = GOOD.replace("commissioned: 2026-01-01", "commissioned: 2026-12-01T10:00:00+08:00")
+    st = load_registry(write(tmp_path, text)).stations[1]
+    assert st.decommissioned == dt.date(2026, 12, 1)

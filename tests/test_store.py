@@ -159,8 +159,9 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
 
     store = open_store()
     store.accept(chain([[r(0), r(1)]])[0])
-    # what the first released schema (version 1) looked like: no envelopes_received index
+    # what the first released schema (version 1) looked like: no envelopes_received index, no audit log
     store._execute("DROP INDEX envelopes_received")
+    store._execute("DROP TABLE audit")
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 1")
     else:
@@ -172,7 +173,27 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     assert [x.value for x in again.readings()] == [0.0, 1.0]
     index = "SELECT name FROM sqlite_master WHERE name = 'envelopes_received'" if isinstance(again, SqliteStore) \
         else "SELECT indexname FROM pg_indexes WHERE indexname = 'envelopes_received'"
-    assert again._rows(index) and SCHEMA_VERSION == 2
+    assert again._rows(index) and SCHEMA_VERSION == 4
+    assert again._rows("SELECT count(*) FROM audit") == [(0,)]  # version 3: the audit log (cloud/audit.py)
+    assert again._rows("SELECT count(*) FROM rate_days") == [(0,)]  # version 4: rates rollups (test_quality_rollups.py)
+
+
+def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
+    from cloud import audit
+    from cloud.store.sql import StoreError
+
+    store = open_store()
+    store.accept(chain([[r(0)]])[0])
+    store._execute("DROP TABLE audit")  # what schema version 2 looked like
+    if isinstance(store, SqliteStore):
+        store.db.execute("PRAGMA user_version = 2")
+    else:
+        store._execute("UPDATE schema_version SET version = 2")
+    with pytest.raises(StoreError, match="schema version 2, older than this watertel"):
+        open_store()
+    again = open_store(migrate=True)
+    audit.append(again, actor="a", role="admin", client="::1", method="POST", path="/api/x", summary="", status=200)
+    assert audit.verify(again) == audit.Verdict(1) and [x.value for x in again.readings()] == [0.0]
 
 
 def test_a_store_from_a_newer_watertel_is_refused(open_store, request):

@@ -62,6 +62,10 @@ def _cloud(args: argparse.Namespace) -> int:
 
         print(hash_password(getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")))
         return 0
+    if args.action == "rtu-gateway":
+        from cloud.rtu_gateway.cli import run
+
+        return run(args)
     from cloud.config import load_cloud_config
 
     cfg = load_cloud_config(args.config)
@@ -119,6 +123,24 @@ def _cloud_backup(cfg, args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """verify: walk the audit log's SM3 chain; exit 1 at the first row that does not fit."""
+    from cloud.audit import verify
+    from cloud.config import load_cloud_config
+    from cloud.store import open_store
+
+    store = open_store(load_cloud_config(args.config))
+    try:
+        verdict = verify(store)
+    finally:
+        store.close()
+    if not verdict.ok:
+        print(f"audit log broken at row {verdict.broken_id}: {verdict.problem} ({verdict.entries} rows before it are intact)")
+        return 1
+    print(f"ok: {verdict.entries} entries")
+    return 0
+
+
 def _soak(args: argparse.Namespace) -> int:
     from watertel.soak import run_soak
 
@@ -143,6 +165,14 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
+    if args.action == "rtu":
+        from simulators.field_rtu import run_rtu_command
+
+        return run_rtu_command(args)
+    if args.action == "fleet":
+        from simulators.fleet_cli import run_fleet_command
+
+        return run_fleet_command(args)
     from simulators.cli import run_sim_command
 
     return run_sim_command(args)
@@ -187,6 +217,10 @@ def _report(args: argparse.Namespace) -> int:
         from cloud.quality.cli import run
 
         return run(args)
+    if args.action == "permits":
+        from cloud.quality.permits_report import run as run_permits
+
+        return run_permits(args)
     if args.format == "xlsx":
         print("error: watertel report summary writes json or csv", file=sys.stderr)
         return 2
@@ -211,10 +245,24 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.data_dir), args.duration, args.broker_url, args.postgres)
 
 
+def _frame(args: argparse.Namespace) -> int:
+    """decode: one SZY 206 / SL 651 frame as JSON; a bad frame is `error: <reason>`, exit 1."""
+    from watertel.protocols import FrameError, decode_hex
+
+    try:
+        print(json.dumps(decode_hex(args.hex, args.protocol), ensure_ascii=False, indent=1))
+    except FrameError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watertel", description="Signed water telemetry from the well to the regulator.")
     parser.add_argument("--version", action="version", version=f"watertel {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for libraries too)")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                        help="logfmt (default) or json lines; also $WATERTEL_LOG_FORMAT")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="run the whole system on this machine (broker, cloud, simulators, 2 gateways)")
@@ -232,10 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
     p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore", "command",
-                                      "migrate"],
+                                      "migrate", "rtu-gateway"],
                    help="run: ingest + API in one process; ingest / api: one part (scale ingest out); "
                         "backup FILE: online copy of the store; restore FILE: into an empty store; "
-                        "command NAME: a signed command to --gateway; migrate: upgrade the store's schema")
+                        "command NAME: a signed command to --gateway; migrate: upgrade the store's schema; "
+                        "rtu-gateway: field RTUs (SZY 206, SL 651) over TCP into ingest (--config rtu.yaml)")
     p.add_argument("file", nargs="?", help="backup / restore: the backup file; command: its name")
     p.add_argument("--gateway", help="command: the gateway id")
     p.add_argument("--args", default="{}", help='command: its arguments as JSON, e.g. \'{"device": "fm-1"}\'')
@@ -245,7 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
     p.add_argument("--worker", help="ingest: this worker's name, appended to mqtt.client_id (e.g. 1, 2, …)")
     p.add_argument("--metrics-port", type=int, help="ingest: serve Prometheus /metrics on 127.0.0.1:PORT")
+    p.add_argument("--listen", help="rtu-gateway: HOST:PORT for the RTUs' TCP connections (overrides the config)")
     p.set_defaults(func=_cloud)
+
+    p = sub.add_parser("audit", help="the API's audit log")
+    p.add_argument("action", choices=["verify"], help="verify: check its SM3 hash chain (exit 1 at the first broken row)")
+    p.add_argument("--config", required=True, help="cloud YAML")
+    p.set_defaults(func=_audit)
 
     p = sub.add_parser("soak", help="the whole system under seeded random faults, then a reading-by-reading account")
     p.add_argument("--minutes", type=float, default=10.0, help="how long (default: %(default)s)")
@@ -258,10 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_broker)
 
     p = sub.add_parser("sim", help="simulated Modbus devices (TCP and RTU over a pseudo-terminal)")
-    p.add_argument("action", choices=["run"], help="run: serve Modbus devices (--config FILE or --profile FILE)")
+    p.add_argument("action", choices=["run", "rtu", "fleet"], help="run: serve Modbus devices (--config FILE or --profile FILE); "
+                   "rtu: a field RTU reporting in SZY 206 or SL 651 to --connect HOST:PORT; "
+                   "fleet: N signed gateways over MQTT with drop-outs, late, duplicates, reordering, and an oracle")
     from simulators.cli import add_arguments as add_sim_arguments
+    from simulators.field_rtu import add_arguments as add_rtu_arguments
 
     add_sim_arguments(p)
+    add_rtu_arguments(p)
+    from simulators.fleet_cli import add_arguments as add_fleet_arguments
+
+    add_fleet_arguments(p)
     p.set_defaults(func=_sim)
 
     p = sub.add_parser("keys", help="SM2 gateway keys")
@@ -275,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     from watertel.envelope_cli import add_parser as add_envelope_parser
 
     add_envelope_parser(sub)
+
+    p = sub.add_parser("frame", help="field RTU protocols (SZY 206-2016, SL 651-2014 HEX): decode a frame")
+    p.add_argument("action", choices=["decode"])
+    p.add_argument("hex", help="the frame in hex (spaces allowed)")
+    p.add_argument("--protocol", choices=["szy206", "sl651"], help="default: from the start bytes (68 / 7E7E)")
+    p.set_defaults(func=_frame)
 
     p = sub.add_parser("profile", help="firmware profiles (device register maps)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -290,14 +358,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_profile)
 
     p = sub.add_parser("report", help="reports from the cloud store")
-    p.add_argument("action", choices=["summary", "rates"],
-                   help="summary: per-station totals; rates: completeness, upload, timeliness, abnormal rates")
+    p.add_argument("action", choices=["summary", "rates", "permits"],
+                   help="summary: per-station totals; rates: completeness, upload, timeliness, abnormal rates;"
+                        " permits: withdrawal against each permit (json or csv)")
+    p.add_argument("--year", type=int, help="permits: the permit year starting in this calendar year (default: now)")
     p.add_argument("--config", required=True, help="cloud YAML")
     p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     from cloud.quality.cli import add_arguments as add_rates_arguments
 
     add_rates_arguments(p)
     p.set_defaults(func=_report)
+
+    from cloud.quality.cli import add_offline_arguments, run_offline
+
+    p = sub.add_parser("rates", help="data-quality rates offline, from CSV files of arrivals and stations")
+    add_offline_arguments(p)
+    p.set_defaults(func=run_offline)
     return parser
 
 
@@ -306,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "cloud" and args.action != "hash-password" and not args.config:
         print(f"error: watertel cloud {args.action} needs --config FILE", file=sys.stderr)
         return 2
-    logs.setup(args.verbose)
+    logs.setup(args.verbose, args.log_format)
     try:
         return args.func(args)
     except ConfigError as err:

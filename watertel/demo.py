@@ -117,7 +117,7 @@ class Demo:
             **({"store": {"kind": "postgres", "dsn": self.store_dsn}} if self.store_dsn else {}),
             "mqtt": {"host": host, "port": int(port), "client_id": "watertel-ingest"},
             "api": {"host": "127.0.0.1", "port": self.api_port,
-                    "users": [{"username": USER, "password_hash": hash_password(self.password)}]},
+                    "users": [{"username": USER, "role": "admin", "password_hash": hash_password(self.password)}]},
             "gateways": [{"id": gw, "key_id": f"{gw}-k1", "public_key": f"keys/{gw}.pub.pem", "stations": stations[gw]}
                          for gw in gateways],
         })

@@ -5,42 +5,122 @@ from __future__ import annotations
 import logging
 import time
 from itertools import groupby
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
 
-from cloud.alarms.rules import RULES
+from cloud.alarms.config import AlarmsConfig
+from cloud.alarms.data_rules import ConsecutiveZeros, Spike, VolumeChange, stopped_conditions
+from cloud.alarms.over_permit import check_permits
+from cloud.alarms.rules import RULES, Condition
+from cloud.registry import Registry
 from cloud.store import SqlStore
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.cloud.alarms")
+FUTURE_MS = 300_000  # a sample time up to this far ahead of the cloud's clock still counts as a last sample
 
 
 class AlarmEngine:
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
+    """The rules of ``rules.py`` and ``data_rules.py`` over each poll, and the data-stopped check.
+
+    Args:
+        store: where alarms open and close.
+        cfg: the ``alarms:`` section (defaults when omitted).
+        registry: the station registry; without it ``data_stopped`` is not checked (the
+            expected intervals are unknown).
+        tz: the local time zone of alarm messages and of volume days (the rates' calendar).
+        clock: seconds since the epoch, ``time.time`` unless a test controls it.
+    """
+
+    def __init__(self, store: SqlStore, cfg: AlarmsConfig | None = None, registry: Registry | None = None,
+                 tz: ZoneInfo | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.clock = store, clock
+        self.cfg = cfg or AlarmsConfig()
+        self.registry = registry
+        self.tz = tz or ZoneInfo("Asia/Shanghai")
+        self.rules = (*RULES, ConsecutiveZeros(self.cfg, self.tz), Spike(self.cfg, self.tz),
+                      VolumeChange(self.cfg, self.tz))
+        self.last_sample: dict[str, int] = {}  # per station, newest sample time seen (data stopped)
+        self._seeded = False  # last_sample completed from the store once
+
+    def _apply(self, conditions: Iterable[Condition], t_ms: int, open_now: set[tuple[str, str, str]]) -> int:
+        """Open or close alarms whose condition changed (``open_now`` is kept current); return raised."""
+        raised = 0
+        for c in conditions:
+            key = (c.station, c.point, c.type)
+            if c.active and key not in open_now:
+                open_now.add(key)
+                if self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms):
+                    raised += 1
+                    log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
+            elif not c.active and key in open_now:
+                open_now.discard(key)
+                if self.store.clear_alarm(c.station, c.point, c.type, t_ms):
+                    log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
+        return raised
+
+    def _open(self) -> set[tuple[str, str, str]]:
+        return {(a["station"], a["point"], a["type"]) for a in self.store.alarms(open_only=True)}
 
     def on_readings(self, readings: tuple[Reading, ...] | list[Reading]) -> int:
         """Evaluate each poll (station + sample time) in time order; return alarms raised.
 
         The store is written only when an alarm opens or closes: the open alarms are read once
-        per call and followed in memory, since most polls confirm what is already known.
+        per call and followed in memory, since most polls confirm what is already known. A
+        station with an open ``data_stopped`` alarm has it cleared as soon as its newest sample
+        is recent again (by the rule that raised it).
         """
         raised = 0
-        open_now = {(a["station"], a["point"], a["type"]) for a in self.store.alarms(open_only=True)}
+        open_now = self._open()
+        now = int(self.clock() * 1000)
         ordered = sorted(readings, key=lambda r: (r.station, r.t_ms))
-        for _, poll in groupby(ordered, key=lambda r: (r.station, r.t_ms)):
+        for (station, t_ms), poll in groupby(ordered, key=lambda r: (r.station, r.t_ms)):
             poll = list(poll)
-            for rule in RULES:
-                for c in rule(poll):
-                    key = (c.station, c.point, c.type)
-                    if c.active and key not in open_now:
-                        open_now.add(key)
-                        if self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, poll[0].t_ms):
-                            raised += 1
-                            log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
-                    elif not c.active and key in open_now:
-                        open_now.discard(key)
-                        if self.store.clear_alarm(c.station, c.point, c.type, poll[0].t_ms):
-                            log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
+            if t_ms <= now + FUTURE_MS and t_ms > self.last_sample.get(station, t_ms - 1):
+                self.last_sample[station] = t_ms
+            for rule in self.rules:
+                raised += self._apply(rule(poll), t_ms, open_now)
+        back = {s for s, _, t in open_now if t == "data_stopped"} & {r.station for r in readings}
+        if back and self.registry is not None:
+            stations = [st for st in self.registry.stations if st.id in back]
+            self._apply([c for c in stopped_conditions(stations, self.last_sample, now, self.cfg, self.tz)
+                         if not c.active], now, open_now)
         return raised
+
+    def check_data_stopped(self, now_ms: int | None = None) -> list[str]:
+        """Raise ``data_stopped`` for registry stations silent for N intervals, clear it for those
+        reporting again; return the stations stopped now. Called on a timer by the service.
+
+        Last sample times are followed in memory from the readings this engine sees, read from
+        the store on the first call, and read again before any new alarm is raised (another
+        ingest worker may have stored the station's data).
+        """
+        if self.registry is None:
+            return []
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        if not self._seeded:
+            self._merge_last(self.store.last_samples(now + FUTURE_MS))
+            self._seeded = True
+        open_now = self._open()
+        found = stopped_conditions(self.registry.stations, self.last_sample, now, self.cfg, self.tz)
+        if any(c.active and (c.station, c.point, c.type) not in open_now for c in found):
+            self._merge_last(self.store.last_samples(now + FUTURE_MS))
+            found = stopped_conditions(self.registry.stations, self.last_sample, now, self.cfg, self.tz)
+        self._apply(found, now, open_now)
+        return [c.station for c in found if c.active]
+
+    def check_permits(self, now_ms: int | None = None) -> list:
+        """Over-permit, over-plan and projected exceedance for the registry's permits (raised,
+        escalated or cleared); return their statuses. Called on a timer by the service
+        (``alarms.permits_every_s``): each call reads the permit years' counter readings."""
+        if self.registry is None or not self.registry.permits:
+            return []
+        now = int(self.clock() * 1000) if now_ms is None else now_ms
+        return check_permits(self.store, self.registry.permits, self.cfg, self.tz, now)
+
+    def _merge_last(self, samples: dict[str, int]) -> None:
+        for station, t_ms in samples.items():
+            self.last_sample[station] = max(t_ms, self.last_sample.get(station, t_ms))
 
     def check_chain_gaps(self, grace_s: float) -> dict[str, list[int]]:
         """Raise ``chain_gap`` for envelopes still missing ``grace_s`` after a later one arrived

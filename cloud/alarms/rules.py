@@ -1,5 +1,6 @@
 """Alarm rules on each poll: device faults, water-quality limits (GB 5749-2022), an unsynchronised
-gateway clock, and totaliser resets. (Chain gaps and gateway presence are raised by the engine.)
+gateway clock, and totaliser resets. (Chain gaps and gateway presence are raised by the engine;
+the data alarms, which remember across polls, are in ``data_rules.py``.)
 
 A rule looks at one poll of one station (its readings share a sample time) and says, per alarm
 key, whether the condition holds now; the engine raises on the first True and clears on the

@@ -1,41 +1,109 @@
-"""The FastAPI application: login, live values, alarms, totals, and the console pages."""
+"""The FastAPI application: login, live values, alarms, totals, the audit log and the console pages.
 
+Every endpoint names the roles it admits (cloud/api/deps.py); every write through ``/api/`` is
+recorded in the audit log (cloud/audit.py) before its answer leaves, whatever that answer is.
+"""
+
+from __future__ import annotations
+
+import logging
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import Cookie, Depends, FastAPI, HTTPException, Response
+from fastapi import Cookie, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cloud import metrics
-from cloud.api.auth import Sessions, check_password
+from cloud import audit, metrics
+from cloud.api.auth import LoginLimiter, Sessions, check_password, hash_password
+from cloud.api.deps import (COOKIE, CSRF_COOKIE, READERS, SAFE_METHODS, Admin, Principal, Reader,
+                            client_address, principal_of, role_check)
 from cloud.config import ApiConfig
+from cloud.registry import Registry
 from cloud.store import SqlStore
 
+if TYPE_CHECKING:
+    from cloud.api.reports import ReportsSetup
+
+log = logging.getLogger("watertel.api")
 STATIC = Path(__file__).parent / "static"
-COOKIE = "watertel_session"
+PAGES = {"/": "console.html", "/alarms": "alarms.html", "/stations": "stations.html", "/station": "station.html",
+         "/quality": "quality.html"}
 
 
 class Login(BaseModel):
-    username: str
-    password: str
+    username: str = Field(max_length=128)
+    password: str = Field(max_length=1024)
+    session: Literal["cookie", "bearer"] = "cookie"  # bearer: a token for scripts, no cookie
 
 
-def create_app(store: SqlStore, cfg: ApiConfig) -> FastAPI:
+class LoginPublic(BaseModel):
+    user: str
+    role: str
+    regions: list[str]
+    expires_ms: int
+    csrf_token: str | None = None  # cookie sessions: send it back in X-CSRF-Token
+    access_token: str | None = None  # bearer sessions: send it in Authorization: Bearer …
+    token_type: str | None = None
+
+
+class AuditMiddleware:
+    """Append an audit row for each unsafe request under /api/ as its answer starts."""
+
+    def __init__(self, app, store: SqlStore) -> None:
+        self.app, self.store = app, store
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        written = False
+
+        def record(status: int) -> None:
+            nonlocal written
+            written = True
+            try:
+                audit.append(self.store, actor=state.get("audit_actor", ""), role=state.get("audit_role", ""),
+                             client=(scope.get("client") or ("",))[0], method=scope["method"], path=scope["path"],
+                             summary=state.get("audit_summary", ""), status=status)
+            except Exception:  # the write itself is done; say loudly that its record is missing
+                log.exception("audit: could not record %s %s", scope["method"], scope["path"])
+
+        async def send_recorded(message) -> None:
+            if message["type"] == "http.response.start" and not written:
+                record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recorded)
+        except Exception:
+            if not written:
+                record(500)
+            raise
+
+
+def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = None, *,
+               registry: Registry | None = None) -> FastAPI:
+    """The API over ``store``; ``reports``: the rates and reports routes (cloud/api/reports.py).
+
+    The station registry (``registry``, else that of ``reports``) places stations in regions for
+    region-scoped users; without one, such users see no station.
+    """
+    registry = registry if registry is not None else (reports.registry if reports else None)
     app = FastAPI(title="watertel", version="0.1.0")
-    sessions = Sessions(cfg.session_hours * 3600)
-    users = {u.username: u.password_hash for u in cfg.users}
+    app.add_middleware(AuditMiddleware, store=store)
+    app.state.sessions = sessions = Sessions(cfg.session_hours * 3600)
+    app.state.users = users = {u.username: u for u in cfg.users}
+    limiter = LoginLimiter(cfg.login_max_failures, cfg.login_window_s)
+    decoy = hash_password("not a password of anyone")  # unknown users cost as much time as known ones
+    ancestry = {s.id: registry.ancestry(s.region) for s in registry.stations} if registry else {}
 
-    def current_user(watertel_session: Annotated[str | None, Cookie()] = None) -> str:
-        user = sessions.user(watertel_session)
-        if user is None:
-            raise HTTPException(401, "log in first")
-        return user
-
-    CurrentUser = Annotated[str, Depends(current_user)]
+    def in_scope(user: Principal, rows: list[dict]) -> list[dict]:
+        return rows if not user.regions else [r for r in rows if user.sees(ancestry.get(r["station"]))]
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -57,39 +125,92 @@ def create_app(store: SqlStore, cfg: ApiConfig) -> FastAPI:
             return {"status": "unavailable", "store": type(err).__name__}
         return {"status": "ok"}
 
-    @app.post("/api/login")
-    def login(body: Login, response: Response) -> dict:
-        stored = users.get(body.username)
-        if stored is None or not check_password(body.password, stored):
+    @app.post("/api/login", responses={401: {}, 429: {}})
+    def login(body: Login, request: Request, response: Response) -> LoginPublic:
+        """Log in: a cookie session (with its CSRF token) or, with ``session: bearer``, a token.
+        Too many failures for a username from one address: 429 with Retry-After."""
+        client = client_address(request)
+        request.state.audit_actor = body.username
+        request.state.audit_summary = f"login ({body.session})"
+        if wait := limiter.attempt(body.username, client):
+            request.state.audit_summary += ": too many failures"
+            raise HTTPException(429, "too many failed logins: try again later", headers={"Retry-After": str(wait)})
+        user = users.get(body.username)
+        if not check_password(body.password, user.password_hash if user else decoy) or user is None:
+            request.state.audit_summary += ": wrong username or password"
             raise HTTPException(401, "wrong username or password")
-        response.set_cookie(COOKIE, sessions.open(body.username), httponly=True, samesite="strict",
-                            max_age=int(cfg.session_hours * 3600))
-        return {"user": body.username}
+        limiter.succeeded(body.username, client)
+        request.state.audit_role = user.role.value
+        token, session = sessions.open(user.username, body.session)
+        public = LoginPublic(user=user.username, role=user.role.value, regions=user.regions,
+                             expires_ms=int(session.expires * 1000))
+        if body.session == "bearer":
+            return public.model_copy(update={"access_token": token, "token_type": "bearer"})
+        for name, value, httponly in ((COOKIE, token, True), (CSRF_COOKIE, session.csrf, False)):
+            response.set_cookie(name, value, httponly=httponly, samesite="strict", secure=cfg.secure_cookies,
+                                max_age=int(cfg.session_hours * 3600))
+        return public.model_copy(update={"csrf_token": session.csrf})
 
-    @app.post("/api/logout")
-    def logout(response: Response, watertel_session: Annotated[str | None, Cookie()] = None) -> dict:
-        sessions.close(watertel_session)
+    @app.post("/api/logout", responses={403: {}})
+    def logout(request: Request, response: Response) -> dict:
+        """End this session (cookie sessions: with the CSRF header); without one, nothing to do."""
+        request.state.audit_summary = "logout"
+        try:
+            sessions.close(principal_of(request).token)
+        except HTTPException as err:
+            if err.status_code != 401:
+                raise
+            request.state.audit_summary = "logout: no session"
         response.delete_cookie(COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
         return {"ok": True}
 
+    @app.get("/api/me")
+    def me(user: Reader) -> dict:
+        """Who is logged in, with which role and regions."""
+        return {"user": user.username, "role": user.role.value, "regions": sorted(user.regions), "via": user.via}
+
     @app.get("/api/latest")
-    def latest(user: CurrentUser) -> list[dict]:
-        return [{**row, "value": None if row["value"] is None or math.isnan(row["value"]) else row["value"]}
-                for row in store.latest()]
+    def latest(user: Reader) -> list[dict]:
+        return in_scope(user, [{**row, "value": None if row["value"] is None or math.isnan(row["value"]) else row["value"]}
+                               for row in store.latest()])
 
     @app.get("/api/alarms")
-    def alarms(user: CurrentUser, open_only: bool = True) -> list[dict]:
-        return store.alarms(open_only=open_only)
+    def alarms(user: Reader, open_only: bool = True) -> list[dict]:
+        return in_scope(user, store.alarms(open_only=open_only))
 
     @app.get("/api/summary")
-    def summary(user: CurrentUser) -> dict:
-        return {**store.counts(), "user": user}
+    def summary(user: Reader) -> dict:
+        return {**store.counts(), "user": user.username}
 
-    @app.get("/", include_in_schema=False)
-    def console(watertel_session: Annotated[str | None, Cookie()] = None):
-        if sessions.user(watertel_session) is None:
-            return RedirectResponse("/login", status_code=303)
-        return FileResponse(STATIC / "console.html", headers={"Cache-Control": "no-store"})
+    @app.get("/api/audit")
+    def audit_log(user: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  before_id: Annotated[int | None, Query(ge=1)] = None) -> list[dict]:
+        """The latest audit rows, newest first (admins only); ``before_id`` pages back."""
+        return [e.public() for e in audit.recent(store, limit, before_id)]
+
+    if reports is not None:
+        from cloud.api.reports import reports_router
+
+        app.include_router(reports_router(store, reports, role_check(*READERS)))
+
+    from cloud.api.events import EventHub, events_router
+    from cloud.api.series import series_router, status_rule
+
+    status = status_rule(registry, reports.rates.stopped_after_intervals if reports else 3)
+    app.state.events = EventHub(store, ancestry.get, status)
+    app.include_router(series_router(store, registry, ancestry.get, status, role_check(*READERS)))
+    app.include_router(events_router(app.state.events, role_check(*READERS)))
+
+    def page(name: str):
+        def serve_page(watertel_session: Annotated[str | None, Cookie()] = None):
+            if sessions.user(watertel_session) is None:
+                return RedirectResponse("/login", status_code=303)
+            return FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+        return serve_page
+
+    for path, name in PAGES.items():  # the console's pages, for logged-in users
+        app.add_api_route(path, page(name), methods=["GET"], include_in_schema=False)
 
     @app.get("/login", include_in_schema=False)
     def login_page() -> FileResponse:

@@ -1,8 +1,14 @@
-"""Passwords (scrypt from the standard library) and server-side sessions.
+"""Passwords, server-side sessions and the login rate limit.
 
-A password hash reads ``scrypt$<n>$<salt hex>$<key hex>``; the clear password is never stored
-or logged. Sessions are random tokens kept in memory with an expiry; the cookie is HttpOnly and
-SameSite=Strict.
+New password hashes are argon2id (argon2-cffi, its default cost: 64 MiB, 3 passes), as PHC strings
+``$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>``. Hashes made before, ``scrypt$<n>$<salt hex>$<key
+hex>``, still verify, so existing configs keep working; `watertel cloud hash-password` makes a new
+argon2 hash to replace one at leisure. The clear password is never stored or logged.
+
+A session is a random token kept in memory with an expiry. A cookie session (HttpOnly,
+SameSite=Strict) also has a CSRF token, returned at login and sent back by the console in the
+``X-CSRF-Token`` header with every unsafe request; a bearer session (``Authorization: Bearer``) needs
+none, since a browser never attaches it by itself. Each token works only the way it was issued.
 """
 
 from __future__ import annotations
@@ -10,19 +16,32 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 SCRYPT_N = 2**14
+_hasher = PasswordHasher()
+SessionKind = Literal["cookie", "bearer"]
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=8, p=1)
-    return f"scrypt${SCRYPT_N}${salt.hex()}${key.hex()}"
+    """An argon2id hash of ``password`` for the ``api.users`` list."""
+    return _hasher.hash(password)
 
 
 def check_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored`` (an argon2 hash, or a legacy ``scrypt$`` one)."""
+    if stored.startswith("$argon2"):
+        try:
+            return _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
     try:
         scheme, n, salt, key = stored.split("$")
         if scheme != "scrypt":
@@ -33,24 +52,80 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, bytes.fromhex(key))
 
 
+@dataclass(frozen=True)
+class Session:
+    username: str
+    kind: SessionKind
+    expires: float  # time.time()
+    csrf: str = ""  # cookie sessions only
+
+
 @dataclass
 class Sessions:
     lifetime_s: float
-    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _tokens: dict[str, Session] = field(default_factory=dict)
 
-    def open(self, username: str) -> str:
+    def open(self, username: str, kind: SessionKind = "cookie") -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
-        self._tokens[token] = (username, time.time() + self.lifetime_s)
-        return token
+        session = Session(username, kind, time.time() + self.lifetime_s,
+                          secrets.token_urlsafe(32) if kind == "cookie" else "")
+        self._tokens[token] = session
+        return token, session
+
+    def get(self, token: str | None, kind: SessionKind) -> Session | None:
+        """The live session of ``token`` if it was issued as ``kind``; expired ones are dropped."""
+        session = self._tokens.get(token or "")
+        if session is None or session.kind != kind:
+            return None
+        if session.expires < time.time():
+            self._tokens.pop(token, None)
+            return None
+        return session
 
     def user(self, token: str | None) -> str | None:
-        entry = self._tokens.get(token or "")
-        if entry is None:
-            return None
-        if entry[1] < time.time():
-            del self._tokens[token]
-            return None
-        return entry[0]
+        """The user of a live cookie session (the console page's check)."""
+        session = self.get(token, "cookie")
+        return session.username if session else None
 
     def close(self, token: str | None) -> None:
         self._tokens.pop(token or "", None)
+
+
+class LoginLimiter:
+    """At most ``max_failures`` failed logins per (username, client address) in ``window_s``.
+
+    Past that, logins for the pair are refused (even with the right password) until the oldest
+    failure leaves the window; a successful login clears the pair's failures. Refused attempts
+    are not counted, so the wait never grows past the window.
+    """
+
+    def __init__(self, max_failures: int, window_s: float) -> None:
+        self.max_failures, self.window_s = max_failures, window_s
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()  # logins run in the thread pool
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            self._failures.pop(key, None)
+        return times
+
+    def attempt(self, username: str, client: str) -> int:
+        """Seconds until the pair may try again (0: go ahead). An allowed attempt counts as a
+        failure until ``succeeded``, so parallel guesses cannot slip past the limit."""
+        now = time.time()
+        with self._lock:
+            if len(self._failures) > 100_000:  # a flood of names: forget the stale pairs
+                for key in list(self._failures):
+                    self._recent(key, now)
+            times = self._recent((username, client), now)
+            if len(times) >= self.max_failures:
+                return max(1, int(times[-self.max_failures] + self.window_s - now + 0.999))
+            self._failures.setdefault((username, client), times).append(now)
+            return 0
+
+    def succeeded(self, username: str, client: str) -> None:
+        with self._lock:
+            self._failures.pop((username, client), None)

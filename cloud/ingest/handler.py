@@ -21,12 +21,16 @@ class Handler:
         self.store, self.registry, self.alarms = store, registry, alarms
         self.counts: Counter[str] = Counter()
 
-    def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str) -> str:
+    def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str,
+                seq: int | None = None) -> str:
         self.store.quarantine(topic, payload, reason, detail)
         self.counts[f"refused:{reason}"] += 1
         metrics.ENVELOPES.labels("refused").inc()
         metrics.REFUSED.labels(reason).inc()
-        log.warning("envelope refused on %s: %s %s", topic, reason, detail)
+        context = {"gateway": gateway, "reason": reason, "topic": topic}
+        if seq is not None:
+            context["envelope"] = f"{gateway}/{seq}"  # the id the edge agent logs for the same batch
+        log.warning("envelope refused on %s: %s %s", topic, reason, detail, extra=context)
         self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", int(time.time() * 1000))
         return reason
 
@@ -75,7 +79,7 @@ class Handler:
         fresh: list = []  # new readings of the whole batch: the alarm rules see them at once
         for (i, topic, payload, env), result in zip(valid, results):
             if result.status == "refused":
-                outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}")
+                outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}", env.seq)
                 continue
             self.counts[result.status] += 1
             metrics.ENVELOPES.labels(result.status).inc()
@@ -96,15 +100,15 @@ class Handler:
             return self._refuse(topic, payload, topic_gateway, err.reason, err.detail)
         if env.payload_key_id is None and self.registry.requires_encryption(env.gateway_id):
             return self._refuse(topic, payload, env.gateway_id, "not_encrypted",
-                                f"gateway {env.gateway_id!r} must SM4-encrypt its payload")
+                                f"gateway {env.gateway_id!r} must SM4-encrypt its payload", env.seq)
         if self.registry.expired(env.gateway_id, env.key_id, env.created_ms):
             return self._refuse(topic, payload, env.gateway_id, "key_expired",
-                                f"key {env.key_id!r} was rotated out before this envelope was made")
+                                f"key {env.key_id!r} was rotated out before this envelope was made", env.seq)
         if env.gateway_id != topic_gateway:
             return self._refuse(topic, payload, topic_gateway, "topic_mismatch",
                                 f"envelope from {env.gateway_id!r} on topic of {topic_gateway!r}")
         allowed = self.registry.stations.get(env.gateway_id, frozenset())
         strangers = sorted({r.station for r in env.readings} - allowed)
         if strangers:
-            return self._refuse(topic, payload, env.gateway_id, "unknown_station", ", ".join(strangers))
+            return self._refuse(topic, payload, env.gateway_id, "unknown_station", ", ".join(strangers), env.seq)
         return env

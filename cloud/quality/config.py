@@ -15,6 +15,7 @@ the regulators' usual figures; the rules they leave open are written down here:
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -69,3 +70,15 @@ class RatesConfig(Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+FORMATS = ("json", "csv", "xlsx")
+
+
+class ReportsConfig(Strict):
+    """The ``reports:`` section of the cloud config (needs ``registry_file``)."""
+
+    scheduled: bool = True  # write the daily, monthly and quarterly reports by themselves
+    delay_minutes: float = Field(90.0, ge=0)  # after the period ends; ≥ the timeliness window
+    check_every_s: float = Field(300.0, gt=0)
+    formats: list[Literal["json", "csv", "xlsx"]] = list(FORMATS)

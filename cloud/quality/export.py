@@ -41,7 +41,8 @@ def station_row(s: StationRates, report: RatesReport) -> dict[str, Any]:
 
 
 def problem_rows(report: RatesReport) -> list[dict[str, Any]]:
-    """The three problem lists flattened to one table (``detail`` says why, in a few words)."""
+    """The problem lists flattened to one table (``detail`` says why, in a few words); an
+    ``over_permit`` row names the permit in ``station`` and its holder in ``name``."""
     p = report.problems
     rows = [{"problem": "under_target", "station": x["station"], "name": x["name"], "region": x["region"],
              "since": None, "detail": " ".join(x["reasons"])} for x in p["under_target"]]
@@ -52,7 +53,20 @@ def problem_rows(report: RatesReport) -> list[dict[str, Any]]:
               "since": None, "detail": f"{x['abnormal_days']} of {x['service_days']} days;"
                                        f" missing: {' '.join(x['missing']) or '-'}; flagged: {' '.join(x['flagged']) or '-'}"}
              for x in p["abnormal_days"]]
+    rows += [{"problem": "over_permit", "station": x["permit"], "name": x["holder"], "region": x["region"],
+              "since": x["since"], "detail": _over_permit_detail(x)} for x in p.get("over_permit", [])]
     return rows
+
+
+def _over_permit_detail(x: dict[str, Any]) -> str:
+    pr = x["projection"]
+    if pr["date"] and pr["method"] != "exceeded":
+        ahead = f"; projected to reach the permit on {pr['date']} ({pr['method']})"
+    else:
+        ahead = f"; reached on {pr['date']}" if pr["date"] else ""
+    return (f"{x['volume_m3']:g} of {x['permitted_m3']:g} m3 ({x['share']:.1%}) in the permit year from"
+            f" {x['year_first_day']}, tier {x['tier']:.0%} ({x['severity']}){ahead};"
+            f" meters {' '.join(x['meters'])}")
 
 
 def tables(report: RatesReport) -> dict[str, list[dict[str, Any]]]:

@@ -1,8 +1,11 @@
 """The four rates per station, from raw readings and the registry (numpy).
 
 Counting unit: a *report* is one point of a station in one interval slot. Slots are laid on a
-grid that starts at the period's first local midnight and steps by the station's interval; a
-slot is expected when its start lies in the station's service time (commissioned, not
+grid that starts at local midnight of 2000-01-01 in the calendar (``grid_anchor``) and steps by the
+station's interval, so a day's slots are the same in every period that holds it (the day rollups
+of rollups.py add up to any period); with an interval that divides the day every local midnight
+is on the grid. A slot belongs to the day its start falls in, and is expected when that start
+lies in the station's service time (commissioned, not
 decommissioned, not in maintenance). With ``points`` listed each point is expected in each slot;
 without, one report from any point per slot. A slot is counted once however many readings fall in
 it (duplicates, re-sampled values), and readings outside service time count for nothing, so the
@@ -20,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -39,7 +43,7 @@ class StationRates:
     station: str
     name: str
     region: str
-    interval_minutes: int
+    interval_minutes: float  # a fraction only in a time-compressed (interval_seconds) run
     expected: int = 0
     received: int = 0
     on_time: int = 0
@@ -87,16 +91,33 @@ def service_intervals(st: Station, period: Period) -> list[tuple[int, int]]:
     return spans
 
 
+GRID_EPOCH = dt.date(2000, 1, 1)
+
+
+def grid_anchor(tz: ZoneInfo) -> int:
+    """Unix ms of the slot grid's origin: local midnight of ``GRID_EPOCH`` in the calendar.
+
+    Fixed rather than the period's start, so a day counts the same whatever period holds it:
+    a 7-minute or a weekly station has its slots where they are, not re-laid per report.
+    """
+    return to_ms(GRID_EPOCH, tz)
+
+
+def grid_ceil(t_ms: int, anchor: int, step: int) -> int:
+    """The first slot start at or after ``t_ms``: readings from there on belong to slots from ``t_ms`` on."""
+    return anchor - ((anchor - t_ms) // step) * step
+
+
 def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
     return -((-a) // b)
 
 
-def expected_per_day(spans: list[tuple[int, int]], bounds: np.ndarray, step: int) -> np.ndarray:
-    """Slots (grid ``bounds[0] + k*step``) starting inside ``spans``, per day between ``bounds``."""
+def expected_per_day(spans: list[tuple[int, int]], bounds: np.ndarray, step: int, anchor: int) -> np.ndarray:
+    """Slots (grid ``anchor + k*step``) starting inside ``spans``, per day between ``bounds``."""
     counts = np.zeros(len(bounds) - 1, dtype=np.int64)
     for a, b in spans:
         lo, hi = np.maximum(bounds[:-1], a), np.minimum(bounds[1:], b)
-        n = _ceil_div(hi - bounds[0], step) - _ceil_div(lo - bounds[0], step)
+        n = _ceil_div(hi - anchor, step) - _ceil_div(lo - anchor, step)
         counts += np.where(hi > lo, n, 0)
     return counts
 
@@ -115,17 +136,35 @@ class Rows:
         return Rows(np.array([], dtype=str), *(np.array([], dtype=np.int64) for _ in range(3)))
 
 
+COUNTS = ("received", "on_time", "future", "flagged")  # what a day rollup keeps (expected comes from the registry)
+
+
+@dataclass
+class DayCounts:
+    """One station's reports per day of a run of days (arrays of equal length)."""
+
+    expected: np.ndarray
+    received: np.ndarray
+    on_time: np.ndarray
+    future: np.ndarray
+    flagged: np.ndarray
+
+
 def received_per_day(st: Station, rows: Rows, spans: list[tuple[int, int]], bounds: np.ndarray,
-                     cfg: RatesConfig) -> dict[str, np.ndarray]:
-    """Per day: received, on-time, future and flagged reports (each report counted once)."""
-    n_days, anchor, step = len(bounds) - 1, int(bounds[0]), st.interval_ms
+                     cfg: RatesConfig, anchor: int) -> dict[str, np.ndarray]:
+    """Per day: received, on-time, future and flagged reports (each report counted once).
+
+    Only slots starting in ``spans`` (which lie between ``bounds``) count, so rows read from a
+    wider window than the days change nothing.
+    """
+    n_days, step = len(bounds) - 1, st.interval_ms
     keep = np.isin(rows.point, st.points) if st.points else np.ones(len(rows.t_ms), dtype=bool)
     series = np.searchsorted(np.array(sorted(st.points)), rows.point) if st.points else np.zeros(len(rows.t_ms), np.int64)
     slot = (rows.t_ms - anchor) // step
     start = anchor + slot * step
     keep &= np.any([(start >= a) & (start < b) for a, b in spans], axis=0) if spans else False
     if not keep.any():
-        return {k: np.zeros(n_days, dtype=np.int64) for k in ("received", "on_time", "future", "flagged")}
+        return {k: np.zeros(n_days, dtype=np.int64) for k in COUNTS}
     slot, series, start = slot[keep], series[keep], start[keep]
     delay = rows.received_ms[keep] - rows.t_ms[keep]
     future = delay < -cfg.future_tolerance_s * 1000
@@ -144,56 +183,96 @@ def received_per_day(st: Station, rows: Rows, spans: list[tuple[int, int]], boun
             "future": per_day(~any_of(~future)), "flagged": per_day(~any_of(good))}
 
 
-def station_rates(st: Station, rows: Rows, period: Period, cfg: RatesConfig) -> StationRates:
-    """Counts, days and the two rule verdicts of one station for one period."""
-    bounds = np.array(period.day_bounds_ms(), dtype=np.int64)
-    spans = service_intervals(st, period)
-    expected = expected_per_day(spans, bounds, st.interval_ms) * max(len(st.points), 1)
-    got = received_per_day(st, rows, spans, bounds, cfg)
-    days, rule = period.days, cfg.abnormal_day
-    served = expected > 0
-    received = got["received"]
-    out = StationRates(st.id, st.name, st.region, st.interval_minutes, int(expected.sum()), int(received.sum()),
-                       int(got["on_time"].sum()), 0, int(got["future"].sum()), int(got["flagged"].sum()),
-                       int(served.sum()))
+def day_counts(st: Station, rows: Rows, bounds: np.ndarray, spans: list[tuple[int, int]], cfg: RatesConfig,
+               anchor: int) -> DayCounts:
+    """A station's counts per day between ``bounds`` (local midnights), from its raw rows.
+
+    ``spans``: its service time, clipped to the days. What a day rollup stores is exactly this
+    for one day, so rollups and raw rows give the same figures.
+    """
+    expected = expected_per_day(spans, bounds, st.interval_ms, anchor) * max(len(st.points), 1)
+    return DayCounts(expected, **received_per_day(st, rows, spans, bounds, cfg, anchor))
+
+
+def rates_from_days(st: Station, days: list[dt.date], c: DayCounts, cfg: RatesConfig) -> StationRates:
+    """The period's counts, its silent, missing and flagged days and the two rule verdicts."""
+    rule = cfg.abnormal_day
+    served = c.expected > 0
+    received = c.received
+    out = StationRates(st.id, st.name, st.region, st.minutes, int(c.expected.sum()), int(received.sum()),
+                       int(c.on_time.sum()), 0, int(c.future.sum()), int(c.flagged.sum()), int(served.sum()))
     out.late = out.received - out.on_time - out.future
     out.silent_days = [days[i] for i in np.flatnonzero(served & (received == 0))]
-    out.missing_days = [days[i] for i in np.flatnonzero(served & (received < rule.missing_below * expected - EPS))]
+    out.missing_days = [days[i] for i in np.flatnonzero(served & (received < rule.missing_below * c.expected - EPS))]
     out.flagged_days = [days[i] for i in np.flatnonzero(served & (received > 0)
-                                                         & (got["flagged"] > rule.flagged_above * received + EPS))]
+                                                         & (c.flagged > rule.flagged_above * received + EPS))]
     out.reporting_normally = out.in_service and out.received >= cfg.normal.min_upload_rate * out.expected - EPS \
         and len(out.silent_days) <= cfg.normal.max_silent_days
     out.abnormal = out.in_service and len(out.abnormal_days) >= rule.station_share * out.service_days - EPS
     return out
 
 
-def _columns(batch: list[tuple], stations: set[str]) -> tuple[np.ndarray, ...]:
-    """One batch of rows as numpy columns, rows of other stations dropped."""
-    station, point, t_ms, received_ms, quality = zip(*batch)
-    keep = np.fromiter((s in stations for s in station), dtype=bool, count=len(station))
-    return (np.array(station)[keep], np.array(point)[keep], np.array(t_ms, dtype=np.int64)[keep],
-            np.array(received_ms, dtype=np.int64)[keep], np.array(quality, dtype=np.int64)[keep])
+def station_rates(st: Station, rows: Rows, period: Period, cfg: RatesConfig) -> StationRates:
+    """Counts, days and the two rule verdicts of one station for one period."""
+    bounds = np.array(period.day_bounds_ms(), dtype=np.int64)
+    counts = day_counts(st, rows, bounds, service_intervals(st, period), cfg, grid_anchor(period.tz))
+    return rates_from_days(st, period.days, counts, cfg)
 
 
-def split_rows(batches: Iterable[list[tuple]], stations: set[str]) -> dict[str, Rows]:
+def read_end(stations: list[Station], period: Period) -> int:
+    """Where rows must be read up to: the period's end, or the end of a last slot that runs past it
+    (only for an interval that does not divide the day)."""
+    anchor = grid_anchor(period.tz)
+    return max([period.end_ms, *(grid_ceil(period.end_ms, anchor, s.interval_ms) for s in stations)])
+
+
+def _row_type(stations: list[Station]) -> np.dtype:
+    """Rows as a numpy record, parsed in C (twice as fast as unzipping tuples).
+
+    Text fields are one character wider than the longest registered id or point, so a longer
+    name from elsewhere, cut to that width, can never pass for a registered one.
+    """
+    station_width = max((len(s.id) for s in stations), default=0) + 1
+    point_width = max((len(p) for s in stations for p in s.points), default=0) + 1
+    return np.dtype([("station", f"U{station_width}"), ("point", f"U{point_width}"), ("t_ms", "i8"),
+                     ("received_ms", "i8"), ("quality", "i8")])
+
+
+def split_rows(batches: Iterable[list[tuple]], stations: list[Station]) -> dict[str, Rows]:
     """Group row batches (station, point, t_ms, received_ms, quality) by station, as numpy columns.
 
-    Each batch becomes arrays as it arrives, so a month of a province is never held as tuples.
+    Each batch becomes a record array as it arrives, rows of other stations dropped, so a month
+    of a province is never held as tuples. Rows come from the store in key order, so stations
+    are handled as runs of equal ids rather than by sorting millions of strings.
     """
-    parts = [_columns(batch, stations) for batch in batches if batch]
+    row_type, ids = _row_type(stations), {s.id for s in stations}
+    parts = []
+    for batch in batches:
+        if batch:
+            rows = np.array(batch, dtype=row_type)
+            heads, lengths = _runs(rows["station"])
+            keep = np.fromiter((str(name) in ids for name in rows["station"][heads]), dtype=bool, count=len(heads))
+            parts.append(rows[np.repeat(keep, lengths)])
     if not parts:
         return {}
-    station, point, t_ms, received_ms, quality = (np.concatenate(col) for col in zip(*parts))
-    order = np.argsort(station, kind="stable")
-    station, point, t_ms, received_ms, quality = (c[order] for c in (station, point, t_ms, received_ms, quality))
-    names, starts = np.unique(station, return_index=True)
-    ends = [*starts[1:], len(station)]
-    return {str(name): Rows(point[a:b], t_ms[a:b], received_ms[a:b], quality[a:b])
-            for name, a, b in zip(names, starts, ends)}
+    rows = np.concatenate(parts)
+    if len(rows) > 1 and not (rows["station"][1:] >= rows["station"][:-1]).all():
+        rows = rows[np.argsort(rows["station"], kind="stable")]
+    heads, lengths = _runs(rows["station"])
+    return {str(rows["station"][a]): Rows(rows["point"][a:a + n], rows["t_ms"][a:a + n], rows["received_ms"][a:a + n],
+                                          rows["quality"][a:a + n]) for a, n in zip(heads.tolist(), lengths.tolist())}
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of each run of equal consecutive values."""
+    if not len(values):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    heads = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return heads, np.diff(np.append(heads, len(values)))
 
 
 def compute(stations: list[Station], batches: Iterable[list[tuple]], period: Period,
             cfg: RatesConfig) -> list[StationRates]:
     """Every station's rates for the period, in registry order."""
-    by_station = split_rows(batches, {s.id for s in stations})
+    by_station = split_rows(batches, stations)
     return [station_rates(s, by_station.get(s.id, Rows.empty()), period, cfg) for s in stations]

@@ -10,11 +10,15 @@ denominator is zero (an empty region or period) is ``None``: not 0 %, not 100 %.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cloud.alarms.config import AlarmsConfig
 from cloud.quality.config import RatesConfig
 from cloud.quality.period import Period
-from cloud.quality.rates import EPS, StationRates, compute, service_intervals
+from cloud.quality.rates import EPS, StationRates, compute, read_end, service_intervals
+from cloud.quality.permits_report import over_permit_problems
+from cloud.quality.withdrawal import PermitStatus, load_status
 from cloud.registry import Registry, Station, to_ms
 from cloud.store.sql import SqlStore, now_ms
 from watertel.errors import OperatorError
@@ -151,20 +155,66 @@ def _iso(t_ms: int | None, period: Period) -> str | None:
 
 
 def build_report(store: SqlStore, registry: Registry, period: Period, cfg: RatesConfig,
-                 region: str | None = None, now: int | None = None) -> RatesReport:
-    """Compute a report from the store: rates, roll-up and problem lists."""
+                 region: str | None = None, now: int | None = None, alarms: AlarmsConfig | None = None,
+                 from_raw: bool = False) -> RatesReport:
+    """Compute a report from the store: rates, roll-up and problem lists.
+
+    The counts come from the day rollups (cloud/quality/rollups.py), brought up to date first;
+    ``from_raw`` recomputes them from the raw readings instead (the same figures while the raw
+    readings are kept: a check). A rollup made under earlier settings whose raw readings are gone
+    is used as it is and listed under the ``stale_rollups`` problems.
+    ``alarms``: the tiers of the ``over_permit`` list (defaults when omitted), which holds the
+    permits with a meter in the selection, their withdrawal at the period end (or now).
+    """
+    stations = registry.stations_in(_known(registry, region))
+    now = now_ms() if now is None else now
+    stale: list[dict] = []
+    if from_raw:
+        rows = store.rate_rows(period.start_ms, read_end(stations, period), [s.id for s in stations])
+        rates = compute(stations, rows, period, cfg)
+        last = store.last_samples(min(period.end_ms, now))
+    else:
+        from cloud.quality.rollups import last_samples, period_rates
+
+        rates, stale = period_rates(store, registry.stations, stations, period, cfg)
+        last = last_samples(store, stations, min(period.end_ms, now))
+    ids = {s.id for s in stations}
+    permits = [load_status(store, p, min(period.end_ms, now), period.tz, profile=False) for p in registry.permits
+               if any(m.station in ids for m in p.meters)]
+    report = assemble(registry, stations, [], last, period, cfg, region, now, permits, alarms, rates=rates)
+    if stale:
+        report.problems["stale_rollups"] = [{**x, "region": registry.path(x["region"]),
+                                             "detail": "counted under earlier registry or rates settings;"
+                                                       " raw readings no longer stored"} for x in stale]
+    return report
+
+
+def _known(registry: Registry, region: str | None) -> str | None:
     if region is not None and region not in registry.names:
         raise OperatorError(f"region {region!r} is not in the registry (known: {', '.join(registry.regions())})")
-    stations = registry.stations_in(region)
-    rows = store.rate_rows(period.start_ms, period.end_ms, [s.id for s in stations])
-    rates = compute(stations, rows, period, cfg)
-    now = now_ms() if now is None else now
+    return region
+
+
+def assemble(registry: Registry, stations: list[Station], rows: Iterable[list[tuple]], last: dict[str, int],
+             period: Period, cfg: RatesConfig, region: str | None, now: int,
+             permits: list[PermitStatus] | None = None, alarms: AlarmsConfig | None = None,
+             rates: list[StationRates] | None = None) -> RatesReport:
+    """A report from row batches (station, point, t_ms, received_ms, quality), wherever they come from.
+
+    ``last`` is each station's latest sample time before the end of the period (or now): when a
+    station stopped reporting. The store and the offline CSV command both feed this.
+    ``permits``: the permits' withdrawal at the period end, for the ``over_permit`` list (none offline).
+    ``rates``: the stations' rates already computed (from the rollups); ``rows`` are not read then.
+    """
+    rates = compute(stations, rows, period, cfg) if rates is None else rates
     report = RatesReport(period, region, cfg, now, rates, roll_up(registry, rates, region),
                          paths={r: registry.path(r) for r in registry.regions()})
     report.problems = {
         "under_target": under_target(registry, rates, cfg),
-        "stopped": stopped(stations, store.last_samples(min(period.end_ms, now)), period, cfg, now),
+        "stopped": stopped(stations, last, period, cfg, now),
         "abnormal_days": abnormal_days(registry, rates),
+        "over_permit": over_permit_problems(permits or [], alarms or AlarmsConfig(),
+                                            {s.id: registry.path(s.region) for s in registry.stations}),
     }
     for item in report.problems["stopped"]:
         item["region"] = registry.path(item["region"])

@@ -13,13 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors
 
-from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, pending_migrations
+from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, ROLLUP_TABLES, SCHEMA_VERSION, Accepted, SqlStore,
+                             StoreError, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -41,15 +43,22 @@ CREATE TABLE IF NOT EXISTS alarms (
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-"""
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES])
 
+# The new readings also mark their rollup buckets (sql.py, MARK_DIRTY), in the same statement.
 INSERT = """
-WITH envelope AS (INSERT INTO envelopes VALUES (%s, %s, %s, %s, %s, %s, %s, %s))
-INSERT INTO readings (station, point, t_ms, value, unit, quality, gateway_id, seq, received_ms)
+WITH envelope AS (INSERT INTO envelopes VALUES (%s, %s, %s, %s, %s, %s, %s, %s)),
+new AS (INSERT INTO readings (station, point, t_ms, value, unit, quality, gateway_id, seq, received_ms)
 SELECT s, p, t, v, u, q, %s, %s, %s
 FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::float8[], %s::text[], %s::smallint[]) AS x(s, p, t, v, u, q)
-ON CONFLICT DO NOTHING RETURNING station, point, t_ms
-"""
+ON CONFLICT DO NOTHING RETURNING station, point, t_ms),
+dirty AS (INSERT INTO rollup_dirty (station, bucket)
+SELECT DISTINCT station, (t_ms - ((t_ms %% {bucket}) + {bucket}) %% {bucket}) / {bucket} FROM new
+ON CONFLICT DO NOTHING)
+SELECT station, point, t_ms FROM new
+""".replace("{bucket}", str(DIRTY_BUCKET_MS))
+
+ROLLUP_LOCK = 0x726F6C6C  # the session advisory lock a rollup refresh holds ("roll")
 
 
 def month_of(t_ms: int) -> tuple[str, int, int]:
@@ -79,6 +88,10 @@ class PostgresStore(SqlStore):
     def _execute(self, sql: str, params: tuple = ()) -> psycopg.Cursor:
         return self.conn.execute(sql.replace("?", "%s"), params)
 
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+
     @contextmanager
     def _write(self) -> Iterator[None]:
         with self.conn.transaction():
@@ -86,6 +99,24 @@ class PostgresStore(SqlStore):
 
     def _lock_chain(self, gateway_id: str) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (gateway_id,))
+
+    def _settle(self, timeout_s: float = 60.0) -> None:
+        edge = self.conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()[0]
+        deadline = time.monotonic() + timeout_s
+        done = "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= %s::xid8"
+        while not self.conn.execute(done, (edge,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise StoreError(f"a write transaction has been open for over {timeout_s:g} s: rollups wait for it"
+                                 " (see pg_stat_activity)")
+            time.sleep(0.005)
+
+    @contextmanager
+    def _rollup_lock(self) -> Iterator[None]:
+        self.conn.execute("SELECT pg_advisory_lock(%s)", (ROLLUP_LOCK,))
+        try:
+            yield
+        finally:
+            self.conn.execute("SELECT pg_advisory_unlock(%s)", (ROLLUP_LOCK,))
 
     def accept_many(self, envs: list[Envelope]) -> list[Accepted]:
         times = [r.t_ms for env in envs for r in env.readings]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -21,10 +21,38 @@ from watertel.errors import OperatorError
 from watertel.readings import Quality, Reading
 
 
+# The audit log (cloud/audit.py): append-only, each row SM3-chained to the one before; ids are
+# given by the writer (1, 2, …) so a deleted row shows as a gap. Hashes are hex text.
+AUDIT_TABLE = """CREATE TABLE IF NOT EXISTS audit (
+    id BIGINT PRIMARY KEY, t_ms BIGINT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL, client TEXT NOT NULL,
+    method TEXT NOT NULL, path TEXT NOT NULL, summary TEXT NOT NULL, status INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"""
+
+# Day rollups of the rates (cloud/quality/rollups.py). Ingest marks the 15-minute buckets
+# (t_ms // DIRTY_BUCKET_MS: every zone's local midnight falls on one) of each station that got new
+# readings, in the transaction that stores them (a mark already there is left alone: no lock, no
+# write). A refresh moves marks to rollup_claimed, waits for writers then in flight (``_settle``),
+# recomputes the station-days from the raw readings and deletes its claimed marks with the upsert
+# of rate_days; a reading stored meanwhile makes a new mark for the next round.
+# rate_days holds a station's counts for the local day starting at day_ms, and the basis (hash of
+# the registry entry and settings) they were counted with; keyed by day first, as reports read a
+# period for many stations.
+DIRTY_BUCKET_MS = 900_000
+ROLLUP_TABLES = [
+    *(f"CREATE TABLE IF NOT EXISTS {name} (station TEXT NOT NULL, bucket BIGINT NOT NULL, PRIMARY KEY (station, bucket))"
+      for name in ("rollup_dirty", "rollup_claimed")),
+    "CREATE TABLE IF NOT EXISTS rate_days (day_ms BIGINT NOT NULL, station TEXT NOT NULL, basis TEXT NOT NULL,"
+    " received INTEGER NOT NULL, on_time INTEGER NOT NULL, future INTEGER NOT NULL, flagged INTEGER NOT NULL,"
+    " PRIMARY KEY (day_ms, station))",
+]
+MARK_DIRTY = "INSERT INTO rollup_dirty (station, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING"
+
 # Each schema change raises SCHEMA_VERSION and adds the SQL that takes a store from the version
 # before to it (SQL both back-ends accept); a new store is created at the latest version directly.
 MIGRATIONS: dict[int, list[str]] = {
     2: ["CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms)"],  # chain-gap scans
+    3: [AUDIT_TABLE],
+    4: ROLLUP_TABLES,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -102,8 +130,21 @@ class SqlStore(ABC):
     def _lock_chain(self, gateway_id: str) -> None:
         """Hold writers of this gateway's chain off until the transaction ends (if needed)."""
 
+    def _rollup_lock(self) -> AbstractContextManager:
+        """Held by a rollup refresh, across processes: two refreshes never write the same days."""
+        return nullcontext()
+
+    def _settle(self) -> None:
+        """Return once every write transaction in flight now has ended (rollup marks: a writer that
+        found a bucket already marked must have committed before the refresh reads its rows)."""
+
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._execute(sql, params).fetchall()
+
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        """Run one statement once per row of parameters (a back-end may batch the round trips)."""
+        for row in rows:
+            self._execute(sql, row)
 
     # --- envelopes ----------------------------------------------------------------------------
     def _neighbours(self, env: Envelope) -> dict[int, tuple[bytes, bytes]]:
@@ -259,3 +300,22 @@ class SqlStore(ABC):
     def last_samples(self, before_ms: int) -> dict[str, int]:
         """Per station, the latest sample time before ``before_ms``: when it stopped reporting."""
         return dict(self._rows("SELECT station, max(t_ms) FROM readings WHERE t_ms < ? GROUP BY station", (before_ms,)))
+
+    # --- withdrawal (cloud/quality/withdrawal.py) ------------------------------------------------
+    def totaliser_rows(self, stations: list[str], points: list[str], start_ms: int,
+                       end_ms: int) -> list[tuple[str, str, int, float, int]]:
+        """(station, point, t_ms, value, quality) of these counter points sampled in [start_ms, end_ms),
+        ordered by station, point and time (the readings' key, so an index range per point).
+
+        Every listed point of every listed station: a caller wanting pairs filters the rest out.
+        """
+        out: list[tuple[str, str, int, float, int]] = []
+        if not stations or not points:
+            return out
+        for i in range(0, len(stations), 500):
+            chunk = stations[i:i + 500]
+            out += self._rows(
+                "SELECT station, point, t_ms, value, quality FROM readings WHERE station IN"
+                f" ({','.join('?' * len(chunk))}) AND point IN ({','.join('?' * len(points))})"
+                " AND t_ms >= ? AND t_ms < ? ORDER BY station, point, t_ms", (*chunk, *points, start_ms, end_ms))
+        return out

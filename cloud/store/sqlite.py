@@ -7,6 +7,7 @@ their order and their differences.
 
 from __future__ import annotations
 
+import fcntl
 import math
 import sqlite3
 import time
@@ -14,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.store.sql import SCHEMA_VERSION, Accepted, SqlStore, pending_migrations
+from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
+                             SqlStore, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -38,8 +40,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
-CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms)
-"""
+CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES])
 
 
 class SqliteStore(SqlStore):
@@ -79,6 +81,9 @@ class SqliteStore(SqlStore):
     def _execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, params)
 
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        self.db.executemany(sql, rows)
+
     @contextmanager
     def _write(self) -> Iterator[None]:
         with self.db:
@@ -95,4 +100,12 @@ class SqliteStore(SqlStore):
                  env.gateway_id, self._seq(env.seq), received_ms))
             if cur.rowcount:
                 new.append(r)
+        if new:  # the rollups of these readings' days are out of date (cloud/quality/rollups.py)
+            self.db.executemany(MARK_DIRTY, {(r.station, r.t_ms // DIRTY_BUCKET_MS) for r in new})
         return new
+
+    @contextmanager
+    def _rollup_lock(self) -> Iterator[None]:
+        with open(self.path.with_name(self.path.name + ".rollups.lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield

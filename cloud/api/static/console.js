@@ -17,6 +17,12 @@ function fill(tableId, rows, toCells) {
   }));
 }
 
+// Unsafe requests carry the session's CSRF token (set at login as the readable watertel_csrf cookie).
+function csrfToken() {
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("watertel_csrf="));
+  return cookie ? decodeURIComponent(cookie.slice("watertel_csrf=".length)) : (sessionStorage.getItem("watertel_csrf") || "");
+}
+
 async function getJson(path) {
   const response = await fetch(path);
   if (response.status === 401) { window.location = "/login"; throw new Error("logged out"); }
@@ -38,7 +44,7 @@ async function refresh() {
 }
 
 document.getElementById("logout").addEventListener("click", async () => {
-  await fetch("/api/logout", {method: "POST"});
+  await fetch("/api/logout", {method: "POST", headers: {"X-CSRF-Token": csrfToken()}});
   window.location = "/login";
 });
 refresh();

@@ -1,0 +1,76 @@
+"""`watertel cloud rtu-gateway`: the TCP server, one chain per protocol, sealing and uplinks.
+
+Stop (SIGTERM/SIGINT): stop accepting and close the RTU connections, commit and seal what is
+buffered, give the uplinks ``drain_s`` to deliver it; whatever is left stays in the buffers and
+goes out after the next start (as on an edge gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from cloud.rtu_gateway.chain import Chain
+from cloud.rtu_gateway.config import RtuGatewayConfig
+from cloud.rtu_gateway.server import RtuServer
+from watertel.crypto import SM2PrivateKey
+
+log = logging.getLogger("watertel.rtu_gateway")
+SUMMARY_EVERY_S = 60.0
+
+
+class RtuGateway:
+    def __init__(self, cfg: RtuGatewayConfig) -> None:
+        self.cfg = cfg
+        key = SM2PrivateKey.from_pem(cfg.key.private_key.read_text())
+        payload_key = cfg.key.payload_key.load() if cfg.key.payload_key else None
+        self.chains = {p: Chain(cfg, p, key, payload_key) for p in cfg.protocols()}
+        self.server = RtuServer(cfg, self.chains)
+        self.port: int | None = None
+
+    async def _summaries(self) -> None:
+        last: dict = {}
+        while True:
+            await asyncio.sleep(SUMMARY_EVERY_S)
+            now = dict(self.server.stats)
+            if now != last:
+                log.info("rtu-gateway: %d connections open; %s", len(self.server.connections),
+                         " ".join(f"{k}={v}" for k, v in sorted(now.items())))
+                last = now
+
+    async def run(self, stop: asyncio.Event, drain_s: float = 30.0) -> None:
+        tasks = [asyncio.create_task(coro) for chain in self.chains.values()
+                 for coro in (chain.run_writer(), chain.run_sealing(), chain.uplink.run())]
+        tasks.append(asyncio.create_task(self._summaries()))
+        host, port = self.cfg.host_port
+        try:
+            self.port = await self.server.start(host, port)
+            log.info("rtu-gateway %s listening on %s:%d (%s)", self.cfg.gateway_id, host, self.port,
+                     ", ".join(c.gateway_id for c in self.chains.values()))
+            await stop.wait()
+        finally:
+            await self.server.close()
+            for chain in self.chains.values():
+                chain.seal_due(force=True)
+            drained = all([await chain.drain(drain_s) for chain in self.chains.values()])
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for chain in self.chains.values():
+                chain.fail_pending()
+                chain.buffer.close()
+            log.info("rtu-gateway %s stopped (%s): %s", self.cfg.gateway_id,
+                     "drained" if drained else "batches kept for next start", dict(self.server.stats))
+
+
+async def run_rtu_gateway(cfg: RtuGatewayConfig) -> None:
+    """Run until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await RtuGateway(cfg).run(stop)
