@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from cloud.alarms.config import AlarmsConfig
+from cloud.alarms.lifecycle import LifecycleConfig
+from cloud.notify.config import NotificationsConfig
 from cloud.quality.config import RatesConfig, ReportsConfig
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
@@ -33,12 +35,23 @@ class PreviousKey(Strict):
         return value
 
 
+class PreviousPayloadKey(PayloadKeyConfig):
+    """An SM4 payload key being rotated out: still decrypts envelopes created before ``valid_until``."""
+
+    valid_until: dt.datetime  # ISO 8601 with offset
+
+    _aware = field_validator("valid_until")(PreviousKey._aware.__func__)
+
+
 class GatewayEntry(Strict):
     """A registered gateway: its signing key and the stations it may report for.
 
     Rotation: the new key becomes ``key_id``/``public_key`` and the old one moves to
     ``previous_keys`` with the end of the overlap. Revocation: its id goes to ``revoked_keys``
     and envelopes signed with it are refused as ``key_revoked`` whenever they were made.
+    SM4 payload keys rotate the same way: ``payload_key`` is the current one, the old one moves to
+    ``previous_payload_keys`` (refused as ``payload_key_expired`` after ``valid_until``), and a
+    key id in ``retired_payload_keys`` is refused as ``payload_key_retired`` whenever used.
     """
 
     id: str = Field(pattern=NAME)
@@ -57,6 +70,19 @@ class GatewayEntry(Strict):
             raise ValueError(f"revoked keys cannot also be valid: {sorted(set(ids) & set(self.revoked_keys))}")
         return self
     payload_key: PayloadKeyConfig | None = None  # set: this gateway's payloads must be SM4-GCM encrypted
+    previous_payload_keys: list[PreviousPayloadKey] = []
+    retired_payload_keys: list[str] = []
+
+    @model_validator(mode="after")
+    def _payload_keys_consistent(self) -> GatewayEntry:
+        if self.previous_payload_keys and not self.payload_key:
+            raise ValueError("previous_payload_keys needs a current payload_key (the one the gateway encrypts with now)")
+        ids = [k.key_id for k in ([self.payload_key] if self.payload_key else []) + self.previous_payload_keys]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an SM4 key id may appear only once among payload_key and previous_payload_keys")
+        if set(ids) & set(self.retired_payload_keys):
+            raise ValueError(f"retired payload keys cannot also be valid: {sorted(set(ids) & set(self.retired_payload_keys))}")
+        return self
 
 
 class MqttConfig(Strict):
@@ -151,6 +177,8 @@ class CloudConfig(Strict):
     quality: RatesConfig = RatesConfig()  # data-quality rates: targets, rules, calendar
     reports: ReportsConfig = ReportsConfig()  # scheduled daily/monthly/quarterly rates reports
     alarms: AlarmsConfig = AlarmsConfig()  # data alarms: stopped, zeros, spikes, volume change; per-station overrides
+    lifecycle: LifecycleConfig = LifecycleConfig()  # escalation, flapping, work-order due times
+    notifications: NotificationsConfig = NotificationsConfig()  # webhook and e-mail routes (cloud/notify)
 
 
 def load_cloud_config(path: Path | str) -> CloudConfig:
@@ -165,9 +193,11 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
             "public_key": resolve(base, g.public_key),
             "previous_keys": [k.model_copy(update={"public_key": resolve(base, k.public_key)}) for k in g.previous_keys],
             "payload_key": g.payload_key and g.payload_key.resolved(base),
+            "previous_payload_keys": [k.resolved(base) for k in g.previous_payload_keys],
         }) for g in cfg.gateways],
         "store": cfg.store if cfg.store.kind == "sqlite" else cfg.store.model_copy(
             update={"password_file": resolve(base, cfg.store.password_file)}),
+        "notifications": cfg.notifications.resolved(base),
         "mqtt": cfg.mqtt.model_copy(update={
             "password_file": resolve(base, cfg.mqtt.password_file), "tls": cfg.mqtt.tls and cfg.mqtt.tls.resolved(base),
         }),
@@ -179,7 +209,10 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
                 if not file.exists()]
     problems += [problem for i, g in enumerate(cfg.gateways)
                  if g.payload_key and (problem := g.payload_key.problem(path, f"gateways.{i}.payload_key"))]
+    problems += [problem for i, g in enumerate(cfg.gateways) for j, k in enumerate(g.previous_payload_keys)
+                 if (problem := k.problem(path, f"gateways.{i}.previous_payload_keys.{j}"))]
     problems += _user_region_problems(path, cfg)
+    problems += cfg.notifications.region_problems(path, cfg.registry_file)
     if problems:
         raise ConfigError(path, problems)
     return cfg

@@ -19,11 +19,13 @@ STORE_SECONDS = Histogram("watertel_store_seconds", "Time to store one batch of 
                           buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5), registry=REGISTRY)
 BATCH = Histogram("watertel_ingest_batch_envelopes", "Envelopes per store transaction",
                   buckets=(1, 2, 5, 10, 20, 50, 100), registry=REGISTRY)
+NOTIFICATIONS = Counter("watertel_notifications", "Notification deliveries by channel and outcome (sent, failed:"
+                        " retried later)", ["channel", "outcome"], registry=REGISTRY)
 QUEUED = Gauge("watertel_ingest_queued_messages", "MQTT messages received but not yet handled", registry=REGISTRY)
 
 
 class OpenAlarms:
-    """Open alarms by severity, read from the store when Prometheus scrapes."""
+    """Open alarms by severity and the notification outbox, read from the store when Prometheus scrapes."""
 
     def __init__(self, store) -> None:
         self.store = store
@@ -33,6 +35,12 @@ class OpenAlarms:
         for severity, n in sorted(Tally(a["severity"] for a in self.store.alarms(open_only=True)).items()):
             family.add_metric([severity], n)
         yield family
+        waiting, failing = self.store.outbox_backlog()
+        backlog = GaugeMetricFamily("watertel_notifications_waiting", "Notifications not delivered yet (failing: tried"
+                                    " and failed at least once; they are retried)", labels=["state"])
+        backlog.add_metric(["due"], waiting - failing)
+        backlog.add_metric(["failing"], failing)
+        yield backlog
 
 
 _OPEN_ALARMS = OpenAlarms(None)

@@ -19,9 +19,11 @@ from cloud.alarms.engine import AlarmEngine
 from cloud.api.app import create_app
 from cloud.api.reports import ReportsSetup
 from cloud.config import CloudConfig
+from cloud.fleet import FleetStatus
 from cloud.ingest.handler import Handler
 from cloud.ingest.registry import Registry
 from cloud.ingest.worker import run_ingest
+from cloud.notify.outbox import run_alarm_handling
 from cloud.quality.schedule import run_schedule
 from cloud.registry import load_registry
 from cloud.store import open_store
@@ -100,7 +102,9 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     stations = load_registry(cfg.registry_file) if cfg.registry_file else None  # data_stopped needs the intervals
     store = open_store(cfg)
     metrics.watch_store(store)
-    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz))
+    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
+                                                                     lifecycle=cfg.lifecycle),
+                      FleetStatus(cfg.data_dir / "fleet"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -127,7 +131,11 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
         if reports.registry is not None and cfg.reports.scheduled:
             background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg), reports.registry,
                                                                cfg.quality, cfg.reports, cfg.alarms)))
-        server = _Server(uvicorn.Config(create_app(store, cfg.api, reports), host=cfg.api.host, port=cfg.api.port,
+        ancestry = {st.id: stations.ancestry(st.region) for st in stations.stations} if stations else {}
+        background.append(asyncio.create_task(run_alarm_handling(  # escalation, work orders, notifications
+            lambda: open_store(cfg), cfg.lifecycle, cfg.notifications, ancestry.get, cfg.quality.tz)))
+        app = create_app(store, cfg.api, reports, lifecycle=cfg.lifecycle)
+        server = _Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
                                         log_level="warning", access_log=False))
         serving = asyncio.create_task(server.serve())
         log.info("cloud service: API on http://%s:%d", cfg.api.host, cfg.api.port)

@@ -18,6 +18,7 @@ import logging
 import math
 import sqlite3
 import time
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ class Buffer:
             raise ValueError(f"when_full must be one of {DROP_POLICIES}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.max_bytes, self.when_full = path, max_bytes, when_full
+        self._unwritten: Counter[str] = Counter()  # counts a full disk kept from being written
         position = None
         try:
             self.db = _open(path)
@@ -133,8 +135,8 @@ class Buffer:
             if not _is_full(err):
                 raise
             log.error("buffer %s: %s; freeing space", self.path, err)
-            self.make_room(force=True)
             try:
+                self.make_room(force=True)  # deleting needs a little disk too (the journal)
                 self._insert(readings)
             except sqlite3.OperationalError as again:
                 if not _is_full(again):
@@ -202,13 +204,28 @@ class Buffer:
                                    "ORDER BY id LIMIT ?)", (PRUNE_ROWS,)).rowcount
 
     def _count(self, name: str, n: int) -> None:
-        if n:
-            self.db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET n = n + excluded.n",
-                            (name, n))
+        """Add to a counter. Inside a transaction it commits or fails with it; outside, on a full
+        disk, it waits in memory and is written with the next count of that name."""
+        sql = "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET n = n + excluded.n"
+        if self.db.in_transaction:
+            self.db.execute(sql, (name, n))
+            return
+        pending = self._unwritten[name] + n
+        if not pending:
+            return
+        try:
+            self.db.execute(sql, (name, pending))
+        except sqlite3.OperationalError as err:
+            if not _is_full(err):
+                raise
+            self._unwritten[name] = pending
+            return
+        self._unwritten[name] = 0
 
     def counters(self) -> dict[str, int]:
         """Readings ever ``recorded``, lost to the size limit (``dropped``) or to a full disk (``unrecorded``)."""
-        return dict(self.db.execute("SELECT name, n FROM counters").fetchall())
+        stored = Counter(dict(self.db.execute("SELECT name, n FROM counters").fetchall()))
+        return dict(stored + self._unwritten)
 
     # --- sealing and sending ----------------------------------------------------------------------
     def unsealed(self) -> tuple[int, int | None]:

@@ -3,16 +3,21 @@
 A command must be signed by the cloud's key, addressed to this gateway, not expired, never seen
 before (its id is remembered in the buffer until it expires, so a replay after a restart is
 refused too), allowed by this gateway's configuration, and, for a write, inside the profile's
-safety limits and on the configured list of writable points. Every command gets an answer.
+safety limits and on the configured list of writable points. Every command gets an answer:
+at once, or for set_config once the new file is proven or rolled back (edge_agent/reconfig.py).
+check_clock and set_time are judged by a window around their timestamp instead of its expiry
+(the clock in question cannot judge expiry), their ids remembered while they fit the window.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from edge_agent.buffer import Buffer
+from edge_agent.clock import adjust_clock, clock_synchronised, has_cap_sys_time
 from edge_agent.config import CommandsConfig
 from edge_agent.poll.modbus import ReadFailed
 from edge_agent.poll.scheduler import BusPoller
@@ -21,22 +26,36 @@ from watertel.crypto import SM2PrivateKey, SM2PublicKey
 
 log = logging.getLogger("watertel.edge.commands")
 CLOCK_SKEW_MS = 60_000  # a command "issued" further in the future than this is refused
+CLOCK_COMMANDS = ("check_clock", "set_time")  # judged by a window around their timestamp, not by expiry
 
 
 class CommandExecutor:
     def __init__(self, cfg: CommandsConfig, gateway_id: str, key: SM2PrivateKey, buffer: Buffer,
-                 pollers: list[BusPoller]) -> None:
+                 pollers: list[BusPoller], set_config: Callable[[str, dict[str, Any]], None] | None = None,
+                 on_clock: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.cfg, self.gateway_id, self.key, self.buffer, self.pollers = cfg, gateway_id, key, buffer, pollers
         self.cloud_key = SM2PublicKey.from_pem(cfg.cloud_public_key.read_text())
+        self.set_config = set_config  # validates and starts the change, or raises CommandError
+        self.on_clock = on_clock  # told each measured offset (status, flags on readings)
 
-    async def handle(self, message: bytes) -> bytes:
-        """The signed answer to one message (done or refused, with the reason)."""
+    async def handle(self, message: bytes) -> bytes | None:
+        """The signed answer to one message (done or refused, with the reason); None when the
+        answer comes later (a set_config being applied)."""
         command_id, status, reason, result = "?", "done", "", {}
         try:
             body = unpack(message, self.cloud_key)
             command_id = str(body.get("id", "?"))
             self._check(body)
-            result = await self._run(body["command"], body.get("args") or {})
+            if body["command"] == "set_config":
+                if self.set_config is None:
+                    raise CommandError("not_allowed", "this agent cannot apply configurations")
+                self.set_config(body["id"], body.get("args") or {})
+                log.info("command %s set_config: validated, applying", command_id)
+                return None
+            if body["command"] in CLOCK_COMMANDS:
+                result = self._clock(body)
+            else:
+                result = await self._run(body["command"], body.get("args") or {})
             log.info("command %s %s done: %s", command_id, body["command"], result)
         except CommandError as err:  # the reason is a code to count; the detail says what to fix
             status, reason, result = "refused", err.reason, {"detail": err.detail}
@@ -51,14 +70,45 @@ class CommandExecutor:
         expires, issued = body.get("expires_ms"), body.get("issued_ms")
         if not isinstance(expires, int) or not isinstance(issued, int) or not isinstance(body.get("id"), str):
             raise CommandError("bad_format", "id, issued_ms and expires_ms are required")
-        if expires <= now:
+        remember_until = expires
+        if body.get("command") in CLOCK_COMMANDS:  # this clock is what is in question: a window, not expiry
+            window_ms = int(self.cfg.clock.max_offset_s * 1000)
+            if abs(now - issued) > window_ms:
+                raise CommandError("clock_too_far", f"issued {(now - issued) / 1000:+.0f} s from this gateway's clock "
+                                   f"(more than commands.clock.max_offset_s = {self.cfg.clock.max_offset_s:g} s)")
+            remember_until = max(expires, now + 2 * window_ms)  # a replay stays refused while it fits the window
+        elif expires <= now:
             raise CommandError("expired", f"expired {(now - expires) / 1000:.0f} s ago")
-        if issued > now + CLOCK_SKEW_MS:
+        elif issued > now + CLOCK_SKEW_MS:
             raise CommandError("from_the_future", "issued after now: check the clocks")
         if body.get("command") not in self.cfg.allow:
             raise CommandError("not_allowed", f"{body.get('command')!r} is not allowed on this gateway")
-        if not self.buffer.remember_command(body["id"], expires):
+        if not self.buffer.remember_command(body["id"], remember_until):
             raise CommandError("replayed", f"command {body['id']} was already received")
+
+    def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The offset of this clock against the command's signed timestamp (the delivery delay
+        included); set_time also removes it where allowed, needed and possible."""
+        offset_ms = int(time.time() * 1000) - body["issued_ms"]
+        synchronised = clock_synchronised()
+        result: dict[str, Any] = {"offset_ms": offset_ms, "synchronised": synchronised, "action": "none"}
+        conf = self.cfg.clock
+        if body["command"] == "set_time" and abs(offset_ms) > conf.tolerance_ms:
+            if not conf.adjust:
+                result["action"] = "not_allowed"  # commands.clock.adjust is off: reported only
+            elif synchronised:
+                result["action"] = "ntp_in_charge"  # a time service disciplines the clock: do not fight it
+            elif not has_cap_sys_time():
+                result["action"] = "no_permission"  # the unit lacks AmbientCapabilities=CAP_SYS_TIME
+            else:
+                try:
+                    result["action"] = adjust_clock(offset_ms, conf.max_slew_ms)
+                except OSError as err:
+                    raise CommandError("clock_error", f"cannot adjust the clock by {-offset_ms} ms: {err}") from err
+                log.warning("clock %s by %d ms (set_time %s)", result["action"], -offset_ms, body["id"])
+        if self.on_clock:
+            self.on_clock(result)
+        return result
 
     def _device(self, args: dict[str, Any]):
         for poller in self.pollers:

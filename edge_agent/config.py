@@ -33,6 +33,8 @@ class UplinkConfig(Strict):
     max_in_flight: int = Field(8, ge=1, le=100)
     # after an outage: the backlog drains (oldest first, behind the newest batch) at most this fast
     backlog_readings_per_s: float | None = Field(None, gt=0)
+    # the retained status message (version, config hash, buffer, clock, conditions) is refreshed this often
+    status_every_s: float = Field(60.0, gt=0)
 
     @field_validator("brokers")
     @classmethod
@@ -55,6 +57,8 @@ class BufferConfig(Strict):
     max_mb: float = Field(512.0, ge=1)  # the buffer's database never grows past this
     # when unsent data alone reaches max_mb: drop the oldest unsent readings, or stop recording new ones
     when_full: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
+    # the buffer_full condition (sent to the cloud, raising an alarm) ends this long after the last drop
+    full_clear_after_s: float = Field(300.0, gt=0)
 
 
 class BatchConfig(Strict):
@@ -91,12 +95,31 @@ class BusConfig(Strict):
     devices: list[DeviceConfig] = Field(min_length=1)
 
 
+class ClockCommandsConfig(Strict):
+    """check_clock and set_time: the gateway's offset against the command's signed timestamp.
+
+    That timestamp is one-way (the delivery delay counts as offset), so offsets under
+    ``tolerance_ms`` are left alone, and NTP, where the gateway has it, stays in charge.
+    """
+
+    adjust: bool = False  # set_time may slew or step the clock (the agent then needs CAP_SYS_TIME)
+    tolerance_ms: int = Field(1000, ge=0)
+    max_slew_ms: int = Field(5000, ge=0)  # up to this the clock is slewed (stays monotonic), beyond it stepped
+    # a command's timestamp further than this from the gateway's clock is refused (replay window)
+    max_offset_s: float = Field(7 * 86_400, gt=0)
+
+
 class CommandsConfig(Strict):
     """Signed commands from the cloud: which ones this gateway obeys, and which points it may write."""
 
     cloud_public_key: Path  # the cloud's SM2 public key (PEM): commands must be signed with its pair
-    allow: list[Literal["read_now", "set_poll_interval", "write_point"]] = ["read_now"]
+    allow: list[Literal["read_now", "set_poll_interval", "write_point", "set_config", "check_clock", "set_time"]] = [
+        "read_now"]
     writable: list[str] = []  # "device.point" pairs a write_point may touch (the profile's limits apply too)
+    # set_config: the new file must connect to a broker and get a batch acknowledged within this, or it is
+    # rolled back to the previous file by the agent itself
+    config_probation_s: float = Field(120.0, ge=1, le=3600)
+    clock: ClockCommandsConfig = ClockCommandsConfig()
 
 
 class EdgeConfig(Strict):

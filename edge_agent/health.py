@@ -69,6 +69,15 @@ def summary_lines(status: dict[str, Any]) -> list[str]:
         f"buffer: {buf['unsealed']} readings waiting, {buf['batches_pending']} batches unsent, "
         f"{buf['bytes'] // 1024} KiB, {buf.get('dropped', 0)} dropped, {buf.get('unrecorded', 0)} unrecorded",
     ]
+    if status.get("config_sm3"):
+        change = status.get("config_change") or {}
+        last = f", last change {change['state']} ({change.get('reason') or change.get('command_id')})" if change else ""
+        lines.append(f"config: sm3 {status['config_sm3'][:16]}{last}")
+    clock = status.get("clock") or {}
+    if "offset_ms" in clock:
+        lines.append(f"clock: {clock['offset_ms'] / 1000:+.1f} s against the cloud's last check ({clock['action']})")
+    if status.get("buffer_full"):
+        lines.append("buffer_full: readings were dropped or not recorded lately (reported to the cloud)")
     for name, dev in sorted(status["devices"].items()):
         good = "never" if dev["last_good_ms"] is None else _ago(dev["last_good_ms"])
         state = " CIRCUIT OPEN" if dev["circuit_open"] else ""

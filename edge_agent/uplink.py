@@ -4,8 +4,9 @@ A batch is marked sent only after the broker acknowledged it, so a cut connectio
 re-sends it (the cloud drops the duplicate by gateway and sequence). Brokers are tried in turn.
 
 The gateway's presence is on ``<prefix>/<gateway>/status``, retained: a birth message (version,
-profiles, configuration hash) on connect, and "offline" as the last will (a power cut, a lost
-link) or on a clean stop.
+profiles, configuration hash, buffer depth, clock, conditions such as ``buffer_full``, the last
+configuration change) on connect, refreshed every ``status_every_s`` and at once when a condition
+changes, and "offline" as the last will (a power cut, a lost link) or on a clean stop.
 """
 
 from __future__ import annotations
@@ -61,7 +62,17 @@ class Uplink:
         self.last_ack_ms: int | None = None
         self.command_topic = topic_for(cfg.topic_prefix, gateway_id, "cmd")
         self.answer_topic = topic_for(cfg.topic_prefix, gateway_id, "result")
-        self.on_command: Callable[[bytes], Awaitable[bytes]] | None = None  # set: take signed commands
+        self.on_command: Callable[[bytes], Awaitable[bytes | None]] | None = None  # set: take signed commands
+        self.status_fn: Callable[[], dict] | None = None  # the changing part of the status message
+        self.status_due = False  # set: publish the status now (a condition changed)
+        self.outbox: list[tuple[bytes, Callable[[], None]]] = []  # late answers, and what to do once acknowledged
+        self.quiet_stop = False  # a reload: no "offline" (the next configuration says "online" at once)
+        self.birth_acked = False
+
+    def _status(self) -> bytes:
+        if self.status_fn is None:
+            return self.birth
+        return json.dumps({**json.loads(self.birth), **self.status_fn(), "t_ms": int(time.time() * 1000)}).encode()
 
     async def run(self) -> None:
         """Send forever; reconnect with back-off across the broker list."""
@@ -72,12 +83,14 @@ class Uplink:
                 async with _client(url, self.cfg, self.gateway_id) as client:
                     log.info("uplink connected to %s", url)
                     self.connected, self.broker, delay = True, url, 1.0
-                    await client.publish(self.status_topic, self.birth, qos=1, retain=True)
+                    await client.publish(self.status_topic, self._status(), qos=1, retain=True)
+                    self.birth_acked = True
                     try:
                         await self._session(client)
                     except asyncio.CancelledError:  # a clean stop: say so, as the will would
-                        await asyncio.wait_for(client.publish(self.status_topic, _offline(self.gateway_id),
-                                                              qos=1, retain=True), 2)
+                        if not self.quiet_stop:
+                            await asyncio.wait_for(client.publish(self.status_topic, _offline(self.gateway_id),
+                                                                  qos=1, retain=True), 2)
                         raise
             except aiomqtt.MqttError as err:
                 if self.connected:
@@ -109,7 +122,21 @@ class Uplink:
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
             answer = await self.on_command(payload)
+            if answer is not None:
+                await client.publish(self.answer_topic, answer, qos=1)
+
+    async def _flush(self, client: aiomqtt.Client, last_status: float) -> float:
+        """Late answers, and the status when due; returns when the status was last sent."""
+        while self.outbox:
+            answer, done = self.outbox[0]
             await client.publish(self.answer_topic, answer, qos=1)
+            self.outbox.pop(0)
+            done()
+        if self.status_due or time.monotonic() - last_status >= self.cfg.status_every_s:
+            self.status_due = False
+            await client.publish(self.status_topic, self._status(), qos=1, retain=True)
+            return time.monotonic()
+        return last_status
 
     def _next_round(self, live_from: int) -> tuple[list[Batch], int]:
         """Batches to publish now: live ones (sequence >= ``live_from``, the newest batch when the
@@ -123,7 +150,9 @@ class Uplink:
         rate = self.cfg.backlog_readings_per_s
         newest = self.buffer.newest_unsent()
         live_from = newest.seq if newest else 0
+        last_status = time.monotonic()  # the birth just went out
         while True:
+            last_status = await self._flush(client, last_status)
             batches, backlog = self._next_round(live_from)
             if not batches:
                 self.wake.clear()

@@ -3,13 +3,21 @@ refusal's reason, the no-downgrade rule at ingest, and key files that are checke
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import logging
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from cloud.alarms.engine import AlarmEngine
-from cloud.config import GatewayEntry, load_cloud_config
+from cloud.config import GatewayEntry, PreviousPayloadKey, load_cloud_config
 from cloud.ingest.handler import Handler
 from cloud.ingest.registry import Registry
 from cloud.store.sqlite import SqliteStore
@@ -199,3 +207,230 @@ def test_ingest_decrypts_and_refuses_a_downgrade_to_clear_text(handler):
     assert [r.point for r in store.readings()] == ["flow", "turbidity"]
     other = seal(READINGS, KEY, "gw-1", "k1", ChainState(), T0, PayloadKey("e2", PAYLOAD_KEY.key))[0]
     assert handler.handle("watertel/gw-1/up", other) == "no_payload_key"
+
+
+# --- payload key rotation (issue 4) -------------------------------------------------------------
+
+OVERLAP_END_MS = T0 + 3_600_000
+E0, E1, E2 = PayloadKey.generate("gw-1-e0"), PayloadKey.generate("gw-1-e1"), PayloadKey.generate("gw-1-e2")
+ALL_SM4 = (E0, E1, E2)
+
+
+def rotation_entry(tmp_path, **extra) -> GatewayEntry:
+    """gw-1 encrypting with e2 now; e1 rotated out until OVERLAP_END_MS; e0 retired."""
+    (tmp_path / "gw-1.pub.pem").write_text(KEY.public.to_pem())
+    for key in ALL_SM4:
+        if not (tmp_path / f"{key.key_id}.sm4").exists():
+            key.write(tmp_path / f"{key.key_id}.sm4")
+    fields = dict(
+        payload_key=PayloadKeyConfig(key_id="gw-1-e2", key_file=tmp_path / "gw-1-e2.sm4"),
+        previous_payload_keys=[PreviousPayloadKey(key_id="gw-1-e1", key_file=tmp_path / "gw-1-e1.sm4",
+                                                  valid_until=OVERLAP_END_MS / 1000)],
+        retired_payload_keys=["gw-1-e0"],
+    )
+    return GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"],
+                        **{**fields, **extra})
+
+
+@pytest.fixture
+def rotation(tmp_path):
+    store = SqliteStore(tmp_path / "w.db")
+    yield Handler(store, Registry([rotation_entry(tmp_path)]), AlarmEngine(store)), store
+    store.close()
+
+
+def sealed_with(payload_key: PayloadKey, seq: int, created_ms: int) -> bytes:
+    readings = [Reading("S1", "flow", created_ms, 1.0 + seq, "m3/h")]
+    return seal(readings, KEY, "gw-1", "k1", ChainState(seq), created_ms, payload_key)[0]
+
+
+def test_current_and_previous_payload_keys_during_the_overlap_only_the_current_after(rotation):
+    handler, store = rotation
+    assert handler.handle("watertel/gw-1/up", sealed_with(E1, 1, OVERLAP_END_MS - 1000)) == "stored"
+    assert handler.handle("watertel/gw-1/up", sealed_with(E2, 2, OVERLAP_END_MS - 500)) == "stored"
+    assert handler.handle("watertel/gw-1/up", sealed_with(E1, 3, OVERLAP_END_MS)) == "stored"  # the last valid ms
+    assert handler.handle("watertel/gw-1/up", sealed_with(E2, 4, OVERLAP_END_MS + 1000)) == "stored"
+    assert handler.handle("watertel/gw-1/up", sealed_with(E1, 5, OVERLAP_END_MS + 1)) == "payload_key_expired"
+    assert len(store.readings()) == 4
+
+
+def test_retired_and_unknown_payload_keys_are_quarantined_with_their_own_reasons(rotation):
+    handler, store = rotation
+    assert handler.handle("watertel/gw-1/up", sealed_with(E0, 1, T0)) == "payload_key_retired"
+    assert handler.handle("watertel/gw-1/up", sealed_with(PayloadKey.generate("gw-1-e9"), 2, T0)) == "no_payload_key"
+    assert handler.handle("watertel/gw-1/up", sealed_with(PayloadKey("gw-1-e2", E1.key), 3, T0)) == "bad_ciphertext"
+    assert store.counts()["refused"] == {"payload_key_retired": 1, "no_payload_key": 1, "bad_ciphertext": 1}
+    assert store.readings() == []
+
+
+def test_open_envelope_refuses_a_rotated_out_key_by_the_signed_creation_time():
+    """The overlap is checked in the envelope layer too, so any receiver (not only the ingest)
+    that hands it a key with ``valid_until_ms`` gets the same refusal."""
+    old = PayloadKey("e1", PAYLOAD_KEY.key, valid_until_ms=T0)
+    data = seal(READINGS, KEY, "gw-1", "k1", ChainState(), T0 + 1, PAYLOAD_KEY)[0]
+    with pytest.raises(EnvelopeError, match="^payload_key_expired: gateway 'gw-1' SM4 key 'e1'"):
+        open_envelope(data, lookup, lambda g, k: old)
+    data = seal(READINGS, KEY, "gw-1", "k1", ChainState(), T0, PAYLOAD_KEY)[0]
+    assert open_envelope(data, lookup, lambda g, k: old).readings == tuple(READINGS)
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ({"payload_key": None}, "previous_payload_keys needs a current payload_key"),
+    ({"retired_payload_keys": ["gw-1-e1"]}, "retired payload keys cannot also be valid"),
+    ({"retired_payload_keys": ["gw-1-e2"]}, "retired payload keys cannot also be valid"),
+])
+def test_inconsistent_payload_key_lists_are_refused(tmp_path, extra, problem):
+    with pytest.raises(ValueError, match=problem):
+        rotation_entry(tmp_path, **extra)
+
+
+def test_a_payload_key_id_only_once(tmp_path):
+    rotation_entry(tmp_path)  # writes the key files
+    twice = PreviousPayloadKey(key_id="gw-1-e2", key_file=tmp_path / "gw-1-e1.sm4", valid_until=OVERLAP_END_MS / 1000)
+    with pytest.raises(ValueError, match="an SM4 key id may appear only once"):
+        rotation_entry(tmp_path, previous_payload_keys=[twice])
+
+
+def _rotation_yaml(tmp_path, previous: str) -> Path:
+    rotation_entry(tmp_path)  # writes the key files
+    path = tmp_path / "cloud.yaml"
+    path.write_text(f"""data_dir: data
+gateways:
+  - id: gw-1
+    key_id: k1
+    public_key: gw-1.pub.pem
+    stations: [S1]
+    payload_key: {{key_id: gw-1-e2, key_file: gw-1-e2.sm4}}
+    previous_payload_keys:
+      - {{key_id: gw-1-e1, key_file: {previous}, valid_until: "2026-12-01T00:00:00+08:00"}}
+    retired_payload_keys: [gw-1-e0]
+""")
+    return path
+
+
+def test_cloud_config_loads_the_rotation_and_checks_every_key_file(tmp_path):
+    cfg = load_cloud_config(_rotation_yaml(tmp_path, "gw-1-e1.sm4"))
+    entry = cfg.gateways[0]
+    assert entry.previous_payload_keys[0].key_file == tmp_path / "gw-1-e1.sm4"  # relative to the YAML
+    registry = Registry(cfg.gateways)
+    until = int(dt.datetime(2026, 12, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp() * 1000)
+    assert registry.payload_key("gw-1", "gw-1-e1") == PayloadKey("gw-1-e1", E1.key, valid_until_ms=until)
+    assert registry.payload_key("gw-1", "gw-1-e2") == E2
+    with pytest.raises(EnvelopeError, match="^payload_key_retired"):
+        registry.payload_key("gw-1", "gw-1-e0")
+    with pytest.raises(ConfigError) as info:
+        load_cloud_config(_rotation_yaml(tmp_path, "missing.sm4"))
+    assert "gateways.0.previous_payload_keys.0.key_file" in str(info.value) and "cannot read" in str(info.value)
+    naive = _rotation_yaml(tmp_path, "gw-1-e1.sm4")
+    naive.write_text(naive.read_text().replace("+08:00", ""))
+    with pytest.raises(ConfigError, match="give the time zone"):
+        load_cloud_config(naive)
+
+
+# --- the edge switches keys from its configuration ----------------------------------------------
+
+
+def _edge_yaml(folder: Path, payload_key: PayloadKey) -> Path:
+    from fleet_helpers import edge_config
+
+    cfg = edge_config("gw-1", "mqtt://127.0.0.1:9", 9)
+    del cfg["commands"]
+    cfg["key"] = {"private_key": "gw-1.key.pem", "key_id": "k1",
+                  "payload_key": {"key_id": payload_key.key_id, "key_file": f"{payload_key.key_id}.sm4"}}
+    path = folder / "edge.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_the_edge_encrypts_with_the_key_its_configuration_names(tmp_path):
+    """Readings buffered before a switch are sealed with the new key; a batch sealed before it
+    stays under the old one, which the cloud accepts until the overlap ends."""
+    from edge_agent.agent import Agent
+    from edge_agent.config import load_edge_config
+
+    folder = tmp_path / "edge"
+    folder.mkdir()
+    (folder / "gw-1.key.pem").write_text(KEY.to_pem())
+    for key in (E1, E2):
+        key.write(folder / f"{key.key_id}.sm4")
+
+    async def seal_two_batches() -> list[bytes]:
+        agent = Agent(load_edge_config(_edge_yaml(folder, E1)))
+        agent._store([Reading("S1", "flow", T0, 1.0, "m3/h")])
+        agent.seal_due(force=True)
+        agent._store([Reading("S1", "flow", T0 + 1000, 2.0, "m3/h")])  # buffered, not sealed yet
+        agent.buffer.close()
+        agent = Agent(load_edge_config(_edge_yaml(folder, E2)))  # the configuration now names e2
+        agent.seal_due(force=True)
+        batches = [b.data for b in agent.buffer.unsent(10)]
+        agent.buffer.close()
+        return batches
+
+    first, second = asyncio.run(seal_two_batches())
+    later = PreviousPayloadKey(key_id="gw-1-e1", key_file=folder / "gw-1-e1.sm4", valid_until=time.time() + 3600)
+    registry = Registry([rotation_entry(tmp_path, previous_payload_keys=[later])])  # the agent seals at the time now
+    opened = [open_envelope(data, registry.key, registry.payload_key) for data in (first, second)]
+    assert [env.payload_key_id for env in opened] == ["gw-1-e1", "gw-1-e2"]
+    assert [r.value for env in opened for r in env.readings] == [1.0, 2.0]
+
+
+# --- keys never shown ---------------------------------------------------------------------------
+
+
+def _secrets(*keys: PayloadKey) -> list[str]:
+    """Every way a key's bytes could show up in text."""
+    return [form for key in keys for form in (key.key.hex(), key.key.hex().upper(), repr(key.key), str(key.key))]
+
+
+def test_payload_keys_never_appear_in_logs_or_refusals(rotation, caplog, tmp_path):
+    handler, store = rotation
+    caplog.set_level(logging.DEBUG)
+    outcomes = [handler.handle("watertel/gw-1/up", data) for data in (
+        sealed_with(E0, 1, T0), sealed_with(E1, 2, OVERLAP_END_MS + 1), sealed_with(PayloadKey("gw-1-e2", E1.key), 3, T0),
+        sealed_with(PayloadKey.generate("gw-1-e9"), 4, T0), sealed(None), sealed_with(E2, 5, T0),
+    )]
+    assert outcomes == ["payload_key_retired", "payload_key_expired", "bad_ciphertext", "no_payload_key",
+                        "not_encrypted", "stored"]
+    assert "payload_key_retired" in caplog.text and "'gw-1-e0'" in caplog.text  # the refusals were logged
+    quarantined = store._rows("SELECT reason, detail FROM quarantine")
+    assert len(quarantined) == 5  # kept raw for audit, each with its reason and a detail naming the key id
+    texts = [caplog.text, repr(handler.registry.payload_keys), *(detail for _, detail in quarantined)]
+    for error in (_config_error(tmp_path), _key_file_error(tmp_path)):
+        texts.append(str(error))
+    for text in texts:
+        for secret in _secrets(*ALL_SM4):
+            assert secret not in text
+
+
+def _config_error(tmp_path) -> Exception:
+    bad = tmp_path / "bad.sm4"
+    bad.write_text(E2.key.hex()[:-1] + "g\n")  # one digit wrong: the rest of the key must not leak
+    with pytest.raises(ConfigError) as info:
+        load_cloud_config(_rotation_yaml(tmp_path, "bad.sm4"))
+    return info.value
+
+
+def _key_file_error(tmp_path) -> Exception:
+    bad = tmp_path / "short.sm4"
+    bad.write_text(E1.key.hex()[:30] + "\n")
+    with pytest.raises(PayloadKeyError) as info:
+        PayloadKey.from_file(bad, "gw-1-e1")
+    return info.value
+
+
+def test_keys_new_sm4_writes_a_0600_key_file_and_never_prints_the_key(tmp_path):
+    out = tmp_path / "keys" / "gw-1-e3.sm4"
+    done = subprocess.run([sys.executable, "-m", "watertel", "keys", "new-sm4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    key = PayloadKey.from_file(out, "gw-1-e3")
+    assert "gw-1-e3" in done.stdout and str(out) in done.stdout
+    assert not any(secret in done.stdout + done.stderr for secret in _secrets(key))
+    again = subprocess.run([sys.executable, "-m", "watertel", "keys", "new-sm4", "--out", str(out), "--key-id", "x"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "exists" in again.stderr
+    assert PayloadKey.from_file(out, "gw-1-e3") == key  # not replaced
+    bad_id = subprocess.run([sys.executable, "-m", "watertel", "keys", "new-sm4", "--out", str(tmp_path / "a b.sm4")],
+                            capture_output=True, text=True, timeout=60)
+    assert bad_id.returncode == 2 and "key id 'a b'" in bad_id.stderr

@@ -88,3 +88,42 @@ def test_inconsistent_key_lists_are_config_errors(tmp_path, extra, problem):
     with pytest.raises(ConfigError) as err:
         load_cloud_config(tmp_path / "cloud.yaml")
     assert problem in str(err.value) and "cloud.yaml:" in str(err.value)
+
+
+def test_sm2_and_sm4_keys_rotate_together_from_the_yaml(tmp_path):
+    """A gateway rotating both keys at once: old SM2 key + old SM4 key are accepted until the
+    overlap ends, then each is refused by its own reason; a retired SM4 key id is refused always."""
+    from watertel.crypto.sm4 import PayloadKey
+
+    for key_id in ("gw-1-k1", "gw-1-k2"):
+        write_key_pair(tmp_path / "keys", key_id)
+    sm4 = {key_id: PayloadKey.generate(key_id) for key_id in ("gw-1-e0", "gw-1-e1", "gw-1-e2")}
+    for key in sm4.values():
+        key.write(tmp_path / "keys" / f"{key.key_id}.sm4")
+    until = f'"{OVERLAP_END.isoformat()}"'
+    (tmp_path / "cloud.yaml").write_text(cloud_yaml(tmp_path, f"""    previous_keys:
+      - {{key_id: gw-1-k1, public_key: keys/gw-1-k1.pub.pem, valid_until: {until}}}
+    payload_key: {{key_id: gw-1-e2, key_file: keys/gw-1-e2.sm4}}
+    previous_payload_keys:
+      - {{key_id: gw-1-e1, key_file: keys/gw-1-e1.sm4, valid_until: {until}}}
+    retired_payload_keys: [gw-1-e0]
+"""))
+    cfg = load_cloud_config(tmp_path / "cloud.yaml")
+    store = SqliteStore(tmp_path / "w.db")
+    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
+    keys = {k: SM2PrivateKey.from_pem((tmp_path / "keys" / f"{k}.key.pem").read_text()) for k in ("gw-1-k1", "gw-1-k2")}
+
+    def send(key_id: str, payload_key: str, seq: int, created_ms: int) -> str:
+        data, _ = seal([Reading("S1", "flow", created_ms, 1.0, "m3/h")], keys[key_id], "gw-1", key_id, ChainState(seq),
+                       created_ms, sm4[payload_key])
+        return handler.handle("watertel/gw-1/up", data)
+
+    try:
+        assert send("gw-1-k1", "gw-1-e1", 1, END_MS - 1000) == "stored"  # both old keys, inside the overlap
+        assert send("gw-1-k2", "gw-1-e2", 2, END_MS + 1000) == "stored"  # both new keys, after it
+        assert send("gw-1-k2", "gw-1-e1", 3, END_MS + 1000) == "payload_key_expired"
+        assert send("gw-1-k1", "gw-1-e2", 4, END_MS + 1000) == "key_expired"
+        assert send("gw-1-k2", "gw-1-e0", 5, END_MS - 10**9) == "payload_key_retired"
+        assert store.counts()["refused"] == {"payload_key_expired": 1, "key_expired": 1, "payload_key_retired": 1}
+    finally:
+        store.close()

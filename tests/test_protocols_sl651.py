@@ -305,3 +305,68 @@ def test_well_framed_random_elements(ident, definition, value):
     body = TIMED_REPORT[14:14 + 8 + 8 + 7] + bytes([ident, definition]) + value
     data = TIMED_REPORT[:11] + len(body).to_bytes(2, "big") + b"\x02" + body + b"\x03"
     accepted_or_refused(resign(data + b"\0\0"))
+
+
+# ---------------------------------------------------------------- multi-packet messages (SYN, ETB … ETX)
+
+
+def _packets(frame: Frame, size: int) -> list[bytes]:
+    from watertel.protocols.multipart import split_sl
+
+    return [sl651.encode(p) for p in split_sl(frame, size)]
+
+
+@pytest.mark.parametrize("size", [1, 7, 16, 60, 4092])
+def test_multi_packet_report_joins_to_the_single_frame_message(size):
+    from watertel.protocols.multipart import SlJoiner
+
+    whole = report(Function.TIMED, [element(0x27, 0x2B, D("-12.345")), element(0x39, 0x23, D("10.49")),
+                                    element(0x38, 0x12, None)])
+    packets = _packets(whole, size)
+    decoded = [sl651.decode(p) for p in packets]
+    assert all(f.message.total == len(packets) for f in decoded)
+    assert [f.end for f in decoded] == [End.ETB] * (len(packets) - 1) + [End.ETX]
+    assert all(sl651.encode(f) == p for f, p in zip(decoded, packets))  # a packet round-trips on its own
+    joiner = SlJoiner()
+    assert [joiner.feed(f) for f in decoded[:-1]] == [None] * (len(packets) - 1)
+    assert joiner.feed(decoded[-1]) == whole
+    reply = sl651.reply(whole, End.ESC)  # acknowledged once, as the single frame would be
+    assert reply.message.serial == 7 and not reply.uplink
+
+
+def test_multi_packet_out_of_order_or_interleaved_is_refused_and_dropped():
+    from watertel.protocols.multipart import SlJoiner
+
+    first = report(Function.TIMED, [element(0x39, 0x23, D("1.5"))])
+    parts = [sl651.decode(p) for p in _packets(first, 10)]
+    joiner = SlJoiner()
+    with pytest.raises(FrameError, match="packet 2 of .* without the packets before it"):
+        joiner.feed(parts[1])
+    joiner.feed(parts[0])
+    with pytest.raises(FrameError, match="packet 3 of .* does not continue .*packet 2"):
+        joiner.feed(parts[2])
+    joiner.feed(parts[0])
+    with pytest.raises(FrameError, match="packet 1 of .* starts a new message"):
+        joiner.feed(parts[0])
+    assert [joiner.feed(p) for p in parts[1:]][-1] == first  # the restarted message still completes
+    single = sl651.decode(TIMED_REPORT)
+    assert joiner.feed(single) is single  # single frames pass through
+    bad_end = sl651.encode(replace_end(parts[0], End.ETX))
+    with pytest.raises(FrameError, match="ends with ETX"):
+        joiner.feed(sl651.decode(bad_end))
+
+
+def replace_end(frame: Frame, end: End) -> Frame:
+    from dataclasses import replace
+
+    return replace(frame, end=end)
+
+
+def test_multi_packet_size_is_bounded():
+    from watertel.protocols.multipart import SlJoiner
+
+    whole = report(Function.TIMED, [element(0x39, 0x23, D(i)) for i in range(50)])
+    joiner = SlJoiner(max_bytes=100)
+    with pytest.raises(FrameError, match="over 100 bytes"):
+        for packet in _packets(whole, 30):
+            joiner.feed(sl651.decode(packet))

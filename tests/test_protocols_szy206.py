@@ -236,3 +236,52 @@ def test_well_framed_garbage(control, afn, data):
     """Random user data inside a correct envelope, so the fuzz reaches the message parsers."""
     user = bytes([control]) + bytes.fromhex("330102D204") + bytes([afn]) + data
     accepted_or_refused(bytes([0x68, len(user), 0x68]) + user + bytes([reference_crc8(user), 0x16]))
+
+
+# ---------------------------------------------------------------- split frames (C D6, DIVS countdown)
+
+
+@pytest.mark.parametrize("size", [2, 9, 40, 247])
+def test_split_self_report_joins_to_the_single_frame_message(size):
+    from watertel.protocols.multipart import SzyJoiner, split_szy
+
+    whole = up(DataType.FLOW_VOLUME, FlowVolume(tuple(FlowPoint(D(f"{i}.125"), 1000 + i) for i in range(30))))
+    parts = [szy206.encode(p) for p in split_szy(whole, size)]
+    decoded = [szy206.decode(p) for p in parts]
+    assert [f.message.countdown for f in decoded] == list(range(len(parts) - 1, -1, -1))
+    assert all(p[3] & 0x40 for p in parts)  # D6 set in every part
+    joiner = SzyJoiner()
+    assert [joiner.feed(f) for f in decoded[:-1]] == [None] * (len(parts) - 1)
+    joined = joiner.feed(decoded[-1])
+    assert joined == whole
+    confirm = szy206.reply(joined)  # confirmed once, as the single frame would be
+    assert isinstance(confirm.message, szy206.Confirm) and not confirm.uplink
+    with pytest.raises(ValueError, match="DIVS counts at most 256"):
+        split_szy(whole, 1)
+
+
+def test_split_parts_out_of_order_or_from_another_station_are_refused():
+    from dataclasses import replace
+
+    from watertel.protocols.multipart import SzyJoiner, split_szy
+
+    parts = split_szy(FLOW, 5)
+    joiner = SzyJoiner()
+    joiner.feed(parts[0])
+    with pytest.raises(FrameError, match="does not continue .*expected countdown"):
+        joiner.feed(parts[2])
+    joiner = SzyJoiner()
+    joiner.feed(parts[0])
+    with pytest.raises(FrameError, match="of 330102-99 .*does not continue"):
+        joiner.feed(replace(parts[1], station=99))
+    login = szy206.decode(szy206.encode(LOGIN))
+    assert joiner.feed(login) is login  # frames that are not split pass through
+
+
+def test_split_joined_data_is_checked_like_a_single_frame():
+    from watertel.protocols.multipart import SzyJoiner
+
+    joiner = SzyJoiner()
+    bogus = Frame(Afn.SELF_REPORT, True, 3, 3, "330102", 1234, szy206.Fragment(0, b"\x01\x02\x03"))
+    with pytest.raises(FrameError, match="truncated"):
+        joiner.feed(bogus)

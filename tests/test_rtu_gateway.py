@@ -393,6 +393,11 @@ def _stored(cloud_cfg: Path) -> list:
         store.close()
 
 
+def _wait_subscribed(ingest: Child) -> None:
+    """A new ingest session gets only what is published after it subscribed."""
+    wait_until(lambda: "ingest subscribed" in ingest.log_path.read_text(), "the cloud ingest's subscription", ingest)
+
+
 def _wait_stored(cloud_cfg: Path, n: int, child: Child, timeout: float = 30) -> list:
     wait_until(lambda: (cloud_cfg.parent / "cloud-data" / "watertel.db").exists() and len(_stored(cloud_cfg)[0]) >= n,
                f"{n} readings in the cloud store", child, timeout)
@@ -421,6 +426,7 @@ def test_rtus_of_both_protocols_to_the_cloud_store_exactly_once(mosquitto, tmp_p
     sims = []
     try:
         wait_until(lambda: port_open(port), "the rtu-gateway's port", gateway)
+        _wait_subscribed(ingest)
         sims = [_sim(tmp_path, "szy206", SZY, port, count, 0.05, 1), _sim(tmp_path, "sl651", SL, port, count, 0.05, 2)]
         for sim in sims:
             assert sim.proc.wait(30) == 0, sim.log_tail()
@@ -451,6 +457,7 @@ def test_kill_9_after_acknowledging_loses_nothing(mosquitto, tmp_path):
     sim = None
     try:
         wait_until(lambda: port_open(port), "the rtu-gateway's port", gateway)
+        _wait_subscribed(ingest)
         sim = _sim(tmp_path, "sl651", SL, port, count, 0.1, 3)
         acked = lambda: len((tmp_path / "sent.jsonl").read_text().splitlines()) if (tmp_path / "sent.jsonl").exists() else 0
         wait_until(lambda: acked() >= 10, "10 acknowledged reports", sim)
@@ -481,3 +488,48 @@ def test_the_gateway_imports_no_modbus_stack():
             "assert not {'pymodbus', 'serial'} & set(sys.modules), sorted(sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.server
+@pytest.mark.timeout(120)
+def test_two_hundred_rtus_at_once_are_stored_exactly_once(mosquitto, tmp_path):
+    """Hundreds of RTUs connected at once, through the gateway process, Mosquitto and the cloud
+    ingest: every station's report is stored once, none twice, none missing."""
+    n, port = 200, free_port()
+    stations = [{"protocol": "szy206", "address": f"330102-{3000 + i}", "station": f"ST-{i:03d}",
+                 "points": SZY_POINTS} for i in range(n)]
+    rtu_cfg = _write_config(tmp_path, mosquitto, listen=f"127.0.0.1:{port}", extra=stations)
+    cloud_cfg = _cloud_config(tmp_path, mosquitto)
+    doc = yaml.safe_load(cloud_cfg.read_text())
+    doc["gateways"][0]["stations"] += [s["station"] for s in stations]
+    cloud_cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
+    logs = tmp_path / "logs"
+    ingest = Child.watertel("ingest", ["cloud", "ingest", "--config", str(cloud_cfg)], logs)
+    gateway = Child.watertel("rtu-gateway", ["cloud", "rtu-gateway", "--config", str(rtu_cfg)], logs)
+
+    async def rtu(i: int, all_open: asyncio.Event, opened: list) -> None:
+        c = await Client.connect(port)
+        opened.append(i)
+        if len(opened) == n:
+            all_open.set()
+        await all_open.wait()  # all 200 connected before any reports
+        await c.send(_report(Protocol.SZY206, f"330102-{3000 + i}", i))
+        assert isinstance((await c.frames(timeout=30))[0].message, szy206.Confirm)
+        c.writer.close()
+
+    async def main() -> None:
+        all_open, opened = asyncio.Event(), []
+        await asyncio.wait_for(asyncio.gather(*(rtu(i, all_open, opened) for i in range(n))), 60)
+
+    try:
+        wait_until(lambda: port_open(port), "the rtu-gateway's port", gateway)
+        _wait_subscribed(ingest)
+        asyncio.run(main())
+        stored, sources = _wait_stored(cloud_cfg, 2 * n, ingest, timeout=60)
+        keys = [(r.station, r.point, r.t_ms) for r in stored]
+        assert len(keys) == len(set(keys)) == 2 * n
+        assert {r.station for r in stored} == {s["station"] for s in stations}
+        assert {g for _, g in sources} == {"rtu-t.szy206"}
+    finally:
+        for child in (gateway, ingest):
+            child.stop()

@@ -173,7 +173,7 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     assert [x.value for x in again.readings()] == [0.0, 1.0]
     index = "SELECT name FROM sqlite_master WHERE name = 'envelopes_received'" if isinstance(again, SqliteStore) \
         else "SELECT indexname FROM pg_indexes WHERE indexname = 'envelopes_received'"
-    assert again._rows(index) and SCHEMA_VERSION == 4
+    assert again._rows(index) and SCHEMA_VERSION == 5
     assert again._rows("SELECT count(*) FROM audit") == [(0,)]  # version 3: the audit log (cloud/audit.py)
     assert again._rows("SELECT count(*) FROM rate_days") == [(0,)]  # version 4: rates rollups (test_quality_rollups.py)
 
@@ -194,6 +194,33 @@ def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
     again = open_store(migrate=True)
     audit.append(again, actor="a", role="admin", client="::1", method="POST", path="/api/x", summary="", status=200)
     assert audit.verify(again) == audit.Verdict(1) and [x.value for x in again.readings()] == [0.0]
+
+
+def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
+    """Version 5: alarm history and status, work orders, the notification outbox; an alarm raised
+    before it (no status row) is handled like a new one, and stays the only open one when acknowledged."""
+    from cloud.store.sql import StoreError
+
+    store = open_store()
+    for table in ("alarm_history", "alarm_status", "work_orders", "notify_outbox", "notify_cursor"):
+        store._execute(f"DROP TABLE {table}")  # what schema version 4 looked like
+    store._execute("DROP INDEX alarms_open")
+    store._execute("CREATE UNIQUE INDEX alarms_open ON alarms(station, point, type) WHERE state = 'raised'")
+    store._execute("INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
+                   " VALUES ('ST-1', 'flow', 'spike', 'red', 'raised', 'old', 1)")
+    if isinstance(store, SqliteStore):
+        store.db.execute("PRAGMA user_version = 4")
+    else:
+        store._execute("UPDATE schema_version SET version = 4")
+    with pytest.raises(StoreError, match="schema version 4, older than this watertel"):
+        open_store()
+    again = open_store(migrate=True)
+    (alarm,) = again.alarms(open_only=True)
+    assert (alarm["message"], alarm["level"], alarm["acked_by"]) == ("old", 0, None)
+    assert again.acknowledge(alarm["id"], "op", 2)["state"] == "acknowledged"
+    assert not again.raise_alarm("ST-1", "flow", "spike", "red", "again", 3), "acknowledged is still open"
+    assert [h["action"] for h in again.alarm_history(alarm["id"])] == ["acknowledged"]
+    assert again.clear_alarm("ST-1", "flow", "spike", 4) and again.raise_alarm("ST-1", "flow", "spike", "red", "new", 5)
 
 
 def test_a_store_from_a_newer_watertel_is_refused(open_store, request):

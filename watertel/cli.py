@@ -17,12 +17,42 @@ from watertel.errors import OperatorError
 def _keys_new(args: argparse.Namespace) -> int:
     from watertel.keys import write_key_pair
 
+    if args.action == "new-sm4":
+        return _keys_new_sm4(args)
+    if not args.gateway:
+        print("error: watertel keys new needs --gateway ID", file=sys.stderr)
+        return 2
     try:
         private, public = write_key_pair(Path(args.out), args.key_id or args.gateway, args.force)
     except FileExistsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"private key: {private} (keep on the gateway only)\npublic key:  {public} (register it in the cloud)")
+    return 0
+
+
+def _keys_new_sm4(args: argparse.Namespace) -> int:
+    """A new SM4 payload key file (32 hex digits, 0600); the key itself is never printed."""
+    import re
+
+    from watertel.crypto.sm4 import PayloadKey
+
+    out = Path(args.out)
+    key_id = args.key_id or out.stem
+    if args.force:
+        print("error: --force: an SM4 key file is never replaced (sealed envelopes may still need it)", file=sys.stderr)
+        return 2
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", key_id):
+        print(f"error: key id {key_id!r}: use letters, digits and _ . - (--key-id)", file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        PayloadKey.generate(key_id).write(out)
+    except FileExistsError:
+        print(f"error: {out} exists (never replaced: sealed envelopes may still need it; write a new file)", file=sys.stderr)
+        return 1
+    print(f"SM4 payload key {key_id}: {out} (mode 0600; copy it to the gateway and the cloud over a secure channel)\n"
+          f"config: payload_key: {{key_id: {key_id}, key_file: {out}}}  (see docs/envelope.md, key rotation)")
     return 0
 
 
@@ -38,8 +68,20 @@ def _edge(args: argparse.Namespace) -> int:
         return _edge_status(cfg.status_path, args.json)
     from edge_agent.agent import run_agent
 
-    asyncio.run(run_agent(cfg))
+    asyncio.run(run_agent(cfg, Path(args.config)))  # the path: set_config writes beside it
     return 0
+
+
+def _forward(args: argparse.Namespace) -> int:
+    if args.check:
+        from edge_agent.forward.config import load_forward_config
+
+        load_forward_config(args.config)
+        print(f"{args.config}: ok")
+        return 0
+    from edge_agent.forward.service import run
+
+    return run(args)
 
 
 def _edge_status(path: Path, as_json: bool) -> int:
@@ -76,6 +118,10 @@ def _cloud(args: argparse.Namespace) -> int:
         return _cloud_backup(cfg, args)
     if args.action == "command":
         return _cloud_command(cfg, args)
+    if args.action in ("fleet", "rollout"):
+        from cloud.fleet_cli import run_fleet
+
+        return run_fleet(cfg, args)
     if args.action == "migrate":
         from cloud.store import open_store
         from cloud.store.sql import SCHEMA_VERSION
@@ -99,9 +145,9 @@ def _cloud_command(cfg, args: argparse.Namespace) -> int:
         print("error: watertel cloud command NAME --gateway ID [--args JSON]", file=sys.stderr)
         return 2
     try:
-        answer = asyncio.run(send_command(cfg, args.gateway, args.file, json.loads(args.args), args.timeout))
+        answer = asyncio.run(send_command(cfg, args.gateway, args.file, json.loads(args.args), args.timeout or 30.0))
     except TimeoutError:
-        print(f"error: no answer from {args.gateway} within {args.timeout:g} s", file=sys.stderr)
+        print(f"error: no answer from {args.gateway} within {args.timeout or 30.0:g} s", file=sys.stderr)
         return 1
     print(json.dumps(answer.__dict__))
     return 0 if answer.status == "done" else 1
@@ -144,7 +190,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _soak(args: argparse.Namespace) -> int:
     from watertel.soak import run_soak
 
-    return run_soak(Path(args.data_dir), args.minutes, args.seed)
+    return run_soak(Path(args.data_dir), args.minutes, args.seed, args.ingest_workers, args.postgres)
 
 
 def _broker(args: argparse.Namespace) -> int:
@@ -165,6 +211,10 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
+    if args.action == "platform":
+        from simulators.platform import run_platform_command
+
+        return run_platform_command(args)
     if args.action == "rtu":
         from simulators.field_rtu import run_rtu_command
 
@@ -278,17 +328,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="status: print JSON")
     p.set_defaults(func=_edge)
 
+    p = sub.add_parser("forward", help="report stored readings to a regulator's platform in SZY 206 or SL 651")
+    p.add_argument("--config", required=True, help="forwarder YAML (see deploy/forward.example.yaml)")
+    p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p.set_defaults(func=_forward)
+
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
     p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore", "command",
-                                      "migrate", "rtu-gateway"],
+                                      "migrate", "rtu-gateway", "fleet", "rollout"],
                    help="run: ingest + API in one process; ingest / api: one part (scale ingest out); "
                         "backup FILE: online copy of the store; restore FILE: into an empty store; "
                         "command NAME: a signed command to --gateway; migrate: upgrade the store's schema; "
-                        "rtu-gateway: field RTUs (SZY 206, SL 651) over TCP into ingest (--config rtu.yaml)")
+                        "rtu-gateway: field RTUs (SZY 206, SL 651) over TCP into ingest (--config rtu.yaml); "
+                        "fleet: every gateway's version, config, clock, buffer, last contact; "
+                        "rollout: push --file to --gateways GLOB, --stage N first")
     p.add_argument("file", nargs="?", help="backup / restore: the backup file; command: its name")
     p.add_argument("--gateway", help="command: the gateway id")
     p.add_argument("--args", default="{}", help='command: its arguments as JSON, e.g. \'{"device": "fm-1"}\'')
-    p.add_argument("--timeout", type=float, default=30.0, help="command: seconds to wait for the answer")
+    p.add_argument("--timeout", type=float, help="command: seconds to wait for the answer (30); rollout: per gateway (300)")
+    p.add_argument("--gateways", help="rollout: gateway ids, a glob such as 'gw-*'")
+    p.add_argument("--file", dest="push_file", help="rollout: the edge YAML to push (${gateway} becomes each id)")
+    p.add_argument("--stage", type=int, default=1, help="rollout: gateways that must succeed before the rest (1)")
+    p.add_argument("--json", action="store_true", help="fleet: print JSON")
     p.add_argument("--out", help="backup: the file to write (same as FILE)")
     p.add_argument("--force", action="store_true", help="restore: replace what the store holds")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
@@ -306,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=10.0, help="how long (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="the fault schedule's seed (default: %(default)s)")
     p.add_argument("--data-dir", default="soak-data", help="configs, databases and logs (default: %(default)s)")
+    p.add_argument("--ingest-workers", type=int, default=1, help="ingest worker processes (default: %(default)s)")
+    p.add_argument("--postgres", action="store_true", help="the cloud on a throw-away PostgreSQL (initdb)")
     p.set_defaults(func=_soak)
 
     p = sub.add_parser("broker", help="the embedded MQTT broker (amqtt), loopback only")
@@ -313,24 +376,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_broker)
 
     p = sub.add_parser("sim", help="simulated Modbus devices (TCP and RTU over a pseudo-terminal)")
-    p.add_argument("action", choices=["run", "rtu", "fleet"], help="run: serve Modbus devices (--config FILE or --profile FILE); "
+    p.add_argument("action", choices=["run", "rtu", "fleet", "platform"], help="run: serve Modbus devices (--config FILE or --profile FILE); "
                    "rtu: a field RTU reporting in SZY 206 or SL 651 to --connect HOST:PORT; "
+                   "platform: a regulator's receiving platform (SZY 206, SL 651) on --listen HOST:PORT; "
                    "fleet: N signed gateways over MQTT with drop-outs, late, duplicates, reordering, and an oracle")
     from simulators.cli import add_arguments as add_sim_arguments
     from simulators.field_rtu import add_arguments as add_rtu_arguments
 
     add_sim_arguments(p)
     add_rtu_arguments(p)
+    from simulators.platform import add_arguments as add_platform_arguments
+
+    add_platform_arguments(p)
     from simulators.fleet_cli import add_arguments as add_fleet_arguments
 
     add_fleet_arguments(p)
     p.set_defaults(func=_sim)
 
-    p = sub.add_parser("keys", help="SM2 gateway keys")
-    p.add_argument("action", choices=["new"])
-    p.add_argument("--gateway", required=True, help="gateway id")
-    p.add_argument("--out", required=True, help="folder for <gateway>.key.pem and <gateway>.pub.pem")
-    p.add_argument("--key-id", help="name the files after this key id (a rotated key beside the old one)")
+    p = sub.add_parser("keys", help="SM2 gateway keys, SM4 payload keys")
+    p.add_argument("action", choices=["new", "new-sm4"], help="new: an SM2 key pair; new-sm4: an SM4 payload key file")
+    p.add_argument("--gateway", help="gateway id (new)")
+    p.add_argument("--out", required=True, help="new: folder for <gateway>.key.pem and <gateway>.pub.pem; "
+                   "new-sm4: the key file to write (mode 0600)")
+    p.add_argument("--key-id", help="new: name the files after this key id (a rotated key beside the old one); "
+                   "new-sm4: the key's id (default: the file name without its extension)")
     p.add_argument("--force", action="store_true", help="replace an existing key")
     p.set_defaults(func=_keys_new)
 

@@ -10,6 +10,11 @@ The SM2 signature (SM3, user id 1234567812345678, as for envelopes) covers every
 A command body: ``{"gateway", "id", "nonce", "issued_ms", "expires_ms", "command", "args"}``;
 an answer body: ``{"gateway", "command_id", "status": "done"|"refused", "reason", "result", "t_ms"}``.
 JSON rather than a packed layout: commands are rare, small and must be easy to audit.
+
+Commands and their args: ``read_now {device}``, ``set_poll_interval {device, seconds}``,
+``write_point {device, point, value}``, ``set_config {yaml}`` (a whole edge file, at most
+MAX_CONFIG_BYTES; answered once it is proven or rolled back, see edge_agent/reconfig.py),
+``check_clock {}`` and ``set_time {}`` (the gateway's offset against ``issued_ms``).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from typing import Any
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
 
 MAGIC, VERSION = b"WC", 1
-MAX_BYTES = 16 * 1024
-COMMANDS = ("read_now", "set_poll_interval", "write_point")
+MAX_BYTES = 64 * 1024  # room for a set_config carrying a whole edge YAML (watertel.commands.MAX_CONFIG_BYTES)
+MAX_CONFIG_BYTES = 32 * 1024  # a set_config's YAML; a pump house's config is a few KiB
+COMMANDS = ("read_now", "set_poll_interval", "write_point", "set_config", "check_clock", "set_time")
 
 
 class CommandError(Exception):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from cloud.alarms.config import AlarmsConfig
 from cloud.alarms.data_rules import ConsecutiveZeros, Spike, VolumeChange, stopped_conditions
+from cloud.alarms.lifecycle import LifecycleConfig, Maintenance
 from cloud.alarms.over_permit import check_permits
 from cloud.alarms.rules import RULES, Condition
 from cloud.registry import Registry
@@ -30,37 +31,49 @@ class AlarmEngine:
             expected intervals are unknown).
         tz: the local time zone of alarm messages and of volume days (the rates' calendar).
         clock: seconds since the epoch, ``time.time`` unless a test controls it.
+        lifecycle: flapping protection (``lifecycle.flapping``); a station's alarms raised in
+            one of its registry maintenance windows are kept but suppressed (never notified).
     """
 
     def __init__(self, store: SqlStore, cfg: AlarmsConfig | None = None, registry: Registry | None = None,
-                 tz: ZoneInfo | None = None, clock: Callable[[], float] = time.time) -> None:
+                 tz: ZoneInfo | None = None, clock: Callable[[], float] = time.time,
+                 lifecycle: LifecycleConfig | None = None) -> None:
         self.store, self.clock = store, clock
         self.cfg = cfg or AlarmsConfig()
         self.registry = registry
         self.tz = tz or ZoneInfo("Asia/Shanghai")
+        self.flapping = (lifecycle or LifecycleConfig()).flap_limit()
+        self.in_maintenance = Maintenance(registry, self.tz)
         self.rules = (*RULES, ConsecutiveZeros(self.cfg, self.tz), Spike(self.cfg, self.tz),
                       VolumeChange(self.cfg, self.tz))
         self.last_sample: dict[str, int] = {}  # per station, newest sample time seen (data stopped)
         self._seeded = False  # last_sample completed from the store once
+        self._calming: set[tuple[str, str, str]] = set()  # flapping alarms held raised while their condition is away
 
     def _apply(self, conditions: Iterable[Condition], t_ms: int, open_now: set[tuple[str, str, str]]) -> int:
         """Open or close alarms whose condition changed (``open_now`` is kept current); return raised."""
         raised = 0
         for c in conditions:
             key = (c.station, c.point, c.type)
-            if c.active and key not in open_now:
+            if c.active and key in self._calming:  # a flapping alarm held raised: its condition is back
+                self._calming.discard(key)
+                self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms)
+            elif c.active and key not in open_now:
                 open_now.add(key)
-                if self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms):
+                if self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms,
+                                          suppressed=self.in_maintenance(c.station, t_ms)):
                     raised += 1
                     log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
             elif not c.active and key in open_now:
                 open_now.discard(key)
-                if self.store.clear_alarm(c.station, c.point, c.type, t_ms):
+                if self.store.clear_alarm(c.station, c.point, c.type, t_ms, self.flapping):
                     log.info("alarm cleared: %s %s/%s", c.type, c.station, c.point)
         return raised
 
     def _open(self) -> set[tuple[str, str, str]]:
-        return {(a["station"], a["point"], a["type"]) for a in self.store.alarms(open_only=True)}
+        rows = self.store.alarms(open_only=True)
+        self._calming = {(a["station"], a["point"], a["type"]) for a in rows if a["calm_since_ms"] is not None}
+        return {(a["station"], a["point"], a["type"]) for a in rows}
 
     def on_readings(self, readings: tuple[Reading, ...] | list[Reading]) -> int:
         """Evaluate each poll (station + sample time) in time order; return alarms raised.

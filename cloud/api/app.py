@@ -21,6 +21,7 @@ from cloud import audit, metrics
 from cloud.api.auth import LoginLimiter, Sessions, check_password, hash_password
 from cloud.api.deps import (COOKIE, CSRF_COOKIE, READERS, SAFE_METHODS, Admin, Principal, Reader,
                             client_address, principal_of, role_check)
+from cloud.alarms.lifecycle import LifecycleConfig
 from cloud.config import ApiConfig
 from cloud.registry import Registry
 from cloud.store import SqlStore
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("watertel.api")
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "console.html", "/alarms": "alarms.html", "/stations": "stations.html", "/station": "station.html",
-         "/quality": "quality.html"}
+         "/quality": "quality.html", "/crew": "crew.html"}
 
 
 class Login(BaseModel):
@@ -87,7 +88,7 @@ class AuditMiddleware:
 
 
 def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = None, *,
-               registry: Registry | None = None) -> FastAPI:
+               registry: Registry | None = None, lifecycle: LifecycleConfig | None = None) -> FastAPI:
     """The API over ``store``; ``reports``: the rates and reports routes (cloud/api/reports.py).
 
     The station registry (``registry``, else that of ``reports``) places stations in regions for
@@ -175,10 +176,6 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         return in_scope(user, [{**row, "value": None if row["value"] is None or math.isnan(row["value"]) else row["value"]}
                                for row in store.latest()])
 
-    @app.get("/api/alarms")
-    def alarms(user: Reader, open_only: bool = True) -> list[dict]:
-        return in_scope(user, store.alarms(open_only=open_only))
-
     @app.get("/api/summary")
     def summary(user: Reader) -> dict:
         return {**store.counts(), "user": user.username}
@@ -193,6 +190,12 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         from cloud.api.reports import reports_router
 
         app.include_router(reports_router(store, reports, role_check(*READERS)))
+
+    from cloud.api.alarms import alarms_router
+    from cloud.api.workorders import workorders_router
+
+    app.include_router(alarms_router(store, users, ancestry.get))  # alarms, their handling, notifications
+    app.include_router(workorders_router(store, users, ancestry.get, (lifecycle or LifecycleConfig()).work_orders))
 
     from cloud.api.events import EventHub, events_router
     from cloud.api.series import series_router, status_rule

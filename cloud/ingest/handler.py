@@ -9,16 +9,19 @@ from collections import Counter
 
 from cloud import metrics
 from cloud.alarms.engine import AlarmEngine
+from cloud.fleet import FleetStatus
 from cloud.ingest.registry import Registry
 from cloud.store import SqlStore
 from watertel.envelope import Envelope, EnvelopeError, open_envelope
 
 log = logging.getLogger("watertel.cloud.ingest")
+CONDITIONS = ("buffer_full",)  # a gateway's conditions in its status message, each a device alarm while it lasts
 
 
 class Handler:
-    def __init__(self, store: SqlStore, registry: Registry, alarms: AlarmEngine) -> None:
+    def __init__(self, store: SqlStore, registry: Registry, alarms: AlarmEngine, fleet: FleetStatus | None = None) -> None:
         self.store, self.registry, self.alarms = store, registry, alarms
+        self.fleet = fleet  # set: keep each gateway's latest status and last contact (the fleet view)
         self.counts: Counter[str] = Counter()
 
     def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str,
@@ -35,23 +38,37 @@ class Handler:
         return reason
 
     def handle_status(self, topic: str, payload: bytes) -> str:
-        """A gateway's presence (retained birth, or its last will): raise or clear gateway_offline.
+        """A gateway's presence (retained birth and its refreshes, or its last will): raise or clear
+        gateway_offline and the conditions it reports (buffer_full); keep it for the fleet view.
 
         The broker's ACL lets only the gateway itself write its status topic; the message is not
-        signed, so it drives an alarm and nothing else.
+        signed, so it drives alarms and the fleet view and nothing else.
         """
         parts = topic.split("/")
         gateway = parts[-2] if len(parts) >= 3 else "?"
         try:
-            state = json.loads(payload)["state"]
+            status = json.loads(payload)
+            state = status["state"]
         except (ValueError, KeyError, TypeError):
             self.counts["status:unreadable"] += 1
             return "unreadable"
         now = int(time.time() * 1000)
+        before: dict = {}  # the previous status: a refresh that changes nothing writes no alarm
+        if self.fleet is not None and gateway in self.registry.stations:  # registered gateways only
+            before = (self.fleet.status(gateway) or {}).get("status", {})
+            self.fleet.record(gateway, status, now)
         if state == "offline":
             self.alarms.on_device_event(gateway, "gateway_offline", "the gateway went offline (last will or clean stop)", now)
         elif state == "online":
-            self.alarms.clear_device_event(gateway, "gateway_offline", now)
+            if before.get("state") != "online":
+                self.alarms.clear_device_event(gateway, "gateway_offline", now)
+            conditions = status.get("conditions") if isinstance(status.get("conditions"), dict) else {}
+            held = before.get("conditions") if isinstance(before.get("conditions"), dict) else None
+            for condition in CONDITIONS:
+                if condition in conditions:
+                    self.alarms.on_device_event(gateway, condition, str(conditions[condition])[:500], now)
+                elif held is None or condition in held:
+                    self.alarms.clear_device_event(gateway, condition, now)
         return state
 
     def handle(self, topic: str, payload: bytes) -> str:
@@ -82,6 +99,8 @@ class Handler:
                 outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}", env.seq)
                 continue
             self.counts[result.status] += 1
+            if self.fleet is not None:
+                self.fleet.touch(env.gateway_id, int(time.time() * 1000))
             metrics.ENVELOPES.labels(result.status).inc()
             metrics.READINGS.inc(len(result.new_readings))
             fresh += result.new_readings

@@ -1,8 +1,10 @@
 """The gateway key registry: which key ids a gateway may sign with (and until when), which are
-revoked, which stations it serves, and the SM4 payload key of a gateway whose readings must
-travel encrypted."""
+revoked, which stations it serves, and the SM4 payload keys of a gateway whose readings must
+travel encrypted (the current one, rotated-out ones until their overlap ends, retired ids)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from cloud.config import GatewayEntry
 from watertel.crypto import SM2PublicKey
@@ -20,6 +22,9 @@ class Registry:
         self.revoked = frozenset((g.id, key_id) for g in gateways for key_id in g.revoked_keys)
         self.stations = {g.id: frozenset(g.stations) for g in gateways}
         self.payload_keys = {(g.id, g.payload_key.key_id): g.payload_key.load() for g in gateways if g.payload_key}
+        self.payload_keys |= {(g.id, k.key_id): replace(k.load(), valid_until_ms=int(k.valid_until.timestamp() * 1000))
+                              for g in gateways for k in g.previous_payload_keys}
+        self.retired_payload_keys = frozenset((g.id, key_id) for g in gateways for key_id in g.retired_payload_keys)
         self.encrypted_only = frozenset(g.id for g in gateways if g.payload_key)
 
     def key(self, gateway_id: str, key_id: str) -> SM2PublicKey | None:
@@ -34,6 +39,10 @@ class Registry:
         return until is not None and created_ms > until
 
     def payload_key(self, gateway_id: str, key_id: str) -> PayloadKey | None:
+        """The SM4 key to decrypt with (a rotated-out one carries the end of its overlap, which
+        ``open_envelope`` checks); a retired key is refused by name, not as unknown."""
+        if (gateway_id, key_id) in self.retired_payload_keys:
+            raise EnvelopeError("payload_key_retired", f"gateway {gateway_id!r} SM4 key {key_id!r} is retired")
         return self.payload_keys.get((gateway_id, key_id))
 
     def requires_encryption(self, gateway_id: str) -> bool:

@@ -7,7 +7,8 @@ One asyncio task per connection (several hundred at once are cheap). For each fr
              B0H answer, 11H clock echo  → readings stored / noted, no reply (they answer us)
     SL 651   2FH keep-alive  → no reply (the link is kept by the RTU's traffic)
              30H-34H report, 37H answer → readings committed → ESC (stay online) or EOT
-    either   split / multi-packet frames → counted as unsupported, not acknowledged
+    either   split (SZY D6) / multi-packet (SL SYN) frames → joined per connection; the whole
+             message is handled (and acknowledged) as one frame once its last part is in
 
 A report is acknowledged only after its readings are committed to the buffer; if that fails or
 the station is unknown, no acknowledgement goes back and the RTU sends it again later (an RTU
@@ -28,6 +29,7 @@ from cloud.rtu_gateway.config import RtuGatewayConfig, StationMapping
 from cloud.rtu_gateway.framing import StreamFramer
 from cloud.rtu_gateway.mapping import Mapped, StationMap, address_of, sl_readings, szy_readings
 from watertel.protocols import FrameError, Protocol, sl651, szy206
+from watertel.protocols.multipart import SlJoiner, SzyJoiner
 
 log = logging.getLogger("watertel.rtu_gateway")
 READ_SIZE = 4096
@@ -98,6 +100,7 @@ class RtuServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         framer, garbage_mark = StreamFramer(), 0
+        joiners = {Protocol.SZY206: SzyJoiner(), Protocol.SL651: SlJoiner()}
         while True:
             try:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), self.cfg.idle_timeout_s)
@@ -118,16 +121,29 @@ class RtuServer:
                                 framer.discarded - garbage_mark)
                 return
             for protocol, raw in frames:
-                answer = await self.on_frame(protocol, raw, peer)
+                answer = await self.on_frame(protocol, raw, peer, joiners)
                 if answer:
                     writer.write(answer)
             await writer.drain()
 
-    async def on_frame(self, protocol: Protocol, raw: bytes, peer: str) -> bytes | None:
-        """Handle one checksum-verified frame; return the bytes to answer with (if any)."""
+    async def on_frame(self, protocol: Protocol, raw: bytes, peer: str,
+                       joiners: dict[Protocol, SzyJoiner | SlJoiner] | None = None) -> bytes | None:
+        """Handle one checksum-verified frame; return the bytes to answer with (if any).
+
+        ``joiners`` (one pair per connection) join split / multi-packet messages; without them
+        such parts are counted as unsupported."""
         self.stats["frames"] += 1
         try:
             frame = (szy206 if protocol == Protocol.SZY206 else sl651).decode(raw)
+            if joiners and frame.uplink:
+                part = isinstance(frame.message, (szy206.Fragment, sl651.Fragment))
+                frame = joiners[protocol].feed(frame)
+                if part:
+                    self.stats["parts"] += 1
+                if frame is None:  # more parts to come: the sender expects no answer yet
+                    return None
+                if part:
+                    self.stats["joined"] += 1
         except FrameError as err:
             self.stats["bad_frames"] += 1
             self.quiet.warn(f"bad:{peer}", "bad %s frame from %s: %s (%s)", protocol.value, peer, err.reason,

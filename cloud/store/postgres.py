@@ -20,11 +20,12 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors
 
-from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, ROLLUP_TABLES, SCHEMA_VERSION, Accepted, SqlStore,
-                             StoreError, pending_migrations)
+from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
+                             SqlStore, StoreError, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
+SERIAL = "BIGSERIAL PRIMARY KEY"  # an auto-numbered key (alarm history, work orders, outbox)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS envelopes (
     gateway_id TEXT NOT NULL, seq NUMERIC(20) NOT NULL, hash BYTEA NOT NULL, prev_hash BYTEA NOT NULL,
@@ -41,9 +42,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     id BIGSERIAL PRIMARY KEY, station TEXT NOT NULL, point TEXT NOT NULL, type TEXT NOT NULL,
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
-CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES)])
 
 # The new readings also mark their rollup buckets (sql.py, MARK_DIRTY), in the same statement.
 INSERT = """
@@ -76,7 +76,8 @@ class PostgresStore(SqlStore):
             self.conn.execute("SELECT pg_advisory_xact_lock(0)")  # two workers starting at once
             self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             version = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-            for sql in ([SCHEMA] if not version else []) + pending_migrations(version, "the PostgreSQL database", migrate):
+            for sql in ([SCHEMA] if not version else []) + \
+                    pending_migrations(version, "the PostgreSQL database", migrate, SERIAL):
                 self.conn.execute(sql)
             self.conn.execute("DELETE FROM schema_version")
             self.conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from cloud.store.handling import AlarmHandling
 from watertel.envelope import GENESIS_HASH, Envelope
 from watertel.errors import OperatorError
 from watertel.readings import Quality, Reading
@@ -47,12 +48,43 @@ ROLLUP_TABLES = [
 ]
 MARK_DIRTY = "INSERT INTO rollup_dirty (station, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
+# The alarm lifecycle (cloud/alarms/lifecycle.py, cloud/store/handling.py): an alarm is open while
+# raised or acknowledged (one per rule and target); its history is append-only; alarm_status holds
+# who acknowledged, assigned or closed it, its escalation level, flapping and maintenance flags (a
+# row per alarm from version 5 on: older alarms read as defaults); work orders come from alarms; the
+# notification outbox is filled from the history (notify_cursor: the last history row routed) and
+# emptied by delivery, so a notification survives a crash or an unreachable endpoint. ``{serial}``
+# is each back-end's auto-numbered key.
+OPEN_STATES = "('raised','acknowledged')"
+OPEN_STATES_LIST = ("raised", "acknowledged")
+LIFECYCLE_TABLES = [
+    "DROP INDEX IF EXISTS alarms_open",
+    f"CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state IN {OPEN_STATES}",
+    "CREATE TABLE IF NOT EXISTS alarm_history (id {serial}, alarm_id BIGINT NOT NULL, t_ms BIGINT NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, note TEXT NOT NULL, level INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS alarm_history_alarm ON alarm_history(alarm_id)",
+    "CREATE TABLE IF NOT EXISTS alarm_status (alarm_id BIGINT PRIMARY KEY, acked_by TEXT, acked_ms BIGINT,"
+    " assignee TEXT, closed_by TEXT, closed_ms BIGINT, level INTEGER NOT NULL DEFAULT 0, escalated_ms BIGINT,"
+    " flapping INTEGER NOT NULL DEFAULT 0, calm_since_ms BIGINT, suppressed INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS work_orders (id {serial}, alarm_id BIGINT NOT NULL, station TEXT NOT NULL,"
+    " title TEXT NOT NULL, state TEXT NOT NULL, created_ms BIGINT NOT NULL, created_by TEXT NOT NULL,"
+    " assignee TEXT, due_ms BIGINT NOT NULL, accepted_ms BIGINT, reported_ms BIGINT, report TEXT NOT NULL DEFAULT '',"
+    " closed_ms BIGINT, closed_by TEXT, overdue_ms BIGINT)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS work_orders_open ON work_orders(alarm_id) WHERE state != 'closed'",
+    "CREATE TABLE IF NOT EXISTS notify_outbox (id {serial}, history_id BIGINT NOT NULL, channel TEXT NOT NULL,"
+    " address TEXT NOT NULL, payload TEXT NOT NULL, created_ms BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_ms BIGINT NOT NULL, sent_ms BIGINT, last_error TEXT NOT NULL DEFAULT '', UNIQUE (history_id, channel, address))",
+    "CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox(next_ms) WHERE sent_ms IS NULL",
+    "CREATE TABLE IF NOT EXISTS notify_cursor (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL)",
+]
+
 # Each schema change raises SCHEMA_VERSION and adds the SQL that takes a store from the version
 # before to it (SQL both back-ends accept); a new store is created at the latest version directly.
 MIGRATIONS: dict[int, list[str]] = {
     2: ["CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms)"],  # chain-gap scans
     3: [AUDIT_TABLE],
     4: ROLLUP_TABLES,
+    5: LIFECYCLE_TABLES,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -61,8 +93,9 @@ class StoreError(OperatorError):
     """A store this code must not use (e.g. made by a newer watertel); the message says what to do."""
 
 
-def pending_migrations(found: int, where: str, migrate: bool) -> list[str]:
-    """The SQL to bring a store at version ``found`` to SCHEMA_VERSION (0: a new store, nothing).
+def pending_migrations(found: int, where: str, migrate: bool, serial: str = "INTEGER PRIMARY KEY") -> list[str]:
+    """The SQL to bring a store at version ``found`` to SCHEMA_VERSION (0: a new store, nothing);
+    ``serial``: the back-end's auto-numbered primary key column.
 
     A newer store is refused (this code could lose data there); an older one is upgraded only when
     asked (`watertel cloud migrate`), so an upgrade is a decision made with a backup at hand.
@@ -75,7 +108,8 @@ def pending_migrations(found: int, where: str, migrate: bool) -> list[str]:
     if not migrate:
         raise StoreError(f"{where} has schema version {found}, older than this watertel ({SCHEMA_VERSION}):"
                          " back it up (`watertel cloud backup`), then run `watertel cloud migrate`")
-    return [sql for version in range(found + 1, SCHEMA_VERSION + 1) for sql in MIGRATIONS[version]]
+    return [sql.replace("{serial}", serial) for version in range(found + 1, SCHEMA_VERSION + 1)
+            for sql in MIGRATIONS[version]]
 
 
 @dataclass(frozen=True)
@@ -98,7 +132,7 @@ def to_reading(row: tuple) -> Reading:
     return Reading(s, p, t, math.nan if v is None else v, u, Quality(q))
 
 
-class SqlStore(ABC):
+class SqlStore(AlarmHandling, ABC):
     # --- what a back-end provides ----------------------------------------------------------------
     @abstractmethod
     def _execute(self, sql: str, params: tuple = ()) -> Any:
@@ -225,21 +259,64 @@ class SqlStore(ABC):
             self._execute("INSERT INTO quarantine (received_ms, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
                           (now_ms(), topic, reason, detail, payload))
 
-    # --- alarms -------------------------------------------------------------------------------
-    def raise_alarm(self, station: str, point: str, type_: str, severity: str, message: str, t_ms: int) -> bool:
-        """Open an alarm unless one of the same kind is already open; True if a new one opened."""
-        with self._write():
-            cur = self._execute(
-                "INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
-                " VALUES (?,?,?,?,'raised',?,?) ON CONFLICT DO NOTHING", (station, point, type_, severity, message, t_ms))
-            return cur.rowcount == 1
+    # --- alarms (their handling: cloud/store/handling.py) -----------------------------------------
+    def raise_alarm(self, station: str, point: str, type_: str, severity: str, message: str, t_ms: int,
+                    suppressed: bool = False) -> bool:
+        """Open an alarm unless one of the same kind is already open; True if a new one opened.
 
-    def clear_alarm(self, station: str, point: str, type_: str, t_ms: int) -> bool:
+        ``suppressed``: raised during the station's maintenance window (kept, never notified or
+        escalated). An open alarm held because it flapped learns that its condition is back.
+        """
         with self._write():
-            cur = self._execute(
-                "UPDATE alarms SET state='cleared', cleared_ms=? WHERE station=? AND point=? AND type=? AND state='raised'",
-                (t_ms, station, point, type_))
-            return cur.rowcount == 1
+            rows = self._rows(
+                "INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
+                " VALUES (?,?,?,?,'raised',?,?) ON CONFLICT DO NOTHING RETURNING id",
+                (station, point, type_, severity, message, t_ms))
+            if not rows:
+                self._execute("UPDATE alarm_status SET calm_since_ms = NULL WHERE calm_since_ms IS NOT NULL AND alarm_id ="
+                              f" (SELECT id FROM alarms WHERE station=? AND point=? AND type=? AND state IN {OPEN_STATES})",
+                              (station, point, type_))
+                return False
+            self._execute("INSERT INTO alarm_status (alarm_id, suppressed) VALUES (?, ?)", (rows[0][0], int(suppressed)))
+            self._history(rows[0][0], t_ms, "system", "raised", "suppressed: maintenance window" if suppressed else message)
+            return True
+
+    def clear_alarm(self, station: str, point: str, type_: str, t_ms: int,
+                    flapping: tuple[int, int] | None = None) -> bool:
+        """Clear the open alarm of this kind; True if one was cleared.
+
+        ``flapping``: (N, window ms): an alarm raised more than N times in the window before
+        ``t_ms`` is held raised and marked flapping instead (``Lifecycle.tick`` clears it once its
+        condition has stayed away for the window).
+        """
+        with self._write():
+            found = self._rows(
+                "SELECT a.id, coalesce(s.flapping, 0) FROM alarms a LEFT JOIN alarm_status s ON s.alarm_id = a.id"
+                f" WHERE a.station=? AND a.point=? AND a.type=? AND a.state IN {OPEN_STATES}", (station, point, type_))
+            if not found:
+                return False
+            (alarm_id, flapped), = found
+            if flapping and not flapped:
+                (raises,), = self._rows("SELECT count(*) FROM alarms WHERE station=? AND point=? AND type=? AND raised_ms > ?",
+                                        (station, point, type_, t_ms - flapping[1]))
+                if raises > flapping[0]:
+                    self._execute("INSERT INTO alarm_status (alarm_id) VALUES (?) ON CONFLICT DO NOTHING", (alarm_id,))
+                    self._execute("UPDATE alarm_status SET flapping = 1 WHERE alarm_id = ?", (alarm_id,))
+                    self._history(alarm_id, t_ms, "system", "flapping",
+                                  f"raised {raises} times in {flapping[1] / 60_000:g} min: held raised")
+                    flapped = 1
+            if flapped:
+                self._execute("UPDATE alarm_status SET calm_since_ms = coalesce(calm_since_ms, ?) WHERE alarm_id = ?",
+                              (t_ms, alarm_id))
+                return False
+            self._execute("UPDATE alarms SET state='cleared', cleared_ms=? WHERE id=?", (t_ms, alarm_id))
+            self._history(alarm_id, t_ms, "system", "cleared", "")
+            return True
+
+    def _history(self, alarm_id: int, t_ms: int, actor: str, action: str, note: str, level: int = 0) -> None:
+        """Append one row to an alarm's history (inside the caller's write transaction)."""
+        self._execute("INSERT INTO alarm_history (alarm_id, t_ms, actor, action, note, level) VALUES (?,?,?,?,?,?)",
+                      (alarm_id, t_ms, actor, action, note, level))
 
     # --- queries for the API, reports and the demo ---------------------------------------------
     def readings(self, station: str | None = None) -> list[Reading]:
@@ -257,15 +334,13 @@ class SqlStore(ABC):
                 for s, p, t, v, u, q in rows]
 
     def alarms(self, open_only: bool = False) -> list[dict]:
-        sql = "SELECT id, station, point, type, severity, state, message, raised_ms, cleared_ms FROM alarms"
-        rows = self._rows(sql + (" WHERE state='raised'" if open_only else "") + " ORDER BY raised_ms DESC, id DESC")
-        keys = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms")
-        return [dict(zip(keys, row)) for row in rows]
+        """Alarms newest first with their handling (cloud/store/handling.py); open: raised or acknowledged."""
+        return self.alarm_rows(states=OPEN_STATES_LIST if open_only else None)
 
     def station_stats(self) -> list[dict]:
         rows = self._rows(
             "SELECT station, count(*), count(*) FILTER (WHERE quality != 0), min(t_ms), max(t_ms),"
-            " (SELECT count(*) FROM alarms a WHERE a.station = r.station AND a.state = 'raised')"
+            " (SELECT count(*) FROM alarms a WHERE a.station = r.station AND a.state IN ('raised','acknowledged'))"
             " FROM readings r GROUP BY station ORDER BY station")
         keys = ("station", "readings", "faulty", "first_ms", "last_ms", "open_alarms")
         return [dict(zip(keys, row)) for row in rows]

@@ -15,14 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
-                             SqlStore, pending_migrations)
+from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES,
+                             SCHEMA_VERSION, Accepted, SqlStore, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
 __all__ = ["Accepted", "SqliteStore"]
 SEQ_SHIFT = 2**63
 
+SERIAL = "INTEGER PRIMARY KEY"  # an auto-numbered key (alarm history, work orders, outbox)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS envelopes (
     gateway_id TEXT NOT NULL, seq INTEGER NOT NULL, hash BLOB NOT NULL, prev_hash BLOB NOT NULL,
@@ -39,9 +40,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     id INTEGER PRIMARY KEY, station TEXT NOT NULL, point TEXT NOT NULL, type TEXT NOT NULL,
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
-CREATE UNIQUE INDEX IF NOT EXISTS alarms_open ON alarms(station, point, type) WHERE state = 'raised';
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES)])
 
 
 class SqliteStore(SqlStore):

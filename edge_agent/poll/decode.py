@@ -15,7 +15,7 @@ def to_readings(profile: Profile, station: str, t_ms: int,
 
     A point whose block failed carries that block's quality and NaN; registers that hold no
     value of the point's type (BCD with a nibble above 9) are garbled data, COMM_ERROR and NaN;
-    a value outside the profile's range is OUT_OF_RANGE; any set fault bit in the status
+    a value outside the profile's range, or not finite, is OUT_OF_RANGE; any set fault bit in the status
     register makes every point of the device SENSOR_FAULT (its value still recorded, for
     diagnosis). A composite totaliser (integer + fraction registers) is one reading; a bit
     point (coil, discrete input, or bit of a register) reads 0 or 1.
@@ -45,5 +45,6 @@ def _value(point: Point, regs: list[int] | Quality, faulty: bool) -> tuple[float
         value = decode(point, [int(r) for r in regs])  # coils arrive as bools
     except DecodeError:
         return math.nan, Quality.COMM_ERROR
-    in_range = point.range is None or point.range[0] <= value <= point.range[1]
+    # a float register holding inf or NaN (some devices' "no value") is never a measurement
+    in_range = math.isfinite(value) and (point.range is None or point.range[0] <= value <= point.range[1])
     return value, Quality.SENSOR_FAULT if faulty else (Quality.OK if in_range else Quality.OUT_OF_RANGE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 
 from gmssl.sm2 import default_ecc_table
 
@@ -26,7 +27,7 @@ from watertel.crypto.sm3 import sm3
 
 __all__ = [
     "DEFAULT_USER_ID", "G", "SM2PrivateKey", "SM2PublicKey", "SignatureError", "decode_signature",
-    "default_ecc_table", "digest", "encode_signature",
+    "default_ecc_table", "digest", "encode_signature", "z_value",
 ]
 
 _N = N  # the group order under its historical name (tests, envelope tests)
@@ -47,11 +48,15 @@ def _unpem(text: str, label: str) -> bytes:
     return base64.b64decode("".join(body.split()))
 
 
+def z_value(point: bytes, user_id: bytes = DEFAULT_USER_ID) -> bytes:
+    """Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA) (GB/T 32918.2 §5.5) of the point 04 ‖ x ‖ y."""
+    entl = (len(user_id) * 8).to_bytes(2, "big")
+    return sm3(entl + user_id + _CURVE_Z_PART + point[1:])
+
+
 def digest(point: bytes, message: bytes, user_id: bytes = DEFAULT_USER_ID) -> bytes:
     """e = SM3(Z_A ‖ M), the value SM2 signs (GB/T 32918.2 §6.1), for the public point 04 ‖ x ‖ y."""
-    entl = (len(user_id) * 8).to_bytes(2, "big")
-    z = sm3(entl + user_id + _CURVE_Z_PART + point[1:])
-    return sm3(z + message)
+    return sm3(z_value(point, user_id) + message)
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,16 @@ class SM2PublicKey:
     def to_pem(self) -> str:
         return _pem("PUBLIC KEY", spki_der(self.point))
 
+    @cached_property
+    def z(self) -> bytes:
+        """Z_A with the default user ID: fixed per key, so computed once (an SM3 of 210 bytes per
+        signature otherwise). ``cached_property`` writes the instance dict, which a frozen
+        dataclass allows; equality and hashing still use ``point`` only."""
+        return z_value(self.point)
+
     def digest(self, message: bytes, user_id: bytes = DEFAULT_USER_ID) -> bytes:
         """e = SM3(Z_A ‖ M) for this key (see ``digest``)."""
-        return digest(self.point, message, user_id)
+        return sm3(self.z + message) if user_id == DEFAULT_USER_ID else digest(self.point, message, user_id)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True only for a valid signature over exactly ``message``; never raises for bad bytes."""

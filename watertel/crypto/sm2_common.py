@@ -58,25 +58,30 @@ def encode_signature(r: int, s: int) -> bytes:
     return b"\x30" + bytes([len(body)]) + body
 
 
+def _integer_at(der: bytes, pos: int) -> tuple[int, int]:
+    """The DER INTEGER at ``pos`` (non-negative, minimally encoded) and the offset after it."""
+    if pos + 2 > len(der) or der[pos] != 0x02:
+        raise SignatureError("signature SEQUENCE must hold two INTEGERs")
+    size = der[pos + 1]
+    raw = der[pos + 2 : pos + 2 + size]
+    if size == 0 or size > 33 or len(raw) != size:
+        raise SignatureError("signature INTEGER has a bad length")
+    # one encoding per value, as OpenSSL requires: no sign bit, no leading zero byte that the
+    # next byte does not need
+    if raw[0] & 0x80 or (raw[0] == 0 and size > 1 and not raw[1] & 0x80):
+        raise SignatureError("signature INTEGER is not minimally encoded")
+    return int.from_bytes(raw, "big"), pos + 2 + size
+
+
 def decode_signature(der: bytes) -> tuple[int, int]:
     """Parse a DER SM2 signature strictly; raise SignatureError on any other shape."""
     if len(der) < 8 or der[0] != 0x30 or der[1] != len(der) - 2:
         raise SignatureError("signature is not a DER SEQUENCE")
-    values, pos = [], 2
-    for _ in range(2):
-        if pos + 2 > len(der) or der[pos] != 0x02:
-            raise SignatureError("signature SEQUENCE must hold two INTEGERs")
-        size = der[pos + 1]
-        raw = der[pos + 2 : pos + 2 + size]
-        if size == 0 or size > 33 or len(raw) != size:
-            raise SignatureError("signature INTEGER has a bad length")
-        values.append(int.from_bytes(raw, "big"))
-        pos += 2 + size
+    r, pos = _integer_at(der, 2)
+    s, pos = _integer_at(der, pos)
     if pos != len(der):
         raise SignatureError("trailing bytes after the signature")
-    if der != encode_signature(values[0], values[1]):  # one encoding per (r, s), as OpenSSL requires
-        raise SignatureError("signature INTEGER is not minimally encoded")
-    return values[0], values[1]
+    return r, s
 
 
 def plausible_signature(der: bytes) -> bool:

@@ -1,10 +1,33 @@
-"""SM3 (GB/T 32905) through pyca/cryptography, which implements it in OpenSSL."""
+"""SM3 (GB/T 32905): through Python's ``hashlib`` when its OpenSSL has SM3, else pyca/cryptography.
+
+Both run OpenSSL's SM3 code. ``hashlib`` is preferred because it links the system libcrypto,
+the same library the SM2 backend calls: an envelope's chain hash right after an SM2 operation
+then runs code that is still in the CPU caches, ≈ 7 µs of ≈ 20 µs less per envelope of 100
+readings than ``cryptography``'s own statically linked copy (bench/README.md). Both give the same
+digest (the GB/T 32905 vectors in tests/test_sm_crypto.py run on the one chosen here).
+"""
+
+import hashlib
 
 from cryptography.hazmat.primitives import hashes
 
 
-def sm3(data: bytes) -> bytes:
-    """Return the 32-byte SM3 digest of ``data``."""
+def _cryptography_sm3(data: bytes) -> bytes:
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize()
+
+
+def _hashlib_has_sm3() -> bool:
+    try:
+        return hashlib.new("sm3", b"abc").digest() == _cryptography_sm3(b"abc")
+    except ValueError:  # this Python's OpenSSL has no SM3
+        return False
+
+
+if _hashlib_has_sm3():
+    def sm3(data: bytes) -> bytes:
+        """Return the 32-byte SM3 digest of ``data``."""
+        return hashlib.new("sm3", data).digest()
+else:
+    sm3 = _cryptography_sm3

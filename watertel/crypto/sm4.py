@@ -25,10 +25,15 @@ class PayloadKeyError(ValueError):
 
 @dataclass(frozen=True)
 class PayloadKey:
-    """An SM4 key and its id (the id travels in the envelope header; the key never does)."""
+    """An SM4 key and its id (the id travels in the envelope header; the key never does).
+
+    ``valid_until_ms`` is set on a receiver's copy of a key being rotated out: envelopes created
+    (their signed creation time) after it are refused as ``payload_key_expired``.
+    """
 
     key_id: str
     key: bytes = field(repr=False)
+    valid_until_ms: int | None = None
 
     def __post_init__(self) -> None:
         if len(self.key) != KEY_BYTES:

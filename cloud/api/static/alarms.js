@@ -1,7 +1,15 @@
 // The live alarm board: open alarms from /api/alarms, then kept current by /api/events.
 // Sorted by severity (red first), then newest first; red rows pulse and the title counts them.
+// Operators and admins acknowledge and assign from the list; alarms of stations in maintenance
+// (suppressed) are not shown.
+import {postJson} from "./actions.js";
 import {el, getJson, live, mountHeader, showError} from "./common.js";
 import {fmtAge, fmtTime, t} from "./i18n.js";
+
+const OPEN = new Set(["raised", "acknowledged"]);
+let canWrite = false;  // operator or admin (from /api/me)
+let assigning = null;  // id of the alarm whose assign box is open
+let draft = "";  // what is typed there (kept when a live update redraws the board)
 
 const RANK = {red: 0, orange: 1, yellow: 2, blue: 3};
 const alarms = new Map();  // id -> alarm row
@@ -12,6 +20,41 @@ export function sortAlarms(rows) {
   return rows.sort((a, b) => (RANK[a.severity] ?? 9) - (RANK[b.severity] ?? 9) || b.raised_ms - a.raised_ms || b.id - a.id);
 }
 
+function stateCell(a) {
+  const bits = [t(`state.${a.state}`)];
+  if (a.acked_by) bits.push(t("alarms.acked_by", {who: a.acked_by}));
+  if (a.assignee) bits.push(t("alarms.assigned_to", {who: a.assignee}));
+  return el("td", {className: "state"}, bits.join(" · "),
+    a.level ? el("span", {className: "badge escalated"}, t("alarms.level", {n: a.level})) : null,
+    a.flapping ? el("span", {className: "badge flapping"}, t("alarms.flapping")) : null);
+}
+
+async function act(a, path, body) {
+  try {
+    const row = await postJson(`/api/alarms/${a.id}/${path}`, body);
+    alarms.set(row.id, row);
+    assigning = null;
+    showError(null);
+    render();
+  } catch (error) { showError(error); }
+}
+
+function actionsCell(a) {
+  if (!canWrite) return el("td", {});
+  if (assigning === a.id) {
+    const input = el("input", {className: "assignee", type: "text", "aria-label": t("alarms.assignee"),
+      placeholder: t("alarms.assignee"), value: draft, oninput: (e) => { draft = e.target.value; }});
+    const ok = el("button", {type: "button", className: "assign-ok",
+      onclick: () => input.value.trim() && act(a, "assign", {assignee: input.value.trim()})}, t("alarms.assign_ok"));
+    const cancel = el("button", {type: "button", onclick: () => { assigning = null; render(); }}, t("alarms.cancel"));
+    setTimeout(() => input.focus(), 0);
+    return el("td", {className: "actions"}, input, ok, cancel);
+  }
+  return el("td", {className: "actions"},
+    a.state === "raised" ? el("button", {type: "button", className: "ack", onclick: () => act(a, "ack", {})}, t("alarms.ack")) : null,
+    el("button", {type: "button", className: "assign", onclick: () => { assigning = a.id; draft = a.assignee || ""; render(); }}, t("alarms.assign")));
+}
+
 function render() {
   const rows = sortAlarms([...alarms.values()]);
   const now = Date.now();
@@ -20,9 +63,9 @@ function render() {
     el("td", {className: `sev-${a.severity}`}, t(`sev.${a.severity}`)), el("td", {}, a.type),
     el("td", {}, el("a", {href: `/station?id=${encodeURIComponent(a.station)}`}, a.station)),
     el("td", {}, a.point), el("td", {}, a.message), el("td", {}, fmtTime(a.raised_ms)),
-    el("td", {}, fmtAge(now - a.raised_ms)))));
+    el("td", {}, fmtAge(now - a.raised_ms)), stateCell(a), actionsCell(a))));
   fresh.clear();
-  const reds = rows.filter((a) => a.severity === "red").length;
+  const reds = rows.filter((a) => a.severity === "red" && a.state === "raised").length;
   document.getElementById("alarm-count").textContent = rows.length;
   document.getElementById("empty").hidden = rows.length > 0;
   const banner = document.getElementById("red-banner");
@@ -33,9 +76,10 @@ function render() {
 
 async function reload() {
   try {
-    const rows = await getJson("/api/alarms");
+    const [rows, me] = await Promise.all([getJson("/api/alarms"), getJson("/api/me")]);
+    canWrite = me.role === "operator" || me.role === "admin";
     alarms.clear();
-    rows.forEach((a) => alarms.set(a.id, a));
+    rows.filter((a) => !a.suppressed).forEach((a) => alarms.set(a.id, a));
     showError(null);
     render();
   } catch (error) { showError(error); }
@@ -44,11 +88,11 @@ async function reload() {
 mountHeader("/alarms");
 live({
   alarm: ({change, alarm}) => {
-    if (change === "cleared" || alarm.state !== "raised") alarms.delete(alarm.id);
+    if (change === "cleared" || !OPEN.has(alarm.state) || alarm.suppressed) alarms.delete(alarm.id);
     else { if (!alarms.has(alarm.id)) fresh.add(alarm.id); alarms.set(alarm.id, alarm); }
     render();
   },
 }, reload);
 reload();
 window.addEventListener("langchange", render);
-setInterval(render, 30_000);  // ages move on
+setInterval(() => { if (assigning === null) render(); }, 30_000);  // ages move on (not while typing)

@@ -2,7 +2,7 @@
 // JSON, small DOM helpers and the live event stream.
 import {applyI18n, lang, setLang, t} from "./i18n.js";
 
-const PAGES = [["/", "nav.overview"], ["/alarms", "nav.alarms"], ["/stations", "nav.stations"], ["/quality", "nav.quality"]];
+const PAGES = [["/", "nav.overview"], ["/alarms", "nav.alarms"], ["/stations", "nav.stations"], ["/quality", "nav.quality"], ["/crew", "nav.crew"]];
 
 // An element with attributes (class, href, data-*, …) and children (strings or nodes).
 export function el(tag, attrs = {}, ...children) {

@@ -1,0 +1,114 @@
+"""The fleet view: every gateway's agent version, config hash, clock offset, buffer depth and last
+contact (`watertel cloud fleet --config cloud.yaml`).
+
+The ingest keeps the latest status message of each gateway (the retained birth, refreshed by the
+agent every ``uplink.status_every_s``) in ``<data_dir>/fleet/<gateway>.status.json`` and the time
+it last heard from the gateway (status or envelope) in ``<gateway>.contact``. Files rather than a
+table: no schema migration, each written atomically by rename, one writer per gateway and kind,
+so several ingest workers never overwrite each other's gateways. Status messages are not signed
+(the broker's ACL lets only the gateway write its topic): the view informs, it proves nothing.
+
+Clock offset: the one the agent measured against the last signed check_clock / set_time if it
+has one, else an estimate from the status message's own timestamp against the time it arrived
+(the delivery delay counts as offset; a retained copy delivered again is not used).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class FleetStatus:
+    """The latest status and last contact of each gateway, one small file each."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._touched: dict[str, float] = {}
+
+    def _path(self, gateway: str, kind: str) -> Path:
+        return self.folder / f"{gateway}.{kind}"
+
+    def record(self, gateway: str, status: dict[str, Any], received_ms: int) -> None:
+        """Keep a status message (as the gateway sent it) and when it arrived."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        previous = self.status(gateway)
+        if status.get("state") == "offline" and previous:  # the will says only that: keep what is known
+            status = {**previous["status"], "state": "offline"}
+        entry = {"received_ms": received_ms, "status": status}
+        t_ms = status.get("t_ms")
+        if isinstance(t_ms, int) and (previous is None or previous["status"].get("t_ms") != t_ms):
+            entry["clock_estimate_ms"] = t_ms - received_ms
+        elif previous is not None and "clock_estimate_ms" in previous:  # a retained copy again: keep the estimate
+            entry["clock_estimate_ms"] = previous["clock_estimate_ms"]
+        _write_atomic(self._path(gateway, "status.json"), json.dumps(entry, sort_keys=True))
+        self.touch(gateway, received_ms, force=True)
+
+    def touch(self, gateway: str, now_ms: int, force: bool = False) -> None:
+        """Note that the gateway was heard from (an envelope stored)."""
+        if not force and time.monotonic() - self._touched.get(gateway, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+            return
+        self._touched[gateway] = time.monotonic()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self._path(gateway, "contact"), str(now_ms))
+
+    def status(self, gateway: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._path(gateway, "status.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def last_contact_ms(self, gateway: str) -> int | None:
+        try:
+            return int(self._path(gateway, "contact").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def row(self, gateway: str) -> dict[str, Any]:
+        """One gateway's line of the fleet view (None where nothing was heard yet)."""
+        entry = self.status(gateway) or {}
+        status = entry.get("status", {})
+        clock, buffer = status.get("clock") or {}, status.get("buffer") or {}
+        if "offset_ms" in clock:
+            offset, source = clock["offset_ms"], "check_clock"
+        else:
+            offset, source = entry.get("clock_estimate_ms"), "status" if "clock_estimate_ms" in entry else None
+        change = status.get("config_change") or {}
+        return {
+            "gateway": gateway, "state": status.get("state"), "version": status.get("version"),
+            "config_sm3": status.get("config_sm3"), "clock_offset_ms": offset, "clock_offset_source": source,
+            "clock_synchronised": clock.get("synchronised"),
+            "buffer_unsealed": buffer.get("unsealed"), "buffer_batches_pending": buffer.get("batches_pending"),
+            "buffer_bytes": buffer.get("bytes"), "conditions": sorted(status.get("conditions") or {}),
+            "last_config_change": change.get("state") and f"{change['state']} ({change.get('command_id')})",
+            "last_contact_ms": self.last_contact_ms(gateway), "status_received_ms": entry.get("received_ms"),
+        }
+
+
+def _ago(ms: int | None, now: float) -> str:
+    return "never" if ms is None else f"{max(0.0, now - ms / 1000):.0f} s ago"
+
+
+def fleet_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
+    """The fleet as aligned text columns for an operator's terminal."""
+    now = time.time() if now is None else now
+    head = ("gateway", "state", "version", "config", "clock offset", "buffer", "conditions", "last contact")
+    lines = [head]
+    for r in rows:
+        offset = "?" if r["clock_offset_ms"] is None else f"{r['clock_offset_ms'] / 1000:+.1f} s ({r['clock_offset_source']})"
+        buffer = "?" if r["buffer_unsealed"] is None else f"{r['buffer_unsealed']} readings + {r['buffer_batches_pending']} batches"
+        lines.append((r["gateway"], r["state"] or "-", r["version"] or "-", (r["config_sm3"] or "-")[:16], offset, buffer,
+                      ",".join(r["conditions"]) or "-", _ago(r["last_contact_ms"], now)))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)

@@ -1,0 +1,75 @@
+"""The delivery channels: a signed JSON webhook and e-mail over SMTP.
+
+Webhook request::
+
+    POST <url>
+    Content-Type: application/json
+    X-Watertel-Delivery: <outbox id>            the same on every retry: receivers deduplicate
+    X-Watertel-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook's secret>
+
+    {"event": "raised"|"escalated"|"work_order.overdue", "level": 0, "text": "…",
+     "alarm": {…row of /api/alarms…}, "history": {…row of /api/alarms/{id}/history…}}
+
+A failure raises ``DeliveryError`` naming the channel, address and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from email.message import EmailMessage
+
+from cloud.notify.config import SmtpConfig, WebhookConfig
+
+SIGNATURE_HEADER = "X-Watertel-Signature"
+DELIVERY_HEADER = "X-Watertel-Delivery"
+
+
+class DeliveryError(Exception):
+    def __init__(self, channel: str, address: str, reason: str) -> None:
+        self.channel, self.address, self.reason = channel, address, reason
+        super().__init__(f"{channel} {address}: {reason}")
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def post_webhook(hook: WebhookConfig, payload: dict, delivery_id: int) -> None:
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(delivery_id), "User-Agent": "watertel"}
+    if hook.secret_file is not None:
+        try:
+            headers[SIGNATURE_HEADER] = signature(hook.secret_file.read_bytes().strip(), body)
+        except OSError as err:
+            raise DeliveryError("webhook", hook.id, f"secret_file {hook.secret_file}: {err.strerror}") from err
+    request = urllib.request.Request(hook.url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:
+            response.read()
+    except urllib.error.HTTPError as err:
+        raise DeliveryError("webhook", hook.id, f"HTTP {err.code} {err.reason}") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise DeliveryError("webhook", hook.id, str(getattr(err, "reason", err))) from err
+
+
+def send_email(smtp: SmtpConfig, to: str, subject: str, text: str, delivery_id: int) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = smtp.sender, to, subject
+    message["X-Watertel-Delivery"] = str(delivery_id)
+    message.set_content(text)
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+            if smtp.starttls:
+                client.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
+            if smtp.username:
+                password = smtp.password_file.read_text().strip() if smtp.password_file else ""
+                client.login(smtp.username, password)
+            client.send_message(message)
+    except (smtplib.SMTPException, OSError, ssl.SSLError) as err:
+        raise DeliveryError("email", to, f"{type(err).__name__}: {err}") from err

@@ -1,0 +1,209 @@
+"""A simulated regulator platform (receiving centre) for SZY 206-2016 and SL 651-2014 over TCP:
+`watertel sim platform --listen HOST:PORT [--protocol szy206|sl651] [--record FILE] [--answer ack|nak|silent]`.
+
+It answers as a centre does: SZY 206 02H link checks (login, keep-alive, logout) are echoed and
+a C0H self-report is confirmed (C0H, 00H); an SL 651 30H-34H report is answered with ESC (stay
+online), echoing its serial number and send time, and a 2FH keep-alive gets no answer. Split
+(SZY D6) and multi-packet (SL SYN) messages are joined first and answered once, whole. Both
+protocols share the port (told apart by their start bytes) unless ``--protocol`` names one.
+
+Every report is recorded (``reports`` in memory, and one JSON line each in ``--record``):
+protocol, address, sample time (``t_ms``), the values by the rtu-gateway's keys (``flow_1``,
+``volume_1`` / ``flow``, ``water_level``, …; ``null`` for an SL 651 AAH invalid value),
+whether it was acknowledged, and the frame(s) in hex, so a test can tell a re-sent frame (same
+bytes) from a report built twice. ``answer`` (changeable while running) makes it refuse reports
+(SL 651 NAK; SZY 206 has no negative answer, so nothing) or ignore them (``silent``), and
+``ack_delay_s`` slows it down like a far-away platform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cloud.rtu_gateway.framing import StreamFramer
+from watertel.protocols import FrameError, Protocol, sl651, szy206
+from watertel.protocols.common import CHINA
+from watertel.protocols.multipart import SlJoiner, SzyJoiner
+
+log = logging.getLogger("watertel.sim.platform")
+ANSWERS = ("ack", "nak", "silent")
+
+
+def report_values(frame: szy206.Frame | sl651.Frame, now: datetime | None = None) -> tuple[str, int, dict]:
+    """(address, sample time in ms, values by key) of a whole SZY 206 / SL 651 report."""
+    if isinstance(frame, szy206.Frame):
+        data = frame.message
+        t_ms = int(data.time.resolve(now or datetime.now(CHINA)).timestamp() * 1000)
+        values: dict[str, Any] = {"alarm_state": data.alarm, "terminal_state": data.status}
+        payload = data.payload
+        if isinstance(payload, szy206.FlowVolume):
+            for n, p in enumerate(payload.points, 1):
+                values |= {f"flow_{n}": float(p.flow), f"volume_{n}": float(p.volume)}
+        elif isinstance(payload, szy206.Pressure):
+            values |= {f"pressure_{n}": float(v) for n, v in enumerate(payload.values, 1)}
+        else:
+            values |= {szy206.WATER_QUALITY[q.parameter][0]: float(q.value) for q in payload.values}
+        return f"{frame.division}-{frame.station}", t_ms, values
+    report = frame.message
+    values = {sl651.ELEMENTS[e.ident][0]: None if e.value is None else float(e.value) for e in report.elements}
+    return frame.station, int(report.observed_at.timestamp() * 1000), values
+
+
+class Platform:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, protocol: Protocol | None = None,
+                 record: Path | None = None, answer: str = "ack", ack_delay_s: float = 0.0) -> None:
+        if answer not in ANSWERS:
+            raise ValueError(f"answer: one of {', '.join(ANSWERS)} (got {answer!r})")
+        self.host, self.port, self.protocol, self.record = host, port, protocol, record
+        self.answer, self.ack_delay_s = answer, ack_delay_s
+        self.reports: list[dict] = []
+        self.stats = {"connections": 0, "frames": 0, "link_checks": 0, "reports": 0, "acknowledged": 0,
+                      "refused": 0, "bad_frames": 0, "parts": 0}
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection (as a platform going down would)."""
+        if self.server:
+            self.server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.server:
+            await self.server.wait_closed()
+            self.server = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self.tasks.add(task)
+        self.stats["connections"] += 1
+        framer = StreamFramer()
+        joiners = {Protocol.SZY206: SzyJoiner(), Protocol.SL651: SlJoiner()}
+        parts: dict[Protocol, list[bytes]] = {Protocol.SZY206: [], Protocol.SL651: []}
+        try:
+            while data := await reader.read(4096):
+                for protocol, raw in framer.feed(data):
+                    answer = await self._frame(protocol, raw, joiners[protocol], parts[protocol])
+                    if answer:
+                        writer.write(answer)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        except asyncio.CancelledError:  # closed by close(): end quietly (asyncio logs a cancelled handler)
+            pass
+        finally:
+            self.tasks.discard(task)
+            writer.close()
+
+    async def _frame(self, protocol: Protocol, raw: bytes, joiner, parts: list[bytes]) -> bytes | None:
+        self.stats["frames"] += 1
+        if self.protocol and protocol != self.protocol:
+            self.stats["bad_frames"] += 1
+            return None
+        try:
+            frame = (szy206 if protocol == Protocol.SZY206 else sl651).decode(raw)
+            if not frame.uplink:
+                raise FrameError("a downlink frame sent to the centre")
+            is_part = isinstance(frame.message, (szy206.Fragment, sl651.Fragment))
+            if is_part:
+                self.stats["parts"] += 1
+                parts.append(raw)
+            whole = joiner.feed(frame)
+        except FrameError as err:
+            self.stats["bad_frames"] += 1
+            log.warning("platform: bad %s frame: %s", protocol.value, err.reason)
+            parts[:] = [raw] if getattr(joiner, "first", None) is not None else []  # a part may start anew
+            return None
+        if whole is None:
+            return None
+        frames = list(parts) if is_part else [raw]
+        if is_part:
+            parts.clear()
+        message = whole.message
+        if isinstance(message, szy206.LinkCheck):
+            self.stats["link_checks"] += 1
+            return szy206.encode(szy206.reply(whole))
+        if isinstance(message, sl651.LinkCheck):
+            self.stats["link_checks"] += 1
+            return None
+        if not isinstance(message, (szy206.RealtimeData, sl651.Report)):
+            return None
+        return await self._report(protocol, whole, frames)
+
+    async def _report(self, protocol: Protocol, frame, frames: list[bytes]) -> bytes | None:
+        if self.ack_delay_s:
+            await asyncio.sleep(self.ack_delay_s)
+        address, t_ms, values = report_values(frame)
+        answer = self.answer
+        self.stats["reports"] += 1
+        entry = {"protocol": protocol.value, "address": address, "t_ms": t_ms, "values": values,
+                 "acknowledged": answer == "ack", "frames": [f.hex().upper() for f in frames],
+                 "received_ms": int(time.time() * 1000)}
+        self.reports.append(entry)
+        if self.record:
+            with open(self.record, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+        if answer == "silent":
+            return None
+        if protocol == Protocol.SZY206:
+            if answer != "ack":
+                return None
+            self.stats["acknowledged"] += 1
+            return szy206.encode(szy206.reply(frame))
+        if answer == "nak":
+            self.stats["refused"] += 1
+            return sl651.encode(sl651.reply(frame, sl651.End.NAK))
+        self.stats["acknowledged"] += 1
+        return sl651.encode(sl651.reply(frame, sl651.End.ESC))
+
+
+# --- `watertel sim platform` ----------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `watertel sim platform` (``--protocol`` is shared with `sim rtu`)."""
+    p.add_argument("--listen", metavar="HOST:PORT", help="platform: where to accept reporting stations")
+    p.add_argument("--record", help="platform: append every report received to this JSONL file")
+    p.add_argument("--answer", choices=ANSWERS, default="ack",
+                   help="platform: ack reports (default), refuse them (SL 651 NAK) or stay silent")
+    p.add_argument("--ack-delay", type=float, default=0.0, help="platform: seconds before answering a report")
+
+
+def run_platform_command(args: argparse.Namespace) -> int:
+    import signal
+
+    from watertel.errors import OperatorError
+
+    host, _, port = (args.listen or "").rpartition(":")
+    if not port.isdigit():
+        raise OperatorError(f"watertel sim platform needs --listen HOST:PORT (got {args.listen!r})")
+    platform = Platform(host or "127.0.0.1", int(port), Protocol(args.protocol) if args.protocol else None,
+                        Path(args.record) if args.record else None, args.answer, args.ack_delay)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await platform.start()
+        log.info("platform listening on %s:%d (%s)", platform.host, platform.port,
+                 platform.protocol.value if platform.protocol else "szy206 and sl651")
+        try:
+            await stop.wait()
+        finally:
+            await platform.close()
+
+    asyncio.run(main())
+    print(json.dumps(platform.stats), flush=True)
+    return 0
