@@ -158,15 +158,9 @@ class Agent:
                     self.payload_key)
 
     def seal_due(self, force: bool = False) -> int:
-        """Seal full batches, and a partial one once its oldest reading waited max_latency_s."""
-        sealed, batching = 0, self.cfg.batching
-        while True:
-            waiting, oldest_ms = self.buffer.unsealed()
-            old = oldest_ms is not None and time.time() * 1000 - oldest_ms >= batching.max_latency_s * 1000
-            if not waiting or not (force or old or waiting >= batching.max_readings):
-                break
-            self.buffer.seal_next(batching.max_readings, self._sealer)
-            sealed += 1
+        """Seal what is due (Buffer.seal_due) and wake the uplink for it."""
+        batching = self.cfg.batching
+        sealed = self.buffer.seal_due(batching.max_readings, batching.max_latency_s, self._sealer, force)
         if sealed:
             self.uplink.wake.set()
         return sealed

@@ -233,6 +233,18 @@ class Buffer:
         n, oldest = self.db.execute("SELECT count(*), min(added_ms) FROM readings WHERE seq IS NULL").fetchone()
         return n, oldest
 
+    def seal_due(self, max_readings: int, max_latency_s: float, sealer: Sealer, force: bool = False) -> int:
+        """Seal full batches, and a partial one once its oldest reading waited ``max_latency_s``
+        (every waiting reading with ``force``); returns how many batches were sealed."""
+        sealed = 0
+        while True:
+            waiting, oldest_ms = self.unsealed()
+            old = oldest_ms is not None and _now_ms() - oldest_ms >= max_latency_s * 1000
+            if not waiting or not (force or old or waiting >= max_readings):
+                return sealed
+            self.seal_next(max_readings, sealer)
+            sealed += 1
+
     def seal_next(self, max_readings: int, sealer: Sealer) -> Batch | None:
         """Seal the oldest waiting readings into the next batch, atomically."""
         with self.db:
