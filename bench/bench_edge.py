@@ -164,7 +164,10 @@ def bench_pipeline(workdir: Path, port: int, devices: int, interval: float, seco
         "pipeline_polled_per_s": round((last["polled"] - first["polled"]) / window),
         "pipeline_published_per_s": round((last["published"] - first["published"]) / window),
         "pipeline_agent_cpu": round((cpu1 - cpu0) / window, 2),
-        "pipeline_rss_mb": round(samples[-1][1], 1), "pipeline_rss_slope_mb_per_min": round(slope_per_min(samples), 3),
+        "pipeline_rss_mb": round(samples[-1][1], 1), "pipeline_rss_max_mb": round(max(v for _, v in samples), 1),
+        "pipeline_rss_slope_mb_per_min": round(slope_per_min(samples), 3),
+        # after warm-up (caches filling to their bounds): growth that stays here is a leak
+        "pipeline_rss_slope_last_half_mb_per_min": round(slope_per_min(samples[len(samples) // 2:]), 3),
     }
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiomqtt
-
 from cloud.config import CloudConfig
 from cloud.ingest.registry import Registry
 from watertel.commands import COMMANDS, Answer, CommandError, command
@@ -27,9 +25,7 @@ async def send_command(cfg: CloudConfig, gateway_id: str, name: str, args: dict[
     command_id, message = command(gateway_id, name, args, SM2PrivateKey.from_pem(cfg.command_key.read_text()),
                                   ttl_s=timeout_s)
     m, prefix = cfg.mqtt, cfg.mqtt.topic_prefix
-    password = m.password_file.read_text().strip() if m.password_file else None
-    async with aiomqtt.Client(m.host, m.port, identifier=f"{m.client_id}-cmd-{command_id[:8]}", username=m.username,
-                              password=password, tls_context=m.tls.context() if m.tls else None) as client:
+    async with m.client(f"{m.client_id}-cmd-{command_id[:8]}") as client:
         await client.subscribe(f"{prefix}/{gateway_id}/result", qos=1)
         await client.publish(f"{prefix}/{gateway_id}/cmd", message, qos=1)
         async with asyncio.timeout(timeout_s):

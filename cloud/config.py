@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,6 +16,9 @@ from cloud.notify.config import NotificationsConfig
 from cloud.quality.config import RatesConfig, ReportsConfig
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
+
+if TYPE_CHECKING:
+    import aiomqtt
 
 NAME = r"^[A-Za-z0-9_.-]+$"
 
@@ -95,6 +98,14 @@ class MqttConfig(Strict):
     tls: TlsConfig | None = None  # set in production: the broker's CA (and a client certificate)
     shared_group: str | None = None  # `$share/<group>/…` so several workers split the load
 
+    def client(self, identifier: str, **options: Any) -> aiomqtt.Client:
+        """A client of this broker with these credentials and TLS (the password read now)."""
+        import aiomqtt
+
+        password = self.password_file.read_text().strip() if self.password_file else None
+        return aiomqtt.Client(self.host, self.port, identifier=identifier, username=self.username, password=password,
+                              tls_context=self.tls.context() if self.tls else None, **options)
+
 
 class Role(str, Enum):
     """What a user may do: admins everything; operators read and write; crews and viewers read
@@ -132,9 +143,12 @@ class ApiConfig(Strict):
     login_max_failures: int = Field(5, ge=1)  # per username and client address, within login_window_s
     login_window_s: float = Field(300.0, gt=0)
     secure_cookies: bool = False  # true when the console is served over HTTPS (e.g. behind a TLS proxy)
+    users_file: Path | None = None  # set: the users live in this YAML (cloud/users_file.py), admins edit them in the API
 
     @model_validator(mode="after")
     def _unique(self) -> ApiConfig:
+        if self.users and self.users_file is not None:
+            raise ValueError("users and users_file: give one (move the users into users_file, then remove users)")
         names = [u.username for u in self.users]
         if len(set(names)) != len(names):
             raise ValueError(f"users: each username only once (twice: {sorted({n for n in names if names.count(n) > 1})})")
@@ -158,10 +172,72 @@ class PostgresStoreConfig(Strict):
 
 
 class RetentionConfig(Strict):
-    """How long raw readings are kept (none: for ever); applied in the background in small batches."""
+    """How long raw readings and hour rollups are kept (none: for ever); applied in the background
+    in small batches, cutoffs on whole hours (cloud/service.py).
+
+    ``raw_days_by_point``: raw readings of these point names kept this long instead of
+    ``raw_days`` (e.g. ``{turbidity: 90, total: 3650}``). ``hourly_days``: the hour rollups
+    (``point_hours``, cloud/quality/hourly.py) that series and day figures use once raw data is gone.
+    """
 
     raw_days: float | None = Field(None, gt=0)
+    raw_days_by_point: dict[str, float] = {}
+    hourly_days: float | None = Field(3650.0, gt=0)
     every_s: float = Field(3600.0, gt=0)
+
+    @field_validator("raw_days_by_point")
+    @classmethod
+    def _points(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [f"{k}: {v}" for k, v in value.items() if not re.fullmatch(r"[a-z][a-z0-9_]*", k) or not v > 0]
+        if bad:
+            raise ValueError(f"each key a point name (a-z, 0-9, _) and each value > 0 days (got {', '.join(bad)})")
+        return value
+
+    @model_validator(mode="after")
+    def _hours_outlive_raw(self) -> RetentionConfig:
+        raw = {"raw_days": self.raw_days, **{f"raw_days_by_point.{p}": d for p, d in self.raw_days_by_point.items()}}
+        longer = [f"{key} ({days:g})" for key, days in raw.items() if days and self.hourly_days and days > self.hourly_days]
+        if longer:
+            raise ValueError(f"hourly_days ({self.hourly_days:g}) is shorter than {', '.join(longer)}: hour rollups"
+                             " must outlive the raw readings they come from (raise hourly_days)")
+        return self
+
+
+class InfluxConfig(Strict):
+    """Optional mirror of stored readings to InfluxDB 2/3 (cloud/store/influx_mirror.py); the SQL
+    store stays the record. The token is read from ``token_file`` when the mirror starts, never
+    from the YAML and never logged."""
+
+    enabled: bool = False
+    url: str = Field("http://127.0.0.1:8086", pattern=r"^https?://")
+    org: str = ""
+    bucket: str = "watertel"
+    token_file: Path | None = None
+    measurement: str = Field("reading", pattern=NAME)
+    batch_size: int = Field(1000, ge=1, le=100_000)  # readings per POST /api/v2/write
+    flush_interval_ms: int = Field(1000, ge=10)  # a partial batch is sent after this long
+    max_retries: int = Field(5, ge=0)  # 5xx, 429, timeouts and lost connections; then the batch counts as failed
+    retry_interval_ms: int = Field(1000, gt=0)  # first back-off, doubled each retry up to max_retry_delay_ms
+    max_retry_delay_ms: int = Field(30_000, gt=0)
+    timeout_ms: int = Field(10_000, gt=0)  # per HTTP request
+    queue_size: int = Field(100_000, ge=1)  # readings waiting; beyond it new ones are dropped (counted)
+
+    @model_validator(mode="after")
+    def _complete(self) -> InfluxConfig:
+        if self.enabled and not (self.org and self.bucket and self.token_file):
+            raise ValueError("enabled: needs org, bucket and token_file (a file holding the API token)")
+        return self
+
+    def resolved(self, base: Path) -> InfluxConfig:
+        return self.model_copy(update={"token_file": resolve(base, self.token_file)})
+
+
+class ResendConfig(Strict):
+    """``resend:`` when the cloud asks a gateway for envelopes missing from its chain (cloud/resend.py;
+    needs ``command_key``, and the gateway's ``commands`` section)."""
+
+    after_s: float = Field(20.0, gt=0)  # a hole this old (since the envelope after it arrived) is asked for
+    repeat_s: float = Field(120.0, gt=0)  # and again this often while it stays open
 
 
 class CloudConfig(Strict):
@@ -169,16 +245,29 @@ class CloudConfig(Strict):
     store: SqliteStoreConfig | PostgresStoreConfig = Field(SqliteStoreConfig(), discriminator="kind")
     chain_gap_after_s: float = Field(600.0, gt=0)  # a missing envelope raises chain_gap after this long
     command_key: Path | None = None  # the cloud's SM2 private key (PEM) that signs commands to gateways
+    resend: ResendConfig = ResendConfig()  # ask gateways again for envelopes a broker lost (with command_key)
     retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig = MqttConfig()
     api: ApiConfig = ApiConfig()
     gateways: list[GatewayEntry] = []
+    gateways_file: Path | None = None  # set: the gateways live in this YAML (cloud/gateways_file.py), edited by the API
     registry_file: Path | None = None  # stations, regions, intervals, maintenance (cloud/registry.py)
     quality: RatesConfig = RatesConfig()  # data-quality rates: targets, rules, calendar
     reports: ReportsConfig = ReportsConfig()  # scheduled daily/monthly/quarterly rates reports
     alarms: AlarmsConfig = AlarmsConfig()  # data alarms: stopped, zeros, spikes, volume change; per-station overrides
     lifecycle: LifecycleConfig = LifecycleConfig()  # escalation, flapping, work-order due times
     notifications: NotificationsConfig = NotificationsConfig()  # webhook and e-mail routes (cloud/notify)
+    notifications_file: Path | None = None  # set: the notifications: section lives in this YAML (cloud/notifications_file.py), edited by the API
+    influx: InfluxConfig = InfluxConfig()  # optional mirror of stored readings to InfluxDB (off by default)
+
+    @model_validator(mode="after")
+    def _one_gateway_list(self) -> CloudConfig:
+        if self.gateways and self.gateways_file is not None:
+            raise ValueError("gateways and gateways_file: give one (move the gateways into gateways_file, then remove gateways)")
+        if "notifications" in self.model_fields_set and self.notifications_file is not None:
+            raise ValueError("notifications and notifications_file: give one (move the notifications: section into"
+                             " notifications_file, then remove it here)")
+        return self
 
 
 def load_cloud_config(path: Path | str) -> CloudConfig:
@@ -198,6 +287,7 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
         "store": cfg.store if cfg.store.kind == "sqlite" else cfg.store.model_copy(
             update={"password_file": resolve(base, cfg.store.password_file)}),
         "notifications": cfg.notifications.resolved(base),
+        "influx": cfg.influx.resolved(base),
         "mqtt": cfg.mqtt.model_copy(update={
             "password_file": resolve(base, cfg.mqtt.password_file), "tls": cfg.mqtt.tls and cfg.mqtt.tls.resolved(base),
         }),
@@ -211,11 +301,61 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
                  if g.payload_key and (problem := g.payload_key.problem(path, f"gateways.{i}.payload_key"))]
     problems += [problem for i, g in enumerate(cfg.gateways) for j, k in enumerate(g.previous_payload_keys)
                  if (problem := k.problem(path, f"gateways.{i}.previous_payload_keys.{j}"))]
-    problems += _user_region_problems(path, cfg)
-    problems += cfg.notifications.region_problems(path, cfg.registry_file)
+    cfg, file_problems = _with_files(path, cfg)
+    problems += file_problems + _user_region_problems(path, cfg) + _permit_retention_problems(path, cfg)
+    if cfg.influx.enabled and not cfg.influx.token_file.is_file():
+        problems.append(f"{path}: influx.token_file: {cfg.influx.token_file} does not exist (put the InfluxDB API token in it)")
+    if cfg.notifications_file is None:  # the file's routes were checked against the registry as it was read
+        problems += cfg.notifications.region_problems(path, cfg.registry_file)
     if problems:
         raise ConfigError(path, problems)
     return cfg
+
+
+def _with_files(path: Path, cfg: CloudConfig) -> tuple[CloudConfig, list[str]]:
+    """The gateways of ``gateways_file``, the users of ``api.users_file`` and the notifications of
+    ``notifications_file`` read into the config, so every part uses them as if the config held
+    them; problems name their own file."""
+    from cloud.gateways_file import load_gateways_file
+    from cloud.notifications_file import load_notifications_file
+    from cloud.users_file import load_users_file
+
+    update: dict[str, Any] = {}
+    problems: list[str] = []
+    if cfg.gateways_file is not None:
+        update["gateways_file"] = gateways_file = resolve(path.parent, cfg.gateways_file)
+        try:
+            update["gateways"] = load_gateways_file(gateways_file)
+        except ConfigError as err:
+            problems += err.problems
+    if cfg.api.users_file is not None:
+        api: dict[str, Any] = {"users_file": resolve(path.parent, cfg.api.users_file)}
+        try:
+            api["users"] = load_users_file(api["users_file"])
+        except ConfigError as err:
+            problems += err.problems
+        update["api"] = cfg.api.model_copy(update=api)
+    if cfg.notifications_file is not None:
+        update["notifications_file"] = notifications_file = resolve(path.parent, cfg.notifications_file)
+        try:
+            update["notifications"] = load_notifications_file(notifications_file, cfg.registry_file)
+        except ConfigError as err:
+            problems += err.problems
+    return cfg.model_copy(update=update), problems
+
+
+def _permit_retention_problems(path: Path, cfg: CloudConfig) -> list[str]:
+    """Over-permit alarms read a permit year of raw counter readings: retention must keep them."""
+    ret = cfg.retention
+    if cfg.registry_file is None or not (ret.raw_days or ret.raw_days_by_point):
+        return []
+    from cloud.registry import load_registry
+
+    points = sorted({m.point for permit in load_registry(cfg.registry_file).permits for m in permit.meters})
+    kept = {point: ret.raw_days_by_point.get(point, ret.raw_days) for point in points}
+    return [f"{path}: retention: raw {point} readings kept {days:g} days, less than the permit year the over-permit"
+            f" alarms read (set raw_days_by_point.{point}: 731, so last year's profile serves the projection too)"
+            for point, days in kept.items() if days is not None and days < 366]
 
 
 def _user_region_problems(path: Path, cfg: CloudConfig) -> list[str]:

@@ -6,11 +6,13 @@ from the store at each scrape, so they are right even after a restart.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+log = logging.getLogger("watertel.cloud.metrics")
 REGISTRY = CollectorRegistry()
 ENVELOPES = Counter("watertel_envelopes", "Envelopes handled by outcome", ["outcome"], registry=REGISTRY)
 REFUSED = Counter("watertel_refused_envelopes", "Envelopes refused, by reason", ["reason"], registry=REGISTRY)
@@ -22,6 +24,10 @@ BATCH = Histogram("watertel_ingest_batch_envelopes", "Envelopes per store transa
 NOTIFICATIONS = Counter("watertel_notifications", "Notification deliveries by channel and outcome (sent, failed:"
                         " retried later)", ["channel", "outcome"], registry=REGISTRY)
 QUEUED = Gauge("watertel_ingest_queued_messages", "MQTT messages received but not yet handled", registry=REGISTRY)
+INFLUX = Counter("watertel_influx_readings", "Readings handed to the InfluxDB mirror, by outcome (mirrored; failed:"
+                 " InfluxDB refused or retries ran out; dropped: queue full; skipped: value not finite)",
+                 ["outcome"], registry=REGISTRY)
+INFLUX_QUEUED = Gauge("watertel_influx_queued_readings", "Readings waiting for the InfluxDB mirror", registry=REGISTRY)
 
 
 class OpenAlarms:
@@ -31,11 +37,16 @@ class OpenAlarms:
         self.store = store
 
     def collect(self):
+        try:
+            by_severity = Tally(a["severity"] for a in self.store.alarms(open_only=True))
+            waiting, failing = self.store.outbox_backlog()
+        except Exception as err:  # noqa: BLE001 - a store that is away or closed must not fail the whole scrape
+            log.warning("metrics: open alarms and notifications left out: the store did not answer (%s)", err)
+            return
         family = GaugeMetricFamily("watertel_alarms_open", "Open alarms by severity", labels=["severity"])
-        for severity, n in sorted(Tally(a["severity"] for a in self.store.alarms(open_only=True)).items()):
+        for severity, n in sorted(by_severity.items()):
             family.add_metric([severity], n)
         yield family
-        waiting, failing = self.store.outbox_backlog()
         backlog = GaugeMetricFamily("watertel_notifications_waiting", "Notifications not delivered yet (failing: tried"
                                     " and failed at least once; they are retried)", labels=["state"])
         backlog.add_metric(["due"], waiting - failing)

@@ -86,6 +86,8 @@ class Maintenance(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Maintenance:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("give start and end both with a UTC offset or both without (local time)")
         if self.end <= self.start:
             raise ValueError(f"end must be after start (got start {self.start.isoformat()}, end {self.end.isoformat()})")
         return self
@@ -242,6 +244,12 @@ def _cross_problems(data: RegistryFile) -> Iterable[tuple[tuple[Any, ...], str]]
 def load_registry(path: Path | str) -> Registry:
     """Load and validate a registry file; every problem is reported as ``file:line: key: problem``."""
     data, node = parse_yaml(path)
+    return build_registry(path, data, node)
+
+
+def build_registry(path: Path | str, data: Any, node: Any = None) -> Registry:
+    """Validate registry data however it arrived (a YAML file, a CSV, an API body) with the same
+    checks and messages as the file; ``node``: the YAML node tree, for line numbers."""
     model = validate(path, data, node, RegistryFile)
     problems = [problem_at(path, node, loc, problem) for loc, problem in _cross_problems(model)]
     if problems:

@@ -17,16 +17,20 @@ from prometheus_client import start_http_server
 from cloud import metrics
 from cloud.alarms.engine import AlarmEngine
 from cloud.api.app import create_app
+from cloud.api.fleet import FleetSetup
 from cloud.api.reports import ReportsSetup
 from cloud.config import CloudConfig
 from cloud.fleet import FleetStatus
 from cloud.ingest.handler import Handler
-from cloud.ingest.registry import Registry
+from cloud.ingest.registry import RELOAD_CHECK_S, GatewaysWatcher, Registry
 from cloud.ingest.worker import run_ingest
 from cloud.notify.outbox import run_alarm_handling
+from cloud.notify.reload import NotificationsWatcher
 from cloud.quality.schedule import run_schedule
 from cloud.registry import load_registry
+from cloud.resend import ResendRequester, request_resends
 from cloud.store import open_store
+from watertel.crypto import SM2PrivateKey
 
 log = logging.getLogger("watertel.cloud")
 PARTS = frozenset({"ingest", "api"})
@@ -50,19 +54,63 @@ async def every(seconds: float, check: Callable[[], object], what: str) -> None:
             log.exception("%s failed", what)
 
 
-async def apply_retention(store, raw_days: float, pause_s: float = 0.05) -> int:
-    """Delete raw readings older than ``raw_days`` in small batches; return how many."""
-    cutoff, total = int((time.time() - raw_days * 86400) * 1000), 0
-    while n := store.delete_readings_before(cutoff):
+async def _resends(store, cfg: CloudConfig) -> None:
+    """Ask gateways for the envelopes missing from their chains (cloud/resend.py) until cancelled."""
+    requester = ResendRequester(store, cfg.resend, SM2PrivateKey.from_pem(cfg.command_key.read_text()),
+                                {g.id for g in cfg.gateways})
+    while True:
+        await asyncio.sleep(min(10.0, cfg.resend.after_s / 2))
+        try:
+            await request_resends(requester, cfg.mqtt)
+        except Exception as err:  # the broker away: ask for every open hole again next round
+            requester.asked.clear()
+            log.warning("resend request failed: %s", err)
+
+
+def retention_cutoff(days: float, now_ms: int) -> int:
+    """``days`` before ``now_ms``, down to a whole hour: an hour's raw readings go together, so its
+    rollup (cloud/quality/hourly.py) is never recomputed from part of them."""
+    t = now_ms - int(days * 86_400_000)
+    return t - t % 3_600_000
+
+
+async def _in_batches(delete: Callable[[], int], pause_s: float) -> int:
+    total = 0
+    while n := delete():
         total += n
         await asyncio.sleep(pause_s)  # let ingest in between batches
-    if total:
-        log.info("retention: %d readings older than %g days deleted", total, raw_days)
     return total
 
 
-async def refresh_rollups(open_store: Callable[[], object], stations: list, rates, every_s: float = 60.0) -> None:
-    """Keep the rates' day rollups current (cloud/quality/rollups.py): every ``every_s``, one pass
+async def apply_retention(store, raw_days: float | None = None, pause_s: float = 0.05,
+                          by_point: dict[str, float] | None = None, hourly_days: float | None = None,
+                          now_ms: int | None = None) -> int:
+    """Delete raw readings older than ``raw_days`` (points in ``by_point`` after their own days) and
+    hour rollups older than ``hourly_days``, in small batches; return how many raw readings went.
+
+    Points with their own retention go first: a PostgreSQL month past ``raw_days`` is then dropped
+    whole unless it still holds readings of a point kept longer.
+    """
+    now, by_point = int(time.time() * 1000) if now_ms is None else now_ms, by_point or {}
+    passes = [(retention_cutoff(days, now), point, ()) for point, days in sorted(by_point.items())]
+    if raw_days:
+        passes.append((retention_cutoff(raw_days, now), None, tuple(sorted(by_point))))
+    total = 0
+    for cutoff, point, others in passes:
+        total += await _in_batches(lambda: store.delete_readings_before(cutoff, point=point, except_points=others),
+                                   pause_s)
+    hours = await _in_batches(lambda: store.delete_hours_before(retention_cutoff(hourly_days, now)),
+                              pause_s) if hourly_days else 0
+    if total or hours:
+        log.info("retention: %d raw readings (older than %s days; by point: %s) and %d hour rollups (older than %s"
+                 " days) deleted", total, raw_days, by_point or "none", hours, hourly_days)
+    return total
+
+
+async def refresh_rollups(open_store: Callable[[], object], stations: list, rates, every_s: float = 60.0,
+                          meters: dict | None = None) -> None:
+    """Keep the rates' day rollups and the hour rollups current (cloud/quality/rollups.py, hourly.py;
+    ``meters``: permit meters by (station, point), for rollover values): every ``every_s``, one pass
     over the marked stations in small batches, in a thread on a connection of its own, so ingest's
     loop never waits on it and its write transactions stay short."""
     from cloud.quality.rollups import refresh
@@ -70,7 +118,7 @@ async def refresh_rollups(open_store: Callable[[], object], stations: list, rate
     def once() -> int:
         store = open_store()
         try:
-            return refresh(store, stations, rates)
+            return refresh(store, stations, rates, meters=meters)
         finally:
             store.close()
 
@@ -86,7 +134,8 @@ async def refresh_rollups(open_store: Callable[[], object], stations: list, rate
 async def _retention(store, cfg: CloudConfig) -> None:
     while True:
         try:
-            await apply_retention(store, cfg.retention.raw_days)
+            kept = cfg.retention
+            await apply_retention(store, kept.raw_days, by_point=kept.raw_days_by_point, hourly_days=kept.hourly_days)
         except Exception:  # a busy database: try again next round
             log.exception("retention failed")
         await asyncio.sleep(cfg.retention.every_s)
@@ -102,28 +151,40 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     stations = load_registry(cfg.registry_file) if cfg.registry_file else None  # data_stopped needs the intervals
     store = open_store(cfg)
     metrics.watch_store(store)
+    mirror = None
+    if cfg.influx.enabled and "ingest" in parts:
+        from cloud.store.influx_mirror import InfluxMirror
+
+        mirror = InfluxMirror(cfg.influx)
     handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
                                                                      lifecycle=cfg.lifecycle),
-                      FleetStatus(cfg.data_dir / "fleet"))
+                      FleetStatus(cfg.data_dir / "fleet"), mirror)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     background = []  # cancelled at stop
     if "ingest" in parts:
+        if cfg.gateways_file is not None:  # keys changed through the API apply without a restart
+            background.append(asyncio.create_task(every(RELOAD_CHECK_S, GatewaysWatcher(handler.registry,
+                                                                                         cfg.gateways_file).check,
+                                                        "gateway key reload")))
         background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
                        asyncio.create_task(every(min(30.0, cfg.chain_gap_after_s / 4),
                                                  lambda: handler.alarms.check_chain_gaps(cfg.chain_gap_after_s),
                                                  "chain gap check"))]
+        if cfg.command_key is not None:
+            background.append(asyncio.create_task(_resends(store, cfg)))
         if stations is not None:
             background.append(asyncio.create_task(every(cfg.alarms.check_every_s, handler.alarms.check_data_stopped,
                                                         "data stopped check")))
             if stations.permits:
                 background.append(asyncio.create_task(every(cfg.alarms.permits_every_s, handler.alarms.check_permits,
                                                             "permit check (reads the permit years' counters)")))
+            meters = {m.key: m for permit in stations.permits for m in permit.meters}  # rollover values
             background.append(asyncio.create_task(refresh_rollups(lambda: open_store(cfg), stations.stations,
-                                                                  cfg.quality)))
-        if cfg.retention.raw_days:
+                                                                  cfg.quality, meters=meters)))
+        if cfg.retention.raw_days or cfg.retention.raw_days_by_point or cfg.retention.hourly_days:
             background.append(asyncio.create_task(_retention(store, cfg)))
     server = serving = None
     if "api" in parts:  # asked to exit at stop, so open requests finish
@@ -132,9 +193,14 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
             background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg), reports.registry,
                                                                cfg.quality, cfg.reports, cfg.alarms)))
         ancestry = {st.id: stations.ancestry(st.region) for st in stations.stations} if stations else {}
+        reload = NotificationsWatcher(cfg.notifications_file, cfg.notifications, cfg.registry_file).check \
+            if cfg.notifications_file is not None else None  # routes changed through the API apply at the next round
         background.append(asyncio.create_task(run_alarm_handling(  # escalation, work orders, notifications
-            lambda: open_store(cfg), cfg.lifecycle, cfg.notifications, ancestry.get, cfg.quality.tz)))
-        app = create_app(store, cfg.api, reports, lifecycle=cfg.lifecycle)
+            lambda: open_store(cfg), cfg.lifecycle, cfg.notifications, ancestry.get, cfg.quality.tz, reload)))
+        app = create_app(store, cfg.api, reports, lifecycle=cfg.lifecycle, fleet=FleetSetup.of(cfg),
+                         registry_file=cfg.registry_file, gateways=cfg.gateways,
+                         gateways_file=cfg.gateways_file, notifications=cfg.notifications,
+                         notifications_file=cfg.notifications_file)
         server = _Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
                                         log_level="warning", access_log=False))
         serving = asyncio.create_task(server.serve())
@@ -153,6 +219,8 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         store.close()
+        if mirror is not None:
+            await asyncio.to_thread(mirror.close)
         log.info("cloud service stopped: %s", dict(handler.counts))
     if serving and serving.done() and not stop.is_set():
         serving.result()  # re-raise why the API stopped (e.g. SystemExit after a bind error)

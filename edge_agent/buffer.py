@@ -293,6 +293,17 @@ class Buffer:
         row = self.db.execute("SELECT seq, data, n FROM batches WHERE sent_ms IS NULL ORDER BY seq DESC LIMIT 1").fetchone()
         return Batch(*row) if row else None
 
+    def requeue(self, first: int, last: int) -> tuple[int, int]:
+        """Mark the sent batches ``first..last`` unsent again, so the uplink publishes the same bytes
+        once more: the cloud asks when it finds a hole in the chain that a broker lost after
+        acknowledging it. Returns (batches requeued, sequence numbers no longer here: pruned as
+        sent history, or never sealed by this buffer)."""
+        with self.db:
+            requeued = self.db.execute("UPDATE batches SET sent_ms = NULL WHERE seq BETWEEN ? AND ? AND sent_ms IS NOT NULL",
+                                       (first, last)).rowcount
+            (present,) = self.db.execute("SELECT count(*) FROM batches WHERE seq BETWEEN ? AND ?", (first, last)).fetchone()
+        return requeued, last - first + 1 - present
+
     def mark_sent(self, seqs: list[int]) -> None:
         with self.db:
             self.db.executemany("UPDATE batches SET sent_ms = ? WHERE seq = ?", [(_now_ms(), s) for s in seqs])

@@ -26,6 +26,7 @@ from watertel.crypto import SM2PrivateKey, SM2PublicKey
 
 log = logging.getLogger("watertel.edge.commands")
 CLOCK_SKEW_MS = 60_000  # a command "issued" further in the future than this is refused
+MAX_RESEND_RANGES, MAX_RESEND_SPAN = 100, 100_000  # a resend asks for at most this much history
 CLOCK_COMMANDS = ("check_clock", "set_time")  # judged by a window around their timestamp, not by expiry
 
 
@@ -54,6 +55,8 @@ class CommandExecutor:
                 return None
             if body["command"] in CLOCK_COMMANDS:
                 result = self._clock(body)
+            elif body["command"] == "resend":
+                result = self._resend(body.get("args") or {})
             else:
                 result = await self._run(body["command"], body.get("args") or {})
             log.info("command %s %s done: %s", command_id, body["command"], result)
@@ -109,6 +112,23 @@ class CommandExecutor:
         if self.on_clock:
             self.on_clock(result)
         return result
+
+    def _resend(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Requeue the sent batches of each ``[first, last]`` range for the uplink (same bytes, same
+        sequence numbers: the cloud stores what it lacks and drops the rest as duplicates)."""
+        ranges = args.get("ranges")
+        if not isinstance(ranges, list) or not 0 < len(ranges) <= MAX_RESEND_RANGES or not all(
+                isinstance(r, list) and len(r) == 2 and all(type(n) is int for n in r) and 1 <= r[0] <= r[1] < 2**63
+                and r[1] - r[0] < MAX_RESEND_SPAN for r in ranges):
+            raise CommandError("bad_args", f"ranges must be 1..{MAX_RESEND_RANGES} [first, last] sequence numbers,"
+                               f" first <= last, at most {MAX_RESEND_SPAN} each")
+        requeued = missing = 0
+        for first, last in ranges:
+            done, gone = self.buffer.requeue(first, last)
+            requeued, missing = requeued + done, missing + gone
+        if missing:
+            log.warning("resend: %d asked-for batches are no longer in the buffer (pruned sent history)", missing)
+        return {"requeued": requeued, "missing": missing}
 
     def _device(self, args: dict[str, Any]):
         for poller in self.pollers:

@@ -113,8 +113,9 @@ class CommandsConfig(Strict):
     """Signed commands from the cloud: which ones this gateway obeys, and which points it may write."""
 
     cloud_public_key: Path  # the cloud's SM2 public key (PEM): commands must be signed with its pair
-    allow: list[Literal["read_now", "set_poll_interval", "write_point", "set_config", "check_clock", "set_time"]] = [
-        "read_now"]
+    # resend (publish sent batches again, the cloud asks when a broker lost some) only repeats bytes already signed
+    allow: list[Literal["read_now", "set_poll_interval", "write_point", "set_config", "check_clock", "set_time",
+                        "resend"]] = ["read_now", "resend"]
     writable: list[str] = []  # "device.point" pairs a write_point may touch (the profile's limits apply too)
     # set_config: the new file must connect to a broker and get a batch acknowledged within this, or it is
     # rolled back to the previous file by the agent itself

@@ -14,12 +14,19 @@ whether it was acknowledged, and the frame(s) in hex, so a test can tell a re-se
 bytes) from a report built twice. ``answer`` (changeable while running) makes it refuse reports
 (SL 651 NAK; SZY 206 has no negative answer, so nothing) or ignore them (``silent``), and
 ``ack_delay_s`` slows it down like a far-away platform.
+
+It also asks, as a centre does, on the connection a station last reported on:
+:meth:`Platform.query_realtime` (SZY B0H with the data type in C, SL 37H) and
+:meth:`Platform.set_clock` (SZY 11H, SL 4AH) send the query and return the station's answer
+(``answers`` keeps them all); ``--query-every S`` / ``--set-clock-every S`` do it periodically
+for every station connected.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -68,6 +75,10 @@ class Platform:
                       "refused": 0, "bad_frames": 0, "parts": 0}
         self.server: asyncio.Server | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.peers: dict[str, tuple[asyncio.StreamWriter, szy206.Frame | sl651.Frame]] = {}  # address → last frame
+        self.answers: list[dict] = []
+        self.waiting: dict[tuple[str, str], asyncio.Future] = {}
+        self.serial = 0
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._accept, self.host, self.port)
@@ -95,7 +106,7 @@ class Platform:
         try:
             while data := await reader.read(4096):
                 for protocol, raw in framer.feed(data):
-                    answer = await self._frame(protocol, raw, joiners[protocol], parts[protocol])
+                    answer = await self._frame(protocol, raw, joiners[protocol], parts[protocol], writer)
                     if answer:
                         writer.write(answer)
                 await writer.drain()
@@ -107,7 +118,8 @@ class Platform:
             self.tasks.discard(task)
             writer.close()
 
-    async def _frame(self, protocol: Protocol, raw: bytes, joiner, parts: list[bytes]) -> bytes | None:
+    async def _frame(self, protocol: Protocol, raw: bytes, joiner, parts: list[bytes],
+                     writer: asyncio.StreamWriter | None = None) -> bytes | None:
         self.stats["frames"] += 1
         if self.protocol and protocol != self.protocol:
             self.stats["bad_frames"] += 1
@@ -132,6 +144,12 @@ class Platform:
         if is_part:
             parts.clear()
         message = whole.message
+        if writer is not None:
+            self.peers[_address(whole)] = (writer, whole)
+        kind = _answer_kind(whole)
+        if kind:
+            self._answered(kind, whole)
+            return None
         if isinstance(message, szy206.LinkCheck):
             self.stats["link_checks"] += 1
             return szy206.encode(szy206.reply(whole))
@@ -169,6 +187,96 @@ class Platform:
         return sl651.encode(sl651.reply(frame, sl651.End.ESC))
 
 
+    # --- the centre's queries ---------------------------------------------------------------------
+    async def query_realtime(self, address: str, data_type: szy206.DataType = szy206.DataType.FLOW_VOLUME,
+                             timeout: float = 5.0) -> dict:
+        """Ask the station at ``address`` for its real-time values (SZY B0H, SL 37H); its answer."""
+        writer, last = self._peer(address)
+        now = datetime.now(CHINA).replace(microsecond=0)
+        if isinstance(last, szy206.Frame):
+            frame = szy206.encode(szy206.query_realtime(last.division, last.station, data_type, now))
+        else:
+            self.serial = self.serial % 0xFFFF + 1
+            frame = sl651.encode(sl651.query_realtime(last.centre, last.station, last.password, self.serial, now))
+        return await self._ask(writer, address, "realtime", frame, timeout)
+
+    async def set_clock(self, address: str, clock: datetime | None = None, timeout: float = 5.0) -> dict:
+        """Set the station's clock (SZY 11H, SL 4AH: the send time is the clock); its answer."""
+        writer, last = self._peer(address)
+        clock = (clock or datetime.now(CHINA)).replace(microsecond=0)
+        if isinstance(last, szy206.Frame):
+            frame = szy206.encode(szy206.set_clock(last.division, last.station, clock))
+        else:
+            self.serial = self.serial % 0xFFFF + 1
+            frame = sl651.encode(sl651.set_clock(last.centre, last.station, last.password, self.serial, clock))
+        return await self._ask(writer, address, "clock", frame, timeout)
+
+    def _peer(self, address: str):
+        if address not in self.peers or self.peers[address][0].is_closing():
+            raise LookupError(f"station {address} is not connected")
+        return self.peers[address]
+
+    async def _ask(self, writer: asyncio.StreamWriter, address: str, kind: str, frame: bytes, timeout: float) -> dict:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[(address, kind)] = future
+        try:
+            writer.write(frame)
+            await writer.drain()
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self.waiting.pop((address, kind), None)
+
+    def _answered(self, kind: str, frame) -> None:
+        address = _address(frame)
+        entry: dict[str, Any] = {"kind": kind, "address": address, "received_ms": int(time.time() * 1000),
+                                 "frame": frame}
+        if kind == "realtime":
+            _, entry["t_ms"], entry["values"] = report_values(frame)
+        else:
+            message = frame.message
+            entry["clock"] = (message.clock if isinstance(message, szy206.ClockEcho) else message.sent_at).isoformat()
+        self.answers.append(entry)
+        if self.record:
+            with open(self.record, "a") as f:
+                f.write(json.dumps({k: v for k, v in entry.items() if k != "frame"}) + "\n")
+        future = self.waiting.get((address, kind))
+        if future and not future.done():
+            future.set_result(entry)
+
+    async def ask_every(self, query_s: float | None, clock_s: float | None, stop: asyncio.Event) -> None:
+        """``--query-every`` / ``--set-clock-every``: each connected station in turn, logged."""
+        next_q = next_c = time.monotonic()
+        while not stop.is_set():
+            now = time.monotonic()
+            for address in list(self.peers):
+                for every, ask, due in ((query_s, self.query_realtime, next_q), (clock_s, self.set_clock, next_c)):
+                    if every and now >= due:
+                        try:
+                            got = await ask(address)
+                            log.info("platform: %s answered: %s", address, got.get("values", got.get("clock")))
+                        except (LookupError, TimeoutError, OSError) as err:
+                            log.warning("platform: %s did not answer: %s", address, err or "timeout")
+            next_q = next_q + query_s if query_s and now >= next_q else next_q
+            next_c = next_c + clock_s if clock_s and now >= next_c else next_c
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+
+
+def _address(frame: szy206.Frame | sl651.Frame) -> str:
+    return f"{frame.division}-{frame.station}" if isinstance(frame, szy206.Frame) else frame.station
+
+
+def _answer_kind(frame: szy206.Frame | sl651.Frame) -> str | None:
+    """"realtime" / "clock" for a station's answer to a centre's query, None for anything else."""
+    if isinstance(frame, szy206.Frame):
+        if frame.afn == szy206.Afn.QUERY_REALTIME and isinstance(frame.message, szy206.RealtimeData):
+            return "realtime"
+        return "clock" if isinstance(frame.message, szy206.ClockEcho) else None
+    if frame.function == sl651.Function.QUERY_REALTIME and isinstance(frame.message, sl651.Report):
+        return "realtime"
+    return "clock" if isinstance(frame.message, sl651.ClockAnswer) else None
+
+
 # --- `watertel sim platform` ----------------------------------------------------------------------
 
 
@@ -179,6 +287,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--answer", choices=ANSWERS, default="ack",
                    help="platform: ack reports (default), refuse them (SL 651 NAK) or stay silent")
     p.add_argument("--ack-delay", type=float, default=0.0, help="platform: seconds before answering a report")
+    p.add_argument("--query-every", type=float, metavar="S",
+                   help="platform: ask every connected station for its real-time values (B0H / 37H) every S s")
+    p.add_argument("--set-clock-every", type=float, metavar="S",
+                   help="platform: set every connected station's clock (11H / 4AH) every S s")
 
 
 def run_platform_command(args: argparse.Namespace) -> int:
@@ -197,11 +309,16 @@ def run_platform_command(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         await platform.start()
+        asking = None
+        if args.query_every or args.set_clock_every:
+            asking = asyncio.create_task(platform.ask_every(args.query_every, args.set_clock_every, stop))
         log.info("platform listening on %s:%d (%s)", platform.host, platform.port,
                  platform.protocol.value if platform.protocol else "szy206 and sl651")
         try:
             await stop.wait()
         finally:
+            if asking:
+                await asking
             await platform.close()
 
     asyncio.run(main())

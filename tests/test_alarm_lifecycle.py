@@ -11,6 +11,7 @@ from test_api_auth import PASSWORD, Client, registry, serve
 from test_store import open_store  # noqa: F401 - the fixture: SQLite and PostgreSQL
 
 from cloud import audit
+from cloud.alarms.config import AlarmsConfig
 from cloud.alarms.engine import AlarmEngine
 from cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
 from cloud.api.app import create_app
@@ -23,6 +24,7 @@ from watertel.readings import Quality, Reading
 
 T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z
 MIN = 60_000
+INSTANT = AlarmsConfig(water_quality={"min_duration_s": 0})  # turbidity raises at once: the lifecycle is the subject
 
 
 class Clock:
@@ -49,7 +51,7 @@ def actions(store, alarm_id: int) -> list[str]:
 
 
 def test_the_whole_lifecycle_is_kept_in_the_history_and_one_alarm_stays_open(store):
-    engine = AlarmEngine(store)
+    engine = AlarmEngine(store, INSTANT)
     engine.on_readings(turbidity(T0, 1.5))
     (alarm,) = store.alarms(open_only=True)
     assert store.acknowledge(alarm["id"], "op", T0 + MIN, "on it")["acked_by"] == "op"
@@ -109,7 +111,7 @@ def test_alarms_of_a_station_in_maintenance_are_kept_suppressed_never_escalated(
     from cloud.notify.outbox import Notifier
 
     reg = maintenance_registry()
-    engine = AlarmEngine(store, registry=reg)
+    engine = AlarmEngine(store, INSTANT, registry=reg)
     inside = T0 + 30 * MIN  # 08:30 in Asia/Shanghai
     engine.on_readings(turbidity(inside, 1.5))
     (alarm,) = store.alarms(open_only=True)
@@ -128,7 +130,7 @@ def test_alarms_of_a_station_in_maintenance_are_kept_suppressed_never_escalated(
 
 def test_an_alarm_raised_too_often_is_held_raised_as_flapping_until_it_stays_calm(store):
     cfg = LifecycleConfig.model_validate({"flapping": {"max_raises": 3, "window_min": 30}})
-    engine = AlarmEngine(store, lifecycle=cfg)
+    engine = AlarmEngine(store, INSTANT, lifecycle=cfg)
     for i in range(3):  # three episodes: normal
         engine.on_readings(turbidity(T0 + (2 * i) * MIN, 1.5))
         engine.on_readings(turbidity(T0 + (2 * i + 1) * MIN, 0.5))
@@ -248,20 +250,10 @@ def test_acknowledge_assign_comment_close_by_role_with_history_and_audit(api, st
 
 @pytest.fixture
 def browser_page():
-    from pathlib import Path
+    from test_console_browser import chromium, new_page
 
-    from conftest import need
-    from test_console_browser import CHROMIUM, CHROMIUM_ARGS
-
-    need(Path(CHROMIUM).exists(), "Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone, for the crew page too
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield new_page(browser, viewport={"width": 390, "height": 844})  # a phone, for the crew page too
 
 
 def browser_login(page, base: str, user: str, then: str) -> None:

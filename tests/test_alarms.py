@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from zoneinfo import ZoneInfo
 
+from cloud.alarms.config import AlarmsConfig
 from cloud.alarms.engine import AlarmEngine
-from cloud.alarms.rules import device_fault, water_quality
+from cloud.alarms.rules import device_fault
+from cloud.alarms.water_quality import WaterQuality
 from cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 
@@ -15,9 +18,21 @@ def poll(t_ms: int, **values: float | Quality) -> list[Reading]:
                     v if isinstance(v, Quality) else Quality.OK) for point, v in values.items()]
 
 
+MIN = 60_000
+
+
+def water_quality(*polls: list) -> list:
+    """The conditions of the last poll, after the ones before (the rule remembers runs)."""
+    rule = WaterQuality(AlarmsConfig(), ZoneInfo("Asia/Shanghai"))
+    return [rule(p) for p in polls][-1]
+
+
 def test_water_quality_limits_follow_gb5749():
-    conditions = {c.point: c for c in water_quality(poll(0, turbidity=1.2, ph=6.4, free_chlorine=0.5, flow=900))}
-    assert conditions["turbidity"].active and "above 1.0" in conditions["turbidity"].message
+    values = dict(turbidity=1.2, ph=6.4, free_chlorine=0.5, flow=900)
+    first = water_quality(poll(0, **values))  # out of limits, but not yet for min_duration_s (300 s)
+    assert [(c.point, c.active) for c in first] == [("free_chlorine", False)]
+    conditions = {c.point: c for c in water_quality(poll(0, **values), poll(5 * MIN, **values))}
+    assert conditions["turbidity"].active and "above 1 (" in conditions["turbidity"].message
     assert conditions["ph"].active and "below 6.5" in conditions["ph"].message
     assert not conditions["free_chlorine"].active
     assert "flow" not in conditions  # no water-quality limit for flow
@@ -31,7 +46,7 @@ def test_faulty_readings_are_not_judged_against_quality_limits():
 
 def test_an_alarm_is_raised_once_and_cleared_when_the_condition_ends(tmp_path):
     store = SqliteStore(tmp_path / "w.db")
-    engine = AlarmEngine(store)
+    engine = AlarmEngine(store, AlarmsConfig(water_quality={"min_duration_s": 0}))
     assert engine.on_readings(tuple(poll(1000, turbidity=1.5))) == 1
     assert engine.on_readings(tuple(poll(2000, turbidity=1.7))) == 0  # still the same alarm
     assert [a["state"] for a in store.alarms()] == ["raised"]
@@ -49,7 +64,7 @@ def reading(point: str, value: float, quality: Quality, t_ms: int = 0) -> Readin
 
 def test_an_unsynchronised_clock_raises_one_alarm_and_its_values_are_still_judged(tmp_path):
     store = SqliteStore(tmp_path / "w.db")
-    engine = AlarmEngine(store)
+    engine = AlarmEngine(store, AlarmsConfig(water_quality={"min_duration_s": 0}))
     engine.on_readings((reading("turbidity", 1.4, Quality.CLOCK_UNSYNCED, 1000),))
     assert sorted(a["type"] for a in store.alarms()) == ["clock_unsynced", "water_quality"]
     engine.on_readings((reading("turbidity", 0.3, Quality.OK, 2000),))

@@ -4,6 +4,7 @@ login and its errors, the latest values and open alarms, live updates by polling
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 import time
 import urllib.error
 import urllib.request
@@ -74,17 +75,30 @@ def base_url(store):
     thread.join(10)
 
 
-@pytest.fixture
-def page(base_url):
+@contextmanager
+def chromium(*extra_args: str):
+    """Debian's headless Chromium through Playwright (its own download does not work here)."""
     need(Path(CHROMIUM).exists(), "Chromium at /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, **options):
+    page = browser.new_page(**options)
+    page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture
+def page(base_url):
+    with chromium() as browser:
+        yield new_page(browser)
 
 
 def log_in(page, base_url: str, password: str) -> None:
@@ -195,3 +209,14 @@ def test_metrics_count_open_alarms_by_severity(base_url, store):
         text = page.read().decode()
     assert 'watertel_alarms_open{severity="orange"} 1.0' in text
     assert "watertel_store_seconds_bucket" in text and "watertel_refused_envelopes" in text
+
+
+def test_a_closed_store_leaves_the_alarm_gauges_out_of_a_scrape_not_the_counters(tmp_path):
+    from cloud import metrics
+
+    gone = SqliteStore(tmp_path / "gone.db")
+    metrics.watch_store(gone)
+    gone.close()
+    metrics.READINGS.inc(0)
+    assert metrics.REGISTRY.get_sample_value("watertel_readings_stored_total") is not None
+    assert metrics.REGISTRY.get_sample_value("watertel_alarms_open", {"severity": "orange"}) is None

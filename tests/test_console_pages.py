@@ -5,7 +5,6 @@ and the data-quality dashboard in both languages."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,10 +15,9 @@ from cloud.config import ApiConfig, UserEntry
 from cloud.quality.config import RatesConfig
 from cloud.registry import Registry, RegistryFile, load_registry
 from cloud.store.sqlite import SqliteStore
-from conftest import need
 from test_api_auth import serve
 from test_api_live import MIN, put
-from test_console_browser import CHROMIUM, CHROMIUM_ARGS, rows
+from test_console_browser import chromium, new_page, rows
 from test_quality_cli import STATIONS
 from test_quality_rates import HOUR, REGIONS, local
 from test_quality_rates import put as put_received
@@ -70,18 +68,12 @@ def base_url(store, password_hash):
 
 @pytest.fixture
 def browser():
-    need(Path(CHROMIUM).exists(), "Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_logged_in(browser, base_url: str, path: str):
-    page = browser.new_page()
-    page.set_default_timeout(10_000)
+    page = new_page(browser)
     page.goto(f"{base_url}/login")
     page.fill("input[name=username]", USER)
     page.fill("input[name=password]", PASSWORD)

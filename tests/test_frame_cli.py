@@ -43,7 +43,7 @@ def test_szy206_frame_with_spaces_and_explicit_protocol():
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["protocol"], out["afn_code"], out["division"], out["station"]) == ("szy206", "C0H", "330102", 1234)
-    assert out["message"]["payload"]["points"] == [{"flow": -12.345, "volume": 987654}]
+    assert out["message"]["payload"]["points"] == [{"flow": -12.345, "volume": 987654, "unit": None}]
     assert out["message"]["observed_at"].endswith("08:30:15+08:00")
 
 

@@ -367,3 +367,15 @@ def test_report_permits_prints_each_permits_year(tmp_path):
     assert lines[1].startswith("P-1,某食品公司,zj/hz/xh,2026,")
     late = subprocess.run([*run[:-1], "2099"], capture_output=True, text=True, cwd=ROOT)
     assert late.returncode == 1 and "its permit year 2099 starts 2099-01-01, after today" in late.stderr
+
+
+def test_no_projection_warning_from_the_first_days_of_a_permit_year(store, tmp_path):
+    """A cold first week runs at four times the permit's pace: too little of the year to project from."""
+    reg = registry(tmp_path, "- {id: P-1, holder: 水厂, permitted_m3: 36500, meters: [ST-1]}\n")
+    engine = AlarmEngine(store, AlarmsConfig(), reg, SH, Clock(at(1, 1)))
+    last = daily_noon(store, "ST-1", at(1, 1), 13, 0.0, 400.0)  # 400 m3/day against 100 allowed on average
+    engine.check_permits(at(1, 13, 13))
+    assert alarms(store, "over_permit_projected") == []  # 12 days in: under projection_min_days (14)
+    daily_noon(store, "ST-1", at(1, 14), 3, last + 400, 400.0)
+    engine.check_permits(at(1, 16, 13))
+    assert [a["state"] for a in alarms(store, "over_permit_projected")] == ["raised"]  # 15 days: warned

@@ -38,7 +38,7 @@ def up(data_type: int, payload, afn: Afn = Afn.SELF_REPORT) -> Frame:
     return Frame(afn, True, data_type, 3, "330102", 1234, RealtimeData(payload, 0x0003, 0x8001, LABEL))
 
 
-FLOW = up(DataType.FLOW_VOLUME, FlowVolume((FlowPoint(D("-12.345"), 987654), FlowPoint(D("1234567.891"), 9999999999))))
+FLOW = up(DataType.FLOW_VOLUME, FlowVolume((FlowPoint(D("-12.345"), 987654), FlowPoint(D("123456.789"), 9999999999))))
 QUALITY = up(DataType.WATER_QUALITY, WaterQuality(tuple(
     QualityValue(bit, value) for bit, value in [(0, D("12.5")), (1, D("7.21")), (4, D("523")), (9, D("0.35"))])))
 PRESSURE = up(DataType.WATER_PRESSURE, Pressure((D("101.25"), D("0.00"), D("999999.99"))))
@@ -55,6 +55,11 @@ ROUND_TRIPS = {
     "login_reply": szy206.reply(LOGIN),
     "self_report_confirm": szy206.reply(FLOW),
     "query_realtime": szy206.query_realtime("330102", 1234, DataType.FLOW_VOLUME, T, delay=10),
+    "query_realtime_no_label": szy206.query_realtime("330102", 1234, DataType.FLOW_VOLUME, None),
+    "login_confirm_00": szy206.reply(LOGIN, link_confirm=True),
+    "flow_missing_and_flagged": up(DataType.FLOW_VOLUME, FlowVolume((
+        FlowPoint(None, 987654), FlowPoint(D("12.345"), None), FlowPoint(D("999999.999"), 1, "m³/h"),
+        FlowPoint(D("-0.001"), 2, "m³/h"), FlowPoint(D("-5.000"), 3, "m³/s")))),
     "set_clock": szy206.set_clock("330102", 1234, T, password=4321),
     "clock_answer": Frame(Afn.SET_CLOCK, True, 0, 3, "330102", 1234, szy206.ClockEcho(T)),
     "split": Frame(Afn.SELF_REPORT, True, 3, 3, "330102", 1234, szy206.Fragment(2, b"\x01\x02\x03")),
@@ -99,7 +104,7 @@ def test_flow_self_report_byte_layout():
     assert data[9] == 0xC0
     assert data[10:15] == bytes.fromhex("4523010080")  # -12.345: low byte first, sign in the top bit
     assert data[15:20] == bytes.fromhex("5476980000")  # 987654 m³
-    assert data[20:25] == bytes.fromhex("9178563412")  # 1234567.891
+    assert data[20:25] == bytes.fromhex("8967452301")  # 123456.789
     assert data[30:34] == bytes.fromhex("03000180")  # alarm, terminal state
     assert data[34:39] == bytes.fromhex("1530082905")  # 08:30:15 on the 29th, 5 min allowed delay
     assert data[-1] == 0x16
@@ -199,8 +204,22 @@ def test_short_self_report_and_bad_confirmation():
     frame = bytes([0x68, 10, 0x68]) + szy206.encode(FLOW)[3:10] + b"\x00\x00\x00" + b"\0\x16"
     refused(resign(frame), "truncated: a self-report needs at least 9 bytes")
     data = bytearray(szy206.encode(szy206.reply(FLOW)))
-    data[10] = 0x01
-    refused(resign(bytes(data)), "confirmation")
+    data[10] = 0x04
+    refused(resign(bytes(data)), "work mode 04H")
+    user = szy206.encode(szy206.reply(FLOW))[3:-2] + bytes.fromhex("050403")  # a Tp cut short
+    refused(bytes([0x68, len(user), 0x68]) + user + bytes([szy206.crc8(user), 0x16]), "truncated: time label")
+
+
+def test_confirmation_carries_work_mode_and_optional_time_label():
+    """SL/T 427-2021 B.101: the confirmation is D (1 byte, the work mode 00H-03H) then Tp; the
+    public SZY 206 platform code (hm1212/szy206-protocol) sends only the 00H byte. Both decode."""
+    bare = szy206.decode(szy206.encode(szy206.reply(FLOW)))
+    assert bare.message == szy206.Confirm(0, None)
+    label = szy206.TimeLabel(5, 4, 3, 28, 10)
+    full = szy206.Frame(Afn.SELF_REPORT, False, 3, 3, "330102", 1234, szy206.Confirm(2, label))
+    data = szy206.encode(full)
+    assert data[10:16] == bytes.fromhex("02 05 04 03 28 0A") and data[1] == 13
+    assert szy206.decode(data) == full
 
 
 @given(st.binary(max_size=120))
@@ -248,7 +267,7 @@ def test_split_self_report_joins_to_the_single_frame_message(size):
     whole = up(DataType.FLOW_VOLUME, FlowVolume(tuple(FlowPoint(D(f"{i}.125"), 1000 + i) for i in range(30))))
     parts = [szy206.encode(p) for p in split_szy(whole, size)]
     decoded = [szy206.decode(p) for p in parts]
-    assert [f.message.countdown for f in decoded] == list(range(len(parts) - 1, -1, -1))
+    assert [f.message.countdown for f in decoded] == list(range(len(parts), 0, -1))  # SL/T 427-2021: 255..1
     assert all(p[3] & 0x40 for p in parts)  # D6 set in every part
     joiner = SzyJoiner()
     assert [joiner.feed(f) for f in decoded[:-1]] == [None] * (len(parts) - 1)
@@ -256,7 +275,7 @@ def test_split_self_report_joins_to_the_single_frame_message(size):
     assert joined == whole
     confirm = szy206.reply(joined)  # confirmed once, as the single frame would be
     assert isinstance(confirm.message, szy206.Confirm) and not confirm.uplink
-    with pytest.raises(ValueError, match="DIVS counts at most 256"):
+    with pytest.raises(ValueError, match="DIVS counts at most 255"):
         split_szy(whole, 1)
 
 
@@ -282,6 +301,82 @@ def test_split_joined_data_is_checked_like_a_single_frame():
     from watertel.protocols.multipart import SzyJoiner
 
     joiner = SzyJoiner()
-    bogus = Frame(Afn.SELF_REPORT, True, 3, 3, "330102", 1234, szy206.Fragment(0, b"\x01\x02\x03"))
+    bogus = Frame(Afn.SELF_REPORT, True, 3, 3, "330102", 1234, szy206.Fragment(1, b"\x01\x02\x03"))
     with pytest.raises(FrameError, match="truncated"):
         joiner.feed(bogus)
+
+
+# ---------------------------------------------------------------- variants the sources show (issue 10)
+
+
+def framed(c: int, afn: int, data: bytes) -> bytes:
+    user = bytes([c]) + bytes.fromhex("330102D204") + bytes([afn]) + data
+    return bytes([0x68, len(user), 0x68]) + user + bytes([reference_crc8(user), 0x16])
+
+
+def test_b0h_query_without_time_label():
+    """hm1212/szy206-protocol RealTimeDataFunction.write: C, A, AFN B0H, CS, 16H: no data, no Tp.
+    Built the way that code builds it (L = C + A + AFN = 7); it decodes to a Query without a label,
+    re-encodes to the same bytes, and a label cut short is still refused."""
+    data = framed(0x03, 0xB0, b"")
+    assert data[1] == 7 and len(data) == 12
+    frame = szy206.decode(data)
+    assert (frame.afn, frame.uplink, frame.data_type, frame.message) == (Afn.QUERY_REALTIME, False, 3, szy206.Query(None))
+    assert szy206.encode(frame) == data
+    assert szy206.decode(framed(0x03, 0xB0, bytes.fromhex("1530082905"))).message == szy206.Query(LABEL)
+    refused(framed(0x03, 0xB0, bytes.fromhex("15300829")), "truncated: allowed delay")
+    refused(framed(0x03, 0xB0, bytes.fromhex("153008290500")), "length: 1 unexpected bytes")
+
+
+def test_link_check_answered_with_00h():
+    """hm1212/szy206-protocol HeartReport.setAskPayload: C & 7FH (down), A, AFN 02H, data 00H, CS.
+    The centre's 00H decodes as LinkConfirm; an RTU (uplink) sending 00H is still refused."""
+    data = framed(0x00, 0x02, b"\x00")
+    frame = szy206.decode(data)
+    assert frame.message == szy206.LinkConfirm() and not frame.uplink
+    assert szy206.encode(frame) == data
+    assert szy206.encode(szy206.reply(LOGIN, link_confirm=True))[9:11] == b"\x02\x00"
+    assert szy206.encode(szy206.reply(LOGIN))[9:11] == b"\x02\xf0"  # the echo stays the default
+    refused(framed(0x80, 0x02, b"\x00"), "link check: unknown code 00H")
+    refused(framed(0x00, 0x02, b"\x00\x00"), "length: 1 unexpected bytes")
+
+
+def test_missing_flow_or_volume_is_aah():
+    """SL/T 427-2021 (ThingsPanel/go-sl427 docs, 查询流量(水量)参数 注意): a meter measuring only one
+    of the pair sends "AAAAAAAAA" for the other; hm1212 HexUtils.checkValue treats AAAA… as no
+    value. Five AAH bytes decode to None (the gateway stores NaN, SENSOR_FAULT); a partly AAH
+    field is not a value and is refused."""
+    flow_missing = bytes.fromhex("AAAAAAAAAA 5476980000")
+    volume_missing = bytes.fromhex("4523010000 AAAAAAAAAA")
+    tail = bytes.fromhex("0000 0000 1530082905")
+    frame = szy206.decode(framed(0x83, 0xC0, flow_missing + volume_missing + tail))
+    assert frame.message.payload.points == (FlowPoint(None, 987654), FlowPoint(D("12.345"), None))
+    refused(framed(0x83, 0xC0, bytes.fromhex("AAAAAAAA00 5476980000") + tail), "flow: top nibble|BCD digit")
+    refused(framed(0x83, 0xC0, bytes.fromhex("4523010000 AAAA000000") + tail), "BCD digit above 9 in volume")
+
+
+@pytest.mark.parametrize("top, flow, unit", [
+    (0x00, "12.345", None), (0x80, "-12.345", None),  # SZY 206: sign in D7, unit as configured
+    (0x30, "12.345", "m³/h"), (0xF0, "-12.345", "m³/h"),  # SL/T 427-2021: sign 00B/11B, unit 11B
+    (0xC0, "-12.345", "m³/s"),  # SL/T 427-2021: sign 11B, unit 00B
+    (0x39, "900012.345", "m³/h"),  # the hundred-thousands digit sits below the flags
+])
+def test_flow_top_byte_sign_and_sl427_unit_flag(top, flow, unit):
+    """SL/T 427-2021 表35 (go-sl427 docs): BYTE 5 carries 符号位 (00B +, 11B -) and 单位 (00B m³/s,
+    11B m³/h); SZY 206 (and hm1212 byteBuf2BigDecimal) the sign in D7. Each accepted top byte
+    decodes to its sign and unit and re-encodes to the same bytes."""
+    raw = bytes.fromhex("45230100") + bytes([top])
+    data = framed(0x83, 0xC0, raw + bytes.fromhex("0100000000 0000 0000 1530082905"))
+    point = szy206.decode(data).message.payload.points[0]
+    assert (point.flow, point.unit) == (D(flow), unit)
+    assert szy206.encode(szy206.decode(data)) == data
+
+
+@pytest.mark.parametrize("top", [0x1, 0x2, 0x4, 0x7, 0x9, 0xB, 0xD, 0xE])
+def test_flow_top_nibble_neither_form_is_refused(top):
+    """An SZY 206 flow of 1 000 000 or more (a digit in D6-D4) collides with the SL/T 427-2021
+    flags; those nibbles are refused with the reason rather than guessed."""
+    raw = bytes.fromhex("45230100") + bytes([top << 4])
+    refused(framed(0x83, 0xC0, raw + bytes.fromhex("0100000000 0000 0000 1530082905")), f"flow: top nibble {top:X}H")
+    with pytest.raises(ValueError, match="does not fit 9 BCD digits"):
+        szy206.encode(up(DataType.FLOW_VOLUME, FlowVolume((FlowPoint(D("1234567.891"), 0),))))

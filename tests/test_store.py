@@ -173,9 +173,10 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     assert [x.value for x in again.readings()] == [0.0, 1.0]
     index = "SELECT name FROM sqlite_master WHERE name = 'envelopes_received'" if isinstance(again, SqliteStore) \
         else "SELECT indexname FROM pg_indexes WHERE indexname = 'envelopes_received'"
-    assert again._rows(index) and SCHEMA_VERSION == 5
+    assert again._rows(index) and SCHEMA_VERSION == 6
     assert again._rows("SELECT count(*) FROM audit") == [(0,)]  # version 3: the audit log (cloud/audit.py)
     assert again._rows("SELECT count(*) FROM rate_days") == [(0,)]  # version 4: rates rollups (test_quality_rollups.py)
+    assert again._rows("SELECT count(*) FROM point_hours") == [(0,)]  # version 6: hour rollups (test_hourly_rollups.py)
 
 
 def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):

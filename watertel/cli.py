@@ -116,6 +116,10 @@ def _cloud(args: argparse.Namespace) -> int:
         return 0
     if args.action in ("backup", "restore"):
         return _cloud_backup(cfg, args)
+    if args.action in ("export", "import"):
+        from cloud.registry_io import run as run_registry_io
+
+        return run_registry_io(cfg, args)
     if args.action == "command":
         return _cloud_command(cfg, args)
     if args.action in ("fleet", "rollout"):
@@ -335,13 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cloud", help="the cloud service: ingest, store, alarms, API and console")
     p.add_argument("action", choices=["run", "ingest", "api", "check", "hash-password", "backup", "restore", "command",
-                                      "migrate", "rtu-gateway", "fleet", "rollout"],
+                                      "migrate", "rtu-gateway", "fleet", "rollout", "export", "import"],
                    help="run: ingest + API in one process; ingest / api: one part (scale ingest out); "
                         "backup FILE: online copy of the store; restore FILE: into an empty store; "
                         "command NAME: a signed command to --gateway; migrate: upgrade the store's schema; "
                         "rtu-gateway: field RTUs (SZY 206, SL 651) over TCP into ingest (--config rtu.yaml); "
                         "fleet: every gateway's version, config, clock, buffer, last contact; "
-                        "rollout: push --file to --gateways GLOB, --stage N first")
+                        "rollout: push --file to --gateways GLOB, --stage N first; "
+                        "export: the station registry as --format yaml|csv (to --out FILE); "
+                        "import FILE: replace the registry from a .yaml or .csv (validated first, previous kept as .bak)")
     p.add_argument("file", nargs="?", help="backup / restore: the backup file; command: its name")
     p.add_argument("--gateway", help="command: the gateway id")
     p.add_argument("--args", default="{}", help='command: its arguments as JSON, e.g. \'{"device": "fm-1"}\'')
@@ -350,8 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", dest="push_file", help="rollout: the edge YAML to push (${gateway} becomes each id)")
     p.add_argument("--stage", type=int, default=1, help="rollout: gateways that must succeed before the rest (1)")
     p.add_argument("--json", action="store_true", help="fleet: print JSON")
-    p.add_argument("--out", help="backup: the file to write (same as FILE)")
+    p.add_argument("--out", help="backup: the file to write (same as FILE); export: write here instead of stdout")
     p.add_argument("--force", action="store_true", help="restore: replace what the store holds")
+    p.add_argument("--format", choices=["yaml", "csv"], default="yaml", help="export: yaml (the registry file's format) or csv")
+    p.add_argument("--dry-run", action="store_true", help="import: validate and show the changes, write nothing")
     p.add_argument("--config", help="cloud YAML (see deploy/cloud.example.yaml)")
     p.add_argument("--worker", help="ingest: this worker's name, appended to mqtt.client_id (e.g. 1, 2, …)")
     p.add_argument("--metrics-port", type=int, help="ingest: serve Prometheus /metrics on 127.0.0.1:PORT")
@@ -407,10 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_envelope_parser(sub)
 
-    p = sub.add_parser("frame", help="field RTU protocols (SZY 206-2016, SL 651-2014 HEX): decode a frame")
+    p = sub.add_parser("frame", help="field RTU protocols (SZY 206-2016, SL 651-2014 HEX or ASCII): decode a frame")
     p.add_argument("action", choices=["decode"])
     p.add_argument("hex", help="the frame in hex (spaces allowed)")
-    p.add_argument("--protocol", choices=["szy206", "sl651"], help="default: from the start bytes (68 / 7E7E)")
+    p.add_argument("--protocol", choices=["szy206", "sl651"],
+                   help="default: from the start bytes (68 / 7E7E / SOH 01 = SL 651 ASCII)")
     p.set_defaults(func=_frame)
 
     p = sub.add_parser("profile", help="firmware profiles (device register maps)")
@@ -443,6 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rates", help="data-quality rates offline, from CSV files of arrivals and stations")
     add_offline_arguments(p)
     p.set_defaults(func=run_offline)
+
+    p = sub.add_parser("alarms", help="alarm rules offline: backtest them over historical readings (CSV)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("backtest", help="the alarms the rules would have raised over --readings (JSON or CSV);"
+                           " formats in cloud/alarms/backtest.py")
+    from cloud.alarms.cli import add_arguments as add_backtest_arguments, run as run_backtest
+
+    add_backtest_arguments(a)
+    a.set_defaults(func=run_backtest)
     return parser
 
 

@@ -32,7 +32,7 @@ from watertel.crypto import SM2PrivateKey, SM2PublicKey
 MAGIC, VERSION = b"WC", 1
 MAX_BYTES = 64 * 1024  # room for a set_config carrying a whole edge YAML (watertel.commands.MAX_CONFIG_BYTES)
 MAX_CONFIG_BYTES = 32 * 1024  # a set_config's YAML; a pump house's config is a few KiB
-COMMANDS = ("read_now", "set_poll_interval", "write_point", "set_config", "check_clock", "set_time")
+COMMANDS = ("read_now", "set_poll_interval", "write_point", "set_config", "check_clock", "set_time", "resend")
 
 
 class CommandError(Exception):

@@ -79,8 +79,8 @@ class Demo:
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / "keys").mkdir(parents=True)
         (self.dir / MARKER).touch()
-        for gw in ("gw-1", "gw-2"):
-            write_key_pair(self.dir / "keys", gw)
+        for name in ("gw-1", "gw-2", "cloud-commands"):  # the cloud signs commands (e.g. resend) with its own key
+            write_key_pair(self.dir / "keys", name)
         sig = _signals()
         tcp = lambda n, unit, profile: {"name": n, "profile": profile, "unit_id": unit, "seed": unit,
                                         "transport": {"kind": "tcp", "port": self.tcp_ports[n]}, "signals": sig[n]}
@@ -109,17 +109,19 @@ class Demo:
                 "uplink": {"brokers": [self.broker_url]}, "buffer": {"path": f"{gw}-buffer.db"},
                 "batching": {"max_readings": 500, "max_latency_s": 1.0}, "buses": buses,
                 "flag_unsynced_clock": False,  # a developer's machine or a VM often runs without NTP
+                "commands": {"cloud_public_key": "keys/cloud-commands.pub.pem", "allow": ["read_now", "resend"]},
             })
         stations = {gw: sorted({d["station"] for b in buses for d in b["devices"]}) for gw, buses in gateways.items()}
         host, _, port = self.broker_url.split("://", 1)[1].rpartition(":")
         self._write("cloud.yaml", {
-            "data_dir": "cloud-data",
+            "data_dir": "cloud-data", "command_key": "keys/cloud-commands.key.pem",
             **({"store": {"kind": "postgres", "dsn": self.store_dsn}} if self.store_dsn else {}),
             "mqtt": {"host": host, "port": int(port), "client_id": "watertel-ingest"},
             "api": {"host": "127.0.0.1", "port": self.api_port,
                     "users": [{"username": USER, "role": "admin", "password_hash": hash_password(self.password)}]},
             "gateways": [{"id": gw, "key_id": f"{gw}-k1", "public_key": f"keys/{gw}.pub.pem", "stations": stations[gw]}
                          for gw in gateways],
+            "alarms": {"water_quality": {"min_duration_s": 0}},  # the demo runs for seconds: raise at once
         })
 
     # --- processes ----------------------------------------------------------------------------

@@ -205,16 +205,17 @@ class Soak:
     def _disk_full(self) -> None:
         """Fill gw-2's buffer filesystem to the last byte, hold, free it."""
         filler = self.disk_dir / "filler"
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError as err:
-                if err.errno != errno.ENOSPC:
-                    raise
-        time.sleep(self.rng.uniform(4, 10))
-        filler.unlink()
+        try:
+            with open(filler, "wb", buffering=0) as f:  # unbuffered: nothing left to fail at close
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                except OSError as err:
+                    if err.errno != errno.ENOSPC:
+                        raise
+            time.sleep(self.rng.uniform(4, 10))
+        finally:  # whatever happened, the disk is given back
+            filler.unlink(missing_ok=True)
         self._recovered()
 
     def _hostile(self) -> None:

@@ -160,7 +160,11 @@ class SoakSystem(Demo):
                 data["uplink"]["brokers"] = [self.proxy_url]
                 data["buffer"]["path"] = str(self.buffer_path(gw))
             self._edit(f"edge-{gw}.yaml", edge)
-        self._edit("cloud.yaml", lambda data: data["mqtt"].update(shared_group="soak") if self.workers > 1 else None)
+        def cloud(data: dict) -> None:
+            if self.workers > 1:
+                data["mqtt"]["shared_group"] = "soak"
+            data["resend"] = {"after_s": 3, "repeat_s": 10}  # holes asked for quickly: a soak is short
+        self._edit("cloud.yaml", cloud)
         self._write("scenario.yaml", self.scenario)
 
     # --- processes ----------------------------------------------------------------------------
@@ -195,7 +199,9 @@ class SoakSystem(Demo):
             self._start(f"edge-{gw}", ["edge", "run", "--config", str(self.dir / f"edge-{gw}.yaml")])
 
     def stop(self) -> None:
-        """Edges first (they drain), then sims, then the cloud once it stored what was sent."""
+        """Edges first (they drain, and answer the cloud's resends until no chain has a hole),
+        then sims, then the cloud once it stored what was sent."""
+        wait_until(self._holes_settled, "the chain holes to be resent", timeout=120)
         for gw in GATEWAYS:
             if f"edge-{gw}" in self.children:
                 self.children[f"edge-{gw}"].stop(timeout=45)
@@ -211,6 +217,18 @@ class SoakSystem(Demo):
         for name in ["api", *self.ingest_names()]:
             if name in self.children:
                 self.children[name].stop()
+
+    def _holes_settled(self, stable_s: float = 15.0) -> bool:
+        """True once no chain has a hole, or the holes stayed the same for ``stable_s`` (a batch
+        dropped by a full buffer's policy never comes: its hole is counted, not waited for)."""
+        store = self.open_store()
+        try:
+            holes = store.chain_holes(int(time.time() * 1000))
+        finally:
+            store.close()
+        if holes != getattr(self, "_last_holes", None):
+            self._last_holes, self._holes_since = holes, time.monotonic()
+        return not holes or time.monotonic() - self._holes_since >= stable_s
 
     def _settled(self, quiet_s: float = 3.0) -> bool:
         """True once the stored envelope count has not changed for ``quiet_s`` (pruned sent

@@ -19,6 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
+from cloud.alarms.leak_config import AREAS, BurstRule, MassBalanceRule, NightFlowRule
+from cloud.alarms.water_quality import WaterQualityRule
 from watertel.config import Strict
 
 POINT = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -94,13 +96,17 @@ class OverPermitRule(Strict):
     """超许可 / 超计划: the permit year's withdrawal against the permitted volume (``over_permit``)
     and the running plan periods (``over_plan``), warned at ``tiers`` (the highest reached gives
     the severity); ``over_permit_projected`` when the run rate over ``window_days`` (or last
-    year's profile) reaches the permit before the year ends. Overridden per permit id."""
+    year's profile) reaches the permit before the year ends, once ``projection_min_days`` of the
+    permit year have passed. Overridden per permit id."""
 
     enabled: bool = True
     tiers: list[Tier] = Field(DEFAULT_TIERS, min_length=1)
     plan_tiers: list[Tier] = Field(DEFAULT_TIERS, min_length=1)
     window_days: int = Field(30, ge=1, le=366)
     projected_severity: SEVERITY = "yellow"
+    # no projection warning before this many days of the permit year: a run rate of a day or two
+    # (a cold January week) warned 6 of 16 permits that ended at 82-98 % (bench/bench_alarms.py)
+    projection_min_days: int = Field(14, ge=0, le=366)
 
     @model_validator(mode="after")
     def _rising(self) -> OverPermitRule:
@@ -122,6 +128,10 @@ class AlarmRules(Strict):
     spike: SpikeRule = SpikeRule()
     volume_change: VolumeChangeRule = VolumeChangeRule()
     over_permit: OverPermitRule = OverPermitRule()
+    water_quality: WaterQualityRule = WaterQualityRule()  # cloud/alarms/water_quality.py
+    night_flow: NightFlowRule = NightFlowRule()  # leaks: cloud/alarms/leaks.py, leak_config.py
+    mass_balance: MassBalanceRule = MassBalanceRule()  # per area id (an override keyed by the area's id)
+    burst: BurstRule = BurstRule()
 
 
 class AlarmsConfig(AlarmRules):
@@ -130,6 +140,7 @@ class AlarmsConfig(AlarmRules):
     check_every_s: float = Field(60.0, gt=0)  # how often stations are checked for data stopped
     permits_every_s: float = Field(3600.0, gt=0)  # how often permits are checked (a year of readings each)
     overrides: dict[STATION, AlarmRules] = {}
+    areas: AREAS = []  # metered areas for mass_balance (cloud/alarms/leak_config.py)
 
     _merged: dict[str, AlarmRules] = PrivateAttr(default_factory=dict)
 
@@ -143,7 +154,8 @@ class AlarmsConfig(AlarmRules):
             sections = {}
             for name in override.model_fields_set:
                 base, given = getattr(self, name), getattr(override, name)
-                data = base.model_dump() | given.model_dump(include=given.model_fields_set)
+                data = base.merged(given) if hasattr(base, "merged") else (  # merged: deeper than one level
+                    base.model_dump() | given.model_dump(include=given.model_fields_set))
                 try:
                     sections[name] = type(base).model_validate(data)
                 except ValidationError as err:  # not expected: both halves were validated

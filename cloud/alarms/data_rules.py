@@ -39,12 +39,12 @@ def local_time(t_ms: int, tz: ZoneInfo) -> str:
 TRUSTED = frozenset(q for q in Quality if q.trusted_value)
 
 
-def _usable(r: Reading) -> bool:
+def usable(r: Reading) -> bool:
     return r.quality in TRUSTED and math.isfinite(r.value)
 
 
-class _PerStation:
-    """A rule's settings per station, looked up once (rules run on every poll)."""
+class PerStation:
+    """A rule's settings per station (or metered area), looked up once (rules run on every poll)."""
 
     section = ""
 
@@ -118,7 +118,7 @@ class _ZeroRun:
     since: int | None = None
 
 
-class ConsecutiveZeros(_PerStation):
+class ConsecutiveZeros(PerStation):
     """``consecutive_zeros`` (yellow) on a flow point once N reports in a row were |v| <= epsilon;
     cleared by the next non-zero report. A failed read (timeout, fault) neither counts nor breaks
     the run; zeros short of N say nothing (so an alarm still open from before a restart is not
@@ -136,7 +136,7 @@ class ConsecutiveZeros(_PerStation):
             return []
         found = []
         for r in poll:
-            if r.point not in rule.points or not _usable(r):
+            if r.point not in rule.points or not usable(r):
                 continue
             run = self.runs.setdefault((r.station, r.point), _ZeroRun(r.t_ms - 1))
             if r.t_ms <= run.last_t:
@@ -157,7 +157,7 @@ class ConsecutiveZeros(_PerStation):
 
 
 # --- spike values ------------------------------------------------------------------------------
-class Spike(_PerStation):
+class Spike(PerStation):
     """``spike`` (orange): a flow above ``max_flow`` or flagged out of range by the gateway with a
     positive value (flow ranges start at 0, so that is above the meter's range), or a totaliser
     step larger than ``max_flow`` × elapsed hours × ``jump_factor``. Cleared by the next plausible
@@ -178,7 +178,7 @@ class Spike(_PerStation):
         for r in poll:
             if r.point in rule.flow_points:
                 found += self._flow(r, rule.max_flow)
-            elif r.point in rule.total_points and _usable(r):
+            elif r.point in rule.total_points and usable(r):
                 found += self._total(r, rule.max_flow, rule.jump_factor)
         return found
 
@@ -187,7 +187,7 @@ class Spike(_PerStation):
         if r.quality is Quality.OUT_OF_RANGE and math.isfinite(r.value) and r.value > 0:
             return [Condition(r.station, r.point, "spike", "orange", True,
                               f"{r.point} {r.value:.6g} {r.unit} above the meter's range (flagged by the gateway)")]
-        if not _usable(r):
+        if not usable(r):
             return []
         high = max_flow is not None and r.value > max_flow
         return [Condition(r.station, r.point, "spike", "orange", high,
@@ -222,7 +222,7 @@ class _Days:
     history: deque[float] = field(default_factory=deque)
 
 
-class VolumeChange(_PerStation):
+class VolumeChange(PerStation):
     """``volume_change`` (yellow): a local day's volume (sum of the totaliser's steps sampled that
     day) is judged when the first report of a later day arrives, against the median of the last
     ``baseline_days`` whole days; cleared by the next day judged within bounds. Days not seen
@@ -241,7 +241,7 @@ class VolumeChange(_PerStation):
             return []
         found = []
         for r in poll:
-            if r.point not in rule.total_points or not _usable(r):
+            if r.point not in rule.total_points or not usable(r):
                 continue
             day = dt.datetime.fromtimestamp(r.t_ms / 1000, self.tz).date()
             state = self.days.get((r.station, r.point))

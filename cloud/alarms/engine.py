@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from cloud.alarms.config import AlarmsConfig
 from cloud.alarms.data_rules import ConsecutiveZeros, Spike, VolumeChange, stopped_conditions
+from cloud.alarms.leaks import Burst, MassBalance, NightFlow
 from cloud.alarms.lifecycle import LifecycleConfig, Maintenance
 from cloud.alarms.over_permit import check_permits
 from cloud.alarms.rules import RULES, Condition
+from cloud.alarms.water_quality import WaterQuality
 from cloud.registry import Registry
 from cloud.store import SqlStore
 from watertel.readings import Reading
@@ -22,7 +24,8 @@ FUTURE_MS = 300_000  # a sample time up to this far ahead of the cloud's clock s
 
 
 class AlarmEngine:
-    """The rules of ``rules.py`` and ``data_rules.py`` over each poll, and the data-stopped check.
+    """The rules of ``rules.py``, ``data_rules.py`` and ``water_quality.py`` over each poll, and the
+    data-stopped check.
 
     Args:
         store: where alarms open and close.
@@ -45,7 +48,8 @@ class AlarmEngine:
         self.flapping = (lifecycle or LifecycleConfig()).flap_limit()
         self.in_maintenance = Maintenance(registry, self.tz)
         self.rules = (*RULES, ConsecutiveZeros(self.cfg, self.tz), Spike(self.cfg, self.tz),
-                      VolumeChange(self.cfg, self.tz))
+                      VolumeChange(self.cfg, self.tz), WaterQuality(self.cfg, self.tz),
+                      NightFlow(self.cfg, self.tz), MassBalance(self.cfg, self.tz), Burst(self.cfg, self.tz))
         self.last_sample: dict[str, int] = {}  # per station, newest sample time seen (data stopped)
         self._seeded = False  # last_sample completed from the store once
         self._calming: set[tuple[str, str, str]] = set()  # flapping alarms held raised while their condition is away

@@ -17,6 +17,7 @@ below every tier (a new permit year) clears it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
@@ -50,7 +51,8 @@ def conditions(status: PermitStatus, cfg: AlarmsConfig) -> list[Condition]:
         found.append(Condition(p.id, POINT, "over_plan", worst[0].severity if worst else "yellow", worst is not None,
                                f"{head}: {text}"))
     pr = status.projection
-    ahead = status.projected_within_year and status.share < 1
+    elapsed_days = (dt.datetime.fromtimestamp(status.as_of_ms / 1000, dt.timezone.utc).date() - status.first).days
+    ahead = status.projected_within_year and status.share < 1 and elapsed_days >= rule.projection_min_days
     found.append(Condition(p.id, POINT, "over_permit_projected", rule.projected_severity, ahead,
                            f"{head}: {used}, projected to reach the permit on {pr.date} ({pr.method},"
                            f" {pr.rate_m3_per_day or 0:.6g} m3/day)" if ahead else f"{head}: {used}"))

@@ -1,6 +1,6 @@
-"""Alarm rules on each poll: device faults, water-quality limits (GB 5749-2022), an unsynchronised
-gateway clock, and totaliser resets. (Chain gaps and gateway presence are raised by the engine;
-the data alarms, which remember across polls, are in ``data_rules.py``.)
+"""Alarm rules on each poll: device faults, an unsynchronised gateway clock, and totaliser resets.
+(Chain gaps and gateway presence are raised by the engine; the data alarms, which remember across
+polls, are in ``data_rules.py``; water quality, held for a minimum time, in ``water_quality.py``.)
 
 A rule looks at one poll of one station (its readings share a sample time) and says, per alarm
 key, whether the condition holds now; the engine raises on the first True and clears on the
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from watertel.readings import Quality, Reading
 
 # (low, high) limits by point name; None = no limit on that side. GB 5749-2022 defaults, with the
-# network-end minimum for disinfectant residuals.
+# network-end minimum for disinfectant residuals: the defaults of ``alarms.water_quality.limits``.
 WATER_QUALITY_LIMITS: dict[str, tuple[float | None, float | None]] = {
     "turbidity": (None, 1.0),
     "ph": (6.5, 8.5),
@@ -41,20 +41,6 @@ def device_fault(poll: list[Reading]) -> list[Condition]:
     return [Condition(poll[0].station, "*", "device_fault", "orange", bool(bad), "; ".join(bad) or "device answers")]
 
 
-def water_quality(poll: list[Reading]) -> list[Condition]:
-    found = []
-    for r in poll:
-        limits = WATER_QUALITY_LIMITS.get(r.point)
-        if limits is None or not r.quality.trusted_value:
-            continue
-        low, high = limits
-        below, above = low is not None and r.value < low, high is not None and r.value > high
-        limit = f"below {low}" if below else f"above {high}" if above else "within limits"
-        found.append(Condition(r.station, r.point, "water_quality", "red", below or above,
-                               f"{r.point} {r.value:.3g} {r.unit} {limit}"))
-    return found
-
-
 def clock_unsynced(poll: list[Reading]) -> list[Condition]:
     """The gateway sampled with a clock no time service disciplines: its sample times may be off."""
     skewed = any(r.quality is Quality.CLOCK_UNSYNCED for r in poll)
@@ -70,4 +56,4 @@ def totaliser_reset(poll: list[Reading]) -> list[Condition]:
             for r in poll if r.quality is Quality.TOTAL_RESET]
 
 
-RULES = (device_fault, water_quality, clock_unsynced, totaliser_reset)
+RULES = (device_fault, clock_unsynced, totaliser_reset)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from cloud.alarms.lifecycle import Severity
-from cloud.api.deps import Admin, Principal, Reader, Writer
+from cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer
 from cloud.config import Role, UserEntry
 from cloud.store import SqlStore
 from cloud.store.handling import HandlingError
@@ -49,7 +49,9 @@ def handling_error(err: HandlingError) -> HTTPException:
 
 
 def scoped_alarm(store: SqlStore, ancestry: Ancestry, user: Principal, alarm_id: int) -> dict:
-    alarm = store.alarm(alarm_id)
+    """The alarm if the user sees it, else 404; an id past a 64-bit row id (which the database
+    refuses to bind) is just as unknown."""
+    alarm = store.alarm(alarm_id) if 0 < alarm_id <= MAX_ROW_ID else None
     if alarm is None or not user.sees(ancestry(alarm["station"])):
         raise HTTPException(404, f"no alarm {alarm_id}")
     return alarm

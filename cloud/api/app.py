@@ -19,20 +19,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cloud import audit, metrics
 from cloud.api.auth import LoginLimiter, Sessions, check_password, hash_password
-from cloud.api.deps import (COOKIE, CSRF_COOKIE, READERS, SAFE_METHODS, Admin, Principal, Reader,
+from cloud.api.deps import (COOKIE, CSRF_COOKIE, MAX_ROW_ID, READERS, SAFE_METHODS, WRITERS, Admin, Principal, Reader,
                             client_address, principal_of, role_check)
 from cloud.alarms.lifecycle import LifecycleConfig
 from cloud.config import ApiConfig
-from cloud.registry import Registry
+from cloud.config import GatewayEntry
+from cloud.gateways_file import load_gateways_file
+from cloud.notify.config import NotificationsConfig
+from cloud.users_file import load_users_file
+from cloud.registry import Registry, load_registry
 from cloud.store import SqlStore
 
 if TYPE_CHECKING:
+    from cloud.api.fleet import FleetSetup
     from cloud.api.reports import ReportsSetup
 
 log = logging.getLogger("watertel.api")
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "console.html", "/alarms": "alarms.html", "/stations": "stations.html", "/station": "station.html",
-         "/quality": "quality.html", "/crew": "crew.html"}
+         "/quality": "quality.html", "/crew": "crew.html", "/permits": "permits.html", "/fleet": "fleet.html",
+         "/admin": "admin.html"}
 
 
 class Login(BaseModel):
@@ -88,17 +94,23 @@ class AuditMiddleware:
 
 
 def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = None, *,
-               registry: Registry | None = None, lifecycle: LifecycleConfig | None = None) -> FastAPI:
-    """The API over ``store``; ``reports``: the rates and reports routes (cloud/api/reports.py).
+               registry: Registry | None = None, lifecycle: LifecycleConfig | None = None,
+               fleet: FleetSetup | None = None, registry_file: Path | None = None,
+               gateways: list[GatewayEntry] | None = None, gateways_file: Path | None = None,
+               notifications: NotificationsConfig | None = None, notifications_file: Path | None = None) -> FastAPI:
+    """The API over ``store``; ``reports``: the rates and reports routes (cloud/api/reports.py);
+    ``fleet``: the gateways and their status files, for /api/fleet (cloud/api/fleet.py).
 
     The station registry (``registry``, else that of ``reports``) places stations in regions for
     region-scoped users; without one, such users see no station.
     """
     registry = registry if registry is not None else (reports.registry if reports else None)
+    if registry is None and registry_file is not None:  # /api/registry edits it: load it here
+        registry = load_registry(registry_file)
     app = FastAPI(title="watertel", version="0.1.0")
     app.add_middleware(AuditMiddleware, store=store)
     app.state.sessions = sessions = Sessions(cfg.session_hours * 3600)
-    app.state.users = users = {u.username: u for u in cfg.users}
+    app.state.users = users = {u.username: u for u in (load_users_file(cfg.users_file) if cfg.users_file else cfg.users)}
     limiter = LoginLimiter(cfg.login_max_failures, cfg.login_window_s)
     decoy = hash_password("not a password of anyone")  # unknown users cost as much time as known ones
     ancestry = {s.id: registry.ancestry(s.region) for s in registry.stations} if registry else {}
@@ -182,9 +194,15 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
 
     @app.get("/api/audit")
     def audit_log(user: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  before_id: Annotated[int | None, Query(ge=1)] = None) -> list[dict]:
+                  before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None) -> list[dict]:
         """The latest audit rows, newest first (admins only); ``before_id`` pages back."""
         return [e.public() for e in audit.recent(store, limit, before_id)]
+
+    @app.get("/api/audit/verify")
+    def audit_verify(user: Admin) -> dict:
+        """The chain checked from its first row (as `watertel audit verify`): intact, or where it breaks."""
+        verdict = audit.verify(store)
+        return {"ok": verdict.ok, "rows": verdict.entries, "bad_row": verdict.broken_id, "reason": verdict.problem}
 
     if reports is not None:
         from cloud.api.reports import reports_router
@@ -202,8 +220,28 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
 
     status = status_rule(registry, reports.rates.stopped_after_intervals if reports else 3)
     app.state.events = EventHub(store, ancestry.get, status)
-    app.include_router(series_router(store, registry, ancestry.get, status, role_check(*READERS)))
+    app.include_router(series_router(store, registry, ancestry.get, status, role_check(*READERS),
+                                     tz=reports.rates.tz if reports else None))
     app.include_router(events_router(app.state.events, role_check(*READERS)))
+
+    from cloud.api.permits import permits_router
+
+    app.include_router(permits_router(store, registry, reports, ancestry.get, role_check(*READERS)))
+    if fleet is not None:
+        from cloud.api.fleet import fleet_router
+
+        app.include_router(fleet_router(fleet, ancestry.get, role_check(*WRITERS)))
+
+    from cloud.api.registry import registry_router  # ``registry_file``: writes go there (admins)
+
+    gateways = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
+    app.include_router(registry_router(registry, registry_file, ancestry, gateways))  # the admin routes update this list
+
+    from cloud.api.admin import admin_router  # users, notification routes; gateway keys (admins)
+    from cloud.api.admin_gateways import gateways_router
+
+    app.include_router(admin_router(users, sessions, cfg.users_file, registry, notifications, notifications_file))
+    app.include_router(gateways_router(gateways, gateways_file, registry))
 
     def page(name: str):
         def serve_page(watertel_session: Annotated[str | None, Cookie()] = None):

@@ -90,6 +90,14 @@ class Sessions:
     def close(self, token: str | None) -> None:
         self._tokens.pop(token or "", None)
 
+    def close_user(self, username: str, keep: str | None = None) -> int:
+        """End every session of ``username`` but ``keep`` (a deleted or changed user, a reset
+        password); the number ended."""
+        ended = [t for t, s in list(self._tokens.items()) if s.username == username and t != keep]
+        for token in ended:
+            self._tokens.pop(token, None)
+        return len(ended)
+
 
 class LoginLimiter:
     """At most ``max_failures`` failed logins per (username, client address) in ``window_s``.

@@ -30,6 +30,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READERS = (Role.ADMIN, Role.OPERATOR, Role.CREW, Role.VIEWER)
 WRITERS = (Role.ADMIN, Role.OPERATOR)
+MAX_ROW_ID = 2**63 - 1  # ids (alarms, work orders, audit rows) are 64-bit: larger ones do not exist
 
 
 @dataclass(frozen=True)

@@ -141,10 +141,7 @@ class EventHub:
 
     def _poll_stations(self) -> list[tuple[str, str, dict]]:
         now = int(time.time() * 1000)
-        # the newest arrival time, and how many envelopes arrived in that millisecond: index lookups
-        rows = self.store._rows  # noqa: SLF001 - reads the store has no method for yet
-        newest = rows("SELECT max(received_ms) FROM envelopes")[0][0]
-        marker = (newest, rows("SELECT count(*) FROM envelopes WHERE received_ms = ?", (newest,))[0][0])
+        marker = self.store.arrival_marker()
         changed: dict[str, list[dict]] = {}
         if marker != self._envelopes:
             first = self._envelopes is None

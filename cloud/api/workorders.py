@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from cloud.alarms.lifecycle import WorkOrdersConfig
 from cloud.api.alarms import Ancestry, Note, check_assignee, handling_error, scoped_alarm
-from cloud.api.deps import Admin, Principal, Reader, Writer, require
+from cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer, require
 from cloud.config import Role, UserEntry
 from cloud.store import SqlStore
 from cloud.store.handling import HandlingError
@@ -59,7 +59,7 @@ def workorders_router(store: SqlStore, users: dict[str, UserEntry], ancestry: An
             (user.role != Role.CREW or order["assignee"] == user.username)
 
     def scoped(user: Principal, order_id: int) -> dict:
-        order = store.work_order(order_id)
+        order = store.work_order(order_id) if 0 < order_id <= MAX_ROW_ID else None  # the database binds 64 bits
         if not visible(user, order):
             raise HTTPException(404, f"no work order {order_id}")
         return order

@@ -19,9 +19,11 @@ CONDITIONS = ("buffer_full",)  # a gateway's conditions in its status message, e
 
 
 class Handler:
-    def __init__(self, store: SqlStore, registry: Registry, alarms: AlarmEngine, fleet: FleetStatus | None = None) -> None:
+    def __init__(self, store: SqlStore, registry: Registry, alarms: AlarmEngine, fleet: FleetStatus | None = None,
+                 mirror=None) -> None:
         self.store, self.registry, self.alarms = store, registry, alarms
         self.fleet = fleet  # set: keep each gateway's latest status and last contact (the fleet view)
+        self.mirror = mirror  # set: an InfluxMirror (cloud/store/influx_mirror.py) gets each committed batch's new readings
         self.counts: Counter[str] = Counter()
 
     def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str,
@@ -105,6 +107,8 @@ class Handler:
             metrics.READINGS.inc(len(result.new_readings))
             fresh += result.new_readings
             outcomes[i] = result.status
+        if fresh and self.mirror is not None:
+            self.mirror.offer(fresh)  # after the commit; only queues, never waits on InfluxDB
         if fresh:
             self.alarms.on_readings(fresh)
         return outcomes

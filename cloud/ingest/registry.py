@@ -4,12 +4,19 @@ travel encrypted (the current one, rotated-out ones until their overlap ends, re
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import replace
+from pathlib import Path
 
 from cloud.config import GatewayEntry
 from watertel.crypto import SM2PublicKey
 from watertel.crypto.sm4 import PayloadKey
+from watertel.config import ConfigError
 from watertel.envelope import EnvelopeError
+
+log = logging.getLogger("watertel.cloud.ingest")
+RELOAD_CHECK_S = 2.0  # how often a worker looks at the gateways file (a stat; it is read only when changed)
 
 
 class Registry:
@@ -48,3 +55,45 @@ class Registry:
     def requires_encryption(self, gateway_id: str) -> bool:
         """A gateway with a payload key may not fall back to clear text (no downgrade)."""
         return gateway_id in self.encrypted_only
+
+
+class GatewaysWatcher:
+    """Reload a ``Registry`` in place when its gateways file (``gateways_file:``) changes, so keys
+    registered, rotated or revoked through the API (or by hand) apply without a restart.
+
+    ``check`` is called every ``RELOAD_CHECK_S``; it compares the file's inode, size and mtime, so
+    the API's atomic rename is always noticed. A file that fails validation (a half-saved hand
+    edit, a missing key file) is not applied: the keys in use stay, the problems are logged once,
+    and the next change is tried again. In place: the handler keeps the same object.
+    """
+
+    def __init__(self, registry: Registry, path: Path) -> None:
+        self.registry, self.path = registry, path
+        self.seen: tuple[int, int, int] | None = None  # the first check reads the file (it may have changed since start)
+
+    def check(self) -> bool:
+        """Whether a new version of the file was applied."""
+        from cloud.gateways_file import load_gateways_file
+
+        try:
+            st = os.stat(self.path)
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            signature = (0, 0, 0)  # no file: no gateways (the API creates it at the first registration)
+        if signature == self.seen:
+            return False
+        self.seen = signature
+        try:
+            fresh = Registry(load_gateways_file(self.path))
+        except ConfigError as err:
+            log.error("gateway keys not reloaded, the ones in use stay: %s", "; ".join(err.problems),
+                      extra={"file": str(self.path)})
+            return False
+        except Exception:  # an unreadable key file between validation and use: same rule
+            log.exception("gateway keys not reloaded from %s, the ones in use stay", self.path)
+            return False
+        changed = fresh.__dict__ != self.registry.__dict__
+        self.registry.__dict__.update(fresh.__dict__)
+        if changed:
+            log.info("gateway keys reloaded from %s: %d gateways", self.path, len(fresh.stations))
+        return changed

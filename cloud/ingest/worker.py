@@ -32,13 +32,10 @@ def subscription(cfg: MqttConfig, kind: str = "up") -> str:
 
 
 async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
-    password = cfg.password_file.read_text().strip() if cfg.password_file else None
     delay, connected_once = 1.0, False
     while True:
         try:
-            async with aiomqtt.Client(cfg.host, cfg.port, identifier=cfg.client_id, username=cfg.username,
-                                      password=password, clean_session=False, timeout=10,
-                                      tls_context=cfg.tls.context() if cfg.tls else None) as client:
+            async with cfg.client(cfg.client_id, clean_session=False, timeout=10) as client:
                 client._client.manual_ack_set(True)
                 await client.subscribe(subscription(cfg), qos=1)
                 await client.subscribe(subscription(cfg, "status"), qos=1)

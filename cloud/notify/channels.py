@@ -1,4 +1,5 @@
-"""The delivery channels: a signed JSON webhook and e-mail over SMTP.
+"""The delivery channels: a signed JSON webhook and e-mail over SMTP (group robots:
+cloud/notify/robots.py; SMS: cloud/notify/sms.py), and the HTTP request they share.
 
 Webhook request::
 
@@ -10,7 +11,8 @@ Webhook request::
     {"event": "raised"|"escalated"|"work_order.overdue", "level": 0, "text": "…",
      "alarm": {…row of /api/alarms…}, "history": {…row of /api/alarms/{id}/history…}}
 
-A failure raises ``DeliveryError`` naming the channel, address and reason.
+A failure raises ``DeliveryError`` naming the channel, address and reason; never a secret (URLs
+of robots carry their credential, so robots are named by id).
 """
 
 from __future__ import annotations
@@ -40,22 +42,35 @@ def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def read_secret(channel: str, address: str, what: str, path) -> str:
+    """A secret from its file, read when used (so rotating it needs no restart)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise DeliveryError(channel, address, f"{what} {path}: {err.strerror}") from err
+
+
+def http_request(channel: str, address: str, url: str, body: bytes | None, headers: dict[str, str],
+                 timeout_s: float, method: str = "POST") -> tuple[int, bytes]:
+    """(status, reply body) of a 2xx answer; anything else is a ``DeliveryError`` that names
+    ``address``, never ``url``."""
+    request = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": "watertel", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        raise DeliveryError(channel, address, f"HTTP {err.code} {err.reason}") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise DeliveryError(channel, address, str(getattr(err, "reason", err))) from err
+
+
 def post_webhook(hook: WebhookConfig, payload: dict, delivery_id: int) -> None:
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(delivery_id), "User-Agent": "watertel"}
+    headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(delivery_id)}
     if hook.secret_file is not None:
-        try:
-            headers[SIGNATURE_HEADER] = signature(hook.secret_file.read_bytes().strip(), body)
-        except OSError as err:
-            raise DeliveryError("webhook", hook.id, f"secret_file {hook.secret_file}: {err.strerror}") from err
-    request = urllib.request.Request(hook.url, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:
-            response.read()
-    except urllib.error.HTTPError as err:
-        raise DeliveryError("webhook", hook.id, f"HTTP {err.code} {err.reason}") from err
-    except (urllib.error.URLError, OSError) as err:
-        raise DeliveryError("webhook", hook.id, str(getattr(err, "reason", err))) from err
+        secret = read_secret("webhook", hook.id, "secret_file", hook.secret_file)
+        headers[SIGNATURE_HEADER] = signature(secret.encode(), body)
+    http_request("webhook", hook.id, hook.url, body, headers, hook.timeout_s)
 
 
 def send_email(smtp: SmtpConfig, to: str, subject: str, text: str, delivery_id: int) -> None:

@@ -18,6 +18,8 @@ that day's raw rows, the code a report from raw runs.
   (timezone, on-time window, future tolerance, and ``VERSION`` of this code). A row whose basis
   differs from today's is stale. Only that day's service time goes in, so a maintenance window
   added for next week does not make last year's rows stale (their raw readings may be gone).
+* **Hours**: the same refresh recomputes the hour rollups of each point (``point_hours``) for the
+  days it recomputes, and writes them in the same transaction (cloud/quality/hourly.py).
 * **Reports** (``period_rates``) refresh the period's marks, read the rows, recompute from raw the
   in-service station-days that have no current row (and store them), then apply the rules. A
   stale row whose day has no raw reading left (retention) is kept as it is and listed in the
@@ -29,12 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from cloud.permits import Meter
 from cloud.quality.config import RatesConfig
+from cloud.quality.hourly import count_hours, store_hours
 from cloud.quality.period import Period
 from cloud.quality.rates import COUNTS, DayCounts, Rows, StationRates, day_counts, expected_per_day, grid_anchor, \
     grid_ceil, rates_from_days, read_end, service_intervals
@@ -180,20 +184,24 @@ def claim(store: SqlStore, after: str, window: tuple[int, int], batch: int) -> l
     return sorted(marks)
 
 
-def finish(store: SqlStore, rows: list[tuple], marks: list[tuple[str, int]]) -> None:
-    """Store the recomputed rows and forget the marks they answer, in one transaction."""
+def finish(store: SqlStore, rows: list[tuple], marks: list[tuple[str, int]], hours: list[tuple] = ()) -> None:
+    """Store the recomputed rows (day rows, and ``hours`` of point_hours) and forget the marks they
+    answer, in one transaction."""
     with store._write():
         store._execute_many(UPSERT, sorted(rows))
+        store_hours(store, list(hours))
         store._execute_many("DELETE FROM rollup_claimed WHERE station = ? AND bucket = ?", marks)
 
 
 def refresh(store: SqlStore, stations: list[Station], cfg: RatesConfig, window: tuple[int, int] = ALL,
-            batch: int = BATCH_STATIONS) -> int:
-    """Bring the rows of every marked station-day up to date; returns how many marks were cleared.
+            batch: int = BATCH_STATIONS, meters: Mapping[tuple[str, str], Meter] | None = None) -> int:
+    """Bring the rows of every marked station-day up to date, and the hour rollups of those days
+    (cloud/quality/hourly.py); returns how many marks were cleared.
 
     ``window``: only marks with a bucket in [from, to) (a report refreshes its period only). One
     pass through the marked stations in id order, ``batch`` stations at a time, so a station that
-    gets data all the time does not keep the pass going.
+    gets data all the time does not keep the pass going. ``meters``: permit meters by (station,
+    point), for a totaliser's rollover value in the hour volumes.
     """
     by_id, basis, after, cleared = {s.id: s for s in stations}, Basis(cfg), "", 0
     while True:
@@ -204,7 +212,7 @@ def refresh(store: SqlStore, stations: list[Station], cfg: RatesConfig, window: 
             buckets: dict[str, list[int]] = {}
             for station, bucket in marks:
                 buckets.setdefault(station, []).append(int(bucket))
-            rows = []
+            rows, hours = [], []
             for station, found in buckets.items():
                 st = by_id.get(station)
                 if st is None:
@@ -212,7 +220,8 @@ def refresh(store: SqlStore, stations: list[Station], cfg: RatesConfig, window: 
                 for first, last in _runs(bucket_days(st, found, cfg)):
                     c = count_days(store, st, first, last, cfg, basis)
                     rows += [_row(st, c, i) for i in np.flatnonzero(c.counts.expected > 0)]
-            finish(store, rows, marks)
+                    hours += count_hours(store, st, first, last, cfg, meters)
+            finish(store, rows, marks, hours)
         cleared += len(marks)
         after = max(buckets)
 

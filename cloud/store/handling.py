@@ -268,6 +268,11 @@ class AlarmHandling:
             self._execute("UPDATE notify_outbox SET sent_ms = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
                           (t_ms, outbox_id))
 
+    def outbox_hold(self, outbox_id: int, until_ms: int, note: str) -> None:
+        """Move a notification's send time on without counting an attempt (quiet hours)."""
+        with self._write():
+            self._execute("UPDATE notify_outbox SET next_ms = ?, last_error = ? WHERE id = ?", (until_ms, note[:500], outbox_id))
+
     def outbox_failed(self, outbox_id: int, next_ms: int, error: str) -> None:
         with self._write():
             self._execute("UPDATE notify_outbox SET attempts = attempts + 1, next_ms = ?, last_error = ? WHERE id = ?",

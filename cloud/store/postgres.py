@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors
 
-from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
+from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
                              SqlStore, StoreError, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES)])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES])
 
 # The new readings also mark their rollup buckets (sql.py, MARK_DIRTY), in the same statement.
 INSERT = """
@@ -127,19 +127,28 @@ class PostgresStore(SqlStore):
                 t = self._ensure_partition(t)
         return super().accept_many(envs)
 
-    def delete_readings_before(self, t_ms: int, limit: int = 5000) -> int:
-        """Whole months before ``t_ms`` go as partitions (no row-by-row delete); then the rest."""
+    def delete_readings_before(self, t_ms: int, limit: int = 5000, point: str | None = None,
+                               except_points: tuple[str, ...] = ()) -> int:
+        """Whole months before ``t_ms`` go as partitions (no row-by-row delete); then the rest.
+
+        A month still holding readings of ``except_points`` (kept longer) is not dropped, and
+        nothing is dropped for one ``point``: its rows go one batch at a time.
+        """
         dropped = 0
-        for name, end in self._rows("SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
-                                    " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
-                                    " WHERE p.relname = 'readings'"):
+        for name, end in [] if point is not None else self._rows(
+                "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+                " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+                " WHERE p.relname = 'readings'"):
             upper = int(re.findall(r"\d+", end)[-1])  # FOR VALUES FROM ('a') TO ('b')
             if upper <= t_ms:
                 with self._write():
+                    if except_points and self._rows(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE point = ANY(?))",
+                                                    (list(except_points),))[0][0]:
+                        continue
                     dropped += self._rows(f"SELECT count(*) FROM {name}")[0][0]
                     self._execute(f"DROP TABLE {name}")
                 self._partitions.discard(name)
-        return dropped + super().delete_readings_before(t_ms, limit)
+        return dropped + super().delete_readings_before(t_ms, limit, point, except_points)
 
     def _ensure_partition(self, t_ms: int) -> int:
         """Make sure the month of ``t_ms`` has its partition; return the start of the next month."""

@@ -47,6 +47,35 @@ ROLLUP_TABLES = [
     " PRIMARY KEY (day_ms, station))",
 ]
 MARK_DIRTY = "INSERT INTO rollup_dirty (station, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING"
+# The newest reading of each (station, point): a loose index scan over the readings' key (SqlStore.latest)
+_NEXT_POINT = "(SELECT r.point FROM readings r WHERE r.station = k.station AND r.point > k.point ORDER BY r.point LIMIT 1)"
+_NEXT_STATION = "(SELECT r.station FROM readings r WHERE r.station > k.station ORDER BY r.station LIMIT 1)"
+LATEST = (
+    "WITH RECURSIVE k(station, point) AS ("
+    " SELECT station, point FROM (SELECT station, point FROM readings ORDER BY station, point LIMIT 1) first_key"
+    f" UNION ALL SELECT CASE WHEN {_NEXT_POINT} IS NOT NULL THEN k.station ELSE {_NEXT_STATION} END,"
+    f" coalesce({_NEXT_POINT}, (SELECT r.point FROM readings r WHERE r.station = {_NEXT_STATION} ORDER BY r.point LIMIT 1))"
+    " FROM k WHERE k.station IS NOT NULL)"
+    " SELECT r.station, r.point, r.t_ms, r.value, r.unit, r.quality FROM k JOIN readings r"
+    " ON r.station = k.station AND r.point = k.point"
+    " AND r.t_ms = (SELECT max(x.t_ms) FROM readings x WHERE x.station = k.station AND x.point = k.point)"
+    " ORDER BY r.station, r.point")
+
+# Hour rollups of each point (cloud/quality/hourly.py), refreshed with rate_days from the same marks:
+# per UTC hour starting at hour_ms, the interval slots expected, received, received on time and
+# abnormal (received, none of its readings trusted and in the past), ``readings`` (raw rows of
+# any quality: a refresh never lowers it, so hours whose raw rows retention removed stay as they
+# were), min/max/sum/count of the trusted values (mean = value_sum / value_count) and, for
+# ``total`` points, the volume (totaliser steps whose later reading lies in the hour). Day figures
+# are sums, min and max over a local day's hours (hourly.day_rollups). Kept ``retention.hourly_days``.
+HOURLY_TABLES = [
+    "CREATE TABLE IF NOT EXISTS point_hours (station TEXT NOT NULL, point TEXT NOT NULL, hour_ms BIGINT NOT NULL,"
+    " expected INTEGER NOT NULL, received INTEGER NOT NULL, on_time INTEGER NOT NULL, abnormal INTEGER NOT NULL,"
+    " readings INTEGER NOT NULL, value_count INTEGER NOT NULL, value_min DOUBLE PRECISION,"
+    " value_max DOUBLE PRECISION, value_sum DOUBLE PRECISION, volume DOUBLE PRECISION,"
+    " PRIMARY KEY (station, point, hour_ms))",
+    "CREATE INDEX IF NOT EXISTS point_hours_hour ON point_hours(hour_ms)",  # retention by age
+]
 
 # The alarm lifecycle (cloud/alarms/lifecycle.py, cloud/store/handling.py): an alarm is open while
 # raised or acknowledged (one per rule and target); its history is append-only; alarm_status holds
@@ -85,6 +114,7 @@ MIGRATIONS: dict[int, list[str]] = {
     3: [AUDIT_TABLE],
     4: ROLLUP_TABLES,
     5: LIFECYCLE_TABLES,
+    6: HOURLY_TABLES,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -231,24 +261,53 @@ class SqlStore(AlarmHandling, ABC):
     def chain_gaps(self, received_before_ms: int) -> dict[str, list[int]]:
         """Per gateway, the sequence numbers still missing just before an envelope that arrived
         by ``received_before_ms`` (a late envelope gets that long to fill its hole)."""
+        return {gw: [last for _, last in holes] for gw, holes in self.chain_holes(received_before_ms).items()}
+
+    def chain_holes(self, received_before_ms: int, max_span: int = 10_000) -> dict[str, list[tuple[int, int]]]:
+        """Per gateway, each run of missing sequence numbers ``(first, last)`` before an envelope
+        that arrived by ``received_before_ms``: from the stored one below it (or ``max_span`` back
+        when none is) to the one just before it."""
         rows = self._rows(
-            "SELECT e.gateway_id, e.seq FROM envelopes e WHERE e.prev_hash != ? AND e.received_ms <= ?"
+            "SELECT e.gateway_id, e.seq, (SELECT max(b.seq) FROM envelopes b WHERE b.gateway_id = e.gateway_id"
+            " AND b.seq < e.seq) FROM envelopes e WHERE e.prev_hash != ? AND e.received_ms <= ?"
             " AND NOT EXISTS (SELECT 1 FROM envelopes p WHERE p.gateway_id = e.gateway_id AND p.seq = e.seq - 1)"
             " ORDER BY e.gateway_id, e.seq", (GENESIS_HASH, received_before_ms))
-        gaps: dict[str, list[int]] = {}
-        for gateway_id, seq in rows:
-            gaps.setdefault(gateway_id, []).append(self._from_seq(seq) - 1)
-        return gaps
+        holes: dict[str, list[tuple[int, int]]] = {}
+        for gateway_id, seq, below in rows:
+            last = self._from_seq(seq) - 1
+            first = self._from_seq(below) + 1 if below is not None else max(1, last - max_span + 1)
+            holes.setdefault(gateway_id, []).append((first, last))
+        return holes
 
-    def delete_readings_before(self, t_ms: int, limit: int = 5000) -> int:
+    def delete_readings_before(self, t_ms: int, limit: int = 5000, point: str | None = None,
+                               except_points: tuple[str, ...] = ()) -> int:
         """Delete up to ``limit`` readings sampled before ``t_ms`` (retention); how many went.
 
-        Small batches: each is its own short transaction, so ingest never waits long.
+        ``point``: only that point's readings; ``except_points``: not these (they have retention
+        of their own). Small batches: each is its own short transaction, so ingest never waits long.
         """
+        where, params = self._points_filter(point, except_points)
         with self._write():
             return self._execute(
                 "DELETE FROM readings WHERE (station, point, t_ms) IN"
-                " (SELECT station, point, t_ms FROM readings WHERE t_ms < ? LIMIT ?)", (t_ms, limit)).rowcount
+                f" (SELECT station, point, t_ms FROM readings WHERE t_ms < ?{where} LIMIT ?)",
+                (t_ms, *params, limit)).rowcount
+
+    @staticmethod
+    def _points_filter(point: str | None, except_points: tuple[str, ...]) -> tuple[str, tuple]:
+        """SQL (`` AND …``) and parameters selecting ``point``, or every point but ``except_points``."""
+        if point is not None:
+            return " AND point = ?", (point,)
+        if except_points:
+            return f" AND point NOT IN ({','.join('?' * len(except_points))})", tuple(except_points)
+        return "", ()
+
+    def delete_hours_before(self, hour_ms: int, limit: int = 5000) -> int:
+        """Delete up to ``limit`` hour rollups (``point_hours``) of hours starting before ``hour_ms``."""
+        with self._write():
+            return self._execute(
+                "DELETE FROM point_hours WHERE (station, point, hour_ms) IN"
+                " (SELECT station, point, hour_ms FROM point_hours WHERE hour_ms < ? LIMIT ?)", (hour_ms, limit)).rowcount
 
     def ping(self) -> None:
         """Raise if the database does not answer."""
@@ -326,12 +385,21 @@ class SqlStore(AlarmHandling, ABC):
         return [to_reading(row) for row in rows]
 
     def latest(self) -> list[dict]:
-        rows = self._rows(
-            "SELECT r.station, r.point, r.t_ms, r.value, r.unit, r.quality FROM readings r"
-            " JOIN (SELECT station, point, max(t_ms) AS t_ms FROM readings GROUP BY station, point) m"
-            " ON r.station = m.station AND r.point = m.point AND r.t_ms = m.t_ms ORDER BY r.station, r.point")
+        """The newest reading of every (station, point), by seeks on the readings' key, not a scan.
+
+        A ``GROUP BY station, point`` reads every row: 1.9 s for a month of 200 stations, growing
+        with the data (issue 9). The recursive query hops from one (station, point) to the next
+        (the next point of this station, else the first of the next station: a key lookup each)
+        and takes the newest row of each, so it costs per series, whatever the history kept."""
+        rows = self._rows(LATEST)
         return [{"station": s, "point": p, "t_ms": t, "value": v, "unit": u, "quality": Quality(q).name}
                 for s, p, t, v, u, q in rows]
+
+    def arrival_marker(self) -> tuple[int | None, int]:
+        """(newest arrival time, envelopes that arrived in that millisecond): two index lookups
+        that change whenever an envelope is stored, so ``latest()`` is read again only then."""
+        newest = self._rows("SELECT max(received_ms) FROM envelopes")[0][0]
+        return newest, self._rows("SELECT count(*) FROM envelopes WHERE received_ms = ?", (newest,))[0][0]
 
     def alarms(self, open_only: bool = False) -> list[dict]:
         """Alarms newest first with their handling (cloud/store/handling.py); open: raised or acknowledged."""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES,
+from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES,
                              SCHEMA_VERSION, Accepted, SqlStore, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES)])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES])
 
 
 class SqliteStore(SqlStore):

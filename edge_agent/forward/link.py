@@ -9,13 +9,19 @@ report at a time and wait for its acknowledgement.
 Stop-and-wait: SZY 206's confirmation names no report, so only one may be outstanding. No
 answer within ``ack_timeout_s``, a NAK, a closed connection: :class:`LinkError`, and the caller
 backs off, reconnects and sends the same frame again.
+
+The platform may send its own frames on the connection at any time (SZY B0H / 11H, SL 37H /
+4AH): whether the link is waiting for an acknowledgement or idle (:meth:`PlatformLink.idle`),
+each downlink frame that is not the awaited answer goes to ``respond`` and its answer is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import datetime
+from typing import Callable
 
 from cloud.rtu_gateway.framing import StreamFramer
 from edge_agent.forward.config import SZY_ADDRESS, ForwardConfig
@@ -35,8 +41,12 @@ class Refused(LinkError):
     """The platform answered NAK."""
 
 
+Respond = Callable[[szy206.Frame | sl651.Frame], bytes | None]
+
+
 class PlatformLink:
-    def __init__(self, cfg: ForwardConfig) -> None:
+    def __init__(self, cfg: ForwardConfig, respond: Respond | None = None) -> None:
+        self.respond = respond
         self.cfg, self.platform = cfg, cfg.platform
         self.protocol = cfg.platform.protocol
         self.reader: asyncio.StreamReader | None = None
@@ -130,12 +140,53 @@ class PlatformLink:
             if not data:
                 raise LinkError(f"the platform closed the connection (waiting for the answer to the {what})")
             self.last_traffic = time.monotonic()
-            for protocol, raw in self.framer.feed(data):
-                if protocol != self.protocol:
-                    continue
-                try:
-                    frame = (szy206 if protocol == Protocol.SZY206 else sl651).decode(raw)
-                except FrameError:
-                    continue  # counted by nobody: a platform's bad frame is not our report's answer
-                if not frame.uplink and matches(frame):
-                    return
+            if self._handle(data, matches):
+                await self.writer.drain()
+                return
+            await self.writer.drain()
+
+    async def idle(self, timeout: float, wake: asyncio.Event) -> None:
+        """Wait up to ``timeout`` or until ``wake``, answering what the platform sends meanwhile;
+        a connection the platform closed is a :class:`LinkError` (reconnect now, not at the next report)."""
+        if self.writer is None or self.reader is None:
+            raise LinkError("not connected")
+        read = asyncio.ensure_future(self.reader.read(4096))
+        woken = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({read, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (read, woken):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if read.cancelled():
+            return
+        try:
+            data = read.result()
+            if not data:
+                raise LinkError("the platform closed the connection")
+            self._handle(data, None)
+            await self.writer.drain()
+        except (OSError, ConnectionError) as err:
+            raise LinkError(f"connection lost: {err}") from None
+
+    def _handle(self, data: bytes, matches) -> bool:
+        """Every frame in ``data``: True if one is the awaited answer; the platform's queries answered."""
+        matched = False
+        for protocol, raw in self.framer.feed(data):
+            if protocol != self.protocol:
+                continue
+            try:
+                frame = (szy206 if protocol == Protocol.SZY206 else sl651).decode(raw)
+            except FrameError:
+                continue  # counted by nobody: a platform's bad frame is not our report's answer
+            if frame.uplink:
+                continue
+            if not matched and matches is not None and matches(frame):
+                matched = True
+                continue
+            answer = self.respond(frame) if self.respond else None
+            if answer:
+                self.writer.write(answer)
+                self.last_traffic = time.monotonic()
+        return matched

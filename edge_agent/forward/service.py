@@ -14,9 +14,9 @@ import contextlib
 import logging
 import random
 import signal
-import time
 from collections import Counter
 
+from edge_agent.forward.answers import Answers
 from edge_agent.forward.config import ForwardConfig
 from edge_agent.forward.frames import FrameBuilder
 from edge_agent.forward.link import LinkError, PlatformLink
@@ -34,7 +34,8 @@ class Forwarder:
         self.outbox = Outbox(cfg.state, cfg.platform.protocol.value)
         self.source = BufferSource(cfg.source.buffer)
         self.builder = FrameBuilder(cfg)
-        self.link = PlatformLink(cfg)
+        self.answers = Answers(cfg, self.source, self.builder)
+        self.link = PlatformLink(cfg, self.answers.answer)
         self.wake = asyncio.Event()
         self.stats: Counter[str] = Counter()  # this run: attempts, acked, failures, reconnects
         self.connected = False
@@ -117,8 +118,7 @@ class Forwarder:
                     await self.link.keepalive()
                     self._ok()
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), min(idle, 1.0))
+                await self.link.idle(min(idle, 1.0), self.wake)  # the platform's queries answered meanwhile
                 continue
             self.stats["attempts"] += 1
             await self.link.send(frame.data)

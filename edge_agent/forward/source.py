@@ -80,3 +80,20 @@ class BufferSource:
         rows = db.execute("SELECT id, station, point, t_ms, value, quality, added_ms FROM readings WHERE id > ? "
                           "ORDER BY id LIMIT ?", (last_id, limit)).fetchall()
         return [Row(i, s, p, t, math.nan if v is None else v, q, a) for i, s, p, t, v, q, a in rows]
+
+    def latest(self, station: str, points: list[str]) -> list[Row]:
+        """The newest reading of each of ``points`` (by arrival: the ids grow), for a platform's query.
+
+        Scans back from the newest id, so a station that reports stops the scan early; the buffer
+        has no (station, point) index and queries are rare."""
+        db = self._open()
+        if db is None:
+            return []
+        out = []
+        for point in points:
+            row = db.execute("SELECT id, station, point, t_ms, value, quality, added_ms FROM readings "
+                             "WHERE station = ? AND point = ? ORDER BY id DESC LIMIT 1", (station, point)).fetchone()
+            if row:
+                i, s, p, t, v, q, a = row
+                out.append(Row(i, s, p, t, math.nan if v is None else v, q, a))
+        return out

@@ -26,12 +26,14 @@ CODECS = {Protocol.SZY206: szy206, Protocol.SL651: sl651}
 
 
 def detect(data: bytes) -> Protocol:
-    """SL 651 frames start 7E7E, SZY 206 frames 68H; anything else is not a frame of either."""
-    if data[:2] == sl651.START:
+    """SL 651 frames start 7E7E (HEX) or SOH 01H (ASCII), SZY 206 frames 68H; anything else is
+    not a frame of either."""
+    if data[:2] == sl651.START or data[:1] == b"\x01":
         return Protocol.SL651
     if data[:1] == bytes([szy206.START]):
         return Protocol.SZY206
-    raise FrameError(f"start bytes: {data[:2].hex().upper() or 'nothing'} is neither SZY 206 (68) nor SL 651 (7E7E)")
+    raise FrameError(f"start bytes: {data[:2].hex().upper() or 'nothing'} is neither SZY 206 (68) "
+                     "nor SL 651 (7E7E, ASCII 01)")
 
 
 def decode(data: bytes, protocol: Protocol | str | None = None) -> szy206.Frame | sl651.Frame:

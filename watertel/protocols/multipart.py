@@ -1,12 +1,14 @@
 """Messages too long for one frame: SZY 206 split frames and SL 651 multi-packet messages, cut
 (``split_szy``, ``split_sl``) and joined again (``SzyJoiner``, ``SlJoiner``, one per connection).
 
-SZY 206: C D6 set, then a DIVS byte counting down to 0 in the last part; every part carries
-the address and AFN, and the parts' data, in order, are the message's data::
+SZY 206: C D6 set, then a DIVS byte counting down (binary, 255..1) to 1 in the last part, as
+SL/T 427-2021 (the successor of SZY 206-2016, same frame) says: "采用BIN码倒计数 (255~1), 当DIVS
+为1时表示最后一帧". Every part carries the address and AFN, and the parts' data, in order, are the
+message's data::
 
-    68 L 68 | C (D6=1) | DIVS n-1 | A (5) | AFN | data part 1 | CS 16
+    68 L 68 | C (D6=1) | DIVS n | A (5) | AFN | data part 1 | CS 16
     ...
-    68 L 68 | C (D6=1) | DIVS 0   | A (5) | AFN | data part n | CS 16    → one message
+    68 L 68 | C (D6=1) | DIVS 1 | A (5) | AFN | data part n | CS 16    → one message
 
 SL 651: SYN 16 instead of STX, then 3 bytes (packets in all, 12 bits | this packet, 12 bits);
 every packet but the last ends with ETB, the last with ETX; the packets' bodies, in order, are
@@ -36,14 +38,14 @@ SZY_MAX_PART = 0xFF - 8  # L is one byte and counts C, DIVS, A (5), AFN
 
 
 def split_szy(frame: szy206.Frame, size: int) -> list[szy206.Frame]:
-    """``frame`` as split frames of at most ``size`` data bytes each (DIVS counting down to 0)."""
+    """``frame`` as split frames of at most ``size`` data bytes each (DIVS counting down to 1)."""
     if not 1 <= size <= SZY_MAX_PART:
         raise ValueError(f"split size: 1-{SZY_MAX_PART} data bytes (L counts C, DIVS, A and AFN too)")
     data = szy206._message_bytes(frame.message, frame.data_type)
     parts = [data[i:i + size] for i in range(0, len(data), size)] or [b""]
-    if len(parts) > 256:
-        raise ValueError(f"{len(data)} bytes need {len(parts)} split frames; DIVS counts at most 256")
-    return [replace(frame, message=szy206.Fragment(len(parts) - 1 - i, part)) for i, part in enumerate(parts)]
+    if len(parts) > 255:
+        raise ValueError(f"{len(data)} bytes need {len(parts)} split frames; DIVS counts at most 255")
+    return [replace(frame, message=szy206.Fragment(len(parts) - i, part)) for i, part in enumerate(parts)]
 
 
 def split_sl(frame: sl651.Frame, size: int) -> list[sl651.Frame]:
@@ -99,7 +101,7 @@ class SzyJoiner:
         if size > self.max_bytes:
             self.first, self.parts = None, []
             raise FrameError(f"split frame: message over {self.max_bytes} bytes, dropped")
-        if frame.message.countdown:
+        if frame.message.countdown > 1:
             return None
         data, self.first, self.parts = b"".join(self.parts), None, []
         reader = Reader(data)

@@ -1,4 +1,5 @@
-"""SL 651-2014 (水文监测数据通信规约) in HEX/BCD mode: hydrological RTU <-> centre.
+"""SL 651-2014 (水文监测数据通信规约) in HEX/BCD mode: hydrological RTU <-> centre (ASCII mode:
+``sl651_ascii``, chosen by ``decode`` from the start byte and by ``encode`` from ``Frame.ascii``).
 
 Frame (uplink; a downlink frame carries the station address first, then the centre's)::
 
@@ -182,9 +183,11 @@ class Frame:
     password: int
     end: End
     message: Message
+    ascii: bool = False  # ASCII mode (SOH 01H), see sl651_ascii; HEX/BCD mode (7E7E) otherwise
 
     def json_extra(self) -> dict:
-        return {"protocol": "sl651", "function_code": f"{self.function:02X}H"}
+        return {"protocol": "sl651", "function_code": f"{self.function:02X}H",
+                "encoding": "ascii" if self.ascii else "hex"}
 
 
 def crc16(data: bytes) -> int:
@@ -201,11 +204,16 @@ def crc16(data: bytes) -> int:
 
 
 def decode(data: bytes) -> Frame:
-    """One complete frame, or :class:`FrameError` naming the first thing wrong with it."""
+    """One complete frame (HEX/BCD, or ASCII when it starts with SOH 01H), or :class:`FrameError`
+    naming the first thing wrong with it."""
+    from watertel.protocols import sl651_ascii
+
+    if sl651_ascii.is_ascii_frame(data):
+        return sl651_ascii.decode(data)
     if len(data) < MIN_FRAME:
         raise FrameError(f"truncated: {len(data)} bytes, a frame has at least {MIN_FRAME}")
     if data[:2] != START:
-        raise FrameError(f"start bytes: expected 7E7E, got {data[:2].hex().upper()}")
+        raise FrameError(f"start bytes: expected 7E7E (or SOH 01 for ASCII), got {data[:2].hex().upper()}")
     word = int.from_bytes(data[11:13], "big")
     direction, length = word >> 12, word & 0xFFF
     expected = HEADER + length + 3
@@ -360,7 +368,12 @@ def _series(body: Reader) -> Element:
 
 
 def encode(frame: Frame) -> bytes:
-    """The frame's bytes; a field that does not fit raises ValueError (a caller's bug)."""
+    """The frame's bytes (ASCII mode if ``frame.ascii``); a field that does not fit raises
+    ValueError (a caller's bug)."""
+    if frame.ascii:
+        from watertel.protocols import sl651_ascii
+
+        return sl651_ascii.encode(frame)
     body = _body(frame.function, frame.message)
     if len(body) > 0xFFF:
         raise ValueError(f"body of {len(body)} bytes exceeds the 12-bit length")
@@ -426,7 +439,7 @@ def reply(report: Frame, end: End = End.EOT) -> Frame:
     message = report.message
     serial, sent_at = (0, datetime.now(CHINA)) if isinstance(message, Fragment) else (message.serial, message.sent_at)
     return Frame(report.function, False, report.centre, report.station, report.password, end,
-                 Downlink(serial, sent_at))
+                 Downlink(serial, sent_at), report.ascii)
 
 
 def query_realtime(centre: int, station: str, password: int, serial: int, sent_at: datetime) -> Frame:

@@ -25,21 +25,32 @@ Self-report (AFN C0H up; also the answer to a B0H query)::
     15 water pressure: per point 4 BCD bytes, low byte first, 2 decimals, kPa
     time label: second, minute, hour, day (BCD) | allowed delay (1 byte, minutes)
 
-Assumptions, where the key facts and public implementations are silent or disagree:
+Checked against SL/T 427-2021 (the successor of SZY 206-2016 with the same frame; its text is in
+ThingsPanel/go-sl427 ``docs/SL_T 427-2021 水资源监测数据传输规约.txt``) and one public SZY 206
+platform codec (hm1212/szy206-protocol); the README lists each item and its source. Still
+assumptions (no source found):
 
-- A's 2-byte station address is binary, low byte first; the division code reads in order.
-- The centre's reply to 02H (link check) echoes the 1-byte link code (F0H login, F1H logout,
-  F2H keep-alive); its reply to C0H has one data byte 00H. Both are downlink frames with the
-  uplink's frame count and data type, direction 0, not split, and no AUX.
-- Downlink B0H (query real-time values) has no data and an AUX of the 5-byte time label;
+- The division code's three BCD bytes read in order (330102 → 33 01 02); the station address
+  A2 is binary, low byte first (the standard's general rule: low byte first).
+- The centre's reply to 02H (link check) echoes the link code (or is 00H, as hm1212 sends).
+  Replies are downlink frames with the uplink's frame count and data type, not split. The C0H
+  confirmation is the work mode byte (00H-03H) and, optionally, a time label (both decode).
+- Downlink B0H (query real-time values) has an AUX of the 5-byte time label, or nothing;
   downlink 11H (set clock) has the clock (second, minute, hour, day, month, year; 6 BCD) then an
   AUX of the password (2 bytes, binary, low byte first) and the time label. The RTU answers 11H
   with the 6-byte clock it set.
-- Water-quality parameters 0-10 only (water temperature, pH, dissolved oxygen, permanganate
-  index, conductivity, redox potential, turbidity, COD, BOD5, ammonia nitrogen, total nitrogen);
-  a frame with any other bit set is refused rather than misread. Other data types (rainfall,
-  water level, …) are refused as unsupported.
-- The units of flow (m³/s or m³/h) are set per station; the frame does not carry them.
+- Water-quality parameters 0-10 and their decimals (the 4-byte BCD values and 5-byte bitmap are
+  confirmed); a frame with any other bit set is refused rather than misread. Other data types
+  (rainfall, water level, …) are refused as unsupported.
+- Flow/volume, as SL/T 427-2021 表35-36 allows: five AAH bytes mark a value the meter does not
+  have (decoded as ``None``; hm1212 also treats AAAA… as no value). The flow's top byte: SZY 206
+  puts the sign in D7 (high nibble 0 or 8); SL/T 427-2021 puts a two-bit sign (00B +, 11B -) and
+  a two-bit unit (00B m³/s, 11B m³/h) there, above the hundred-thousands digit. Nibbles 0, 8
+  (unflagged, ``unit`` None: the station's configured unit), 3, F (m³/h) and C (m³/s, negative)
+  decode; any other high nibble is refused, so an SZY 206 flow of 1 000 000 or more (a digit in
+  D6-D4) is no longer accepted.
+- B0H from the centre may carry no time label (hm1212 sends none); the centre may answer a 02H
+  link check with 00H (hm1212) instead of the echo: both decode, ``reply`` echoes unless asked.
 """
 
 from __future__ import annotations
@@ -113,10 +124,22 @@ class TimeLabel:
         raise ValueError(f"no month has day {self.day}")  # unreachable: every year has a 31st
 
 
+FLOW_UNITS = {0x0: (False, None), 0x8: (True, None), 0x3: (False, "m³/h"), 0xF: (True, "m³/h"),
+              0xC: (True, "m³/s")}  # top nibble of the flow: (negative, unit flagged by SL/T 427-2021)
+MISSING = b"\xaa" * 5  # SL/T 427-2021: a flow or volume the meter does not measure
+
+
 @dataclass(frozen=True)
 class FlowPoint:
-    flow: Decimal
-    volume: int  # m³
+    """One meter's flow and cumulative volume; ``None`` where it sent AAH (no such value).
+
+    ``unit`` is the SL/T 427-2021 unit flag: ``"m³/h"`` (11B), ``"m³/s"`` (only a negative flow
+    can say so: a positive m³/s flow has the same bytes as an unflagged one), or ``None`` when
+    the frame does not say (SZY 206 sign bit only): the station's configured unit applies."""
+
+    flow: Decimal | None
+    volume: int | None  # m³
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,12 +190,25 @@ class LinkCheck:
 
 @dataclass(frozen=True)
 class Confirm:
-    """The centre's acknowledgement of a C0H self-report."""
+    """The centre's acknowledgement of a C0H self-report.
+
+    ``mode`` is the work mode the terminal is to keep (00H compatible, 01H self-report, 02H
+    query/answer, 03H maintenance); ``time`` the optional time label (SL/T 427-2021 B.101 gives
+    the confirmation the self-report's structure, Tp included; the public SZY 206 platform code
+    sends none), which a terminal may set its clock from."""
+
+    mode: int = 0
+    time: TimeLabel | None = None
+
+
+@dataclass(frozen=True)
+class LinkConfirm:
+    """A centre's answer 00H to a 02H link check (hm1212 sends this instead of the echo)."""
 
 
 @dataclass(frozen=True)
 class Query:
-    time: TimeLabel
+    time: TimeLabel | None = None  # hm1212 sends B0H with no time label
 
 
 @dataclass(frozen=True)
@@ -195,7 +231,7 @@ class Fragment:
     data: bytes
 
 
-Message = RealtimeData | LinkCheck | Confirm | Query | SetClock | ClockEcho | Fragment
+Message = RealtimeData | LinkCheck | LinkConfirm | Confirm | Query | SetClock | ClockEcho | Fragment
 
 
 @dataclass(frozen=True)
@@ -247,6 +283,8 @@ def _frame(user: Reader) -> Frame:
     c = user.byte("control")
     uplink, split, fcb, data_type = bool(c & 0x80), bool(c & 0x40), (c >> 4) & 3, c & 0x0F
     countdown = user.byte("split countdown") if split else None
+    if countdown == 0:
+        raise FrameError("split frame: DIVS 0 (the countdown runs 255 to 1, 1 in the last part)")
     division = bcd_digits(user.take(3, "division code"), "division code")
     station = int.from_bytes(user.take(2, "station address"), "little")
     try:
@@ -264,12 +302,17 @@ def _frame(user: Reader) -> Frame:
 
 def _message(afn: Afn, uplink: bool, data_type: int, user: Reader) -> Message:
     if afn == Afn.LINK_CHECK:
-        return LinkCheck(_link_code(user.byte("link code")))
+        code = user.byte("link code")
+        if code == 0 and not uplink:
+            return LinkConfirm()
+        return LinkCheck(_link_code(code))
     if afn == Afn.SET_CLOCK:
         return ClockEcho(_clock(user)) if uplink else SetClock(_clock(user), _le(user, 2, "password"),
                                                                 _time_label(user))
     if not uplink:
-        return Query(_time_label(user)) if afn == Afn.QUERY_REALTIME else _confirm(user)
+        if afn == Afn.QUERY_REALTIME:
+            return Query(_time_label(user) if user.left() else None)
+        return _confirm(user)
     payload = _payload(data_type, Reader(user.data, user.pos, user.end - 9))
     user.pos = user.end - 9
     return RealtimeData(payload, _le(user, 2, "alarm state"), _le(user, 2, "terminal state"), _time_label(user))
@@ -283,9 +326,12 @@ def _link_code(byte: int) -> LinkCode:
 
 
 def _confirm(user: Reader) -> Confirm:
-    if user.byte("confirmation") != 0:
-        raise FrameError("C0H confirmation: data byte must be 00")
-    return Confirm()
+    mode = user.byte("confirmation")
+    if mode > 3:
+        raise FrameError(f"C0H confirmation: work mode {mode:02X}H (00H-03H)")
+    if not user.left():
+        return Confirm(mode)
+    return Confirm(mode, _time_label(user))
 
 
 def _le(user: Reader, n: int, what: str) -> int:
@@ -331,10 +377,17 @@ def _points(data: Reader, size: int, what: str) -> int:
 
 
 def _flow_point(data: Reader) -> FlowPoint:
-    raw = data.take(5, "flow")[::-1]
-    magnitude = Decimal(bcd_int(bytes([raw[0] & 0x7F]) + raw[1:], "flow")).scaleb(-3)
-    flow = -magnitude if raw[0] & 0x80 else magnitude
-    return FlowPoint(flow, _le_bcd(data.take(5, "volume"), "volume"))
+    raw, volume = data.take(5, "flow"), data.take(5, "volume")
+    cubic = None if volume == MISSING else _le_bcd(volume, "volume")
+    if raw == MISSING:
+        return FlowPoint(None, cubic)
+    top = raw[4] >> 4
+    if top not in FLOW_UNITS:
+        raise FrameError(f"flow: top nibble {top:X}H is neither a sign bit (0, 8) nor an SL/T 427-2021 "
+                         f"sign and unit (0, 3, C, F): {raw.hex().upper()}")
+    negative, unit = FLOW_UNITS[top]
+    magnitude = Decimal(_le_bcd(raw[:4] + bytes([raw[4] & 0x0F]), "flow")).scaleb(-3)
+    return FlowPoint(-magnitude if negative else magnitude, cubic, unit)
 
 
 def _water_quality(data: Reader) -> WaterQuality:
@@ -374,10 +427,12 @@ def _message_bytes(message: Message, data_type: int) -> bytes:
         return message.data
     if isinstance(message, LinkCheck):
         return bytes([message.code])
-    if isinstance(message, Confirm):
+    if isinstance(message, LinkConfirm):
         return b"\x00"
+    if isinstance(message, Confirm):
+        return bytes([message.mode]) + (_label_bytes(message.time) if message.time else b"")
     if isinstance(message, Query):
-        return _label_bytes(message.time)
+        return _label_bytes(message.time) if message.time else b""
     if isinstance(message, SetClock):
         return _clock_bytes(message.clock) + message.password.to_bytes(2, "little") + _label_bytes(message.time)
     if isinstance(message, ClockEcho):
@@ -402,7 +457,8 @@ def _clock_bytes(clock: datetime) -> bytes:
 
 def _payload_bytes(payload: Payload) -> bytes:
     if isinstance(payload, FlowVolume):
-        return b"".join(_flow_bytes(p.flow) + _le_to_bcd(p.volume, 5, "volume") for p in payload.points)
+        return b"".join(_flow_bytes(p) + (MISSING if p.volume is None else _le_to_bcd(p.volume, 5, "volume"))
+                        for p in payload.points)
     if isinstance(payload, Pressure):
         return b"".join(_le_to_bcd(_scaled(v, 2, "pressure"), 4, "pressure") for v in payload.values)
     bitmap = sum(1 << v.parameter for v in payload.values)
@@ -418,27 +474,40 @@ def _scaled(value: Decimal, decimals: int, what: str) -> int:
     return int(scaled)
 
 
-def _flow_bytes(flow: Decimal) -> bytes:
-    raw = bytearray(to_bcd(abs(_scaled(flow, 3, "flow")), 5, "flow"))
-    if raw[0] > 0x7F:
-        raise ValueError(f"flow: {flow} does not fit 5 BCD bytes with a sign bit")
-    raw[0] |= 0x80 if flow.is_signed() else 0
+def _flow_bytes(point: FlowPoint) -> bytes:
+    if point.flow is None:
+        return MISSING
+    raw = bytearray(to_bcd(abs(_scaled(point.flow, 3, "flow")), 5, "flow"))
+    if raw[0] > 0x09:
+        raise ValueError(f"flow: {point.flow} does not fit 9 BCD digits below the sign and unit bits")
+    flags = {v: k for k, v in FLOW_UNITS.items()}
+    key = (point.flow.is_signed(), point.unit)
+    if point.unit == "m³/s" and not point.flow.is_signed():
+        key = (False, None)  # SL/T 427-2021 00B 00B: the same bytes as an unflagged positive flow
+    if key not in flags:
+        raise ValueError(f"flow: unit {point.unit!r} (None, 'm³/s' or 'm³/h')")
+    raw[0] |= flags[key] << 4
     return bytes(raw[::-1])
 
 
 # ---------------------------------------------------------------- what a centre sends
 
 
-def reply(frame: Frame) -> Frame:
-    """The acknowledgement an uplink 02H or C0H frame needs from the centre."""
+def reply(frame: Frame, link_confirm: bool = False) -> Frame:
+    """The acknowledgement an uplink 02H or C0H frame needs from the centre: a 02H link check is
+    echoed, or answered 00H with ``link_confirm`` (as hm1212's platform does)."""
     if not frame.uplink or frame.afn not in (Afn.LINK_CHECK, Afn.SELF_REPORT) or isinstance(frame.message, Fragment):
         raise ValueError(f"no reply is defined for a {'up' if frame.uplink else 'down'}link {frame.afn.name} frame")
-    message = frame.message if isinstance(frame.message, LinkCheck) else Confirm()
+    message: Message = Confirm()
+    if isinstance(frame.message, LinkCheck):
+        message = LinkConfirm() if link_confirm else frame.message
     return Frame(frame.afn, False, frame.data_type, frame.fcb, frame.division, frame.station, message)
 
 
-def query_realtime(division: str, station: int, data_type: DataType, now: datetime, delay: int = 0) -> Frame:
-    return Frame(Afn.QUERY_REALTIME, False, data_type, 3, division, station, Query(TimeLabel.of(now, delay)))
+def query_realtime(division: str, station: int, data_type: DataType, now: datetime | None, delay: int = 0) -> Frame:
+    """B0H; ``now`` None sends it without a time label, as hm1212 does."""
+    label = TimeLabel.of(now, delay) if now is not None else None
+    return Frame(Afn.QUERY_REALTIME, False, data_type, 3, division, station, Query(label))
 
 
 def set_clock(division: str, station: int, now: datetime, password: int = 0, delay: int = 0) -> Frame:

@@ -1,5 +1,7 @@
 // The live alarm board: open alarms from /api/alarms, then kept current by /api/events.
 // Sorted by severity (red first), then newest first; red rows pulse and the title counts them.
+// A red alarm that arrives live flashes the banner and beeps (Web Audio, no sound file) unless
+// the sound is switched off (the choice is kept in localStorage).
 // Operators and admins acknowledge and assign from the list; alarms of stations in maintenance
 // (suppressed) are not shown.
 import {postJson} from "./actions.js";
@@ -15,6 +17,50 @@ const RANK = {red: 0, orange: 1, yellow: 2, blue: 3};
 const alarms = new Map();  // id -> alarm row
 const fresh = new Set();  // ids that arrived live (highlighted once)
 const baseTitle = document.title;
+const SOUND_KEY = "watertel_alarm_sound";  // "off": no beep
+let audio = null;  // one AudioContext, made on first use
+
+const soundOn = () => localStorage.getItem(SOUND_KEY) !== "off";
+const bump = (node, key) => { node.dataset[key] = String(Number(node.dataset[key] || 0) + 1); };
+
+// Two short tones. Chromium keeps audio suspended until the user has touched the page: then this
+// stays silent and the banner alone signals (a click on the sound toggle unlocks it).
+function beep() {
+  if (!soundOn() || !window.AudioContext) return false;
+  audio = audio || new AudioContext();
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+  if (audio.state !== "running") return false;  // still locked: silent this time
+  const start = audio.currentTime;
+  const gain = audio.createGain();
+  gain.gain.setValueAtTime(0.25, start);
+  gain.gain.exponentialRampToValueAtTime(0.001, start + 0.5);
+  gain.connect(audio.destination);
+  [880, 660].forEach((hz, i) => {
+    const tone = audio.createOscillator();
+    tone.frequency.value = hz;
+    tone.connect(gain);
+    tone.start(start + i * 0.2);
+    tone.stop(start + i * 0.2 + 0.18);
+  });
+  return true;
+}
+
+// The cue for a red alarm that arrived live: the banner flashes (restarted for each) and beeps.
+function cue(alarm) {
+  const banner = document.getElementById("red-banner");
+  banner.classList.remove("flash");
+  void banner.offsetWidth;  // a reflow, so the animation starts again
+  banner.classList.add("flash");
+  banner.title = t("alarms.new_red", {what: `${alarm.station} ${alarm.type}`});
+  bump(banner, "cues");
+  if (beep()) bump(document.body, "beeps");
+}
+
+function renderSound() {
+  const button = document.getElementById("sound");
+  button.textContent = t(soundOn() ? "alarms.sound_on" : "alarms.sound_off");
+  button.setAttribute("aria-pressed", String(soundOn()));
+}
 
 export function sortAlarms(rows) {
   return rows.sort((a, b) => (RANK[a.severity] ?? 9) - (RANK[b.severity] ?? 9) || b.raised_ms - a.raised_ms || b.id - a.id);
@@ -72,6 +118,7 @@ function render() {
   banner.hidden = reds === 0;
   banner.textContent = t("alarms.red", {n: reds});
   document.title = reds ? `(${reds}) ${baseTitle}` : baseTitle;
+  renderSound();
 }
 
 async function reload() {
@@ -88,11 +135,19 @@ async function reload() {
 mountHeader("/alarms");
 live({
   alarm: ({change, alarm}) => {
-    if (change === "cleared" || !OPEN.has(alarm.state) || alarm.suppressed) alarms.delete(alarm.id);
-    else { if (!alarms.has(alarm.id)) fresh.add(alarm.id); alarms.set(alarm.id, alarm); }
+    const before = alarms.get(alarm.id);
+    const open = change !== "cleared" && OPEN.has(alarm.state) && !alarm.suppressed;
+    if (!open) alarms.delete(alarm.id);
+    else { if (!before) fresh.add(alarm.id); alarms.set(alarm.id, alarm); }
     render();
+    if (open && alarm.severity === "red" && alarm.state === "raised" && (!before || before.severity !== "red")) cue(alarm);
   },
 }, reload);
 reload();
 window.addEventListener("langchange", render);
+document.getElementById("sound").addEventListener("click", () => {
+  localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
+  if (soundOn() && window.AudioContext) { audio = audio || new AudioContext(); audio.resume().catch(() => {}); }  // a gesture unlocks audio
+  renderSound();
+});
 setInterval(() => { if (assigning === null) render(); }, 30_000);  // ages move on (not while typing)

@@ -2,7 +2,7 @@
 // JSON, small DOM helpers and the live event stream.
 import {applyI18n, lang, setLang, t} from "./i18n.js";
 
-const PAGES = [["/", "nav.overview"], ["/alarms", "nav.alarms"], ["/stations", "nav.stations"], ["/quality", "nav.quality"], ["/crew", "nav.crew"]];
+const PAGES = [["/", "nav.overview"], ["/alarms", "nav.alarms"], ["/stations", "nav.stations"], ["/quality", "nav.quality"], ["/permits", "nav.permits"], ["/fleet", "nav.fleet"], ["/crew", "nav.crew"]];
 
 // An element with attributes (class, href, data-*, …) and children (strings or nodes).
 export function el(tag, attrs = {}, ...children) {
@@ -48,6 +48,11 @@ export function mountHeader(active) {
   const langButton = el("button", {id: "lang", type: "button", "data-i18n": "lang.switch",
     onclick: () => setLang(lang() === "en" ? "zh" : "en")});
   nav.append(langButton);
+  getJson("/api/me").then((me) => {  // the admin page's link: for admins only
+    if (me.role !== "admin" || nav.querySelector("a[href='/admin']")) return;
+    langButton.before(el("a", {href: "/admin", "data-i18n": "nav.admin", className: active === "/admin" ? "active" : null},
+      t("nav.admin")));
+  }).catch(() => {});
   if (!document.getElementById("logout")) {
     nav.append(el("button", {id: "logout", type: "button", "data-i18n": "nav.logout", onclick: logOut}));
   }

@@ -49,7 +49,7 @@ async function drawCharts() {
       const points = s.mode === "raw"
         ? s.points.map((p) => ({t: p.t_ms, v: p.value}))
         : s.points.map((p) => ({t: p.t_ms + s.bucket_ms / 2, v: p.mean, lo: p.min, hi: p.max}));
-      const markers = alarms.filter((a) => a.point === point)
+      const markers = alarms.filter((a) => a.point === point || a.point === "*")  // "*": the whole station (burst, data stopped)
         .map((a) => ({t: a.raised_ms, label: `${t(`sev.${a.severity}`)} ${a.type}: ${a.message}`, className: `sev-${a.severity}`}));
       const summary = s.mode === "raw" ? t("station.points", {n: s.points.length})
         : t("station.buckets", {n: s.points.length, w: fmtAge(s.bucket_ms)});

@@ -1,0 +1,286 @@
+"""Benchmark (not a test): the console's API over a month of 5-minute data of 4,000 stations (issue 9).
+
+Run: .venv/bin/python bench/bench_console.py [--stations 4000] [--days 30] [--interval 5]
+     [--data-dir DIR] [--requests 100] [--subscribers 100] [--alarms 5]
+
+Builds (or reuses, from ``--data-dir``, when it holds a store of the same shape) a SQLite store of
+``--stations`` stations × ``--days`` days of ``flow`` at ``--interval`` minutes ending now (the
+readings of bench/bench_rates.py: ~1 % of slots missing, 2 % late, 0.5 % flagged; 4,000 × 30 days
+× 5 min = 34.5 million readings), with a registry file of the stations in 40 counties. Then starts
+the real API (`watertel cloud api`, a subprocess), logs in with a bearer token and measures:
+
+- ``GET /api/stations`` ``--requests`` times (the station list; the first call is quoted apart);
+- ``GET /api/series`` of ``flow`` over the last 7 days of a random station, ``--requests`` times
+  (the station page's trend: 2,016 slots, served as min/max/mean buckets);
+- ``--subscribers`` concurrent ``GET /api/events`` streams, one per user (a user may hold five):
+  once all are ``ready``, ``--alarms`` alarms are raised through the store one after another, and
+  for each, how many streams got its ``alarm`` event and after how long (the hub polls once a
+  second, so about half a second is expected).
+
+Targets (issue 9): station list p95 ≤ 200 ms, 7-day trend p95 ≤ 200 ms, 100 subscribers served.
+Progress goes to stderr; the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_edge import say  # noqa: E402
+from bench_rates import readings, stations  # noqa: E402
+from cloud.api.auth import hash_password  # noqa: E402
+from cloud.store.sqlite import SqliteStore  # noqa: E402
+from watertel.processes import free_port, port_open  # noqa: E402
+
+DAY_MS = 86_400_000
+PASSWORD = "bench console password"
+COUNTIES = 40
+CHUNK = 100  # stations generated and inserted at a time: bounded memory
+# a daily cycle (288 slots of 5 min) around 20 m3/h, different per station; flagged readings have no value
+INSERT = ("INSERT INTO readings VALUES (?1, 'flow', ?2, CASE WHEN ?4 = 0 THEN 20.0 + 8.0 * abs(((?2 / 300000) % 288)"
+          " - 144) / 144.0 + (abs(?3) % 50) / 10.0 END, 'm3/h', ?4, 'gw-bench', 0, ?5)")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def figures(seconds: list[float]) -> dict:
+    ms = [s * 1000 for s in seconds]
+    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(percentile(ms, 95), 1),
+            "max_ms": round(max(ms), 1)}
+
+
+# --- the data ----------------------------------------------------------------------------------
+def registry_doc(n: int, interval: int) -> dict:
+    """One province, four cities, ``COUNTIES`` counties; the stations spread over the counties."""
+    cities = [{"id": f"c{c}", "name": f"City {c}", "counties": [
+        {"id": f"c{c}-{k}", "name": f"County {c}-{k}"} for k in range(COUNTIES // 4)]} for c in range(4)]
+    counties = [county["id"] for city in cities for county in city["counties"]]
+    return {"provinces": [{"id": "p", "name": "Province", "cities": cities}],
+            "stations": [{"id": st.id, "name": f"Well {i}", "kind": "well", "region": counties[i % len(counties)],
+                          "interval_minutes": interval, "points": ["flow"], "commissioned": "2024-01-01"}
+                         for i, st in enumerate(stations(n, interval))]}
+
+
+def build_store(folder: Path, n: int, days: int, interval: int) -> dict:
+    """The store and registry in ``folder``, reused when its ``shape.json`` says they match."""
+    shape = {"stations": n, "days": days, "interval_minutes": interval}
+    marker = folder / "shape.json"
+    if marker.exists() and {k: v for k, v in json.loads(marker.read_text()).items() if k in shape} == shape:
+        built = json.loads(marker.read_text())
+        say(f"reusing the store in {folder} ({built['readings']:,} readings, built {built['built']})")
+        return built
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("watertel.db*"):
+        stale.unlink()
+    (folder / "registry.yaml").write_text(yaml.safe_dump(registry_doc(n, interval), sort_keys=False), encoding="utf-8")
+    SqliteStore(folder / "watertel.db").close()  # the schema, as the service makes it
+    end = int(time.time() * 1000) // (interval * 60_000) * (interval * 60_000)
+    period = SimpleNamespace(start_ms=end - days * DAY_MS, end_ms=end)  # all `readings` reads of a period
+    db = sqlite3.connect(folder / "watertel.db", isolation_level=None)
+    db.execute("PRAGMA synchronous=OFF")
+    start, total, sts = time.perf_counter(), 0, stations(n, interval)
+    for i in range(0, n, CHUNK):
+        db.execute("BEGIN")
+        for batch in readings(sts[i:i + CHUNK], period, seed=i):
+            db.executemany(INSERT, [(s, t, int(s[3:]), q, r) for s, _, t, r, q in batch])
+            total += len(batch)
+        db.execute("COMMIT")
+        say(f"store: {i + CHUNK:,} stations, {total:,} readings, {time.perf_counter() - start:.0f} s")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    built = {**shape, "readings": total, "start_ms": period.start_ms, "end_ms": end,
+             "build_s": round(time.perf_counter() - start, 1), "built": dt.datetime.now().isoformat(timespec="seconds")}
+    marker.write_text(json.dumps(built))
+    return built
+
+
+# --- the API -----------------------------------------------------------------------------------
+def write_config(folder: Path, port: int, users: int) -> Path:
+    """A cloud.yaml over the store and registry in ``folder``: ``users`` operators, one admin."""
+    digest = hash_password(PASSWORD)  # one hash for all: each login still verifies it (argon2)
+    config = folder / "cloud.yaml"
+    config.write_text(yaml.safe_dump({
+        "data_dir": str(folder), "registry_file": str(folder / "registry.yaml"),
+        "api": {"port": port, "users": [{"username": "admin", "password_hash": digest, "role": "admin"}] + [
+            {"username": f"op{i:03d}", "password_hash": digest, "role": "operator"} for i in range(users)]}}))
+    return config
+
+
+def start_api(config: Path, port: int) -> subprocess.Popen:
+    log = open(config.parent / "api.log", "wb")  # noqa: SIM115 - the child writes to it until stopped
+    proc = subprocess.Popen([sys.executable, "-m", "watertel", "cloud", "api", "--config", str(config)], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not port_open(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the API did not start: {(config.parent / 'api.log').read_text()[-2000:]}")
+        time.sleep(0.1)
+    return proc
+
+
+def call(conn: http.client.HTTPConnection, method: str, path: str, token: str | None = None,
+         body: dict | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    conn.request(method, path, json.dumps(body) if body is not None else None, headers)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read() or b"null")
+
+
+def log_in(port: int, user: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    status, body = call(conn, "POST", "/api/login", body={"username": user, "password": PASSWORD, "session": "bearer"})
+    conn.close()
+    if status != 200:
+        raise RuntimeError(f"login of {user}: {status} {body}")
+    return body["access_token"]
+
+
+def timed_gets(port: int, token: str, paths: list[str]) -> list[float]:
+    """Each path in turn over one keep-alive connection (as a browser does): seconds per answer."""
+    conn, times = http.client.HTTPConnection("127.0.0.1", port, timeout=120), []
+    for path in paths:
+        start = time.perf_counter()
+        status, body = call(conn, "GET", path, token)
+        times.append(time.perf_counter() - start)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body}")
+    conn.close()
+    return times
+
+
+# --- live alarms -------------------------------------------------------------------------------
+async def subscriber(port: int, token: str, ready: asyncio.Event, got: dict[int, float], opened: list) -> None:
+    """One /api/events stream: counts itself in ``opened`` at ``ready``; notes when each alarm arrives."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /api/events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    status = (await reader.readline()).decode()
+    if " 200 " not in status:
+        raise RuntimeError(f"events: {status.strip()}")
+    event = ""
+    try:
+        while line := (await reader.readline()).decode():
+            if line.startswith("event: "):
+                event = line[7:].strip()
+                if event == "ready":
+                    opened.append(time.monotonic())
+                    if len(opened) == ready.n:  # type: ignore[attr-defined]
+                        ready.set()
+            elif line.startswith("data: ") and event == "alarm":
+                data = json.loads(line[6:])
+                if data["change"] == "new":
+                    got.setdefault(data["alarm"]["id"], time.time())
+    finally:
+        writer.close()
+
+
+async def live_alarms(port: int, tokens: list[str], store_path: Path, alarms: int) -> dict:
+    """Open every stream, wait for all to be ready, raise ``alarms`` alarms through the store."""
+    ready, opened = asyncio.Event(), []
+    ready.n = len(tokens)  # type: ignore[attr-defined]
+    received: list[dict[int, float]] = [{} for _ in tokens]
+    start = time.monotonic()
+    tasks = [asyncio.create_task(subscriber(port, t, ready, got, opened)) for t, got in zip(tokens, received)]
+    try:
+        await asyncio.wait_for(ready.wait(), 300)
+    except TimeoutError:
+        pass
+    ready_s = time.monotonic() - start
+    say(f"events: {len(opened)} of {len(tokens)} streams ready after {ready_s:.1f} s")
+    store, raised = SqliteStore(store_path), {}
+    try:
+        for i in range(alarms):
+            t = time.time()
+            station = f"ST-{random.randrange(1000):05d}"
+            await asyncio.to_thread(store.raise_alarm, station, "flow", "bench_live", "orange", f"bench alarm {i}",
+                                    int(t * 1000))
+            (alarm_id,) = store._rows("SELECT max(id) FROM alarms")[0]  # noqa: SLF001 - a bench, not the API
+            raised[alarm_id] = t
+            await asyncio.sleep(2.5)  # two polls of the hub: every stream has it by then, or never will
+        for alarm_id in raised:  # leave the store as found, so the next run raises afresh
+            await asyncio.to_thread(store.clear_alarm, *store._rows(  # noqa: SLF001
+                "SELECT station, point, type FROM alarms WHERE id = ?", (alarm_id,))[0], int(time.time() * 1000))
+    finally:
+        store.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    latencies = [got[a] - t for a, t in raised.items() for got in received if a in got]
+    delivered = [sum(a in got for got in received) for a in raised]
+    return {"subscribers": len(tokens), "ready": len(opened), "ready_s": round(ready_s, 2), "alarms": len(raised),
+            "received_per_alarm": delivered, "all_received": all(n == len(tokens) for n in delivered),
+            "latency": figures(latencies) if latencies else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stations", type=int, default=4000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--interval", type=int, default=5, help="minutes")
+    parser.add_argument("--data-dir", type=Path, help="keep the store here and reuse it next time (else a temp folder)")
+    parser.add_argument("--requests", type=int, default=100, help="per endpoint")
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--alarms", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
+        folder = args.data_dir or Path(tmp)
+        built = build_store(folder, args.stations, args.days, args.interval)
+        port = free_port()
+        proc = start_api(write_config(folder, port, args.subscribers), port)
+        try:
+            result = measure(port, folder, built, args)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print(json.dumps(result))
+
+
+def measure(port: int, folder: Path, built: dict, args: argparse.Namespace) -> dict:
+    token = log_in(port, "admin")
+    rng = random.Random(9)
+    first = timed_gets(port, token, ["/api/stations"])[0]
+    say(f"stations: first call {first * 1000:.0f} ms")
+    listing = timed_gets(port, token, ["/api/stations"] * args.requests)
+    say(f"stations: {figures(listing)}")
+    end, week = built["end_ms"], 7 * DAY_MS
+    trend = timed_gets(port, token, [f"/api/series?station=ST-{rng.randrange(args.stations):05d}&point=flow"
+                                     f"&from={end - week}&to={end}" for _ in range(args.requests)])
+    say(f"series (7 days): {figures(trend)}")
+    tokens = [log_in(port, f"op{i:03d}") for i in range(args.subscribers)]
+    live = asyncio.run(live_alarms(port, tokens, folder / "watertel.db", args.alarms))
+    say(f"events: {live}")
+    stations_fig, trend_fig = figures(listing), figures(trend)
+    return {"bench": "console", "machine": platform.machine(), "cpus": os.cpu_count(), **{
+        k: built[k] for k in ("stations", "days", "interval_minutes", "readings")},
+            "stations_list": {**stations_fig, "first_ms": round(first * 1000, 1), "target_p95_ms": 200},
+            "series_7_days": {**trend_fig, "target_p95_ms": 200}, "events": live,
+            "targets_met": {"stations_list": stations_fig["p95_ms"] <= 200, "series_7_days": trend_fig["p95_ms"] <= 200,
+                            "subscribers": live["all_received"] and live["ready"] == args.subscribers}}
+
+
+if __name__ == "__main__":
+    main()

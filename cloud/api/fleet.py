@@ -1,0 +1,79 @@
+"""The gateway fleet in the console: ``GET /api/fleet`` (operators and admins).
+
+Each registered gateway's line of the fleet view (cloud/fleet.py, as `watertel cloud fleet`
+prints it: agent version, config hash, clock offset, buffer depth, last contact) plus one word
+for the console, ``status``:
+
+- ``offline``: its last word was the MQTT will (the broker saw it go);
+- ``stale``: nothing heard for ``stale_after_s`` (a gateway that lost power sends no will
+  until the broker's keep-alive runs out, and a silent one must stand out either way);
+- ``online``: heard from within ``stale_after_s``;
+- ``never``: nothing heard since the ingest started keeping the fleet files.
+
+A region-scoped user sees the gateways that serve at least one station in their regions: they
+depend on it, even if it also serves a neighbour's stations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends
+
+from cloud.api.deps import Principal
+from cloud.fleet import FleetStatus
+
+if TYPE_CHECKING:
+    from cloud.config import CloudConfig
+
+Ancestry = Callable[[str], "list[str] | None"]
+STALE_AFTER_S = 300.0  # five status periods of the agent's default (uplink.status_every_s: 60)
+
+
+@dataclass(frozen=True)
+class FleetSetup:
+    """Where the ingest keeps the fleet files, and which stations each registered gateway serves."""
+
+    folder: Path  # <data_dir>/fleet
+    gateways: dict[str, list[str]]  # gateway id -> its stations
+    stale_after_s: float = STALE_AFTER_S
+
+    @classmethod
+    def of(cls, cfg: CloudConfig) -> FleetSetup:
+        """From a ``CloudConfig``: its data folder and its gateways."""
+        return cls(cfg.data_dir / "fleet", {g.id: list(g.stations) for g in cfg.gateways})
+
+
+def status_word(row: dict[str, Any], now_ms: int, stale_after_s: float) -> str:
+    """online | stale | offline | never, for one fleet row (see the module doc)."""
+    last = row["last_contact_ms"]
+    if last is None:
+        return "never"
+    if row["state"] == "offline":
+        return "offline"
+    return "stale" if now_ms - last > stale_after_s * 1000 else "online"
+
+
+def fleet_router(setup: FleetSetup, ancestry: Ancestry, user: Callable) -> APIRouter:
+    """``/api/fleet`` for the roles ``user`` admits, within their regions."""
+    router = APIRouter(prefix="/api", tags=["fleet"])
+    who_asks = Depends(user)
+    fleet = FleetStatus(setup.folder)
+
+    @router.get("/fleet")
+    def gateways(who: Principal = who_asks) -> dict:
+        """Every gateway you may see, sorted by id, with its status and when it was last heard from."""
+        now = int(time.time() * 1000)
+        out = []
+        for gateway, stations in sorted(setup.gateways.items()):
+            if not any(who.sees(ancestry(s)) for s in stations):
+                continue
+            r = fleet.row(gateway)
+            out.append({**r, "stations": stations, "status": status_word(r, now, setup.stale_after_s)})
+        return {"now_ms": now, "stale_after_s": setup.stale_after_s, "gateways": out}
+
+    return router

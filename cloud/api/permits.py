@@ -1,0 +1,69 @@
+"""Water-withdrawal permits in the console: ``GET /api/permits``.
+
+One row per permit in the registry, within the reader's regions: the permit year's withdrawal
+so far against the permitted volume, the plan as the registry gives it and the running plan
+periods, the tier reached and the projected exceedance date. The figures come from the same
+code as `watertel report permits` and the over-permit alarms (``withdrawal.load_status`` and
+``permits_report.row``), so the console, the report and the alarm never disagree.
+
+A permit lies in the region of its first meter's station, as in the report's ``region`` column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends
+
+from cloud.alarms.config import AlarmsConfig
+from cloud.api.deps import Principal
+from cloud.api.reports import ReportsSetup
+from cloud.permits import Permit
+from cloud.quality.config import RatesConfig
+from cloud.quality.permits_report import row
+from cloud.quality.withdrawal import load_status
+from cloud.registry import Registry
+from cloud.store import SqlStore
+
+Ancestry = Callable[[str], "list[str] | None"]
+
+
+def permits_router(store: SqlStore, registry: Registry | None, reports: ReportsSetup | None, ancestry: Ancestry,
+                   user: Callable) -> APIRouter:
+    """``/api/permits`` for any reader (``user``), each permit computed on request; the tiers and
+    the time zone are those of the reports (``reports``), else the defaults."""
+    router = APIRouter(prefix="/api", tags=["permits"])
+    reader = Depends(user)
+    alarms = (reports.alarms if reports else None) or AlarmsConfig()
+    tz = (reports.rates if reports else RatesConfig()).tz
+
+    @router.get("/permits")
+    def permits(who: Principal = reader) -> dict:
+        """Every permit in your regions with its year-to-date withdrawal, plan, tier and projection."""
+        now = int(time.time() * 1000)
+        stations = {s.id: s for s in registry.stations} if registry else {}  # as the registry is now
+        out = []
+        for p in registry.permits if registry else []:
+            if not who.sees(ancestry(p.meters[0].station)):
+                continue
+            out.append(_permit_row(store, registry, p, alarms, tz, now, stations))
+        return {"now_ms": now, "permits": out}
+
+    return router
+
+
+def _permit_row(store: SqlStore, registry: Registry, p: Permit, alarms: AlarmsConfig, tz: ZoneInfo, now: int,
+                stations: dict) -> dict:
+    rule = alarms.for_station(p.id).over_permit
+    status = load_status(store, p, now, tz, rule.window_days)  # as the over-permit check computes it
+    first = stations.get(p.meters[0].station)
+    return {**row(status, alarms, registry.path(first.region) if first else "", tz),
+            "stations": [{"station": m.station, "name": getattr(stations.get(m.station), "name", "")} for m in p.meters],
+            "region_name": " / ".join(registry.names[r] for r in reversed(registry.ancestry(first.region))) if first else "",
+            "last_day": (status.end - dt.timedelta(days=1)).isoformat(),
+            "plan": p.plan.model_dump() if p.plan else None,
+            "tiers": [{"share": t.share, "severity": t.severity} for t in rule.tiers],
+            "alarm_enabled": rule.enabled}

@@ -1,0 +1,404 @@
+// The admin page: the station registry (interval, points, maintenance windows, permit) edited
+// through PUT /api/registry/stations/{id}; the gateways with their key ids and states, registered,
+// rotated and revoked through /api/admin/gateways; users and roles (/api/admin/users); the
+// notification routes and contacts (/api/admin/notifications); the audit log, newest first, with its hash chain checked
+// (GET /api/audit, /api/audit/verify). Admins only; others see a notice.
+import {ApiError, csrfToken, el, getJson, mountHeader, showError} from "./common.js";
+import {fmtTime, t} from "./i18n.js";
+
+let stations = [];
+let editing = null;  // the station being edited, as GET /api/registry/stations answered it
+
+let users = [];
+let editingUser = null;  // the username being edited (null: the form creates one)
+let resetting = null;  // the username whose password is being reset
+let notifications = null;  // GET /api/admin/notifications as last answered (or a write's answer)
+
+async function send(method, path, body) {
+  const response = await fetch(path, {method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": csrfToken()}});
+  if (response.status === 401) { window.location = "/login"; throw new ApiError(401, "logged out"); }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = Array.isArray(answer.detail) ? answer.detail.map((d) => d.msg || d).join("\n") : answer.detail;
+    throw new ApiError(response.status, detail || response.statusText);
+  }
+  return answer;
+}
+
+const put = (path, body) => send("PUT", path, body);
+const regionList = (text) => text.split(/[;,\s]+/).filter(Boolean);
+
+function interval(s) {
+  return s.interval_seconds ? `${s.interval_seconds} ${t("admin.unit_s")}` : `${s.interval_minutes} ${t("admin.unit_min")}`;
+}
+
+function renderStations() {
+  document.querySelector("#stations tbody").replaceChildren(...stations.map((s) => el("tr", {"data-id": s.id},
+    el("td", {}, s.id), el("td", {}, s.name), el("td", {}, s.region_path), el("td", {}, t(`kind.${s.kind}`)),
+    el("td", {className: "interval"}, interval(s)), el("td", {}, s.points.join("; ")),
+    el("td", {}, String(s.maintenance.length)), el("td", {}, s.permit ? s.permit.id : "—"),
+    el("td", {}, el("button", {type: "button", className: "edit", onclick: () => openEdit(s)}, t("admin.edit"))))));
+}
+
+function keyText(k) {
+  const state = t(`key.${k.state}`);
+  return k.valid_until ? `${k.key_id} (${state} ${k.valid_until})` : `${k.key_id} (${state})`;
+}
+
+function renderGateways(gateways) {
+  document.querySelector("#gateways tbody").replaceChildren(...gateways.map((g) => el("tr", {"data-id": g.id},
+    el("td", {}, g.id), el("td", {}, g.stations.join(", ")),
+    el("td", {className: "keys"}, g.keys.map(keyText).join("; ")),
+    el("td", {className: "payload-keys"}, g.payload_keys.map(keyText).join("; ") || "—"),
+    el("td", {className: "key-actions"},
+      el("button", {type: "button", className: "rotate", onclick: () => keyForm(g.id)}, t("admin.rotate")),
+      ...g.keys.filter((k) => k.state === "previous" || k.state === "expired").map((k) => el("button",
+        {type: "button", className: "revoke", "data-key": k.key_id, onclick: () => revoke(g.id, k.key_id)},
+        t("admin.revoke", {key: k.key_id})))))));
+}
+
+// The key form registers a gateway, or (opened from a row) rotates that gateway's key.
+function keyForm(gatewayId) {
+  const form = document.getElementById("key-form");
+  form.reset();
+  form.dataset.rotate = gatewayId || "";
+  form.gateway.value = gatewayId || "";
+  form.gateway.readOnly = Boolean(gatewayId);
+  for (const label of form.querySelectorAll(".rotate-only")) label.hidden = !gatewayId;
+  for (const label of form.querySelectorAll(".register-only")) label.hidden = Boolean(gatewayId);
+  document.getElementById("key-save").textContent = t(gatewayId ? "admin.rotate" : "admin.register");
+  document.getElementById("key-error").textContent = "";
+  if (gatewayId) form.key_id.focus();
+}
+
+async function saveKey(event) {
+  event.preventDefault();
+  const form = event.target;
+  const gid = form.gateway.value.trim();
+  try {
+    if (form.dataset.rotate) {
+      await send("POST", `/api/admin/gateways/${encodeURIComponent(gid)}/rotate`, {key_id: form.key_id.value.trim(),
+        public_key_pem: form.pem.value, old_valid_until: form.old_valid_until.value.trim() || null,
+        revoke_old: form.revoke_old.checked});
+    } else {
+      await send("POST", "/api/admin/gateways", {id: gid, stations: regionList(form.stations.value),
+        key_id: form.key_id.value.trim(), public_key_pem: form.pem.value});
+    }
+    document.getElementById("key-saved").textContent = t("admin.gateway_saved", {id: gid});
+    keyForm(null);
+    await load();
+  } catch (error) {
+    document.getElementById("key-error").textContent = error.message;
+  }
+}
+
+async function revoke(gid, key) {
+  if (!window.confirm(t("admin.confirm_revoke", {id: gid, key}))) return;
+  try {
+    await send("POST", `/api/admin/gateways/${encodeURIComponent(gid)}/revoke`, {key_id: key});
+    document.getElementById("key-saved").textContent = t("admin.gateway_saved", {id: gid});
+    await load();
+  } catch (error) { document.getElementById("key-error").textContent = error.message; }
+}
+
+function renderUsers(editable) {
+  document.getElementById("users-readonly").hidden = editable;
+  document.getElementById("user-form").hidden = !editable;
+  document.querySelector("#users tbody").replaceChildren(...users.map((u) => el("tr", {"data-id": u.username},
+    el("td", {}, u.username), el("td", {className: "role"}, t(`role.${u.role}`)),
+    el("td", {className: "regions"}, u.regions.join("; ") || t("admin.all_regions")),
+    el("td", {}, ...(editable ? [
+      el("button", {type: "button", className: "edit-user", onclick: () => userForm(u)}, t("admin.edit")),
+      el("button", {type: "button", className: "reset", onclick: () => passwordForm(u.username)}, t("admin.reset")),
+      el("button", {type: "button", className: "delete", onclick: () => deleteUser(u.username)}, t("admin.delete"))] : [])))));
+}
+
+// The user form creates a user, or (opened from a row) changes that user's role and regions.
+function userForm(user) {
+  const form = document.getElementById("user-form");
+  form.reset();
+  editingUser = user ? user.username : null;
+  form.username.value = user ? user.username : "";
+  form.username.readOnly = Boolean(user);
+  form.role.value = user ? user.role : "viewer";
+  form.regions.value = user ? user.regions.join("; ") : "";
+  form.querySelector(".create-only").hidden = Boolean(user);
+  form.password.required = !user;
+  document.getElementById("user-save").textContent = t(user ? "admin.save" : "admin.create_user");
+  document.getElementById("user-error").textContent = "";
+}
+
+function passwordForm(name) {
+  resetting = name;
+  const form = document.getElementById("password-form");
+  form.reset();
+  form.hidden = false;
+  document.getElementById("password-user").textContent = name;
+  form.password.focus();
+}
+
+async function userAction(action, name) {
+  try {
+    await action();
+    document.getElementById("user-saved").textContent = t(name.deleted ? "admin.user_deleted" : "admin.user_saved", name);
+    await loadUsers();
+    return true;
+  } catch (error) {
+    document.getElementById("user-error").textContent = error.message;
+    return false;
+  }
+}
+
+async function saveUser(event) {
+  event.preventDefault();
+  const form = event.target;
+  const name = form.username.value.trim();
+  const regions = regionList(form.regions.value);
+  const done = await userAction(() => editingUser
+    ? send("PATCH", `/api/admin/users/${encodeURIComponent(editingUser)}`, {role: form.role.value, regions})
+    : send("POST", "/api/admin/users", {username: name, password: form.password.value, role: form.role.value, regions}),
+  {name});
+  if (done) userForm(null);
+}
+
+async function savePassword(event) {
+  event.preventDefault();
+  const form = event.target;
+  const done = await userAction(() => send("POST", `/api/admin/users/${encodeURIComponent(resetting)}/password`,
+    {password: form.password.value}), {name: resetting});
+  if (done) { form.hidden = true; resetting = null; }
+}
+
+async function deleteUser(name) {
+  if (!window.confirm(t("admin.confirm_delete", {name}))) return;
+  await userAction(() => send("DELETE", `/api/admin/users/${encodeURIComponent(name)}`), {name, deleted: true});
+}
+
+// Routes and contacts: editable when the cloud config keeps them in notifications_file. A route is
+// added or removed by sending the whole list (PUT /api/admin/notifications/routes); a contact is
+// created or replaced by PUT /api/admin/notifications/contacts/{id}, removed by DELETE.
+function routeBody(r) {
+  return {regions: r.regions, severities: r.severities, level: r.level, contacts: r.contacts, roles: r.roles,
+    quiet_hours: r.quiet_hours};
+}
+
+function contactChannels(c) {
+  return ["email", "phone", "webhook", "robot"].filter((k) => c[k]).map((k) => `${k}: ${c[k]}`).join("; ");
+}
+
+function renderRoutes(answer) {
+  notifications = answer;
+  const editable = answer.editable;
+  for (const cell of document.querySelectorAll("#routes-box th.editable-only")) cell.hidden = !editable;
+  document.getElementById("routes-readonly").hidden = editable;
+  document.getElementById("route-form").hidden = !editable;
+  document.getElementById("contact-form").hidden = !editable;
+  const problems = document.getElementById("routes-problems");
+  problems.textContent = (answer.problems || []).join("\n");
+  problems.hidden = !problems.textContent;
+  document.querySelector("#routes tbody").replaceChildren(...answer.routes.map((r, i) => el("tr", {"data-index": String(i)},
+    el("td", {}, r.regions.join("; ") || t("admin.all_regions")), el("td", {}, r.severities.join(", ") || "—"),
+    el("td", {}, String(r.level)), el("td", {className: "reaches"}, r.reaches.join(", ") || "—"),
+    ...(editable ? [el("td", {}, el("button", {type: "button", className: "remove-route", onclick: () => removeRoute(i)},
+      t("admin.delete")))] : []))));
+  document.querySelector("#contacts tbody").replaceChildren(...answer.contacts.map((c) => el("tr", {"data-id": c.id},
+    el("td", {}, c.id), el("td", {className: "role"}, c.role ? t(`role.${c.role}`) : "—"),
+    el("td", {className: "channels"}, contactChannels(c)), el("td", {className: "quiet"}, c.quiet_hours || "—"),
+    ...(editable ? [el("td", {},
+      el("button", {type: "button", className: "edit-contact", onclick: () => contactForm(c)}, t("admin.edit")),
+      el("button", {type: "button", className: "delete-contact", onclick: () => deleteContact(c.id)}, t("admin.delete")))]
+      : []))));
+  document.getElementById("route-contacts").replaceChildren(el("legend", {}, t("admin.contacts")),
+    ...answer.contacts.map((c) => el("label", {}, el("input", {type: "checkbox", name: "contact", value: c.id}), ` ${c.id}`)));
+  const form = document.getElementById("contact-form");
+  for (const [name, ids] of [["webhook", answer.channels.webhooks], ["robot", answer.channels.robots]]) {
+    form[name].replaceChildren(el("option", {value: ""}, "—"), ...ids.map((id) => el("option", {value: id}, id)));
+  }
+}
+
+async function notificationAction(action, done, errorId) {
+  try {
+    renderRoutes(await action());
+    document.getElementById(errorId).textContent = "";
+    done();
+    return true;
+  } catch (error) {
+    document.getElementById(errorId).textContent = error.message;
+    return false;
+  }
+}
+
+async function addRoute(event) {
+  event.preventDefault();
+  const form = event.target;
+  const checked = (name) => [...form.querySelectorAll(`input[name=${name}]:checked`)].map((box) => box.value);
+  const route = {regions: regionList(form.regions.value), severities: checked("severity"), level: Number(form.level.value),
+    contacts: checked("contact"), roles: checked("role"), quiet_hours: form.quiet_hours.value.trim() || null};
+  await notificationAction(() => put("/api/admin/notifications/routes", [...notifications.routes.map(routeBody), route]),
+    () => {
+      form.reset();
+      document.getElementById("route-saved").textContent = t("admin.routes_saved", {n: notifications.routes.length});
+    }, "route-error");
+}
+
+async function removeRoute(index) {
+  if (!window.confirm(t("admin.confirm_remove_route", {n: index + 1}))) return;
+  await notificationAction(() => put("/api/admin/notifications/routes",
+    notifications.routes.filter((_, i) => i !== index).map(routeBody)),
+  () => { document.getElementById("route-saved").textContent = t("admin.routes_saved", {n: notifications.routes.length}); },
+  "route-error");
+}
+
+// The contact form creates a contact, or (opened from a row) replaces that contact's channels, role and quiet hours.
+function contactForm(contact) {
+  const form = document.getElementById("contact-form");
+  form.reset();
+  form.elements.name.value = contact ? contact.id : "";
+  form.elements.name.readOnly = Boolean(contact);
+  for (const key of ["email", "phone", "webhook", "robot", "role", "quiet_hours"]) form[key].value = contact?.[key] || "";
+  document.getElementById("contact-error").textContent = "";
+}
+
+async function saveContact(event) {
+  event.preventDefault();
+  const form = event.target;
+  const id = form.elements.name.value.trim();
+  const value = (key) => form[key].value.trim() || null;
+  await notificationAction(() => put(`/api/admin/notifications/contacts/${encodeURIComponent(id)}`,
+    {email: value("email"), phone: value("phone"), webhook: value("webhook"), robot: value("robot"), role: value("role"),
+      quiet_hours: value("quiet_hours")}),
+  () => { contactForm(null); document.getElementById("contact-saved").textContent = t("admin.contact_saved", {id}); },
+  "contact-error");
+}
+
+async function deleteContact(id) {
+  if (!window.confirm(t("admin.confirm_delete_contact", {id}))) return;
+  await notificationAction(() => send("DELETE", `/api/admin/notifications/contacts/${encodeURIComponent(id)}`),
+    () => { document.getElementById("contact-saved").textContent = t("admin.contact_deleted", {id}); }, "contact-error");
+}
+
+async function loadUsers() {
+  const answer = await getJson("/api/admin/users");
+  users = answer.users;
+  renderUsers(answer.editable);
+}
+
+function openEdit(s) {
+  editing = s;
+  const form = document.getElementById("edit");
+  document.getElementById("edit-id").textContent = s.id;
+  form.interval.value = s.interval_seconds || s.interval_minutes;
+  form.unit.value = s.interval_seconds ? "s" : "min";
+  form.points.value = s.points.join("; ");
+  form.maintenance.value = s.maintenance.map((w) => `${w.start}..${w.end}${w.note ? " " + w.note : ""}`).join("\n");
+  const p = s.permit || {};
+  form.permit_id.value = p.id || "";
+  form.holder.value = p.holder || "";
+  form.permitted_m3.value = p.permitted_m3 ?? "";
+  form.year_start.value = p.year_start || "";
+  form.plan_annual.value = p.plan?.annual ?? "";
+  document.getElementById("form-error").textContent = "";
+  document.getElementById("edit-box").hidden = false;
+  form.interval.focus();
+}
+
+// The station as the form shows it; lines of maintenance are "START..END note".
+function fromForm(form) {
+  const body = {...editing};
+  delete body.interval_ms; delete body.region_path;
+  const value = Number(form.interval.value);
+  body.interval_minutes = form.unit.value === "min" ? value : null;
+  body.interval_seconds = form.unit.value === "s" ? value : null;
+  body.points = form.points.value.split(/[;,\s]+/).filter(Boolean);
+  body.maintenance = form.maintenance.value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [span, ...note] = line.split(" ");
+    const [start, end] = span.split("..");
+    return {start, end: end || "", note: note.join(" ")};
+  });
+  const id = form.permit_id.value.trim();
+  if (!id) {
+    body.permit = null;
+  } else {
+    const old = editing.permit && editing.permit.id === id ? editing.permit : {meters: [editing.id]};
+    const annual = form.plan_annual.value === "" ? null : Number(form.plan_annual.value);
+    body.permit = {...old, id, holder: form.holder.value.trim(), permitted_m3: Number(form.permitted_m3.value),
+      year_start: form.year_start.value.trim() || "01-01",
+      plan: annual === null && !old.plan ? null : {...(old.plan || {}), annual}};
+  }
+  return body;
+}
+
+async function save(event) {
+  event.preventDefault();
+  try {
+    const saved = await put(`/api/registry/stations/${encodeURIComponent(editing.id)}`, fromForm(event.target));
+    document.getElementById("edit-box").hidden = true;
+    document.getElementById("saved").textContent = t("admin.saved", {id: saved.id});
+    editing = null;
+    await load();
+  } catch (error) {
+    document.getElementById("form-error").textContent = error.message;
+  }
+}
+
+async function load() {
+  try {
+    const [list, gateways, notifications] = await Promise.all([getJson("/api/registry/stations"),
+      getJson("/api/registry/gateways"), getJson("/api/admin/notifications")]);
+    stations = list;
+    renderStations();
+    renderGateways(gateways);
+    renderRoutes(notifications);
+    await loadUsers();
+    await loadAudit();
+    showError(null);
+  } catch (error) { showError(error); }
+}
+
+let oldestAudit = null;  // the id of the oldest audit row shown ("older" pages back from it)
+
+async function loadAudit(older = false) {
+  const rows = await getJson(`/api/audit?limit=50${older && oldestAudit ? `&before_id=${oldestAudit}` : ""}`);
+  const body = document.querySelector("#audit tbody");
+  const lines = rows.map((r) => el("tr", {"data-id": r.id},
+    el("td", {}, fmtTime(r.t_ms)), el("td", {}, r.actor), el("td", {}, t(`role.${r.role}`)), el("td", {}, r.client),
+    el("td", {}, `${r.summary} (${r.method} ${r.path})`), el("td", {}, String(r.status))));
+  if (older) body.append(...lines); else body.replaceChildren(...lines);
+  if (rows.length) oldestAudit = rows[rows.length - 1].id;
+  document.getElementById("audit-older").hidden = rows.length < 50;
+  const chain = await getJson("/api/audit/verify");
+  const note = document.getElementById("audit-chain");
+  note.textContent = chain.ok ? t("admin.chain_ok", {n: chain.rows}) : t("admin.chain_bad", {row: chain.bad_row, reason: chain.reason});
+  note.className = chain.ok ? "ok" : "bad";
+}
+
+async function start() {
+  mountHeader("/admin");
+  const me = await getJson("/api/me");
+  if (me.role !== "admin") {
+    document.getElementById("denied").hidden = false;
+    return;
+  }
+  for (const id of ["stations-box", "gateways-box", "users-box", "routes-box", "audit-box"]) document.getElementById(id).hidden = false;
+  document.getElementById("audit-older").addEventListener("click", () => loadAudit(true).catch(showError));
+  document.getElementById("edit").addEventListener("submit", save);
+  document.getElementById("key-form").addEventListener("submit", saveKey);
+  document.getElementById("key-reset").addEventListener("click", () => keyForm(null));
+  document.getElementById("user-form").addEventListener("submit", saveUser);
+  document.getElementById("user-reset").addEventListener("click", () => userForm(null));
+  document.getElementById("password-form").addEventListener("submit", savePassword);
+  document.getElementById("route-form").addEventListener("submit", addRoute);
+  document.getElementById("contact-form").addEventListener("submit", saveContact);
+  document.getElementById("contact-reset").addEventListener("click", () => contactForm(null));
+  keyForm(null);
+  userForm(null);
+  contactForm(null);
+  document.getElementById("cancel").addEventListener("click", () => {
+    document.getElementById("edit-box").hidden = true; editing = null;
+  });
+  window.addEventListener("langchange", () => { renderStations(); load(); });
+  await load();
+}
+
+start();

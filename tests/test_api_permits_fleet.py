@@ -1,0 +1,198 @@
+"""``GET /api/permits`` and ``GET /api/fleet`` over real HTTP (a real uvicorn, a real SQLite store,
+real fleet files as the ingest writes them): the figures, who may ask and what region-scoped
+users see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+
+from cloud.api.app import create_app
+from cloud.api.auth import hash_password
+from cloud.api.fleet import FleetSetup
+from cloud.config import ApiConfig, UserEntry
+from cloud.fleet import FleetStatus
+from cloud.quality.config import RatesConfig
+from cloud.registry import Registry, RegistryFile, to_ms
+from cloud.store.sqlite import SqliteStore
+from test_api_auth import PASSWORD, Client, serve
+from test_permits import put
+
+DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
+TZ = RatesConfig().tz
+DAYS = 40  # the permit year started this many days ago
+PER_DAY = 100.0  # m³ a day through ST-XH's meter
+MONTHLY = [300.0, 400.0] + [300.0] * 10  # the running plan month is the second (index 1)
+CONFIG_SM3 = "5f" * 32
+
+
+def year_start(today: dt.date) -> dt.date:
+    """A permit-year start about DAYS days ago (a day 1-28, as permits need)."""
+    first = today - dt.timedelta(days=DAYS)
+    return first.replace(day=min(first.day, 28))
+
+
+def site(today: dt.date | None = None) -> tuple[Registry, dict]:
+    """Three stations in two cities, a permit for ST-XH (Hangzhou) 85 % used, one for ST-NB
+    (Ningbo) barely used; and what the ST-XH permit should show."""
+    today = today or dt.datetime.now(TZ).date()
+    first = year_start(today)
+    days = (today - first).days  # daily readings from the first day's 01:00 to today's (if past)
+    steps = days if to_ms(today, TZ) + HOUR < time.time() * 1000 else days - 1
+    volume = steps * PER_DAY
+    start = f"{first.month:02d}-{first.day:02d}"
+    registry = Registry(RegistryFile.model_validate({
+        "provinces": [{"id": "zj", "name": "浙江省", "cities": [
+            {"id": "zj-hz", "name": "杭州市", "counties": [{"id": "zj-hz-xh", "name": "西湖区"},
+                                                       {"id": "zj-hz-bj", "name": "滨江区"}]},
+            {"id": "zj-nb", "name": "宁波市", "counties": [{"id": "zj-nb-hs", "name": "海曙区"}]}]}],
+        "stations": [{"id": s, "name": n, "kind": "well", "region": r, "interval_minutes": 60, "commissioned": "2024-01-01"}
+                     for s, n, r in (("ST-XH", "西湖水源井", "zj-hz-xh"), ("ST-BJ", "滨江泵站", "zj-hz-bj"),
+                                     ("ST-NB", "海曙水源井", "zj-nb-hs"))],
+        "permits": [
+            {"id": "P-XH", "holder": "西湖食品厂", "permitted_m3": volume / 0.85, "year_start": start,
+             "meters": ["ST-XH"], "plan": {"annual": sum(MONTHLY), "monthly": MONTHLY}},
+            {"id": "P-NB", "holder": "海曙纸业", "permitted_m3": 100_000, "year_start": start, "meters": ["ST-NB"]}],
+    }))
+    expected = {"first": first, "volume": volume, "month_volume": None}
+    month_first = first.replace(month=first.month % 12 + 1, year=first.year + (first.month == 12))
+    expected["month_volume"] = sum(PER_DAY for i in range(1, steps + 1) if first + dt.timedelta(days=i) >= month_first)
+    return registry, expected
+
+
+def fill(store, first: dt.date) -> None:
+    """ST-XH's totaliser read daily at 01:00 from the permit year's first day, PER_DAY apart;
+    ST-NB's twice, 10 m³ apart."""
+    now = time.time() * 1000
+    t0 = to_ms(first, TZ) + HOUR
+    put(store, *(("ST-XH", "total", t0 + i * DAY, 5000.0 + i * PER_DAY) for i in range(DAYS + 2) if t0 + i * DAY < now))
+    put(store, ("ST-NB", "total", t0, 70.0), ("ST-NB", "total", t0 + DAY, 80.0))
+
+
+def fleet_files(folder: Path) -> dict[str, list[str]]:
+    """Status files of four gateways as the ingest writes them; the fleet's gateway → stations."""
+    fleet, now = FleetStatus(folder), int(time.time() * 1000)
+    status = {"state": "online", "version": "0.1.0", "config_sm3": CONFIG_SM3,
+              "buffer": {"unsealed": 12, "batches_pending": 3, "bytes": 40960}}
+    fleet.record("gw-xh", {"gateway_id": "gw-xh", **status, "t_ms": now + 1500}, now)  # clock 1.5 s ahead
+    fleet.record("gw-nb", {"gateway_id": "gw-nb", **status, "clock": {"offset_ms": -250, "synchronised": True},
+                           "t_ms": now - 20 * MIN}, now - 20 * MIN)  # silent for 20 minutes: stale
+    fleet.record("gw-both", {"gateway_id": "gw-both", **status, "t_ms": now - MIN}, now - MIN)
+    fleet.record("gw-both", {"gateway_id": "gw-both", "state": "offline"}, now - MIN + 5)  # its will
+    return {"gw-xh": ["ST-XH"], "gw-nb": ["ST-NB"], "gw-both": ["ST-BJ", "ST-NB"], "gw-new": ["ST-XH"]}
+
+
+USERS = [("admin", "admin", []), ("operator", "operator", []), ("crew", "crew", []), ("viewer", "viewer", []),
+         ("hz-viewer", "viewer", ["zj-hz"]), ("nb-operator", "operator", ["zj-nb"]),
+         ("xh-operator", "operator", ["zj-hz-xh"])]
+
+
+@pytest.fixture(scope="module")
+def password_hash():
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def api(tmp_path, password_hash):
+    store = SqliteStore(tmp_path / "watertel.db")
+    registry, expected = site()
+    fill(store, expected["first"])
+    gateways = fleet_files(tmp_path / "fleet")
+    users = [UserEntry(username=u, password_hash=password_hash, role=r, regions=g) for u, r, g in USERS]
+    base, server, thread = serve(create_app(store, ApiConfig(users=users), registry=registry,
+                                            fleet=FleetSetup(tmp_path / "fleet", gateways)))
+    yield base, expected
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+def as_user(base: str, username: str) -> Client:
+    client = Client(base)
+    assert client.login(username)[0] == 200
+    return client
+
+
+def test_permits_show_the_years_withdrawal_plan_tier_and_projection(api):
+    base, expected = api
+    status, body, _ = as_user(base, "viewer").call("GET", "/api/permits")
+    assert status == 200
+    permits = {p["permit"]: p for p in body["permits"]}
+    assert sorted(permits) == ["P-NB", "P-XH"]
+    xh = permits["P-XH"]
+    assert xh["first_day"] == expected["first"].isoformat() and xh["holder"] == "西湖食品厂"
+    assert xh["volume_m3"] == pytest.approx(expected["volume"])
+    assert xh["share"] == pytest.approx(0.85) and xh["tier"] == 0.8 and xh["severity"] == "yellow"
+    assert xh["stations"] == [{"station": "ST-XH", "name": "西湖水源井"}]
+    assert xh["region"] == "zj/zj-hz/zj-hz-xh" and xh["region_name"] == "浙江省 / 杭州市 / 西湖区"
+    assert xh["plan"] == {"annual": sum(MONTHLY), "monthly": MONTHLY, "bimonthly": None}
+    assert [t["share"] for t in xh["tiers"]] == [0.8, 0.9, 1.0]
+    plans = {u["plan"].split(" ")[0]: u for u in xh["plans"]}
+    assert plans["annual"]["planned_m3"] == sum(MONTHLY) and plans["annual"]["volume_m3"] == pytest.approx(expected["volume"])
+    assert plans["monthly"]["planned_m3"] == 400.0  # the second month of the permit year is running
+    assert plans["monthly"]["volume_m3"] == pytest.approx(expected["month_volume"])
+    # 100 m³ a day with 15 % of the permit left: reached in about a week, well within the year
+    assert xh["projection_method"] == "run_rate" and xh["projected_within_year"] is True
+    assert xh["rate_m3_per_day"] == pytest.approx(PER_DAY, rel=0.1)
+    days_left = (dt.date.fromisoformat(xh["projection_date"]) - dt.datetime.now(TZ).date()).days
+    remaining = expected["volume"] / 0.85 - expected["volume"]
+    assert abs(days_left - remaining / PER_DAY) <= 1.5
+    nb = permits["P-NB"]
+    assert nb["volume_m3"] == pytest.approx(10.0) and nb["tier"] is None and nb["plan"] is None
+
+
+def test_permits_are_scoped_to_the_readers_regions(api):
+    base, _ = api
+    for user, shown in (("hz-viewer", ["P-XH"]), ("xh-operator", ["P-XH"]), ("nb-operator", ["P-NB"]),
+                        ("crew", ["P-XH", "P-NB"])):
+        status, body, _ = as_user(base, user).call("GET", "/api/permits")
+        assert status == 200 and [p["permit"] for p in body["permits"]] == shown, user
+    status, body, _ = Client(base).call("GET", "/api/permits")
+    assert status == 401
+
+
+def test_fleet_lists_each_gateways_status_for_operators_and_admins(api):
+    base, _ = api
+    status, body, _ = as_user(base, "operator").call("GET", "/api/fleet")
+    assert status == 200
+    rows = {g["gateway"]: g for g in body["gateways"]}
+    assert list(rows) == ["gw-both", "gw-nb", "gw-new", "gw-xh"]
+    xh = rows["gw-xh"]
+    assert xh["status"] == "online" and xh["version"] == "0.1.0" and xh["config_sm3"] == CONFIG_SM3
+    assert xh["clock_offset_ms"] == 1500 and xh["clock_offset_source"] == "status"
+    assert (xh["buffer_unsealed"], xh["buffer_batches_pending"], xh["buffer_bytes"]) == (12, 3, 40960)
+    assert body["now_ms"] - xh["last_contact_ms"] < 60_000 and xh["stations"] == ["ST-XH"]
+    assert rows["gw-nb"]["status"] == "stale" and rows["gw-nb"]["clock_offset_ms"] == -250
+    assert rows["gw-nb"]["clock_offset_source"] == "check_clock"
+    assert rows["gw-both"]["status"] == "offline" and rows["gw-both"]["version"] == "0.1.0"  # the will keeps what was known
+    assert rows["gw-new"]["status"] == "never" and rows["gw-new"]["last_contact_ms"] is None
+    assert as_user(base, "admin").call("GET", "/api/fleet")[0] == 200
+
+
+def test_fleet_is_refused_to_viewers_and_crews_and_scoped_by_the_stations_served(api):
+    base, _ = api
+    for user in ("viewer", "crew", "hz-viewer"):
+        status, body, _ = as_user(base, user).call("GET", "/api/fleet")
+        assert status == 403 and "needs admin or operator" in body["detail"], user
+    assert Client(base).call("GET", "/api/fleet")[0] == 401
+    for user, shown in (("xh-operator", ["gw-new", "gw-xh"]), ("nb-operator", ["gw-both", "gw-nb"])):
+        status, body, _ = as_user(base, user).call("GET", "/api/fleet")
+        assert status == 200 and [g["gateway"] for g in body["gateways"]] == shown, user
+
+
+def test_without_a_fleet_setup_there_is_no_fleet_endpoint(tmp_path, password_hash):
+    store = SqliteStore(tmp_path / "watertel.db")
+    users = [UserEntry(username="admin", password_hash=password_hash, role="admin")]
+    base, server, thread = serve(create_app(store, ApiConfig(users=users)))
+    try:
+        client = as_user(base, "admin")
+        assert client.call("GET", "/api/fleet")[0] == 404
+        status, body, _ = client.call("GET", "/api/permits")  # no registry: no permits, not an error
+        assert status == 200 and body["permits"] == []
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
