@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from cloud.registry import load_registry
-from cloud.registry_io import COLUMNS, file_model
+from cloud.registry_csv import COLUMNS
+from cloud.registry_io import file_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ from cloud.api.deps import Admin, Principal
 from cloud.config import NAME, Role, UserEntry
 from cloud.notify.config import NotificationsConfig
 from cloud.registry import Registry
-from cloud.registry_io import write_atomic
+from cloud.files import write_atomic
 from cloud.users_file import checked, dump, load_users_file
 from watertel.config import ConfigError
 

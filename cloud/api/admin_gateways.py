@@ -27,7 +27,7 @@ from cloud.api.registry import _keys
 from cloud.config import NAME, GatewayEntry
 from cloud.gateways_file import KEYS_DIR, gateways_of, read_data
 from cloud.registry import Registry
-from cloud.registry_io import write_atomic
+from cloud.files import write_atomic
 from watertel.config import ConfigError
 from watertel.crypto import SM2PublicKey
 

@@ -25,7 +25,7 @@ from cloud.api.deps import Admin, Principal
 from cloud.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
 from cloud.notify.config import Contact, NotificationsConfig, Route
 from cloud.registry import Registry
-from cloud.registry_io import write_atomic
+from cloud.files import write_atomic
 from watertel.config import ConfigError
 
 CHANNELS = ("email", "phone", "webhook", "robot")

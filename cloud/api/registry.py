@@ -29,7 +29,8 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from cloud.api.deps import Admin, Principal, Reader
 from cloud.config import GatewayEntry
 from cloud.registry import Registry, build_registry, load_registry
-from cloud.registry_io import dump_yaml, file_model, write_atomic
+from cloud.files import write_atomic
+from cloud.registry_io import dump_yaml, file_model
 from watertel.config import ConfigError
 
 MISSING = object()
