@@ -20,6 +20,7 @@ import datetime as dt
 import math
 import statistics
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,23 @@ class PerStation:
         if found is None:
             found = self._settings[station] = getattr(self.cfg.for_station(station), self.section)
         return found
+
+    @staticmethod
+    def fresh(poll: list[Reading], points: Iterable[str], series: dict,
+              new: Callable[[int], Any]) -> Iterator[tuple[Reading, Any]]:
+        """Each trusted reading of ``points`` newer than the last one seen of its (station, point),
+        with that series' state (``new(t_ms - 1)`` the first time): a late or repeated sample is
+        not counted twice. The state needs a ``last_t``."""
+        for r in poll:
+            if r.point not in points or not usable(r):
+                continue
+            state = series.get((r.station, r.point))
+            if state is None:
+                state = series[(r.station, r.point)] = new(r.t_ms - 1)
+            if r.t_ms <= state.last_t:
+                continue
+            state.last_t = r.t_ms
+            yield r, state
 
 
 # --- data stopped (periodic) -----------------------------------------------------------------
@@ -135,13 +153,7 @@ class ConsecutiveZeros(PerStation):
         if not rule.enabled:
             return []
         found = []
-        for r in poll:
-            if r.point not in rule.points or not usable(r):
-                continue
-            run = self.runs.setdefault((r.station, r.point), _ZeroRun(r.t_ms - 1))
-            if r.t_ms <= run.last_t:
-                continue
-            run.last_t = r.t_ms
+        for r, run in self.fresh(poll, rule.points, self.runs, _ZeroRun):
             if abs(r.value) > rule.epsilon:
                 run.count, run.since = 0, None
                 found.append(Condition(r.station, r.point, "consecutive_zeros", "yellow", False,

@@ -80,15 +80,7 @@ class NightFlow(PerStation):
         if not rule.enabled:
             return []
         found = []
-        for r in poll:
-            if r.point not in rule.points or not usable(r):
-                continue
-            night = self.nights.get((r.station, r.point))
-            if night is None:
-                night = self.nights[(r.station, r.point)] = _Night(r.t_ms - 1)
-            if r.t_ms <= night.last_t:
-                continue
-            night.last_t = r.t_ms
+        for r, night in self.fresh(poll, rule.points, self.nights, _Night):
             if r.t_ms >= night.end:
                 if night.buckets:
                     found += self._judge(r, night, rule)
