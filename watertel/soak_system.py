@@ -134,6 +134,18 @@ class Tap:
                 self.last_id[gw] = i
 
 
+class Steady:
+    """Asked again and again with a value: True once it has stayed the same for ``for_s`` seconds."""
+
+    def __init__(self, for_s: float) -> None:
+        self.for_s, self.value, self.since = for_s, object(), 0.0
+
+    def __call__(self, value: object) -> bool:
+        if value != self.value:
+            self.value, self.since = value, time.monotonic()
+        return time.monotonic() - self.since >= self.for_s
+
+
 class SoakSystem(Demo):
     def __init__(self, data_dir: Path, broker_url: str, proxy_port: int, scenario: dict,
                  ingest_workers: int, disk_dir: Path | None, store_dsn: str | None = None) -> None:
@@ -201,7 +213,10 @@ class SoakSystem(Demo):
     def stop(self) -> None:
         """Edges first (they drain, and answer the cloud's resends until no chain has a hole),
         then sims, then the cloud once it stored what was sent."""
-        wait_until(self._holes_settled, "the chain holes to be resent", timeout=120)
+        # a batch dropped by a full buffer's policy never comes: holes unchanged for 15 s are counted, not waited for
+        holes_steady = Steady(15.0)
+        wait_until(lambda: not (holes := self._holes()) or holes_steady(holes), "the chain holes to be resent",
+                   timeout=120)
         for gw in GATEWAYS:
             if f"edge-{gw}" in self.children:
                 self.children[f"edge-{gw}"].stop(timeout=45)
@@ -213,30 +228,20 @@ class SoakSystem(Demo):
                        "the cloud to store every delivered envelope", timeout=60)
         except StartupError as err:
             print(f"warning: {err}", file=sys.stderr)
-        wait_until(self._settled, "the cloud's store to settle", timeout=60)
+        # pruned sent history makes the agents' count of sent batches a floor, not the total: wait for a quiet store
+        count_steady = Steady(3.0)
+        wait_until(lambda: count_steady(self._cloud_counts().get("envelopes", 0)), "the cloud's store to settle",
+                   timeout=60)
         for name in ["api", *self.ingest_names()]:
             if name in self.children:
                 self.children[name].stop()
 
-    def _holes_settled(self, stable_s: float = 15.0) -> bool:
-        """True once no chain has a hole, or the holes stayed the same for ``stable_s`` (a batch
-        dropped by a full buffer's policy never comes: its hole is counted, not waited for)."""
+    def _holes(self) -> dict:
         store = self.open_store()
         try:
-            holes = store.chain_holes(int(time.time() * 1000))
+            return store.chain_holes(int(time.time() * 1000))
         finally:
             store.close()
-        if holes != getattr(self, "_last_holes", None):
-            self._last_holes, self._holes_since = holes, time.monotonic()
-        return not holes or time.monotonic() - self._holes_since >= stable_s
-
-    def _settled(self, quiet_s: float = 3.0) -> bool:
-        """True once the stored envelope count has not changed for ``quiet_s`` (pruned sent
-        history makes the agents' own count of sent batches a floor, not the total)."""
-        count = self._cloud_counts().get("envelopes", 0)
-        if count != getattr(self, "_last_count", None):
-            self._last_count, self._since = count, time.monotonic()
-        return time.monotonic() - self._since >= quiet_s
 
     def _edge_stats(self, gw: str) -> dict:
         path = self.buffer_path(gw)
