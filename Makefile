@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test debian-deps bench clean
 
-$(VENV)/.installed-%: pyproject.toml
+$(VENV)/.installed-%: pyproject.toml setup.py watertel/_payload.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[$*]'

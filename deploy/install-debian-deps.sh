@@ -2,10 +2,12 @@
 # Installs the Debian packages the test suite needs, when they are missing:
 #   mosquitto (a second real MQTT broker), mosquitto-clients, chromium (console browser tests),
 #   mbpoll (libmodbus client: an independent Modbus peer for the profile tests),
-#   postgresql (the tests start their own throw-away cluster; the system one is disabled).
+#   postgresql (the tests start their own throw-away cluster; the system one is disabled),
+#   gcc, libc6-dev, python3-dev (pip builds the envelope's optional C payload code, which the
+#   tests check against the Python code; without them the install still works, only slower).
 # The demo itself needs none of them. Without root (or sudo) it only says what is missing.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients chromium mbpoll postgresql)
+packages=(mosquitto mosquitto-clients chromium mbpoll postgresql gcc libc6-dev python3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,8 +4,9 @@ Keys travel as standard PEM (PKCS#8 private, SubjectPublicKeyInfo public) so tha
 pkey`` reads them; signatures are DER ``SEQUENCE { INTEGER r, INTEGER s }`` like OpenSSL's.
 
 The key types are plain values; the curve arithmetic comes from the active backend
-(``sm2_backend``: the system libcrypto, or pure-Python gmssl). Both backends see a signature only
-after the same strict DER and range checks here, so they accept and refuse the same bytes.
+(``sm2_backend``: the system libcrypto, or pure-Python gmssl). Both refuse the same bytes: strict
+DER (one encoding per value, nothing after it) and 0 < r, s < n, which libcrypto checks itself
+(it re-encodes the DER and compares) and the Python backend checks with ``plausible_signature``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from gmssl.sm2 import default_ecc_table
 from watertel.crypto.sm2_backend import backend
 from watertel.crypto.sm2_common import (
     DEFAULT_USER_ID, G, N, PKCS8_HEAD, PKCS8_MID, SPKI_HEAD, SignatureError, decode_signature,
-    encode_signature, on_curve, pkcs8_der, plausible_signature, spki_der,
+    encode_signature, on_curve, pkcs8_der, spki_der,
 )
 from watertel.crypto.sm2_python import base_mult
 from watertel.crypto.sm3 import sm3
@@ -94,7 +95,7 @@ class SM2PublicKey:
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True only for a valid signature over exactly ``message``; never raises for bad bytes."""
-        return plausible_signature(signature) and backend().verify(self, signature, message)
+        return backend().verify(self, signature, message)
 
 
 @dataclass(frozen=True, repr=False)

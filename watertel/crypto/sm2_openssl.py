@@ -190,8 +190,8 @@ class OpenSSLSM2:
         return signature
 
     def verify(self, key: SM2PublicKey, signature: bytes, message: bytes) -> bool:
-        """The caller has checked the DER and the ranges of r and s (``plausible_signature``);
-        libcrypto checks them again and refuses a sum at infinity itself."""
+        """libcrypto refuses what is not strict DER (it re-encodes the signature and compares), r or
+        s outside [1, n - 1] and a sum at infinity; the Python backend refuses the same bytes."""
         pkey, lib = self._pkey(key), self.lib
         data = pkey.z + message
         entry = pkey.context()

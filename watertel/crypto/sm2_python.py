@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from gmssl.sm2 import CryptSM2, default_ecc_table
 
-from watertel.crypto.sm2_common import N, decode_signature, encode_signature
+from watertel.crypto.sm2_common import N, decode_signature, encode_signature, plausible_signature
 
 if TYPE_CHECKING:
     from watertel.crypto.sm2 import SM2PrivateKey, SM2PublicKey
@@ -49,7 +49,9 @@ class PythonSM2:
                 return encode_signature(*rs)
 
     def verify(self, key: SM2PublicKey, signature: bytes, message: bytes) -> bool:
-        """The caller has checked the DER and the ranges of r and s (``plausible_signature``)."""
+        """False for anything but strict DER with 0 < r, s < n (as libcrypto refuses), then gmssl."""
+        if not plausible_signature(signature):
+            return False
         r, s = decode_signature(signature)
         try:
             return bool(_engine(public_point=key.point).verify(f"{r:064x}{s:064x}", key.digest(message)))
