@@ -1,5 +1,5 @@
-"""Files the service rewrites while running (registry, users, gateways, notifications): replaced
-whole and durably, so a power cut leaves the old file or the new one, never half of either."""
+"""Files the service writes while running (registry, users, gateways, notifications, reports,
+fleet status): replaced whole, so a reader or a power cut finds the old file or the new one."""
 
 from __future__ import annotations
 
@@ -8,24 +8,32 @@ import shutil
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text``: temp file, fsync, rename; the previous file stays as ``.bak``."""
+def write_atomic(path: Path, data: str | bytes, *, backup: bool = True, durable: bool = True) -> None:
+    """Replace ``path`` by ``data`` through a temp file and a rename: readers see the old file or
+    the new one, never half of either.
+
+    ``durable`` (fsync of the file, and of the folder after the rename) makes that hold through a
+    power cut too: for the files people edit and the reports; off only for soft state rewritten
+    every few seconds (fleet status). ``backup`` keeps the previous file as ``.bak``.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            backup = path.with_name(path.name + ".bak")
-            shutil.copy2(path, backup)
-            with open(backup, "rb+") as f:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        if backup and path.exists():
+            saved = path.with_name(path.name + ".bak")
+            shutil.copy2(path, saved)
+            with open(saved, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself survives a power cut
-    finally:
-        os.close(fd)
+    if durable:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename itself survives a power cut
+        finally:
+            os.close(fd)

@@ -16,18 +16,13 @@ has one, else an estimate from the status message's own timestamp against the ti
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from cloud.files import write_atomic
+
 TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class FleetStatus:
@@ -52,7 +47,7 @@ class FleetStatus:
             entry["clock_estimate_ms"] = t_ms - received_ms
         elif previous is not None and "clock_estimate_ms" in previous:  # a retained copy again: keep the estimate
             entry["clock_estimate_ms"] = previous["clock_estimate_ms"]
-        _write_atomic(self._path(gateway, "status.json"), json.dumps(entry, sort_keys=True))
+        write_atomic(self._path(gateway, "status.json"), json.dumps(entry, sort_keys=True), backup=False, durable=False)
         self.touch(gateway, received_ms, force=True)
 
     def touch(self, gateway: str, now_ms: int, force: bool = False) -> None:
@@ -61,7 +56,7 @@ class FleetStatus:
             return
         self._touched[gateway] = time.monotonic()
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self._path(gateway, "contact"), str(now_ms))
+        write_atomic(self._path(gateway, "contact"), str(now_ms), backup=False, durable=False)
 
     def status(self, gateway: str) -> dict[str, Any] | None:
         try:

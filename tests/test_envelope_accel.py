@@ -110,6 +110,28 @@ def test_what_the_c_code_refuses_fails_as_the_python_code_fails(bad):
     assert fast[0] == "error" and fast == slow
 
 
+def test_what_the_c_code_leaves_to_python_is_sealed_as_python_seals_it():
+    """Objects that could run Python code inside the C loop (a str subclass, an __index__ time, a
+    __float__ value) are handed to the Python code, which makes the same bytes as always."""
+    class Name(str):
+        pass
+
+    class Millis:
+        def __index__(self) -> int:
+            return T0
+
+    class Value:
+        def __float__(self) -> float:
+            return 2.5
+
+    rows = [Reading(Name("S1"), "flow", T0, 1.0, "m3/h"), Reading("S1", "flow", Millis(), Value(), "m3/h")]
+    for row in rows:
+        with pytest.raises(TypeError):
+            envelope._accel.encode_rows([row], "-")
+        assert envelope._encode_payload([row]) == python_only(envelope._encode_payload, [row])
+    assert decode_payload(envelope._encode_payload(rows[1:]))[0] == Reading("S1", "flow", T0, 2.5, "m3/h")
+
+
 def test_too_many_names_is_refused_by_both():
     rows = [Reading(f"S{i}", "flow", T0, 1.0, "m3/h") for i in range(0x10000)]
     for run in (lambda: envelope._encode_payload(rows), lambda: python_only(envelope._encode_payload, rows)):

@@ -139,15 +139,15 @@ static long name_index(PyObject *index, PyObject *names, PyObject *name)
 static int index_field(PyObject *seq, int field, PyObject *empty_unit, PyObject *index, PyObject *names,
                        uint16_t *codes)
 {
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *r = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *r = PyTuple_GET_ITEM(seq, i);
         if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 6) {
             PyErr_SetString(PyExc_TypeError, "a reading must be a 6-tuple");
             return -1;
         }
         PyObject *name = PyTuple_GET_ITEM(r, field);
-        if (!PyUnicode_Check(name)) {
+        if (!PyUnicode_CheckExact(name)) {  /* a subclass could run Python code to hash or compare */
             PyErr_SetString(PyExc_TypeError, "station, point and unit must be str");
             return -1;
         }
@@ -165,8 +165,9 @@ PyDoc_STRVAR(encode_rows_doc,
 "encode_rows(readings, empty_unit) -> (names, rows)\n\n"
 "The names (every station, then point, then unit, each in order of first use; an empty unit is\n"
 "``empty_unit``) and the packed rows, byte for byte as the Python encoder makes them. TypeError,\n"
-"ValueError or OverflowError for a reading that is not a 6-tuple of str, str, int, float, str and\n"
-"a quality code 0..255.");
+"ValueError or OverflowError for a reading that is not a 6-tuple of str, str, int, float or int,\n"
+"str and a quality code 0..255 (not subclasses of str, nor objects with __index__ or __float__:\n"
+"the caller's Python code takes those).");
 
 static PyObject *encode_rows(PyObject *self, PyObject *args)
 {
@@ -175,9 +176,10 @@ static PyObject *encode_rows(PyObject *self, PyObject *args)
     uint16_t *codes = NULL;
     if (!index || !names || !PyArg_ParseTuple(args, "OU", &readings, &empty_unit))
         goto done;
-    if (!(seq = PySequence_Fast(readings, "readings must be a sequence")))
+    /* a tuple of our own: the loops below hold borrowed references to its rows and their fields */
+    if (!(seq = PySequence_Tuple(readings)))
         goto done;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     if (count > PY_SSIZE_T_MAX / ROW / 2 || !(rows = PyBytes_FromStringAndSize(NULL, count * ROW)))
         goto done;
     if (!(codes = PyMem_Malloc((size_t)(3 * count + 1) * sizeof(uint16_t)))) {
@@ -189,14 +191,20 @@ static PyObject *encode_rows(PyObject *self, PyObject *args)
         goto done;
     unsigned char *p = (unsigned char *)PyBytes_AS_STRING(rows);
     for (Py_ssize_t i = 0; i < count; i++, p += ROW) {
-        PyObject *r = PySequence_Fast_GET_ITEM(seq, i);
-        long long t = PyLong_AsLongLong(PyTuple_GET_ITEM(r, 2));
+        PyObject *r = PyTuple_GET_ITEM(seq, i);
+        PyObject *t_obj = PyTuple_GET_ITEM(r, 2), *v_obj = PyTuple_GET_ITEM(r, 3), *q_obj = PyTuple_GET_ITEM(r, 5);
+        /* ints and floats only (IntEnum is an int): anything else could run Python code here */
+        if (!PyLong_Check(t_obj) || !PyLong_Check(q_obj) || !(PyFloat_Check(v_obj) || PyLong_Check(v_obj))) {
+            PyErr_SetString(PyExc_TypeError, "time and quality must be int, value float or int");
+            goto done;
+        }
+        long long t = PyLong_AsLongLong(t_obj);
         if (t == -1 && PyErr_Occurred())
             goto done;
-        double value = PyFloat_AsDouble(PyTuple_GET_ITEM(r, 3));
+        double value = PyFloat_Check(v_obj) ? PyFloat_AS_DOUBLE(v_obj) : PyLong_AsDouble(v_obj);
         if (value == -1.0 && PyErr_Occurred())
             goto done;
-        long quality = PyLong_AsLong(PyTuple_GET_ITEM(r, 5));
+        long quality = PyLong_AsLong(q_obj);
         if (quality == -1 && PyErr_Occurred())
             goto done;
         if (quality < 0 || quality > 255) {

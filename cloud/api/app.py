@@ -7,7 +7,6 @@ recorded in the audit log (cloud/audit.py) before its answer leaves, whatever th
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -183,10 +182,13 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         """Who is logged in, with which role and regions."""
         return {"user": user.username, "role": user.role.value, "regions": sorted(user.regions), "via": user.via}
 
+    from cloud.api.series import LatestCache
+
+    latest_values = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
+
     @app.get("/api/latest")
     def latest(user: Reader) -> list[dict]:
-        return in_scope(user, [{**row, "value": None if row["value"] is None or math.isnan(row["value"]) else row["value"]}
-                               for row in store.latest()])
+        return in_scope(user, list(latest_values.rows()))
 
     @app.get("/api/summary")
     def summary(user: Reader) -> dict:
@@ -219,9 +221,9 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     from cloud.api.series import series_router, status_rule
 
     status = status_rule(registry, reports.rates.stopped_after_intervals if reports else 3)
-    app.state.events = EventHub(store, ancestry.get, status)
+    app.state.events = EventHub(store, ancestry.get, status, latest=latest_values)
     app.include_router(series_router(store, registry, ancestry.get, status, role_check(*READERS),
-                                     tz=reports.rates.tz if reports else None))
+                                     tz=reports.rates.tz if reports else None, cache=latest_values))
     app.include_router(events_router(app.state.events, role_check(*READERS)))
 
     from cloud.api.permits import permits_router

@@ -10,7 +10,8 @@ changes out to every subscriber within their region scope::
     : heartbeat                                                          every 15 s without events
 
 A poll is cheap when nothing happens: the open alarms (few), and the newest envelope's arrival
-time (an index lookup); the latest values are read again only after an envelope arrived. A client
+time (an index lookup); the latest values come from the ``LatestCache`` the station list uses, read
+again only after an envelope arrived. A client
 that reconnects (``EventSource`` does by itself) reloads /api/alarms and /api/stations for the
 state it missed. A subscriber whose queue fills up (a stalled client) is dropped; a user may hold
 ``max_per_user`` streams at once (429 past that). Streams end when the session does, when uvicorn
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -34,7 +34,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from cloud.api.deps import Principal
-from cloud.api.series import StationStatus
+from cloud.api.series import LatestCache, StationStatus
 from cloud.store import SqlStore
 
 log = logging.getLogger("watertel.api.events")
@@ -52,15 +52,17 @@ class EventHub:
     """The shared poll loop and its subscribers (all on the server's event loop)."""
 
     def __init__(self, store: SqlStore, ancestry: Callable[[str], list[str] | None], status: StationStatus, *,
-                 poll_s: float = 1.0, heartbeat_s: float = 15.0, max_per_user: int = 5) -> None:
+                 latest: LatestCache | None = None, poll_s: float = 1.0, heartbeat_s: float = 15.0,
+                 max_per_user: int = 5) -> None:
         self.store, self.ancestry, self.status = store, ancestry, status
+        self.latest = latest or LatestCache(store)
         self.poll_s, self.heartbeat_s, self.max_per_user = poll_s, heartbeat_s, max_per_user
         self.subscribers: set[Subscriber] = set()
         self.closed = False
         self._task: asyncio.Task | None = None
         self._primed: asyncio.Event | None = None  # set once the running loop has its first snapshot
         self._alarms: dict[int, dict] | None = None  # open alarms by id at the last poll
-        self._envelopes: tuple | None = None  # (newest arrival, envelopes then) at the last poll
+        self._rows: tuple[dict, ...] | None = None  # the latest values at the last poll
         self._lock = threading.Lock()
         self._latest: dict[tuple[str, str], dict] = {}
         self._seen: dict[str, tuple[int, str]] = {}  # station: (last sample, status)
@@ -120,7 +122,7 @@ class EventHub:
         Under a lock: a cancelled loop's last poll may still run in its thread when the next starts."""
         with self._lock:
             if fresh:
-                self._alarms, self._envelopes, self._latest, self._seen = None, None, {}, {}
+                self._alarms, self._rows, self._latest, self._seen = None, None, {}, {}
             return self._poll_alarms() + self._poll_stations()
 
     def _poll_alarms(self) -> list[tuple[str, str, dict]]:
@@ -141,13 +143,12 @@ class EventHub:
 
     def _poll_stations(self) -> list[tuple[str, str, dict]]:
         now = int(time.time() * 1000)
-        marker = self.store.arrival_marker()
+        rows = self.latest.rows()
         changed: dict[str, list[dict]] = {}
-        if marker != self._envelopes:
-            first = self._envelopes is None
-            self._envelopes = marker
-            for row in self.store.latest():
-                row = {**row, "value": None if row["value"] is None or math.isnan(row["value"]) else row["value"]}
+        if rows is not self._rows:
+            first = self._rows is None
+            self._rows = rows
+            for row in rows:
                 key = (row["station"], row["point"])
                 if self._latest.get(key) != row:
                     self._latest[key] = row

@@ -65,39 +65,53 @@ def _clean(value: float | None) -> float | None:
 
 
 class LatestCache:
-    """``store.latest()`` grouped by station, read again only after an envelope arrived (the
-    store's arrival marker changed) or ``ttl_s`` passed (readings that came without an envelope,
-    retention): 4,000 stations' latest values take ~150 ms to read, the marker two index lookups."""
+    """``store.latest()``, read again only after an envelope arrived (the store's arrival marker
+    changed) or ``ttl_s`` passed (readings that came without an envelope, retention): 4,000
+    stations' latest values take ~150 ms to read, the marker two index lookups. One per API
+    process, shared by the station list and the live events."""
 
     def __init__(self, store: SqlStore, ttl_s: float = 30.0) -> None:
         self.store, self.ttl_s = store, ttl_s
         self._lock = threading.Lock()
         self._marker: object = None
         self._at = -math.inf
-        self._by_station: dict[str, tuple[dict, ...]] = {}
+        self._rows: tuple[dict, ...] = ()
+        self._grouped: tuple[tuple[dict, ...], dict[str, tuple[dict, ...]]] = ((), {})
 
-    def by_station(self) -> dict[str, tuple[dict, ...]]:
+    def rows(self) -> tuple[dict, ...]:
+        """The latest row of every station and point (NaN values as None); the same tuple object
+        until the store has something new."""
         with self._lock:
             marker = self.store.arrival_marker()
             if marker != self._marker or time.monotonic() - self._at > self.ttl_s:
-                grouped: dict[str, list[dict]] = {}
-                for row in self.store.latest():
-                    grouped.setdefault(row["station"], []).append(
-                        {"point": row["point"], "value": _clean(row["value"]), "unit": row["unit"],
-                         "quality": row["quality"], "t_ms": row["t_ms"]})
-                self._by_station = {station: tuple(points) for station, points in grouped.items()}
+                self._rows = tuple({**row, "value": _clean(row["value"])} for row in self.store.latest())
                 self._marker, self._at = marker, time.monotonic()
-            return self._by_station
+            return self._rows
+
+    def by_station(self) -> dict[str, tuple[dict, ...]]:
+        """The rows grouped by station, each as point, value, unit, quality and time."""
+        rows = self.rows()
+        with self._lock:
+            if self._grouped[0] is not rows:
+                grouped: dict[str, list[dict]] = {}
+                for row in rows:
+                    grouped.setdefault(row["station"], []).append({k: row[k] for k in POINT_FIELDS})
+                self._grouped = (rows, {station: tuple(points) for station, points in grouped.items()})
+            return self._grouped[1]
+
+
+POINT_FIELDS = ("point", "value", "unit", "quality", "t_ms")
 
 
 def series_router(store: SqlStore, registry: Registry | None, ancestry: Ancestry, status: StationStatus,
-                  user: Callable, tz: ZoneInfo | None = None) -> APIRouter:
-    """The two routes for any reader (``user``); ``tz``: the calendar of ``step=day`` (default: the rates')."""
+                  user: Callable, tz: ZoneInfo | None = None, cache: LatestCache | None = None) -> APIRouter:
+    """The two routes for any reader (``user``); ``tz``: the calendar of ``step=day`` (default: the
+    rates'); ``cache``: the process's latest values (a new one by default)."""
     tz = tz or RatesConfig().tz
     router = APIRouter(prefix="/api", tags=["stations"])
     reader = Depends(user)
     known = {s.id: s for s in registry.stations} if registry else {}
-    cache = LatestCache(store)
+    cache = cache or LatestCache(store)
 
     @router.get("/stations")
     def stations(who: Principal = reader) -> dict:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.alarms.config import AlarmsConfig
+from cloud.files import write_atomic
 from cloud.quality.config import FORMATS, RatesConfig, ReportsConfig
 from cloud.quality.period import parse_period
 from cloud.registry import Registry
@@ -66,13 +66,6 @@ def listing(root: Path) -> list[dict]:
     return out
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_due(root: Path, open_store: Callable[[], SqlStore], registry: Registry, rates: RatesConfig,
               cfg: ReportsConfig, now: dt.datetime | None = None, alarms: AlarmsConfig | None = None) -> list[Path]:
     """Write every due report not yet on disk; returns what was written.
@@ -95,7 +88,8 @@ def write_due(root: Path, open_store: Callable[[], SqlStore], registry: Registry
         finally:
             store.close()
         for fmt, path in paths.items():
-            write_atomically(path, render(report, fmt))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, render(report, fmt), backup=False)
             written.append(path)
         log.info("report %s %s written (%s)", item.kind, item.label, ", ".join(paths))
     return written
