@@ -1,16 +1,17 @@
 """Benchmark (not a test): envelope seal/open per SM2 backend, against `openssl speed sm2`.
 
-Run: .venv/bin/python bench/bench_envelope.py [--rounds 9] [--repeats 5] [--min-time 0.4] [--speed-seconds 1]
+Run: .venv/bin/python bench/bench_envelope.py [--rounds 15] [--repeats 5] [--min-time 0.4] [--speed-seconds 1]
 
 Every available SM2 backend (libcrypto through ctypes, pure-Python gmssl) is measured side by
 side. The reference for the issue's target (opening an envelope of 100 readings, verify +
 decode, at >= 85 % of openssl's verify/s; sealing at >= 85 % of its sign/s) is
-``openssl speed -seconds N sm2`` run **alongside** ours: in each of ``--rounds`` rounds, while
-openssl signs for N seconds we seal, and while it verifies we open (it runs on one core, we on the
-other). The round's ratios are ours / openssl's over the same seconds, so load from other virtual
-machines that drifts from second to second moves both sides of a ratio together. The reported ratio
-is the median of the rounds' ratios; ``*_best`` (fastest round of ours / fastest of openssl's) is
-printed beside it.
+``openssl speed -seconds N sm2`` run in the same process tree, **paired**: each of ``--rounds``
+rounds times our open and seal of 100 readings for N CPU seconds each, runs openssl speed (sign
+for N seconds, then verify), and times ours again; the round's ratios are the mean of ours /
+openssl's of that round. The reported ratio is the median of the rounds' ratios, so load from
+other processes that drifts over the run (a shared machine) moves both sides of a ratio together
+instead of one side only; ``*_best`` (fastest round of ours / fastest of openssl's) is printed
+beside it as the undisturbed estimate.
 
 Our figures are operations per CPU second of this process, as openssl speed's are per CPU second
 (``rate``). Each of our other figures is the median over ``--repeats`` runs; a run repeats the
@@ -29,13 +30,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from typing import Callable
 
+from watertel import envelope
 from watertel.crypto import SM2PrivateKey, sm3, use_backend
 from watertel.crypto.sm2_backend import BackendName, available
-from watertel import envelope
 from watertel.envelope import ChainState, open_envelope, seal
 from watertel.readings import Quality, Reading
 
@@ -78,6 +78,22 @@ def rate(label: str, op: Callable[[], object], repeats: int, min_time: float) ->
     return statistics.median(rates)
 
 
+def openssl_speed(seconds: int) -> dict[str, float] | None:
+    """sign/s and verify/s from ``openssl speed -seconds N sm2``; None without the CLI."""
+    binary = shutil.which("openssl")
+    if binary is None:
+        return None
+    out = subprocess.run([binary, "speed", "-seconds", str(seconds), "sm2"], capture_output=True, text=True,
+                         timeout=20 * seconds + 60)
+    match = SPEED_LINE.search(out.stdout)
+    if out.returncode != 0 or match is None:
+        print(f"openssl speed sm2 failed or printed no SM2 line:\n{out.stdout}{out.stderr}", file=sys.stderr)
+        return None
+    figures = {"sign_per_s": float(match[1]), "verify_per_s": float(match[2])}
+    print(f"openssl speed sm2: {figures}", file=sys.stderr)
+    return figures
+
+
 def measure_backend(name: str, args: argparse.Namespace) -> dict[str, float]:
     """Envelope and raw SM2 figures with ``name`` as the active backend."""
     key = SM2PrivateKey.generate()
@@ -110,80 +126,29 @@ def reference(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def paired(args: argparse.Namespace) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-    """``--rounds`` rounds of ``openssl speed -seconds N sm2`` with ours **at the same time**, on the
-    other core: while openssl signs we seal envelopes of 100 readings, while it verifies we open
-    them (libcrypto backend). Its phases are followed on its stderr ("Doing ... sign", "... signs
-    in", "Doing ... verify", "... verify in"). Both sides then see the same seconds of the shared
-    machine, so load from other virtual machines that drifts from second to second (±20 % here)
-    moves both sides of a round's ratio together. Returns openssl's figures and ours, one dict
-    per round."""
+    """``--rounds`` rounds of: our open and seal of 100 readings (libcrypto backend), ``openssl
+    speed`` (which signs for N seconds, then verifies for N seconds), ours again. Our window is
+    as long as each openssl phase (N CPU seconds), and ours of a round is the mean of the windows
+    before and after, which cancels steady drift and the cold caches of whichever runs first
+    after the other process. Returns openssl's figures and ours, one dict per round."""
     key = SM2PrivateKey.generate()
     lookup = lambda gateway_id, key_id: key.public  # noqa: E731
     readings = batch(100)
-    binary = shutil.which("openssl")
-    if binary is None:
-        return [], []
+    operations = {"open_per_s_100": lambda: open_envelope(data, lookup),
+                  "seal_per_s_100": lambda: seal(readings, key, "gw-bench", "k1", ChainState(), T0)}
     speed_runs, ours = [], []
     with use_backend("openssl"):
         data, _ = seal(readings, key, "gw-bench", "k1", ChainState(), T0)
-        operations = {"sign": lambda: seal(readings, key, "gw-bench", "k1", ChainState(), T0),
-                      "verify": lambda: open_envelope(data, lookup)}
         for run in range(args.rounds):
-            speed, mine = _concurrent_round(binary, args.speed_seconds, operations)
+            windows = [{name: rate(f"round {run + 1} {name}", op, 1, args.speed_seconds) for name, op in operations.items()}]
+            speed = openssl_speed(args.speed_seconds)
             if speed is None:
                 return [], []
-            print(f"round {run + 1}/{args.rounds}: openssl {speed}, ours {rounded(mine)}", file=sys.stderr)
+            windows.append({name: rate(f"round {run + 1} {name}", op, 1, args.speed_seconds)
+                            for name, op in operations.items()})
             speed_runs.append(speed)
-            ours.append(mine)
+            ours.append({name: statistics.mean(w[name] for w in windows) for name in operations})
     return speed_runs, ours
-
-
-class _SpeedPhases(threading.Thread):
-    """Reads ``openssl speed``'s stderr and names the phase it is in: "" (setting up), "sign",
-    "verify" or "done" (between phases it is "")."""
-
-    MARKS = (("Doing 256 bits sign", "sign"), ("signs in", ""), ("Doing 256 bits verify", "verify"),
-             ("verify in", "done"))
-
-    def __init__(self, stream: int) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.phase, self.text = stream, "", ""
-
-    def run(self) -> None:
-        marks = list(self.MARKS)
-        while chunk := os.read(self.stream, 4096):
-            self.text += chunk.decode(errors="replace")
-            while marks and marks[0][0] in self.text:
-                self.text = self.text.split(marks[0][0], 1)[1]
-                self.phase = marks.pop(0)[1]
-        self.phase = "done"
-
-
-def _concurrent_round(binary: str, seconds: int,
-                      operations: dict[str, Callable[[], object]]) -> tuple[dict[str, float] | None, dict[str, float]]:
-    """One ``openssl speed`` run and, during its sign and verify phases, our seal and open."""
-    proc = subprocess.Popen([binary, "speed", "-seconds", str(seconds), "sm2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    phases = _SpeedPhases(proc.stderr.fileno())
-    phases.start()
-    spent, counts = {"sign": 0.0, "verify": 0.0}, {"sign": 0, "verify": 0}
-    while phases.phase != "done":
-        phase = phases.phase
-        if phase not in operations:
-            time.sleep(0.001)
-            continue
-        start = time.process_time()
-        operations[phase]()
-        spent[phase] += time.process_time() - start
-        counts[phase] += 1
-    out, _ = proc.communicate(timeout=20 * seconds + 60)
-    phases.join()
-    match = SPEED_LINE.search(out.decode())
-    if proc.returncode != 0 or match is None or not all(counts.values()):
-        print(f"openssl speed sm2 failed or printed no SM2 line:\n{out.decode()}{phases.text}", file=sys.stderr)
-        return None, {}
-    speed = {"sign_per_s": float(match[1]), "verify_per_s": float(match[2])}
-    return speed, {"seal_per_s_100": counts["sign"] / spent["sign"], "open_per_s_100": counts["verify"] / spent["verify"]}
 
 
 def interleaved(operations: int) -> dict[str, float]:
@@ -268,7 +233,7 @@ def rounded(value: object) -> object:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs per figure; the median is reported")
-    parser.add_argument("--rounds", type=int, default=9, help="paired rounds with openssl speed; the median ratio is reported")
+    parser.add_argument("--rounds", type=int, default=15, help="paired rounds with openssl speed; the median ratio is reported")
     parser.add_argument("--min-time", type=float, default=0.4, help="seconds per run, at least")
     parser.add_argument("--speed-seconds", type=int, default=1,
                         help="`openssl speed -seconds` per paired round (0: skip it)")

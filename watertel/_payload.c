@@ -55,7 +55,8 @@ PyDoc_STRVAR(decode_rows_doc,
 "code past its table.");
 
 /* One row at ``p`` as a new ``row_type`` instance, or NULL with an exception. */
-static PyObject *decode_row(const unsigned char *p, PyObject *names, PyObject *qualities, PyTypeObject *row_type)
+static PyObject *decode_row(const unsigned char *p, PyObject *names, PyObject *qualities, PyTypeObject *row_type,
+                            PyObject **last_t, long long *last_ms)
 {
     PyObject *row = row_type->tp_alloc(row_type, 6);
     if (!row)
@@ -63,7 +64,17 @@ static PyObject *decode_row(const unsigned char *p, PyObject *names, PyObject *q
     /* in the row's field order; after a failure the rest stay NULL, which a tuple being freed allows */
     PyObject *station = lookup(names, get_u16(p), "name");
     PyObject *point = station ? lookup(names, get_u16(p + 2), "name") : NULL;
-    PyObject *t = point ? PyLong_FromLongLong((long long)get_u64(p + 6)) : NULL;
+    /* the readings of one poll share their sample time: one int object for them (the previous row's) */
+    long long t_ms = (long long)get_u64(p + 6);
+    PyObject *t = NULL;
+    if (point && *last_t && *last_ms == t_ms) {
+        t = *last_t;
+        Py_INCREF(t);
+    } else if (point && (t = PyLong_FromLongLong(t_ms))) {
+        Py_INCREF(t);
+        Py_XSETREF(*last_t, t);
+        *last_ms = t_ms;
+    }
     PyObject *value = t ? PyFloat_FromDouble(PyFloat_Unpack8((const char *)p + 14, 0)) : NULL;
     PyObject *unit = value ? lookup(names, get_u16(p + 4), "name") : NULL;
     PyObject *quality = unit ? lookup(qualities, p[22], "quality") : NULL;
@@ -84,7 +95,8 @@ static PyObject *decode_rows(PyObject *self, PyObject *args)
 {
     Py_buffer buf;
     Py_ssize_t offset, count;
-    PyObject *names, *qualities, *rows = NULL;
+    PyObject *names, *qualities, *rows = NULL, *last_t = NULL;
+    long long last_ms = 0;
     PyTypeObject *row_type;
     if (!PyArg_ParseTuple(args, "y*nnO!O!O!", &buf, &offset, &count, &PyTuple_Type, &names, &PyTuple_Type,
                           &qualities, &PyType_Type, &row_type))
@@ -102,7 +114,7 @@ static PyObject *decode_rows(PyObject *self, PyObject *args)
         goto done;
     const unsigned char *p = (const unsigned char *)buf.buf + offset;
     for (Py_ssize_t i = 0; i < count; i++, p += ROW) {
-        PyObject *row = decode_row(p, names, qualities, row_type);
+        PyObject *row = decode_row(p, names, qualities, row_type, &last_t, &last_ms);
         if (!row) {
             Py_CLEAR(rows);
             goto done;
@@ -110,6 +122,7 @@ static PyObject *decode_rows(PyObject *self, PyObject *args)
         PyTuple_SET_ITEM(rows, i, row);
     }
 done:
+    Py_XDECREF(last_t);
     PyBuffer_Release(&buf);
     return rows;
 }
