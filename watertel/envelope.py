@@ -334,7 +334,7 @@ class Parts(NamedTuple):
 def parse(data: bytes | memoryview) -> Parts:
     """Split ``data`` by the layout; EnvelopeError on any framing fault. Trust nothing here yet.
 
-    Given a memoryview, ``header``, ``payload`` and ``signed`` are views into it, not copies.""" 
+    Given a memoryview, ``header``, ``payload`` and ``signed`` are views into it, not copies."""
     size = len(data)
     if size > MAX_ENVELOPE_BYTES:
         raise EnvelopeError("too_large", f"{size} bytes")

@@ -68,7 +68,7 @@ class LatestCache:
     """``store.latest()``, read again only after an envelope arrived (the store's arrival marker
     changed) or ``ttl_s`` passed (readings that came without an envelope, retention): 4,000
     stations' latest values take ~150 ms to read, the marker two index lookups. One per API
-    process, shared by the station list and the live events."""
+    process, shared by ``/api/latest``, the station list and the live events."""
 
     def __init__(self, store: SqlStore, ttl_s: float = 30.0) -> None:
         self.store, self.ttl_s = store, ttl_s
