@@ -372,6 +372,16 @@ def test_flow_top_byte_sign_and_sl427_unit_flag(top, flow, unit):
     assert szy206.encode(szy206.decode(data)) == data
 
 
+@pytest.mark.parametrize("top, unit", [(0x80, None), (0xF0, "m³/h"), (0xC0, "m³/s")])
+def test_a_negative_zero_flow_keeps_its_sign(top, unit):
+    """A meter may send zero with the sign set (found by test_bit_flips): it decodes to -0.000,
+    not 0.000, so that it encodes back to the same top byte."""
+    data = framed(0x83, 0xC0, bytes.fromhex("00000000") + bytes([top]) + bytes.fromhex("0100000000 0000 0000 1530082905"))
+    point = szy206.decode(data).message.payload.points[0]
+    assert point.flow.is_zero() and point.flow.is_signed() and point.unit == unit
+    assert szy206.encode(szy206.decode(data)) == data
+
+
 @pytest.mark.parametrize("top", [0x1, 0x2, 0x4, 0x7, 0x9, 0xB, 0xD, 0xE])
 def test_flow_top_nibble_neither_form_is_refused(top):
     """An SZY 206 flow of 1 000 000 or more (a digit in D6-D4) collides with the SL/T 427-2021

@@ -387,7 +387,8 @@ def _flow_point(data: Reader) -> FlowPoint:
                          f"sign and unit (0, 3, C, F): {raw.hex().upper()}")
     negative, unit = FLOW_UNITS[top]
     magnitude = Decimal(_le_bcd(raw[:4] + bytes([raw[4] & 0x0F]), "flow")).scaleb(-3)
-    return FlowPoint(-magnitude if negative else magnitude, cubic, unit)
+    # copy_negate, not unary minus: a flagged negative zero stays -0.000, so it encodes back to its bytes
+    return FlowPoint(magnitude.copy_negate() if negative else magnitude, cubic, unit)
 
 
 def _water_quality(data: Reader) -> WaterQuality:
