@@ -11,6 +11,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -105,6 +107,17 @@ def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     return f"http://127.0.0.1:{port}", server, thread
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """``app`` under uvicorn on a free loopback port (its base URL) until the block ends."""
+    base, server, thread = serve(app)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from cloud.api.app import create_app
 from cloud.api.auth import hash_password
 from cloud.config import ApiConfig, UserEntry
 from cloud.store.sqlite import SqliteStore
-from test_api_auth import Client, serve
+from test_api_auth import Client, served
 from test_api_registry import REGISTRY, gateways
 from test_console_browser import chromium, new_page, rows
 
@@ -37,10 +37,8 @@ def base_url(store, password_hash, tmp_path):
     (tmp_path / "registry.yaml").write_text(REGISTRY, encoding="utf-8")
     users = [UserEntry(username=role, password_hash=password_hash, role=role) for role in ("admin", "operator")]
     app = create_app(store, ApiConfig(users=users), registry_file=tmp_path / "registry.yaml", gateways=gateways(tmp_path))
-    base, server, thread = serve(app)
-    yield base
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -12,33 +12,23 @@ from cloud import audit
 from cloud.api.app import create_app
 from cloud.config import ApiConfig
 from cloud.notifications_file import load_notifications_file
-from cloud.store.sqlite import SqliteStore
 from test_api_admin import write_files
 from test_api_admin_notifications import HOOK_SECRET, notifications_yaml
-from test_api_auth import serve
-from test_console_admin import log_in, password_hash  # noqa: F401 (fixture)
+from test_api_auth import served
+from test_console_admin import log_in, password_hash, store  # noqa: F401 (fixtures)
 from test_console_browser import chromium, new_page, rows
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = SqliteStore(tmp_path / "watertel.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def base_url(store, password_hash, tmp_path):  # noqa: F811
+def base_url(store, password_hash, tmp_path):  # noqa: F811 (the imported fixtures)
     write_files(tmp_path, password_hash)
     (tmp_path / "hook.secret").write_text(HOOK_SECRET, encoding="utf-8")
     path = tmp_path / "notifications.yaml"
     path.write_text(yaml.safe_dump(notifications_yaml(9)), encoding="utf-8")
     app = create_app(store, ApiConfig(users_file=tmp_path / "users.yaml"), registry_file=tmp_path / "registry.yaml",
                      notifications=load_notifications_file(path), notifications_file=path)
-    base, server, thread = serve(app)
-    yield base
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -12,32 +12,22 @@ from cloud import audit
 from cloud.api.app import create_app
 from cloud.config import ApiConfig
 from cloud.notify.config import NotificationsConfig
-from cloud.store.sqlite import SqliteStore
 from test_api_admin import NOTIFICATIONS, write_files
-from test_api_auth import Client, serve
-from test_console_admin import log_in, password_hash  # noqa: F401 (fixture)
+from test_api_auth import Client, served
+from test_console_admin import log_in, password_hash, store  # noqa: F401 (fixtures)
 from test_console_browser import chromium, new_page, rows
 
 NEW_PASSWORD = "a much longer passphrase"
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = SqliteStore(tmp_path / "watertel.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def base_url(store, password_hash, tmp_path):  # noqa: F811
+def base_url(store, password_hash, tmp_path):  # noqa: F811 (the imported fixtures)
     write_files(tmp_path, password_hash)
     app = create_app(store, ApiConfig(users_file=tmp_path / "users.yaml"), registry_file=tmp_path / "registry.yaml",
                      gateways_file=tmp_path / "gateways.yaml",
                      notifications=NotificationsConfig.model_validate(NOTIFICATIONS).resolved(tmp_path))
-    base, server, thread = serve(app)
-    yield base
-    server.should_exit = True
-    thread.join(10)
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture
