@@ -66,13 +66,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cloud.alarms.config import AlarmsConfig  # noqa: E402
-from cloud.alarms.engine import AlarmEngine  # noqa: E402
-from cloud.registry import build_registry  # noqa: E402
-from cloud.store.sqlite import SqliteStore  # noqa: E402
-from simulators.config import SiteConfig  # noqa: E402
-from simulators.scenario import Leak  # noqa: E402
-from simulators.site import Site  # noqa: E402
+from watertel.cloud.alarms.config import AlarmsConfig  # noqa: E402
+from watertel.cloud.alarms.engine import AlarmEngine  # noqa: E402
+from watertel.cloud.registry import build_registry  # noqa: E402
+from watertel.cloud.store.sqlite import SqliteStore  # noqa: E402
+from watertel.simulators.config import SiteConfig  # noqa: E402
+from watertel.simulators.scenario import Leak  # noqa: E402
+from watertel.simulators.site import Site  # noqa: E402
 from watertel.envelope import GENESIS_HASH, Envelope  # noqa: E402
 from watertel.readings import Quality, Reading  # noqa: E402
 

@@ -47,9 +47,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_edge import say  # noqa: E402
 from bench_rates import readings, stations  # noqa: E402
-from cloud.api.auth import hash_password  # noqa: E402
-from cloud.store.sqlite import SqliteStore  # noqa: E402
-from watertel.processes import free_port, port_open  # noqa: E402
+from watertel.cloud.api.auth import hash_password  # noqa: E402
+from watertel.cloud.store.sqlite import SqliteStore  # noqa: E402
+from watertel.ports import free_port, port_open  # noqa: E402
 
 DAY_MS = 86_400_000
 PASSWORD = "bench console password"

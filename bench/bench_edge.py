@@ -32,14 +32,15 @@ from pathlib import Path
 
 import yaml
 
-from edge_agent.buffer import Buffer
-from edge_agent.config import UplinkConfig
-from edge_agent.uplink import Uplink
+from watertel.edge_agent.buffer import Buffer
+from watertel.edge_agent.config import UplinkConfig
+from watertel.edge_agent.uplink import Uplink
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import seal
 from watertel.keys import write_key_pair
-from watertel.mosquitto import Mosquitto, find_mosquitto
-from watertel.processes import Child, free_port, port_open, wait_until
+from watertel.shell.mosquitto import Mosquitto, find_mosquitto
+from watertel.ports import free_port, port_open
+from watertel.shell.processes import Child, wait_until
 from watertel.readings import Quality, Reading
 
 

@@ -36,7 +36,7 @@ from typing import Callable
 
 from watertel import envelope
 from watertel.crypto import SM2PrivateKey, sm3, use_backend
-from watertel.crypto.sm2_backend import BackendName, available
+from watertel.crypto.sm2 import BackendName, available
 from watertel.envelope import ChainState, open_envelope, seal
 from watertel.readings import Quality, Reading
 

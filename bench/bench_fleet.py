@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from watertel.mosquitto import Mosquitto, find_mosquitto  # noqa: E402
+from watertel.shell.mosquitto import Mosquitto, find_mosquitto  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

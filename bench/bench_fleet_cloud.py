@@ -46,8 +46,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_fleet import cpu_s  # noqa: E402
-from watertel.mosquitto import Mosquitto, find_mosquitto  # noqa: E402
-from watertel.processes import Child, free_port, wait_until  # noqa: E402
+from watertel.shell.mosquitto import Mosquitto, find_mosquitto  # noqa: E402
+from watertel.ports import free_port  # noqa: E402
+from watertel.shell.processes import Child, wait_until  # noqa: E402
 
 
 def _percentile(values: list[int], q: float) -> int | None:

@@ -30,15 +30,13 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import Postgres, find_pg_bin  # noqa: E402  (the tests' throw-away PostgreSQL)
-
-from bench_edge import say, start_mosquitto  # noqa: E402
-from watertel.crypto import SM2PrivateKey  # noqa: E402
-from watertel.envelope import ChainState, seal  # noqa: E402
-from watertel.keys import write_key_pair  # noqa: E402
-from watertel.processes import Child, wait_until  # noqa: E402
-from watertel.readings import Quality, Reading  # noqa: E402
+from bench_edge import say, start_mosquitto
+from watertel.crypto import SM2PrivateKey
+from watertel.envelope import ChainState, seal
+from watertel.keys import write_key_pair
+from watertel.readings import Quality, Reading
+from watertel.shell.postgres import Postgres, find_pg_bin
+from watertel.shell.processes import Child, wait_until
 
 T0 = 1_700_000_000_000
 
@@ -101,8 +99,8 @@ def publish(port: int, envelopes: list[tuple[str, int, bytes]]) -> dict[tuple[st
 
 
 def store_rows(cfg_path: Path) -> list[tuple[str, int, int]]:
-    from cloud.config import load_cloud_config
-    from cloud.store import open_store
+    from watertel.cloud.config import load_cloud_config
+    from watertel.cloud.store import open_store
 
     store = open_store(load_cloud_config(cfg_path))
     try:

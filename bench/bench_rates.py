@@ -39,10 +39,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_edge import say  # noqa: E402
-from cloud.quality.config import RatesConfig  # noqa: E402
-from cloud.quality.period import Period  # noqa: E402
-from cloud.quality.rates import compute  # noqa: E402
-from cloud.registry import Station  # noqa: E402
+from watertel.cloud.quality.config import RatesConfig  # noqa: E402
+from watertel.cloud.quality.period import Period  # noqa: E402
+from watertel.cloud.quality.rates import compute  # noqa: E402
+from watertel.cloud.registry import Station  # noqa: E402
 
 BATCH = 50_000  # as SqlStore.rate_rows fetches
 
@@ -76,9 +76,9 @@ def time_compute(sts: list[Station], batches: list[list[tuple]], period: Period,
 
 def time_store(sts: list[Station], batches: list[list[tuple]], period: Period, cfg: RatesConfig) -> dict:
     """Load the rows of ``sts`` into SQLite, then time fetching alone and `build_report` end to end."""
-    from cloud.quality.report import build_report
-    from cloud.registry import County, City, Province, Registry, RegistryFile
-    from cloud.store.sqlite import SqliteStore
+    from watertel.cloud.quality.report import build_report
+    from watertel.cloud.registry import County, City, Province, Registry, RegistryFile
+    from watertel.cloud.store.sqlite import SqliteStore
 
     ids = {s.id for s in sts}
     with tempfile.TemporaryDirectory(prefix="bench-rates-") as tmp:
@@ -107,12 +107,12 @@ def time_store(sts: list[Station], batches: list[list[tuple]], period: Period, c
 
 def time_rollups(sts: list[Station], period: Period, cfg: RatesConfig, runs: int) -> dict:
     """A report read from ``rate_days`` (filled directly), and the refresh of one day from raw."""
-    from cloud.quality.report import build_report
-    from cloud.quality.rollups import UPSERT, Basis, refresh
-    from cloud.quality.rates import service_intervals
-    from cloud.registry import County, City, Province, Registry, RegistryFile
-    from cloud.store.sql import DIRTY_BUCKET_MS
-    from cloud.store.sqlite import SqliteStore
+    from watertel.cloud.quality.report import build_report
+    from watertel.cloud.quality.rollups import UPSERT, Basis, refresh
+    from watertel.cloud.quality.rates import service_intervals
+    from watertel.cloud.registry import County, City, Province, Registry, RegistryFile
+    from watertel.cloud.store.sql import DIRTY_BUCKET_MS
+    from watertel.cloud.store.sqlite import SqliteStore
 
     registry = Registry(RegistryFile(provinces=[Province(id="p", name="p", cities=[
         City(id="c", name="c", counties=[County(id="county", name="county")])])], stations=sts))

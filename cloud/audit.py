@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from cloud.store.sql import SqlStore, now_ms
+from watertel.cloud.store.sql import SqlStore, now_ms
 from watertel.crypto import sm3
 
 GENESIS = "00" * 32

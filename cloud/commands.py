@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cloud.config import CloudConfig
-from cloud.ingest.registry import Registry
+from watertel.cloud.config import CloudConfig
+from watertel.cloud.ingest.registry import Registry
 from watertel.commands import COMMANDS, Answer, CommandError, command
 from watertel.crypto import SM2PrivateKey
 from watertel.errors import OperatorError

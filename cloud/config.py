@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.lifecycle import LifecycleConfig
-from cloud.notify.config import NotificationsConfig
-from cloud.quality.config import RatesConfig, ReportsConfig
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.quality.config import RatesConfig, ReportsConfig
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
 
@@ -316,9 +316,9 @@ def _with_files(path: Path, cfg: CloudConfig) -> tuple[CloudConfig, list[str]]:
     """The gateways of ``gateways_file``, the users of ``api.users_file`` and the notifications of
     ``notifications_file`` read into the config, so every part uses them as if the config held
     them; problems name their own file."""
-    from cloud.gateways_file import load_gateways_file
-    from cloud.notifications_file import load_notifications_file
-    from cloud.users_file import load_users_file
+    from watertel.cloud.gateways_file import load_gateways_file
+    from watertel.cloud.notifications_file import load_notifications_file
+    from watertel.cloud.users_file import load_users_file
 
     update: dict[str, Any] = {}
     problems: list[str] = []
@@ -349,7 +349,7 @@ def _permit_retention_problems(path: Path, cfg: CloudConfig) -> list[str]:
     ret = cfg.retention
     if cfg.registry_file is None or not (ret.raw_days or ret.raw_days_by_point):
         return []
-    from cloud.registry import load_registry
+    from watertel.cloud.registry import load_registry
 
     points = sorted({m.point for permit in load_registry(cfg.registry_file).permits for m in permit.meters})
     kept = {point: ret.raw_days_by_point.get(point, ret.raw_days) for point in points}
@@ -365,7 +365,7 @@ def _user_region_problems(path: Path, cfg: CloudConfig) -> list[str]:
         return []
     if cfg.registry_file is None:
         return [f"{path}: api.users.{i}.regions: needs registry_file (the regions are defined there)" for i, _ in scoped]
-    from cloud.registry import load_registry
+    from watertel.cloud.registry import load_registry
 
     known = set(load_registry(cfg.registry_file).regions())
     return [f"{path}: api.users.{i}.regions: {r!r} is not a region in {cfg.registry_file.name} (use a province, city or county id)"

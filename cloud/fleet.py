@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloud.files import write_atomic
+from watertel.cloud.files import write_atomic
 
 TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
 

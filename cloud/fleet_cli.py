@@ -8,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from cloud.config import CloudConfig
-from cloud.fleet import FleetStatus, fleet_table
+from watertel.cloud.config import CloudConfig
+from watertel.cloud.fleet import FleetStatus, fleet_table
+from watertel.cloud.rollout import rollout
 
 
 def run_fleet(cfg: CloudConfig, args: argparse.Namespace) -> int:
@@ -18,12 +19,7 @@ def run_fleet(cfg: CloudConfig, args: argparse.Namespace) -> int:
         rows = [fleet.row(g.id) for g in sorted(cfg.gateways, key=lambda g: g.id)]
         print(json.dumps(rows, sort_keys=True) if args.json else fleet_table(rows))
         return 0
-    if not (args.gateways and args.push_file):
-        print("error: watertel cloud rollout --gateways GLOB --file EDGE.yaml [--stage N]", file=sys.stderr)
-        return 2
-    from cloud.rollout import rollout
-
-    report = asyncio.run(rollout(cfg, args.gateways, Path(args.push_file), args.stage, args.timeout or 300.0))
+    report = asyncio.run(rollout(cfg, args.gateways, Path(args.push_file), args.stage, args.timeout))
     print(json.dumps(report, indent=1))
     if report["stopped"]:
         print(f"rollout stopped: {report['stopped']}; not attempted: {', '.join(report['not_attempted']) or 'none'}",

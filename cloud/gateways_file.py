@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import model_validator
 
-from cloud.config import GatewayEntry
+from watertel.cloud.config import GatewayEntry
 from watertel.config import ConfigError, Strict, parse_yaml, resolve, validate
 
 KEYS_DIR = "gateway-keys"  # public keys posted to the API: <folder of the file>/gateway-keys/<gateway>/<key id>.pub.pem

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, field_validator
 
-from cloud.notify.config import NotificationsConfig, QuietHours
+from watertel.cloud.notify.config import NotificationsConfig, QuietHours
 from watertel.config import ConfigError, Strict, parse_yaml, validate
 
 

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from cloud.permits import Permit, permit_problems
+from watertel.cloud.permits import Permit, permit_problems
 from watertel.config import ConfigError, Strict, parse_yaml, problem_at, validate
 
 ID = r"^[A-Za-z0-9_.-]+$"

@@ -34,7 +34,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cloud.registry import Registry, RegistryFile
+from watertel.cloud.registry import Registry, RegistryFile
 from watertel.config import ConfigError
 from watertel.errors import OperatorError
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from cloud.files import write_atomic
-from cloud.registry import Registry, RegistryFile, build_registry, load_registry
-from cloud.registry_csv import dump_csv, parse_csv, rows_of_problems
+from watertel.cloud.files import write_atomic
+from watertel.cloud.registry import Registry, RegistryFile, build_registry, load_registry
+from watertel.cloud.registry_csv import dump_csv, parse_csv, rows_of_problems
 from watertel.config import ConfigError, parse_yaml
 from watertel.errors import OperatorError
 

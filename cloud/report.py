@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from cloud.config import CloudConfig
-from cloud.store import open_store
+from watertel.cloud.config import CloudConfig
+from watertel.cloud.store import open_store
 
 
 def station_summary(cfg: CloudConfig) -> list[dict]:
-    store = open_store(cfg.data_dir)
+    store = open_store(cfg)
     try:
         return store.station_stats()
     finally:

@@ -24,8 +24,8 @@ import logging
 import time
 from typing import Callable
 
-from cloud.config import MqttConfig, ResendConfig
-from cloud.store import SqlStore
+from watertel.cloud.config import MqttConfig, ResendConfig
+from watertel.cloud.store import SqlStore
 from watertel.commands import command
 from watertel.crypto import SM2PrivateKey
 

@@ -15,8 +15,8 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
-from cloud.commands import send_command
-from cloud.config import CloudConfig
+from watertel.cloud.commands import send_command
+from watertel.cloud.config import CloudConfig
 from watertel.commands import MAX_CONFIG_BYTES
 from watertel.crypto import sm3
 from watertel.errors import OperatorError

@@ -14,22 +14,22 @@ from collections.abc import Callable
 import uvicorn
 from prometheus_client import start_http_server
 
-from cloud import metrics
-from cloud.alarms.engine import AlarmEngine
-from cloud.api.app import create_app
-from cloud.api.fleet import FleetSetup
-from cloud.api.reports import ReportsSetup
-from cloud.config import CloudConfig
-from cloud.fleet import FleetStatus
-from cloud.ingest.handler import Handler
-from cloud.ingest.registry import RELOAD_CHECK_S, GatewaysWatcher, Registry
-from cloud.ingest.worker import run_ingest
-from cloud.notify.outbox import run_alarm_handling
-from cloud.notify.reload import NotificationsWatcher
-from cloud.quality.schedule import run_schedule
-from cloud.registry import load_registry
-from cloud.resend import ResendRequester, request_resends
-from cloud.store import open_store
+from watertel.cloud import metrics
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.config import CloudConfig
+from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.ingest.handler import Handler
+from watertel.cloud.ingest.registry import RELOAD_CHECK_S, GatewaysWatcher, Registry
+from watertel.cloud.ingest.worker import run_ingest
+from watertel.cloud.notify.outbox import run_alarm_handling
+from watertel.cloud.notify.reload import NotificationsWatcher
+from watertel.cloud.quality.schedule import run_schedule
+from watertel.cloud.registry import load_registry
+from watertel.cloud.resend import ResendRequester, request_resends
+from watertel.cloud.store import open_store
 from watertel.crypto import SM2PrivateKey
 
 log = logging.getLogger("watertel.cloud")
@@ -113,7 +113,7 @@ async def refresh_rollups(open_store: Callable[[], object], stations: list, rate
     ``meters``: permit meters by (station, point), for rollover values): every ``every_s``, one pass
     over the marked stations in small batches, in a thread on a connection of its own, so ingest's
     loop never waits on it and its write transactions stay short."""
-    from cloud.quality.rollups import refresh
+    from watertel.cloud.quality.rollups import refresh
 
     def once() -> int:
         store = open_store()
@@ -153,7 +153,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     metrics.watch_store(store)
     mirror = None
     if cfg.influx.enabled and "ingest" in parts:
-        from cloud.store.influx_mirror import InfluxMirror
+        from watertel.cloud.store.influx_mirror import InfluxMirror
 
         mirror = InfluxMirror(cfg.influx)
     handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,

@@ -21,16 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.buffer import Buffer, BufferFull
-from edge_agent.config import EdgeConfig, load_edge_config
-from edge_agent.health import write_status
-from edge_agent.clock import clock_synchronised
-from edge_agent.commands import CommandExecutor
-from edge_agent.reconfig import ConfigFiles, answer_of, load_or_roll_back
-from edge_agent.poll.scheduler import BusPoller
-from edge_agent.poll.totaliser import TotaliserWatch
-from edge_agent.systemd import notify, watchdog_interval_s
-from edge_agent.uplink import Uplink
+from watertel.edge_agent.buffer import Buffer, BufferFull
+from watertel.edge_agent.config import EdgeConfig, load_edge_config
+from watertel.edge_agent.health import write_status
+from watertel.edge_agent.clock import clock_synchronised
+from watertel.edge_agent.commands import CommandExecutor
+from watertel.edge_agent.reconfig import ConfigFiles, answer_of, load_or_roll_back
+from watertel.edge_agent.poll.scheduler import BusPoller
+from watertel.edge_agent.poll.totaliser import TotaliserWatch
+from watertel.edge_agent.systemd import notify, watchdog_interval_s
+from watertel.edge_agent.uplink import Uplink
 from watertel import __version__
 from watertel.commands import Answer, CommandError
 from watertel.crypto import SM2PrivateKey, sm3

@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from edge_agent.buffer import Buffer
-from edge_agent.clock import adjust_clock, clock_synchronised, has_cap_sys_time
-from edge_agent.config import CommandsConfig
-from edge_agent.poll.modbus import ReadFailed
-from edge_agent.poll.scheduler import BusPoller
+from watertel.edge_agent.buffer import Buffer
+from watertel.edge_agent.clock import adjust_clock, clock_synchronised, has_cap_sys_time
+from watertel.edge_agent.config import CommandsConfig
+from watertel.edge_agent.poll.modbus import ReadFailed
+from watertel.edge_agent.poll.scheduler import BusPoller
 from watertel.commands import Answer, CommandError, unpack
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from watertel import firmware_profiles
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
 from watertel.tls import TlsConfig
 
@@ -169,8 +170,6 @@ def profile_ref(base: Path, profile: str) -> str | Path:
 
 def load_edge_config(path: Path | str) -> EdgeConfig:
     """Load, validate, resolve relative paths and check that every profile loads."""
-    import firmware_profiles
-
     path = Path(path)
     cfg = load_model(path, EdgeConfig)
     base = path.parent

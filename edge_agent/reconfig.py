@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import EdgeConfig, load_edge_config
+from watertel.edge_agent.config import EdgeConfig, load_edge_config
 from watertel.commands import MAX_CONFIG_BYTES, CommandError
 from watertel.config import ConfigError
 from watertel.crypto import sm3

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from edge_agent.buffer import Batch, Buffer
-from edge_agent.config import UplinkConfig
+from watertel.edge_agent.buffer import Batch, Buffer
+from watertel.edge_agent.config import UplinkConfig
 
 log = logging.getLogger("watertel.edge.uplink")
 RECONNECT_MAX_S = 30.0

@@ -5,8 +5,9 @@ engineering values and back; ``plan`` groups points into as few Modbus requests 
 ``schema`` writes the JSON Schema of the format; ``probe`` checks a real device against a profile.
 """
 
-from firmware_profiles.model import (
-    DataType, Fraction, Function, Point, Profile, StatusBits, WordOrder, WriteLimits, load, profile_paths,
+from watertel.firmware_profiles.loading import load, profile_paths
+from watertel.firmware_profiles.model import (
+    DataType, Fraction, Function, Point, Profile, StatusBits, WordOrder, WriteLimits,
 )
 
 __all__ = ["DataType", "Fraction", "Function", "Point", "Profile", "StatusBits", "WordOrder", "WriteLimits", "load",

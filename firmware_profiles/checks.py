@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from firmware_profiles.model import DataType, Function, Point, Profile
+from watertel.firmware_profiles.model import DataType, Function, Point, Profile
 from watertel.config import ConfigError, problem_at
 
 Owner = tuple[str, int | None]  # (point name, bit number or None for the whole register)

@@ -21,7 +21,7 @@ import math
 import struct
 from dataclasses import dataclass
 
-from firmware_profiles.model import DataType, Fraction, Function, Point, Profile, WordOrder
+from watertel.firmware_profiles.model import DataType, Fraction, Function, Point, Profile, WordOrder
 
 _FORMAT = {
     DataType.U16: ">H", DataType.I16: ">h", DataType.U32: ">I", DataType.I32: ">i",

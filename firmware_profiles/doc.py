@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from firmware_profiles.model import DataType, Point, Profile, WriteLimits, load, profile_paths
+from watertel.firmware_profiles.loading import load, profile_paths
+from watertel.firmware_profiles.model import DataType, Point, Profile, WriteLimits
 
 HEADER = """# Firmware profiles
 

@@ -2,7 +2,7 @@
 
 Checks that involve one point live here (in pydantic validators, so the JSON Schema and the
 error messages come from one place); checks across points (overlapping registers) are in
-``firmware_profiles.checks``. Every message reads ``problem (fix)``.
+``firmware_profiles.checks``, and ``loading`` applies both. Every message reads ``problem (fix)``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from watertel.config import Strict, parse_yaml, validate
+from watertel.config import Strict
 
 HERE = Path(__file__).parent
 MAX_REGISTERS_PER_READ = 125  # Modbus limit for function codes 3 and 4
@@ -288,23 +288,3 @@ class Profile(Strict):
 
     def point(self, name: str) -> Point:
         return next(p for p in self.points if p.name == name)
-
-
-def profile_paths() -> list[Path]:
-    """The profiles shipped with watertel."""
-    return sorted(HERE.glob("*.yaml"))
-
-
-def load(name_or_path: str | Path) -> Profile:
-    """Load a shipped profile by name (``emf_flow_meter``) or any profile by path; raise
-    ConfigError listing every problem, including registers that two points claim."""
-    from firmware_profiles.checks import check_layout
-
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = HERE / f"{name_or_path}.yaml"
-    data, node = parse_yaml(path)
-    profile = validate(path, data, node, Profile)
-    check_layout(path, node, profile)
-    return profile
-

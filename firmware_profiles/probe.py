@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 
 from typing import Any
 
-import firmware_profiles
-from firmware_profiles.codec import DecodeError, decode
-from firmware_profiles.model import Function, Point, Profile
+from watertel import firmware_profiles
+from watertel.firmware_profiles.codec import DecodeError, decode
+from watertel.firmware_profiles.model import Function, Point, Profile
 
 
 class ReadError(Exception):
@@ -57,7 +57,7 @@ class Target:
 
     async def read(self, function: Function, address: int, count: int) -> list[int]:
         """Registers (or bits as 0/1); raises ReadError with the reason."""
-        from pymodbus.exceptions import ModbusException
+        from pymodbus.exceptions import ModbusException  # imported here: not in a cloud install
 
         try:
             return await self._read(function, address, count)
@@ -127,8 +127,8 @@ async def probe(profile: Profile, target: Target) -> list[PointResult]:
 
 
 def _client(args: argparse.Namespace, profile: Profile) -> tuple[Any, str]:
-    """A pymodbus client for --tcp or --serial (imported here: the cloud install lacks pymodbus)."""
-    from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+    """A pymodbus client for --tcp or --serial."""
+    from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient  # imported here: not in a cloud install
 
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
@@ -184,20 +184,6 @@ async def _run(args: argparse.Namespace) -> int:
     else:
         print(_text(str(args.profile), label, unit, results))
     return 0 if all(r.ok for r in results) else 1
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `watertel profile probe` (the subcommand is registered in watertel.cli)."""
-    parser.add_argument("--profile", required=True, help="profile YAML (or a shipped profile's name)")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--tcp", metavar="HOST:PORT", help="Modbus TCP device")
-    where.add_argument("--serial", metavar="PORT", help="Modbus RTU serial port (/dev/ttyUSB0)")
-    parser.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
-    parser.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: the profile's)")
-    parser.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits (default: the profile's)")
-    parser.add_argument("--unit", type=int, help="unit id (default: the profile's)")
-    parser.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each answer (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from firmware_profiles.model import HERE, Profile
+from watertel.firmware_profiles.model import HERE, Profile
 
 SCHEMA_PATH: Path = HERE / "profile.schema.json"
 

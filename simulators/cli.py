@@ -1,20 +1,28 @@
-"""Arguments and handler of `watertel sim run` (kept here so watertel/cli.py only registers them)."""
+"""The simulators' subcommands: `sim run` (Modbus devices), `sim rtu` (a field RTU), `sim platform`
+(a regulator's receiving platform) and `sim fleet` (many signed gateways over MQTT).
+Declarations only; each handler is named as ``"module:function"`` and imported when it runs."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
-import sys
-from datetime import datetime
-from pathlib import Path
+
+PROTOCOLS = ("szy206", "sl651")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of `watertel sim run`."""
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sim", help="simulated devices, field RTUs, a receiving platform, a fleet of gateways")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add_run(actions.add_parser("run", help="serve Modbus devices (--config FILE, or one --profile)"))
+    _add_rtu(actions.add_parser("rtu", help="a field RTU reporting in SZY 206 or SL 651 to --connect HOST:PORT"))
+    _add_platform(actions.add_parser("platform", help="a regulator's receiving platform (SZY 206, SL 651) on --listen"))
+    _add_fleet(actions.add_parser("fleet", help="N signed gateways over MQTT with drop-outs, late, duplicates,"
+                                                " reordering, and an oracle of the rates"))
+
+
+def _add_run(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", help="run: simulator YAML with several devices (see deploy/sim.example.yaml)")
-    src.add_argument("--profile", help="run: serve one device of this profile (name or YAML path)")
+    src.add_argument("--config", help="simulator YAML with several devices (see deploy/sim.example.yaml)")
+    src.add_argument("--profile", help="serve one device of this profile (name or YAML path)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--tcp", metavar="HOST:PORT", help="--profile: serve Modbus TCP here")
     where.add_argument("--rtu", action="store_true", help="--profile: serve Modbus RTU on a new pty (default)")
@@ -29,64 +37,51 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", help="simulated start time, ISO 8601 with zone (default: the scenario's, or now)")
     p.add_argument("--served-log", help="append every value served to this JSONL file")
     p.add_argument("--truth", help="append the ground truth (events injected, simulated and wall time) to this JSONL")
+    p.set_defaults(handler="watertel.simulators.actions:run")
 
 
-def _config(args: argparse.Namespace):
-    from simulators.config import SimConfig
-    from simulators.single import profile_config
-    from watertel.config import load_model
-    from watertel.errors import OperatorError
-
-    if args.profile:
-        try:
-            return profile_config(args.profile, tcp=args.tcp, link=Path(args.link) if args.link else None, unit=args.unit,
-                                  seed=args.seed, model=args.model, tick_s=args.tick)
-        except ValueError as err:
-            raise OperatorError(str(err).splitlines()[0]) from err
-    if not args.config:
-        raise OperatorError("watertel sim run needs --config FILE or --profile FILE")
-    return load_model(args.config, SimConfig)
+def _add_rtu(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", choices=PROTOCOLS, help="SZY 206-2016 or SL 651-2014")
+    p.add_argument("--connect", metavar="HOST:PORT", help="the centre (watertel rtu-gateway)")
+    p.add_argument("--address", help="SZY 206 division-station (330102-1234); SL 651 10 digits")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between reports (default: %(default)s)")
+    p.add_argument("--count", type=int, help="stop after N acknowledged reports (default: never)")
+    p.add_argument("--keepalive", type=float, default=40.0, help="keep-alive after S idle seconds")
+    p.add_argument("--step", type=int, default=60, help="sample seconds between reports (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the reported values (default: %(default)s)")
+    p.add_argument("--sent-log", help="append every acknowledged report to this JSONL file")
+    p.set_defaults(handler="watertel.simulators.field_rtu:run_rtu_command")
 
 
-def _clock(args: argparse.Namespace, scenario):
-    from simulators.clock import SimClock
-    from watertel.errors import OperatorError
-
-    start = scenario.scenario.start_epoch
-    if args.start:
-        try:
-            when = datetime.fromisoformat(args.start)
-        except ValueError as err:
-            raise OperatorError(f"--start: not an ISO 8601 time ({args.start!r}; e.g. 2024-06-01T00:00:00+08:00)") from err
-        if when.tzinfo is None:
-            raise OperatorError("--start needs a time zone (append +08:00 or Z)")
-        start = when.timestamp()
-    if args.speed <= 0:
-        raise OperatorError(f"--speed must be > 0 (got {args.speed})")
-    return SimClock(start, args.speed)
+def _add_platform(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", metavar="HOST:PORT", help="where to accept reporting stations")
+    p.add_argument("--protocol", choices=PROTOCOLS, help="only this protocol (default: both, by the start bytes)")
+    p.add_argument("--record", help="append every report received to this JSONL file")
+    p.add_argument("--answer", choices=("ack", "nak", "silent"), default="ack",
+                   help="ack reports (default), refuse them (SL 651 NAK) or stay silent")
+    p.add_argument("--ack-delay", type=float, default=0.0, help="seconds before answering a report")
+    p.add_argument("--query-every", type=float, metavar="S",
+                   help="ask every connected station for its real-time values (B0H / 37H) every S s")
+    p.add_argument("--set-clock-every", type=float, metavar="S",
+                   help="set every connected station's clock (11H / 4AH) every S s")
+    p.set_defaults(handler="watertel.simulators.platform:run_platform_command")
 
 
-def run_sim_command(args: argparse.Namespace) -> int:
-    """`watertel sim run`: serve until SIGINT/SIGTERM; print where to connect."""
-    from simulators.run import run_simulators
-    from simulators.scenario import empty_scenario, load_scenario
-
-    cfg = _config(args)
-    updates = {k: Path(v) for k, v in (("served_log", args.served_log), ("truth_log", args.truth)) if v}
-    cfg = cfg.model_copy(update=updates) if updates else cfg
-    scenario = load_scenario(args.scenario) if args.scenario else empty_scenario()
-    clock = _clock(args, scenario)
-
-    async def main() -> None:
-        task = asyncio.create_task(run_simulators(cfg, clock=clock, scenario=scenario,
-                                                  announce=lambda line: print(line, flush=True)))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    asyncio.run(main())
-    sys.stdout.flush()
-    return 0
+def _add_fleet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gateways", type=int, help="how many gateways (one station each) to play")
+    p.add_argument("--broker", help="mqtt://HOST:PORT")
+    p.add_argument("--duration", type=float, help="seconds of sampling (late envelopes follow after)")
+    p.add_argument("--out", help="folder for keys, cloud.yaml, registry.yaml and oracle.json")
+    p.add_argument("--interval", type=float, default=60.0, help="whole seconds between samples (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drop-outs and delays (default: %(default)s)")
+    for name, what in (("drop", "a reading is never sent"), ("late", "an envelope is published --late-by s late"),
+                       ("duplicate", "an envelope is published twice"),
+                       ("reorder", "an envelope goes after the gateway's next one")):
+        p.add_argument(f"--{name}", type=float, default=0.0, help=f"probability that {what} (default: 0)")
+    p.add_argument("--late-by", type=float, help="seconds after the sample time (default: twice the on-time window)")
+    p.add_argument("--on-time-intervals", type=float, default=12.0,
+                   help="the timeliness window in intervals, written to cloud.yaml (default: %(default)s)")
+    p.add_argument("--lead", type=float, default=2.0, help="seconds from writing the configs to the first sample")
+    p.add_argument("--connections", type=int, default=4, help="MQTT connections shared by the gateways")
+    p.add_argument("--timezone", default="Asia/Shanghai", help="the rates calendar (default: %(default)s)")
+    p.set_defaults(handler="watertel.simulators.fleet_cli:run")

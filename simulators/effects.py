@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_profiles import Profile
-from simulators.scenario import (
+from watertel.firmware_profiles import Profile
+from watertel.simulators.scenario import (
     COMM_KINDS, ClockJump, CorruptCrc, Drift, ExtraPumping, Leak, LoadedScenario, Reset, Rollover, Spike, StuckZero,
 )
 

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import math
 import random
 import time
@@ -34,9 +35,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from cloud.rtu_gateway.framing import StreamFramer
+from watertel.errors import OperatorError
 from watertel.protocols import FrameError, Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
+from watertel.protocols.framing import StreamFramer
 
 log = logging.getLogger("watertel.sim.rtu")
 
@@ -236,23 +238,7 @@ class FieldRtu:
 # --- `watertel sim rtu` ---------------------------------------------------------------------------
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of `watertel sim rtu` (the `sim` parser's other options belong to `sim run`)."""
-    p.add_argument("--protocol", choices=[p.value for p in Protocol], help="rtu: SZY 206-2016 or SL 651-2014")
-    p.add_argument("--connect", metavar="HOST:PORT", help="rtu: the centre (watertel cloud rtu-gateway)")
-    p.add_argument("--address", help="rtu: SZY 206 division-station (330102-1234); SL 651 10 digits")
-    p.add_argument("--interval", type=float, default=60.0, help="rtu: seconds between reports (default: %(default)s)")
-    p.add_argument("--count", type=int, help="rtu: stop after N acknowledged reports (default: never)")
-    p.add_argument("--keepalive", type=float, default=40.0, help="rtu: keep-alive after S idle seconds")
-    p.add_argument("--step", type=int, default=60, help="rtu: sample seconds between reports (default: %(default)s)")
-    p.add_argument("--sent-log", help="rtu: append every acknowledged report to this JSONL file")
-
-
 def run_rtu_command(args: argparse.Namespace) -> int:
-    import signal
-
-    from watertel.errors import OperatorError
-
     if not (args.protocol and args.connect and args.address):
         raise OperatorError("watertel sim rtu needs --protocol, --connect HOST:PORT and --address")
     host, _, port = args.connect.rpartition(":")

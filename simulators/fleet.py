@@ -42,12 +42,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiomqtt
 
-from simulators.fleet_oracle import GatewayLog, oracle
-from simulators.fleet_setup import (POINTS, Window, gateway_id, make_keys, plan_window, prepare_dir, station_id,
+from watertel.simulators.fleet_oracle import GatewayLog, oracle
+from watertel.simulators.fleet_setup import (POINTS, Window, gateway_id, make_keys, plan_window, prepare_dir, station_id,
                                     write_cloud_config, write_registry)
 from watertel.envelope import ChainState, seal
 from watertel.errors import OperatorError
-from watertel.processes import free_port
+from watertel.ports import free_port
 from watertel.readings import Reading
 
 MAX_BATCH = 1000  # samples sealed per scheduler round: acknowledgements keep flowing when behind

@@ -24,10 +24,11 @@ import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
-from simulators.fleet_oracle import RULES
+from watertel.simulators.fleet_oracle import RULES
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
 from watertel.crypto.sm2_common import PKCS8_HEAD, PKCS8_MID
 from watertel.errors import OperatorError
@@ -63,8 +64,6 @@ class Window:
         return self.start_ms + self.slots * self.interval_ms
 
     def iso(self, t_ms: int) -> str:
-        from zoneinfo import ZoneInfo
-
         return dt.datetime.fromtimestamp(t_ms / 1000, ZoneInfo(self.tz)).isoformat(timespec="milliseconds")
 
 
@@ -74,8 +73,6 @@ def plan_window(now_ms: int, lead_s: float, interval_s: int, duration_s: float, 
     The cloud lays slots on that grid from the report period's first local midnight, so the run
     starts on it and each station's service time [start, end) holds exactly ``slots`` slots.
     """
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(tz)
     earliest = now_ms + int(lead_s * 1000)
     day = dt.datetime.fromtimestamp(earliest / 1000, zone).date()

@@ -23,13 +23,13 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
-from firmware_profiles import Function, Profile
-from firmware_profiles.codec import decode, place
-from simulators.clock import Clock, SimClock
-from simulators.config import SimDeviceConfig, SiteConfig
-from simulators.effects import DeviceEffects
-from simulators.physics import PhysicsState
-from simulators.signals import DeviceState
+from watertel.firmware_profiles import Function, Profile
+from watertel.firmware_profiles.codec import decode, place
+from watertel.simulators.clock import Clock, SimClock
+from watertel.simulators.config import SimDeviceConfig, SiteConfig
+from watertel.simulators.effects import DeviceEffects
+from watertel.simulators.physics import PhysicsState
+from watertel.simulators.signals import DeviceState
 from watertel.readings import Quality
 
 _READ_CODES = {1: Function.COIL, 2: Function.DISCRETE, 3: Function.HOLDING, 4: Function.INPUT}

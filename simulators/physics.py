@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 import random
 
-from firmware_profiles import DataType, Point, Profile
-from firmware_profiles.codec import representable
-from simulators.config import ModelConfig, ModelKind, SiteConfig
-from simulators.effects import DeviceEffects
-from simulators.site import Site
-from simulators.totaliser import Totaliser
+from watertel.firmware_profiles import DataType, Point, Profile
+from watertel.firmware_profiles.codec import representable
+from watertel.simulators.config import ModelConfig, ModelKind, SiteConfig
+from watertel.simulators.effects import DeviceEffects
+from watertel.simulators.site import Site
+from watertel.simulators.totaliser import Totaliser
 
 BINDINGS: dict[ModelKind, dict[str, str]] = {  # point name → site quantity, per kind of device
     ModelKind.INLET: {"flow": "inlet_flow", "velocity": "velocity"},

@@ -29,14 +29,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cloud.rtu_gateway.framing import StreamFramer
+from watertel.errors import OperatorError
 from watertel.protocols import FrameError, Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
+from watertel.protocols.framing import StreamFramer
 from watertel.protocols.multipart import SlJoiner, SzyJoiner
 
 log = logging.getLogger("watertel.sim.platform")
@@ -280,24 +282,7 @@ def _answer_kind(frame: szy206.Frame | sl651.Frame) -> str | None:
 # --- `watertel sim platform` ----------------------------------------------------------------------
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of `watertel sim platform` (``--protocol`` is shared with `sim rtu`)."""
-    p.add_argument("--listen", metavar="HOST:PORT", help="platform: where to accept reporting stations")
-    p.add_argument("--record", help="platform: append every report received to this JSONL file")
-    p.add_argument("--answer", choices=ANSWERS, default="ack",
-                   help="platform: ack reports (default), refuse them (SL 651 NAK) or stay silent")
-    p.add_argument("--ack-delay", type=float, default=0.0, help="platform: seconds before answering a report")
-    p.add_argument("--query-every", type=float, metavar="S",
-                   help="platform: ask every connected station for its real-time values (B0H / 37H) every S s")
-    p.add_argument("--set-clock-every", type=float, metavar="S",
-                   help="platform: set every connected station's clock (11H / 4AH) every S s")
-
-
 def run_platform_command(args: argparse.Namespace) -> int:
-    import signal
-
-    from watertel.errors import OperatorError
-
     host, _, port = (args.listen or "").rpartition(":")
     if not port.isdigit():
         raise OperatorError(f"watertel sim platform needs --listen HOST:PORT (got {args.listen!r})")

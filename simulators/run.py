@@ -17,15 +17,15 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator.simcore import SimCore
 
-import firmware_profiles
-from simulators.clock import Clock, SimClock
-from simulators.config import SimConfig, SimDeviceConfig
-from simulators.effects import DeviceEffects, DeviceInfo, check_events
-from simulators.modbus_device import SimulatedDevice
-from simulators.pty_link import PtyLink
-from simulators.rtu import corrupting_rtu_framer
-from simulators.scenario import LoadedScenario, empty_scenario, raise_problems
-from simulators.truth import GroundTruth
+from watertel import firmware_profiles
+from watertel.simulators.clock import Clock, SimClock
+from watertel.simulators.config import SimConfig, SimDeviceConfig
+from watertel.simulators.effects import DeviceEffects, DeviceInfo, check_events
+from watertel.simulators.modbus_device import SimulatedDevice
+from watertel.simulators.pty_link import PtyLink
+from watertel.simulators.rtu import corrupting_rtu_framer
+from watertel.simulators.scenario import LoadedScenario, empty_scenario, raise_problems
+from watertel.simulators.truth import GroundTruth
 
 log = logging.getLogger("watertel.sim")
 

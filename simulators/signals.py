@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-from firmware_profiles import Profile
-from simulators.config import FaultWindow, Signal
+from watertel.firmware_profiles import Profile
+from watertel.simulators.config import FaultWindow, Signal
 
 
 def _default_signal(low: float, high: float) -> Signal:

@@ -10,8 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-import firmware_profiles
-from simulators.config import ModelKind, SimConfig
+from watertel import firmware_profiles
+from watertel.simulators.config import ModelKind, SimConfig
 
 DEFAULT_MODEL = {"flow_meter": ModelKind.INLET, "pressure": ModelKind.PRESSURE, "water_quality": ModelKind.WATER_QUALITY,
                  "pump": ModelKind.PUMP, "level": ModelKind.LEVEL, "energy_meter": ModelKind.ENERGY}

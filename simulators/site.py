@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import random
 
-from simulators.config import SiteConfig
-from simulators.effects import DeviceEffects
+from watertel.simulators.config import SiteConfig
+from watertel.simulators.effects import DeviceEffects
 
 _PEAKS = ((7.5, 1.5, 1.0), (19.5, 2.0, 0.8), (13.0, 3.5, 0.5))  # (hour, width h, weight) of demand
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from firmware_profiles import DataType, Point
+from watertel.firmware_profiles import DataType, Point
 
 
 def register_step(point: Point) -> float | None:

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import IO
 
-from simulators.clock import Clock
+from watertel.simulators.clock import Clock
 
 
 def _describe(event) -> dict:

@@ -19,9 +19,10 @@ import yaml
 
 from watertel.commands import Answer
 from watertel.crypto import SM2PublicKey
-from watertel.demo import Demo
+from watertel.shell.demo import Demo
 from watertel.keys import write_key_pair
-from watertel.processes import Child, port_open, wait_until
+from watertel.ports import port_open
+from watertel.shell.processes import Child, wait_until
 
 ALLOW = ["read_now", "set_config", "check_clock", "set_time"]
 

@@ -8,9 +8,9 @@ import asyncio
 import struct
 from pathlib import Path
 
-from firmware_profiles import Point, Profile
-from simulators.config import SimConfig
-from simulators.run import run_simulators
+from watertel.firmware_profiles import Point, Profile
+from watertel.simulators.config import SimConfig
+from watertel.simulators.run import run_simulators
 
 
 

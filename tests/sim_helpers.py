@@ -9,10 +9,10 @@ from pathlib import Path
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from simulators.clock import ManualClock
-from simulators.config import SimConfig
-from simulators.run import run_simulators
-from simulators.scenario import load_scenario
+from watertel.simulators.clock import ManualClock
+from watertel.simulators.config import SimConfig
+from watertel.simulators.run import run_simulators
+from watertel.simulators.scenario import load_scenario
 
 T0 = 1717171200.0  # 2024-06-01 00:00 at UTC+8: the demand curve's local midnight
 

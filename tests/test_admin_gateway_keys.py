@@ -12,13 +12,14 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 
-from cloud.api.auth import hash_password
+from watertel.cloud.api.auth import hash_password
 from test_api_auth import PASSWORD
 from test_api_registry import bearer
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
 from watertel.keys import write_key_pair
-from watertel.processes import Child, free_port, wait_until
+from watertel.ports import free_port
+from watertel.shell.processes import Child, wait_until
 from watertel.readings import Reading
 
 

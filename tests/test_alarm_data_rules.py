@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.engine import AlarmEngine
-from cloud.config import load_cloud_config
-from cloud.registry import load_registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.registry import load_registry
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
 from watertel.envelope import Envelope
 from watertel.readings import Quality, Reading
@@ -349,7 +349,7 @@ def test_data_arriving_during_maintenance_still_clears_an_open_data_stopped(stor
 def test_the_service_timer_runs_the_data_stopped_check(store, tmp_path):
     import asyncio
 
-    from cloud.service import every
+    from watertel.cloud.service import every
 
     engine, _ = make_engine(store, tmp_path, start=local(2, 14))  # nobody reported: all in service stopped
 

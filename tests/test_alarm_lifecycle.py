@@ -10,16 +10,16 @@ import pytest
 from test_api_auth import PASSWORD, Client, registry, serve
 from test_store import open_store  # noqa: F401 - the fixture: SQLite and PostgreSQL
 
-from cloud import audit
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.engine import AlarmEngine
-from cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.config import ApiConfig, UserEntry
-from cloud.registry import Registry, RegistryFile
-from cloud.store.handling import HandlingError
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud import audit
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.registry import Registry, RegistryFile
+from watertel.cloud.store.handling import HandlingError
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 
 T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z
@@ -107,8 +107,8 @@ def maintenance_registry() -> Registry:
 
 
 def test_alarms_of_a_station_in_maintenance_are_kept_suppressed_never_escalated(store):
-    from cloud.notify.config import NotificationsConfig
-    from cloud.notify.outbox import Notifier
+    from watertel.cloud.notify.config import NotificationsConfig
+    from watertel.cloud.notify.outbox import Notifier
 
     reg = maintenance_registry()
     engine = AlarmEngine(store, INSTANT, registry=reg)
@@ -201,8 +201,8 @@ def test_alarms_are_filtered_and_scoped_over_http(api, store):
 
 
 def test_failed_notifications_are_visible_to_admins(api, store):
-    from cloud.notify.config import NotificationsConfig
-    from cloud.notify.outbox import Notifier
+    from watertel.cloud.notify.config import NotificationsConfig
+    from watertel.cloud.notify.outbox import Notifier
 
     store.raise_alarm("ST-XH", "turbidity", "water_quality", "red", "t", T0)
     notifier = Notifier(store, NotificationsConfig.model_validate({

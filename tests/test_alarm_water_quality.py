@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.engine import AlarmEngine
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 
 SH = ZoneInfo("Asia/Shanghai")

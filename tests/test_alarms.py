@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from zoneinfo import ZoneInfo
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.engine import AlarmEngine
-from cloud.alarms.rules import device_fault
-from cloud.alarms.water_quality import WaterQuality
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.alarms.rules import device_fault
+from watertel.cloud.alarms.water_quality import WaterQuality
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 
 

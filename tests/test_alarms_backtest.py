@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cloud.alarms.backtest import backtest, load_rules, render
-from cloud.alarms.backtest_csv import load_station_table
+from watertel.cloud.alarms.backtest import backtest, load_rules, render
+from watertel.cloud.alarms.backtest_csv import load_station_table
 from watertel.config import ConfigError
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -12,14 +12,14 @@ import json
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.alarms.engine import AlarmEngine
-from cloud.api.app import create_app
-from cloud.config import ApiConfig
-from cloud.gateways_file import load_gateways_file
-from cloud.ingest.handler import Handler
-from cloud.ingest.registry import GatewaysWatcher, Registry
-from cloud.notify.config import NotificationsConfig
+from watertel.cloud import audit
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateways_file import load_gateways_file
+from watertel.cloud.ingest.handler import Handler
+from watertel.cloud.ingest.registry import GatewaysWatcher, Registry
+from watertel.cloud.notify.config import NotificationsConfig
 from test_api_auth import PASSWORD, ROLES, Client, hashes, serve, store  # noqa: F401 (fixtures)
 from test_api_registry import REGISTRY, bearer
 from watertel.crypto import SM2PrivateKey
@@ -211,7 +211,7 @@ def test_a_scoped_admin_manages_only_users_within_their_regions(api, tmp_path):
 
 
 def test_users_in_the_cloud_config_are_listed_but_not_edited(store, hashes):  # noqa: F811
-    from cloud.config import UserEntry
+    from watertel.cloud.config import UserEntry
 
     app = create_app(store, ApiConfig(users=[UserEntry(username="admin", password_hash=hashes["argon2"], role="admin")]))
     base, server, thread = serve(app)
@@ -336,7 +336,7 @@ def test_a_broken_gateways_file_is_not_applied(store, tmp_path, hashes, caplog):
 
 
 def test_the_cloud_config_reads_both_files_and_takes_one_list_of_each(tmp_path, hashes):  # noqa: F811
-    from cloud.config import load_cloud_config
+    from watertel.cloud.config import load_cloud_config
     from watertel.config import ConfigError
 
     write_files(tmp_path, hashes["argon2"])

@@ -14,21 +14,21 @@ import time
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.alarms.lifecycle import LifecycleConfig
-from cloud.api.app import create_app
-from cloud.config import ApiConfig, load_cloud_config
-from cloud.notifications_file import load_notifications_file
-from cloud.notify.outbox import Notifier, run_alarm_handling
-from cloud.notify.reload import NotificationsWatcher
-from cloud.registry import load_registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud import audit
+from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig, load_cloud_config
+from watertel.cloud.notifications_file import load_notifications_file
+from watertel.cloud.notify.outbox import Notifier, run_alarm_handling
+from watertel.cloud.notify.reload import NotificationsWatcher
+from watertel.cloud.registry import load_registry
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_admin import write_files
 from test_api_auth import Client, hashes, serve, store  # noqa: F401 (fixtures)
 from test_api_registry import bearer
 from test_notifications import Receiver
 from watertel.config import ConfigError
-from watertel.processes import free_port
+from watertel.ports import free_port
 
 OTHERS = ("operator", "crew", "viewer")
 HOOK_SECRET = "TOPSECRET-HOOK-KEY"

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 import pytest
 import uvicorn
 
-from cloud import audit
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.api.deps import Writer
-from cloud.config import ApiConfig, UserEntry
-from cloud.registry import Registry, RegistryFile
-from cloud.store.sqlite import SqliteStore
-from watertel.processes import free_port, port_open
+from watertel.cloud import audit
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.api.deps import Writer
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.registry import Registry, RegistryFile
+from watertel.cloud.store.sqlite import SqliteStore
+from watertel.ports import free_port, port_open
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "operator", "crew", "viewer")
@@ -282,7 +282,7 @@ def test_sessions_expire(store, hashes):
 
 
 def test_user_config_roles_regions_and_hashes_are_checked_on_load(tmp_path, hashes):
-    from cloud.config import load_cloud_config
+    from watertel.cloud.config import load_cloud_config
     from watertel.config import ConfigError
 
     (tmp_path / "registry.yaml").write_text(

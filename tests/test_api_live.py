@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from cloud.api.app import create_app
-from cloud.config import ApiConfig, UserEntry
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig, UserEntry
 from test_api_auth import T0, Client, hashes, registry, serve, store  # noqa: F401 (fixtures hashes, store)
 from watertel.envelope import Envelope
 from watertel.readings import Quality, Reading

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.api.fleet import FleetSetup
-from cloud.config import ApiConfig, UserEntry
-from cloud.fleet import FleetStatus
-from cloud.quality.config import RatesConfig
-from cloud.registry import Registry, RegistryFile, to_ms
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.registry import Registry, RegistryFile, to_ms
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, Client, serve
 from test_permits import put
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.api.app import create_app
-from cloud.config import ApiConfig, GatewayEntry, UserEntry
-from cloud.registry import load_registry
+from watertel.cloud import audit
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig, GatewayEntry, UserEntry
+from watertel.cloud.registry import load_registry
 from test_api_auth import PASSWORD, ROLES, Client, hashes, serve, store  # noqa: F401 (fixtures)
 
 REGISTRY = """\

@@ -25,14 +25,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.api.app import create_app
-from cloud.api.fleet import FleetSetup
-from cloud.api.reports import ReportsSetup
-from cloud.config import ApiConfig, UserEntry
-from cloud.quality.config import RatesConfig
-from cloud.registry import load_registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.registry import load_registry
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, Client, hashes, serve  # noqa: F401 (fixture)
 from test_api_live import put
 from test_api_registry import REGISTRY, gateways

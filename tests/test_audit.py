@@ -11,11 +11,11 @@ import sys
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.api.app import create_app
-from cloud.config import ApiConfig, UserEntry
-from cloud.store.sql import SCHEMA_VERSION, SqlStore, StoreError
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud import audit
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.store.sql import SCHEMA_VERSION, SqlStore, StoreError
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, Client, legacy_scrypt_hash, serve
 
 T0 = 1_700_000_000_000
@@ -39,7 +39,7 @@ def any_store(request, tmp_path):
         store: SqlStore = SqliteStore(tmp_path / "data" / "watertel.db")
         cfg = cloud_yaml(tmp_path)
     else:
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         dsn = request.getfixturevalue("postgres")
         store, cfg = PostgresStore(dsn), cloud_yaml(tmp_path, dsn)
@@ -145,8 +145,8 @@ def test_two_connections_appending_at_once_keep_one_unbroken_chain(any_store, tm
     import threading
 
     store, cfg = any_store
-    from cloud.config import load_cloud_config
-    from cloud.store import open_store
+    from watertel.cloud.config import load_cloud_config
+    from watertel.cloud.store import open_store
 
     others = [open_store(load_cloud_config(cfg)) for _ in range(2)]
     threads = [threading.Thread(target=add, args=(other, 20)) for other in others]

@@ -11,9 +11,9 @@ import time
 import pytest
 import yaml
 
-from cloud.config import load_cloud_config
-from cloud.store import open_store
-from cloud.store.sql import SCHEMA_VERSION
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.store import open_store
+from watertel.cloud.store.sql import SCHEMA_VERSION
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, open_envelope, seal
 from watertel.readings import Reading
@@ -91,7 +91,7 @@ def test_backup_under_load_then_restore(kind, request, tmp_path):
 def test_the_service_refuses_a_store_from_a_newer_version_with_a_clear_message(tmp_path):
     import sqlite3
 
-    from cloud.store.sql import SCHEMA_VERSION
+    from watertel.cloud.store.sql import SCHEMA_VERSION
 
     (tmp_path / "data").mkdir()
     with sqlite3.connect(tmp_path / "data" / "watertel.db") as db:

@@ -17,7 +17,8 @@ import yaml
 from fleet_helpers import Site, Wire, edge_config
 from watertel.commands import command, pack
 from watertel.crypto import SM2PrivateKey, SM2PublicKey, sm3
-from watertel.processes import free_port, wait_until
+from watertel.ports import free_port
+from watertel.shell.processes import wait_until
 
 PROBATION_S = 4
 

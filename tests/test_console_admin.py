@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.config import ApiConfig, UserEntry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud import audit
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import Client, served
 from test_api_registry import REGISTRY, gateways
 from test_console_browser import chromium, new_page, rows

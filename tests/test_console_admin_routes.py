@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.api.app import create_app
-from cloud.config import ApiConfig
-from cloud.notifications_file import load_notifications_file
+from watertel.cloud import audit
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.notifications_file import load_notifications_file
 from test_api_admin import write_files
 from test_api_admin_notifications import HOOK_SECRET, notifications_yaml
 from test_api_auth import served

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cloud import audit
-from cloud.api.app import create_app
-from cloud.config import ApiConfig
-from cloud.notify.config import NotificationsConfig
+from watertel.cloud import audit
+from watertel.cloud.api.app import create_app
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.notify.config import NotificationsConfig
 from test_api_admin import NOTIFICATIONS, write_files
 from test_api_auth import Client, served
 from test_console_admin import log_in, password_hash, store  # noqa: F401 (fixtures)

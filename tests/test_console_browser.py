@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.config import ApiConfig, UserEntry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.store.sqlite import SqliteStore
 from conftest import need
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, open_envelope, seal
-from watertel.processes import free_port, port_open
+from watertel.ports import free_port, port_open
 from watertel.readings import Quality, Reading
 
 CHROMIUM = "/usr/bin/chromium"
@@ -201,7 +201,7 @@ def test_ready_only_while_the_store_answers(base_url, store):
 
 
 def test_metrics_count_open_alarms_by_severity(base_url, store):
-    from cloud import metrics
+    from watertel.cloud import metrics
 
     metrics.watch_store(store)
     store.raise_alarm("ST-01", "pressure", "low_pressure", "orange", "pressure below 0.32 MPa", T0)
@@ -212,7 +212,7 @@ def test_metrics_count_open_alarms_by_severity(base_url, store):
 
 
 def test_a_closed_store_leaves_the_alarm_gauges_out_of_a_scrape_not_the_counters(tmp_path):
-    from cloud import metrics
+    from watertel.cloud import metrics
 
     gone = SqliteStore(tmp_path / "gone.db")
     metrics.watch_store(gone)

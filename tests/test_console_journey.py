@@ -30,14 +30,15 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 
-from cloud.api.auth import hash_password
-from cloud.quality.schedule import due
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.quality.schedule import due
 from test_console_pages import browser  # noqa: F401 (a fixture)
 from test_console_screenshots import artifacts, png_size
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
 from watertel.keys import write_key_pair
-from watertel.processes import Child, free_port, http_ok, wait_until
+from watertel.ports import free_port
+from watertel.shell.processes import Child, http_ok, wait_until
 from watertel.readings import Quality, Reading
 
 USER, PASSWORD = "duty", "correct horse battery"

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.api.reports import ReportsSetup
-from cloud.config import ApiConfig, UserEntry
-from cloud.quality.config import RatesConfig
-from cloud.registry import Registry, RegistryFile, load_registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.registry import Registry, RegistryFile, load_registry
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import serve
 from test_api_live import MIN, put
 from test_console_browser import chromium, new_page, rows

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from cloud.api.app import create_app
-from cloud.api.fleet import FleetSetup
-from cloud.config import ApiConfig, UserEntry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, serve
 from test_api_permits_fleet import fill, fleet_files, password_hash, site  # noqa: F401 (a fixture)
 from test_console_browser import chromium, new_page, rows

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from cloud.api.app import PAGES, STATIC, create_app
-from cloud.api.fleet import FleetSetup
-from cloud.api.reports import ReportsSetup
-from cloud.config import ApiConfig, UserEntry
-from cloud.quality.config import RatesConfig
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.api.app import PAGES, STATIC, create_app
+from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, serve
 from test_api_live import MIN, put
 from test_api_permits_fleet import fill, fleet_files, password_hash, site  # noqa: F401 (a fixture)

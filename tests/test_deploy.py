@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import find_mosquitto, need
-from watertel.processes import Child, free_port, port_open, wait_until
+from watertel.ports import free_port, port_open
+from watertel.shell.processes import Child, wait_until
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 WATERTEL = Path(sys.executable).parent / "watertel"
@@ -72,7 +73,7 @@ def test_example_configs_validate_once_keys_and_hashes_are_in_place(tmp_path):
     assert cloud.returncode == 0, cloud.stderr
     assert "1 gateways, 1 users" in cloud.stdout
 
-    from simulators.config import SimConfig
+    from watertel.simulators.config import SimConfig
     from watertel.config import load_model
 
     sim = load_model(etc / "sim.yaml", SimConfig)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from cloud.store.sqlite import SqliteStore
-from edge_agent.buffer import Buffer, BufferFull, read_all
+from watertel.cloud.store.sqlite import SqliteStore
+from watertel.edge_agent.buffer import Buffer, BufferFull, read_all
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import GENESIS_HASH, ChainState, open_envelope, seal
 from watertel.readings import Quality, Reading

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watertel.demo import Demo
-from watertel.processes import Child, port_open, wait_until
+from watertel.shell.demo import Demo
+from watertel.ports import port_open
+from watertel.shell.processes import Child, wait_until
 
 
 def buffer_status(demo: Demo) -> dict:

@@ -15,11 +15,12 @@ from collections import Counter
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge_agent.buffer import Buffer, read_all
+from watertel.edge_agent.buffer import Buffer, read_all
 from watertel.crypto import SM2PublicKey
-from watertel.demo import Demo
+from watertel.shell.demo import Demo
 from watertel.envelope import open_envelope
-from watertel.processes import Child, port_open, wait_until
+from watertel.ports import port_open
+from watertel.shell.processes import Child, wait_until
 
 KILLS = 20
 

@@ -7,13 +7,13 @@ import asyncio
 
 import pytest
 
-import firmware_profiles
-from edge_agent.clock import clock_synchronised
-from edge_agent.config import BusConfig
-from edge_agent.poll.scheduler import BusPoller
-from edge_agent.poll.totaliser import TotaliserWatch
-from simulators.config import SimConfig
-from watertel.processes import free_port
+from watertel import firmware_profiles
+from watertel.edge_agent.clock import clock_synchronised
+from watertel.edge_agent.config import BusConfig
+from watertel.edge_agent.poll.scheduler import BusPoller
+from watertel.edge_agent.poll.totaliser import TotaliserWatch
+from watertel.simulators.config import SimConfig
+from watertel.ports import free_port
 from watertel.readings import Quality, Reading
 
 from profile_helpers import start_sims, stop

@@ -9,12 +9,12 @@ import math
 
 import pytest
 
-import firmware_profiles
+from watertel import firmware_profiles
 
-from edge_agent.config import BusConfig
-from edge_agent.poll.scheduler import BusPoller
-from simulators.config import SimConfig
-from watertel.processes import free_port
+from watertel.edge_agent.config import BusConfig
+from watertel.edge_agent.poll.scheduler import BusPoller
+from watertel.simulators.config import SimConfig
+from watertel.ports import free_port
 from watertel.readings import Quality
 
 from profile_helpers import start_sims, stop

@@ -10,8 +10,8 @@ import sqlite3
 import paho.mqtt.client as mqtt
 import pytest
 
-from watertel.demo import Demo
-from watertel.processes import Child, wait_until
+from watertel.shell.demo import Demo
+from watertel.shell.processes import Child, wait_until
 
 
 def _subscribe(port: int, topic: str) -> tuple[mqtt.Client, queue.Queue]:

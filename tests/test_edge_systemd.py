@@ -6,8 +6,9 @@ from __future__ import annotations
 import socket
 import time
 
-from watertel.demo import Demo
-from watertel.processes import Child, free_port
+from watertel.shell.demo import Demo
+from watertel.ports import free_port
+from watertel.shell.processes import Child
 
 
 def test_ready_watchdog_and_stopping_reach_systemd(tmp_path, monkeypatch):

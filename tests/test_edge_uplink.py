@@ -10,9 +10,9 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge_agent.buffer import Buffer
-from edge_agent.config import UplinkConfig
-from edge_agent.uplink import Uplink
+from watertel.edge_agent.buffer import Buffer
+from watertel.edge_agent.config import UplinkConfig
+from watertel.edge_agent.uplink import Uplink
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import open_envelope, seal
 from watertel.readings import Reading

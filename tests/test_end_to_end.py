@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watertel.demo import Demo
+from watertel.shell.demo import Demo
 
 DURATION_S = 25
 

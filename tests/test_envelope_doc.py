@@ -16,7 +16,7 @@ import pytest
 
 import watertel.envelope as envelope_module
 from watertel.crypto import SM2PublicKey, sm3, sm4
-from watertel.crypto.sm2_backend import KAT_PUBLIC
+from watertel.crypto.sm2 import KAT_PUBLIC
 from watertel.crypto.sm4 import PayloadKey
 from watertel.envelope import GENESIS_HASH, open_envelope, parse
 from watertel.readings import Quality, Reading

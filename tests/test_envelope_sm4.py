@@ -16,11 +16,11 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from cloud.alarms.engine import AlarmEngine
-from cloud.config import GatewayEntry, PreviousPayloadKey, load_cloud_config
-from cloud.ingest.handler import Handler
-from cloud.ingest.registry import Registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.config import GatewayEntry, PreviousPayloadKey, load_cloud_config
+from watertel.cloud.ingest.handler import Handler
+from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError, PayloadKeyConfig
 from watertel.crypto import SM2PrivateKey, sm4
 from watertel.crypto.sm4 import PayloadKey, PayloadKeyError
@@ -345,8 +345,8 @@ def _edge_yaml(folder: Path, payload_key: PayloadKey) -> Path:
 def test_the_edge_encrypts_with_the_key_its_configuration_names(tmp_path):
     """Readings buffered before a switch are sealed with the new key; a batch sealed before it
     stays under the old one, which the cloud accepts until the overlap ends."""
-    from edge_agent.agent import Agent
-    from edge_agent.config import load_edge_config
+    from watertel.edge_agent.agent import Agent
+    from watertel.edge_agent.config import load_edge_config
 
     folder = tmp_path / "edge"
     folder.mkdir()

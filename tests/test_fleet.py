@@ -14,19 +14,20 @@ import time
 import pytest
 import yaml
 
-from cloud.alarms.engine import AlarmEngine
-from cloud.config import load_cloud_config
-from cloud.fleet import FleetStatus
-from cloud.ingest.handler import Handler
-from cloud.ingest.registry import Registry
-from cloud.store import open_store
-from edge_agent.agent import Agent
-from edge_agent.config import load_edge_config
-from edge_agent.reconfig import ConfigFiles
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.ingest.handler import Handler
+from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.store import open_store
+from watertel.edge_agent.agent import Agent
+from watertel.edge_agent.config import load_edge_config
+from watertel.edge_agent.reconfig import ConfigFiles
 from fleet_helpers import Site, edge_config
 from watertel import __version__
 from watertel.crypto import sm3
-from watertel.processes import free_port, wait_until
+from watertel.ports import free_port
+from watertel.shell.processes import wait_until
 from watertel.readings import Quality, Reading
 
 GATEWAYS = ["gw-1", "gw-2", "gw-3"]

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge_agent.buffer import Buffer
-from edge_agent.forward.config import load_forward_config
-from edge_agent.forward.service import Forwarder
-from simulators.platform import Platform
+from watertel.edge_agent.buffer import Buffer
+from watertel.edge_agent.forward.config import load_forward_config
+from watertel.edge_agent.forward.service import Forwarder
+from watertel.simulators.platform import Platform
 from watertel.config import ConfigError
-from watertel.processes import Child, free_port, port_open, wait_until
+from watertel.ports import free_port, port_open
+from watertel.shell.processes import Child, wait_until
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.readings import Quality, Reading
 
@@ -313,7 +314,7 @@ def test_the_shipped_example_config_loads():
 
 
 def test_a_state_file_is_kept_to_its_protocol(tmp_path):
-    from edge_agent.forward.outbox import Outbox
+    from watertel.edge_agent.forward.outbox import Outbox
 
     Outbox(tmp_path / "s.db", "szy206").close()
     with pytest.raises(ValueError, match="holds szy206 frames, not sl651"):
@@ -383,19 +384,19 @@ def test_cursor_survives_pruning_a_buffer_that_starts_again_and_start_newest(tmp
 
 
 def _sl_report() -> sl651.Frame:
-    from simulators.field_rtu import FieldRtu
+    from watertel.simulators.field_rtu import FieldRtu
 
     return sl651.decode(FieldRtu(Protocol.SL651, "127.0.0.1", 1, SL, count=3, seed=1).make_report(1).frame)
 
 
 def _szy_report() -> szy206.Frame:
-    from simulators.field_rtu import FieldRtu
+    from watertel.simulators.field_rtu import FieldRtu
 
     return szy206.decode(FieldRtu(Protocol.SZY206, "127.0.0.1", 1, SZY, count=3, seed=1).make_report(1).frame)
 
 
 async def _exchange(port: int, frames: list[bytes], answers: int) -> list:
-    from cloud.rtu_gateway.framing import StreamFramer
+    from watertel.protocols.framing import StreamFramer
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -440,8 +441,8 @@ def test_platform_joins_split_and_multi_packet_reports_and_answers_once():
 
 def test_rtu_gateway_joins_split_and_multi_packet_reports(tmp_path):
     """The rtu-gateway's server stores a joined message's readings once and answers once."""
-    from cloud.rtu_gateway.config import RtuGatewayConfig
-    from cloud.rtu_gateway.server import RtuServer
+    from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig
+    from watertel.edge_agent.rtu_gateway.server import RtuServer
     from watertel.protocols.multipart import split_sl, split_szy
 
     cfg = RtuGatewayConfig.model_validate({

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from simulators.platform import Platform
+from watertel.simulators.platform import Platform
 from tests.test_forward import ADDRESS, _assert_once, _config, _fill, _forwarding, _readings, _start_ms, _until
 from watertel.protocols import Protocol, szy206
 from watertel.protocols.common import CHINA
@@ -108,7 +108,9 @@ def test_a_query_for_another_address_goes_unanswered(tmp_path, protocol):
 def test_sim_platform_command_asks_periodically_and_records_the_answers(tmp_path, protocol):
     import json
 
-    from watertel.processes import Child, free_port, port_open, wait_until
+    from watertel.ports import free_port, port_open
+
+    from watertel.shell.processes import Child, wait_until
 
     _fill(tmp_path / "gw-1.db", _readings(protocol, 3, _start_ms(10)))
     port, record, logs = free_port(), tmp_path / "platform.jsonl", tmp_path / "logs"

@@ -11,10 +11,10 @@ import os
 
 import pytest
 
-from cloud.quality.hourly import COLUMNS, day_rollups, hour_rollups
-from cloud.quality.rollups import refresh
-from cloud.store.sql import SqlStore
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.quality.hourly import COLUMNS, day_rollups, hour_rollups
+from watertel.cloud.quality.rollups import refresh
+from watertel.cloud.store.sql import SqlStore
+from watertel.cloud.store.sqlite import SqliteStore
 from test_quality_rates import CFG, DAY, HOUR, MIN, local, registry, store  # noqa: F401 (fixture)
 from watertel.envelope import Envelope
 from watertel.readings import Quality, Reading
@@ -115,12 +115,12 @@ def test_a_store_at_schema_5_is_migrated_to_the_hour_rollups(store, tmp_path):
         store.db.execute("PRAGMA user_version = 5")
         reopen = lambda migrate: SqliteStore(store.path, migrate)  # noqa: E731
     else:
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         store._execute("UPDATE schema_version SET version = 5")
         dsn = store.conn.info.dsn
         reopen = lambda migrate: PostgresStore(dsn, migrate)  # noqa: E731
-    from cloud.store.sql import StoreError
+    from watertel.cloud.store.sql import StoreError
 
     with pytest.raises(StoreError, match="schema version 5, older than this watertel"):
         reopen(False)
@@ -136,8 +136,8 @@ def test_a_store_at_schema_5_is_migrated_to_the_hour_rollups(store, tmp_path):
 
 
 def test_series_serves_hours_and_days_and_falls_back_to_them_when_raw_is_gone(tmp_path):
-    from cloud.api.app import create_app
-    from cloud.config import ApiConfig, UserEntry
+    from watertel.cloud.api.app import create_app
+    from watertel.cloud.config import ApiConfig, UserEntry
     from test_api_auth import Client, hash_password, registry as api_registry, serve
     from test_api_auth import PASSWORD
 

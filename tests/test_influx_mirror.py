@@ -22,9 +22,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from pydantic import ValidationError
 
-from cloud import metrics
-from cloud.config import InfluxConfig, load_cloud_config
-from cloud.store.influx_mirror import InfluxMirror, encode, line
+from watertel.cloud import metrics
+from watertel.cloud.config import InfluxConfig, load_cloud_config
+from watertel.cloud.store.influx_mirror import InfluxMirror, encode, line
 from watertel.readings import Quality, Reading
 
 TOKEN = "s3cret-token-never-logged"
@@ -258,11 +258,11 @@ def test_a_hanging_influxdb_never_blocks_ingest_and_overflow_is_counted(influx, 
 
 
 def test_the_ingest_handler_mirrors_new_readings_once_and_not_duplicates(influx, tmp_path):
-    from cloud.alarms.engine import AlarmEngine
-    from cloud.config import GatewayEntry
-    from cloud.ingest.handler import Handler
-    from cloud.ingest.registry import Registry
-    from cloud.store.sqlite import SqliteStore
+    from watertel.cloud.alarms.engine import AlarmEngine
+    from watertel.cloud.config import GatewayEntry
+    from watertel.cloud.ingest.handler import Handler
+    from watertel.cloud.ingest.registry import Registry
+    from watertel.cloud.store.sqlite import SqliteStore
     from watertel.crypto import SM2PrivateKey
     from watertel.envelope import ChainState, seal
 

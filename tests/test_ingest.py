@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.alarms.engine import AlarmEngine
-from cloud.config import GatewayEntry
-from cloud.ingest.handler import Handler
-from cloud.ingest.registry import Registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.config import GatewayEntry
+from watertel.cloud.ingest.handler import Handler
+from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
 from watertel.readings import Reading
@@ -23,7 +23,7 @@ def setup(request, tmp_path):
     if request.param == "sqlite":
         store = SqliteStore(tmp_path / "w.db")
     else:
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         store = PostgresStore(request.getfixturevalue("postgres"))
     registry = Registry([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"])])

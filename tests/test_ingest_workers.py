@@ -13,7 +13,7 @@ import yaml
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
 from watertel.keys import write_key_pair
-from watertel.processes import Child, wait_until
+from watertel.shell.processes import Child, wait_until
 from watertel.readings import Reading
 
 GATEWAYS, ENVELOPES, PER = 5, 300, 50

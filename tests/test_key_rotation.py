@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 
-from cloud.alarms.engine import AlarmEngine
-from cloud.config import load_cloud_config
-from cloud.ingest.handler import Handler
-from cloud.ingest.registry import Registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.ingest.handler import Handler
+from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal

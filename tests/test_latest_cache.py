@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cloud.api.series import LatestCache
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.api.series import LatestCache
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, open_envelope, seal
 from watertel.readings import Reading
@@ -39,7 +39,7 @@ def test_a_new_envelope_refreshes_the_cache_and_the_ttl_bounds_anything_else(tmp
 def test_the_station_list_and_live_events_share_one_read_per_arrival(tmp_path):
     """The API process reads the latest values once per new envelope, however many of its parts
     ask (the station list, /api/latest and the live events)."""
-    from cloud.api.events import EventHub
+    from watertel.cloud.api.events import EventHub
 
     class CountingStore(SqliteStore):
         reads = 0

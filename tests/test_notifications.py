@@ -16,13 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from cloud import metrics
-from cloud.config import load_cloud_config
-from cloud.notify.config import NotificationsConfig
-from cloud.notify.outbox import Notifier, run_alarm_handling
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud import metrics
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.notify.outbox import Notifier, run_alarm_handling
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
-from watertel.processes import free_port
+from watertel.ports import free_port
 
 T0 = 1_793_404_800_000
 SECRET = b"s3cret-hook-key"
@@ -231,7 +231,7 @@ def test_email_over_starttls_to_a_server_that_requires_it(tmp_path):
 
 
 def test_the_service_loop_routes_and_delivers(tmp_path, receiver):
-    from cloud.alarms.lifecycle import LifecycleConfig
+    from watertel.cloud.alarms.lifecycle import LifecycleConfig
 
     receiver.start()
     secret = tmp_path / "s"
@@ -274,7 +274,7 @@ def test_the_commented_example_in_cloud_example_yaml_is_valid():
 
     import yaml
 
-    from cloud.alarms.lifecycle import LifecycleConfig
+    from watertel.cloud.alarms.lifecycle import LifecycleConfig
 
     text = (Path(__file__).resolve().parents[1] / "deploy" / "cloud.example.yaml").read_text(encoding="utf-8")
     data = {}

@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cloud.config import Role, load_cloud_config
-from cloud.notify.config import NotificationsConfig, RoleName
-from cloud.notify.message import cut
-from cloud.notify.outbox import Notifier
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.config import Role, load_cloud_config
+from watertel.cloud.notify.config import NotificationsConfig, RoleName
+from watertel.cloud.notify.message import cut
+from watertel.cloud.notify.outbox import Notifier
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
-from watertel.processes import free_port
+from watertel.ports import free_port
 
 TZ = ZoneInfo("Asia/Shanghai")
 ANCESTRY = {"ST-XH": ["zj-hz-xh", "zj-hz", "zj"], "ST-NB": ["zj-nb-hs", "zj-nb", "zj"]}.get

@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from watertel.demo import Demo
-from watertel.processes import http_ok, wait_until
+from watertel.shell.demo import Demo
+from watertel.shell.processes import http_ok, wait_until
 
 
 def _envelopes(demo: Demo) -> int:

@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.engine import AlarmEngine
-from cloud.quality.config import RatesConfig
-from cloud.quality.period import parse_period
-from cloud.quality.report import build_report
-from cloud.quality.withdrawal import load_status
-from cloud.registry import load_registry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.period import parse_period
+from watertel.cloud.quality.report import build_report
+from watertel.cloud.quality.withdrawal import load_status
+from watertel.cloud.registry import load_registry
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
 from watertel.envelope import Envelope
 from watertel.readings import Quality, Reading

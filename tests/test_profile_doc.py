@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from firmware_profiles.doc import render
+from watertel.firmware_profiles.doc import render
 
 
 def test_readme_matches_the_profiles():
@@ -11,7 +11,7 @@ def test_readme_matches_the_profiles():
 
 
 def test_every_point_and_fault_bit_is_documented():
-    import firmware_profiles
+    from watertel import firmware_profiles
 
     text = render()
     for path in firmware_profiles.profile_paths():

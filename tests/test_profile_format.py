@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 import yaml
 
-import firmware_profiles
-from firmware_profiles import Point, Profile
-from firmware_profiles.codec import DecodeError, decode, encode, place, plan, representable
-from firmware_profiles.schema import SCHEMA_PATH, render
+from watertel import firmware_profiles
+from watertel.firmware_profiles import Point, Profile
+from watertel.firmware_profiles.codec import DecodeError, decode, encode, place, plan, representable
+from watertel.firmware_profiles.schema import SCHEMA_PATH, render
 from watertel.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,7 +280,7 @@ def test_shipped_profiles_point_editors_at_the_schema():
 
 
 def test_edge_decode_flags_registers_that_are_not_bcd_as_garbled():
-    from edge_agent.poll.decode import to_readings
+    from watertel.edge_agent.poll.decode import to_readings
     from watertel.readings import Quality
 
     prof = firmware_profiles.load("chlorine_analyser")

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import firmware_profiles
-from edge_agent.poll.decode import to_readings
-from firmware_profiles import DataType, Fraction, Function, Point, WordOrder
-from firmware_profiles.codec import DecodeError, decode, plan
+from watertel import firmware_profiles
+from watertel.edge_agent.poll.decode import to_readings
+from watertel.firmware_profiles import DataType, Fraction, Function, Point, WordOrder
+from watertel.firmware_profiles.codec import DecodeError, decode, plan
 from watertel.readings import Quality
 
 EXAMPLES = 1500 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 150
@@ -114,7 +114,7 @@ NON_FINITE = [("energy_meter", "reactive_energy", math.inf), ("energy_meter", "r
 
 def _non_finite_words(point, value: float) -> list[int]:
     """The point's registers holding ``value`` in its own word order (in the fraction, if it has one)."""
-    from firmware_profiles.codec import _pack
+    from watertel.firmware_profiles.codec import _pack
 
     if not point.fraction:
         return _pack(point.type, point.order, value)

@@ -13,12 +13,12 @@ import pytest
 from profile_helpers import constant_values, reference_decode, rtu_link, sim_config, start_sims, stop
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
-import firmware_profiles
-from edge_agent.poll.decode import to_readings
-from firmware_profiles import Function, Profile
-from firmware_profiles.codec import plan, representable
+from watertel import firmware_profiles
+from watertel.edge_agent.poll.decode import to_readings
+from watertel.firmware_profiles import Function, Profile
+from watertel.firmware_profiles.codec import plan, representable
 from conftest import need
-from watertel.processes import free_port
+from watertel.ports import free_port
 from watertel.readings import Quality
 
 SHIPPED = [p.stem for p in firmware_profiles.profile_paths()]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from profile_helpers import constant_values, rtu_link, sim_config, start_sims, stop
 
-import firmware_profiles
-from firmware_profiles.codec import encode, representable
-from watertel.processes import free_port
+from watertel import firmware_profiles
+from watertel.firmware_profiles.codec import encode, representable
+from watertel.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

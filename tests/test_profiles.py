@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import firmware_profiles
-from firmware_profiles import DataType, Function, Point, Profile, WordOrder
-from firmware_profiles.codec import Block, decode, encode, plan, representable
-from firmware_profiles.model import MAX_REGISTERS_PER_READ
+from watertel import firmware_profiles
+from watertel.firmware_profiles import DataType, Function, Point, Profile, WordOrder
+from watertel.firmware_profiles.codec import Block, decode, encode, plan, representable
+from watertel.firmware_profiles.model import MAX_REGISTERS_PER_READ
 from watertel.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

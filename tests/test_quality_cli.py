@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.store.sqlite import SqliteStore
 from test_quality_rates import HOUR, MIN, REGIONS, local, put
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cloud.quality.config import RatesConfig
-from cloud.quality.period import PeriodError, parse_period
-from cloud.quality.report import build_report
-from cloud.registry import load_registry
-from cloud.store.sql import SqlStore
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.period import PeriodError, parse_period
+from watertel.cloud.quality.report import build_report
+from watertel.cloud.registry import load_registry
+from watertel.cloud.store.sql import SqlStore
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.envelope import Envelope
 from watertel.readings import Quality, Reading
 
@@ -45,7 +45,7 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         opened: SqlStore = SqliteStore(tmp_path / "w.db")
     else:
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         opened = PostgresStore(request.getfixturevalue("postgres"))
     yield opened
@@ -247,7 +247,7 @@ def test_periods_are_read_in_every_documented_form():
 
 def test_rows_of_stations_outside_the_selection_count_for_nothing(tmp_path):
     """Large selections are filtered after the query (no 10,000-parameter statement): same result."""
-    from cloud.quality.rates import compute
+    from watertel.cloud.quality.rates import compute
 
     st = registry(tmp_path, "- {id: S, region: xh, interval_minutes: 1440, commissioned: 2026-01-01}\n").stations
     t = local(1, 8)
@@ -259,7 +259,7 @@ def test_rows_of_stations_outside_the_selection_count_for_nothing(tmp_path):
 def test_rows_in_any_order_and_longer_foreign_ids_are_grouped_right(tmp_path):
     """Rows interleaved across batches (a CSV export) group as rows in key order do; an id that
     starts with a registered one is another station, not that one cut short."""
-    from cloud.quality.rates import compute
+    from watertel.cloud.quality.rates import compute
 
     st = registry(tmp_path, """\
         - {id: S, region: xh, interval_minutes: 1440, commissioned: 2026-01-01, points: [flow]}

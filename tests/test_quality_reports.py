@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from cloud.api.auth import hash_password
-from cloud.config import load_cloud_config
-from cloud.quality.schedule import Due, due, listing, write_due
-from cloud.registry import load_registry
-from cloud.store import open_store
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.quality.schedule import Due, due, listing, write_due
+from watertel.cloud.registry import load_registry
+from watertel.cloud.store import open_store
 from test_quality_cli import ROOT, config  # noqa: F401 (fixture: ten days of three stations)
-from watertel.processes import free_port, port_open
+from watertel.ports import free_port, port_open
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 USER, PASSWORD = "regulator", "fourteen chars!"

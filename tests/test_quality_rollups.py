@@ -8,13 +8,13 @@ import datetime as dt
 
 import pytest
 
-from cloud.quality.config import RatesConfig
-from cloud.quality.export import to_json
-from cloud.quality.period import parse_period
-from cloud.quality.report import build_report
-from cloud.quality.rollups import ALL, claim, finish, refresh
-from cloud.store.sql import DIRTY_BUCKET_MS, SqlStore
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.export import to_json
+from watertel.cloud.quality.period import parse_period
+from watertel.cloud.quality.report import build_report
+from watertel.cloud.quality.rollups import ALL, claim, finish, refresh
+from watertel.cloud.store.sql import DIRTY_BUCKET_MS, SqlStore
+from watertel.cloud.store.sqlite import SqliteStore
 from test_quality_rates import CFG, DAY, HOUR, MIN, local, on_time, put, registry, store  # noqa: F401 (fixture)
 from watertel.readings import Quality
 
@@ -207,12 +207,12 @@ def test_a_store_at_schema_3_is_migrated_to_the_rollup_tables(store, tmp_path):
         store.db.execute("PRAGMA user_version = 3")
         reopen = lambda migrate: SqliteStore(store.path, migrate)  # noqa: E731
     else:
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         store._execute("UPDATE schema_version SET version = 3")
         dsn = store.conn.info.dsn
         reopen = lambda migrate: PostgresStore(dsn, migrate)  # noqa: E731
-    from cloud.store.sql import StoreError
+    from watertel.cloud.store.sql import StoreError
 
     with pytest.raises(StoreError, match="schema version 3, older than this watertel"):
         reopen(False)
@@ -250,7 +250,7 @@ def test_the_service_refreshes_the_rollups_in_the_background(tmp_path):
     import asyncio
     import contextlib
 
-    from cloud.service import refresh_rollups
+    from watertel.cloud.service import refresh_rollups
 
     store = SqliteStore(tmp_path / "w.db")
     reg = registry(tmp_path, "- {id: S, region: xh, interval_minutes: 60, commissioned: 2026-01-01}\n")

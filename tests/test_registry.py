@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from cloud.config import load_cloud_config
-from cloud.registry import StationKind, load_registry
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.registry import StationKind, load_registry
 from watertel.config import ConfigError
 
 GOOD = """\
@@ -106,7 +106,7 @@ def test_the_shipped_example_registry_loads():
 def test_a_station_may_report_every_few_seconds_from_a_moment_of_the_day(tmp_path):
     from zoneinfo import ZoneInfo
 
-    from cloud.registry import to_ms
+    from watertel.cloud.registry import to_ms
 
     text = GOOD.replace("interval_minutes: 60", "interval_seconds: 5").replace(
         "commissioned: 2026-01-01\n    decommissioned: 2026-12-01",

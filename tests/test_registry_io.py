@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cloud.registry import load_registry
-from cloud.registry_csv import COLUMNS
-from cloud.registry_io import file_model
+from watertel.cloud.registry import load_registry
+from watertel.cloud.registry_csv import COLUMNS
+from watertel.cloud.registry_io import file_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

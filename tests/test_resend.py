@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloud.config import ResendConfig
-from cloud.resend import ResendRequester
-from cloud.store import open_store
-from edge_agent.buffer import Buffer
+from watertel.cloud.config import ResendConfig
+from watertel.cloud.resend import ResendRequester
+from watertel.cloud.store import open_store
+from watertel.edge_agent.buffer import Buffer
 from watertel.commands import unpack
 from watertel.crypto import SM2PrivateKey
-from watertel.demo import Demo
+from watertel.shell.demo import Demo
 from watertel.envelope import ChainState, open_envelope, seal
-from watertel.processes import Child, port_open, wait_until
+from watertel.ports import port_open
+from watertel.shell.processes import Child, wait_until
 from watertel.readings import Reading
 
 T0 = 1_700_000_000_000
@@ -78,7 +79,7 @@ def test_the_store_names_each_hole_and_the_requester_asks_once_per_period(tmp_pa
 
 
 def open_store_at(tmp_path: Path):
-    from cloud.config import CloudConfig
+    from watertel.cloud.config import CloudConfig
 
     return open_store(CloudConfig(data_dir=tmp_path / "data"))
 
@@ -86,7 +87,7 @@ def open_store_at(tmp_path: Path):
 def stored(db: Path) -> tuple[set[int], set[tuple[str, str, int]]]:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            from cloud.store.sqlite import SEQ_SHIFT
+            from watertel.cloud.store.sqlite import SEQ_SHIFT
 
             seqs = {s + SEQ_SHIFT for (s,) in conn.execute("SELECT seq FROM envelopes WHERE gateway_id = 'gw-1'")}
             keys = set(conn.execute("SELECT station, point, t_ms FROM readings"))
@@ -152,8 +153,8 @@ def sent_batches(db: Path) -> int:
 def test_a_resend_with_bad_ranges_is_refused_and_changes_nothing(tmp_path, ranges):
     import asyncio
 
-    from edge_agent.commands import CommandExecutor
-    from edge_agent.config import CommandsConfig
+    from watertel.edge_agent.commands import CommandExecutor
+    from watertel.edge_agent.config import CommandsConfig
     from watertel.commands import Answer, command
 
     cloud_key, gateway_key = SM2PrivateKey.generate(), SM2PrivateKey.generate()

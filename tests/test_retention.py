@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud.quality.rollups import refresh
-from cloud.service import apply_retention, retention_cutoff
+from watertel.cloud.quality.rollups import refresh
+from watertel.cloud.service import apply_retention, retention_cutoff
 from test_hourly_rollups import hours, put
 from test_quality_rates import CFG, DAY, HOUR, local, registry, store  # noqa: F401 (fixture)
 from watertel.config import ConfigError
@@ -71,7 +71,7 @@ def test_cutoffs_fall_on_whole_hours():
 
 
 def test_retention_keys_are_checked_with_file_and_key(tmp_path):
-    from cloud.config import load_cloud_config
+    from watertel.cloud.config import load_cloud_config
 
     path = tmp_path / "cloud.yaml"
     path.write_text("data_dir: d\nretention: {raw_days: 400, raw_days_by_point: {turbidity: 90}}\n")
@@ -90,7 +90,7 @@ def test_retention_keys_are_checked_with_file_and_key(tmp_path):
 
 def test_raw_counters_must_outlive_the_permit_year_the_alarms_read(tmp_path):
     """Over-permit alarms sum a permit year of raw `total` readings: a shorter retention is refused."""
-    from cloud.config import load_cloud_config
+    from watertel.cloud.config import load_cloud_config
 
     shutil.copy(Path(__file__).parents[1] / "deploy" / "registry.example.yaml", tmp_path / "registry.yaml")
     path = tmp_path / "cloud.yaml"

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloud.rtu_gateway.config import load_rtu_config
-from cloud.rtu_gateway.framing import MAX_FRAME, StreamFramer
-from cloud.rtu_gateway.service import RtuGateway
-from edge_agent.buffer import read_all
-from simulators.field_rtu import FieldRtu
+from watertel.edge_agent.rtu_gateway.config import load_rtu_config
+from watertel.protocols.framing import MAX_FRAME, StreamFramer
+from watertel.edge_agent.rtu_gateway.service import RtuGateway
+from watertel.edge_agent.buffer import read_all
+from watertel.simulators.field_rtu import FieldRtu
 from watertel.config import ConfigError
 from watertel.keys import write_key_pair
-from watertel.processes import Child, free_port, port_open, wait_until
+from watertel.ports import free_port, port_open
+from watertel.shell.processes import Child, wait_until
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.readings import Quality
 
@@ -106,7 +107,7 @@ def test_a_flood_of_garbage_and_fake_headers_stays_bounded():
 
 
 def _entry(protocol: str, address: str, points: dict):
-    from cloud.rtu_gateway.config import StationMapping
+    from watertel.edge_agent.rtu_gateway.config import StationMapping
 
     return StationMapping.model_validate({"protocol": protocol, "address": address, "station": "ST", "points": points})
 
@@ -115,7 +116,7 @@ def test_sl651_invalid_values_series_and_unmapped_elements():
     from datetime import datetime, timedelta
     from decimal import Decimal
 
-    from cloud.rtu_gateway.mapping import sl_readings
+    from watertel.edge_agent.rtu_gateway.mapping import sl_readings
     from watertel.protocols.common import CHINA
 
     at = datetime(2026, 11, 29, 8, 0, tzinfo=CHINA)
@@ -138,7 +139,7 @@ def test_szy206_pressure_quality_and_state_words():
     from datetime import datetime
     from decimal import Decimal
 
-    from cloud.rtu_gateway.mapping import szy_readings
+    from watertel.edge_agent.rtu_gateway.mapping import szy_readings
     from watertel.protocols.common import CHINA
 
     now = datetime(2026, 12, 1, 0, 10, tzinfo=CHINA)
@@ -383,8 +384,8 @@ def _sent(tmp: Path) -> dict[tuple[str, str, int], float]:
 
 
 def _stored(cloud_cfg: Path) -> list:
-    from cloud.config import load_cloud_config
-    from cloud.store import open_store
+    from watertel.cloud.config import load_cloud_config
+    from watertel.cloud.store import open_store
 
     store = open_store(load_cloud_config(cloud_cfg))
     try:
@@ -422,7 +423,7 @@ def test_rtus_of_both_protocols_to_the_cloud_store_exactly_once(mosquitto, tmp_p
     cloud_cfg = _cloud_config(tmp_path, mosquitto)
     logs = tmp_path / "logs"
     ingest = Child.watertel("ingest", ["cloud", "ingest", "--config", str(cloud_cfg)], logs)
-    gateway = Child.watertel("rtu-gateway", ["cloud", "rtu-gateway", "--config", str(rtu_cfg)], logs)
+    gateway = Child.watertel("rtu-gateway", ["rtu-gateway", "--config", str(rtu_cfg)], logs)
     sims = []
     try:
         wait_until(lambda: port_open(port), "the rtu-gateway's port", gateway)
@@ -453,7 +454,7 @@ def test_kill_9_after_acknowledging_loses_nothing(mosquitto, tmp_path):
     cloud_cfg = _cloud_config(tmp_path, mosquitto)
     logs = tmp_path / "logs"
     ingest = Child.watertel("ingest", ["cloud", "ingest", "--config", str(cloud_cfg)], logs)
-    gateway = Child.watertel("rtu-gateway-1", ["cloud", "rtu-gateway", "--config", str(rtu_cfg)], logs)
+    gateway = Child.watertel("rtu-gateway-1", ["rtu-gateway", "--config", str(rtu_cfg)], logs)
     sim = None
     try:
         wait_until(lambda: port_open(port), "the rtu-gateway's port", gateway)
@@ -467,7 +468,7 @@ def test_kill_9_after_acknowledging_loses_nothing(mosquitto, tmp_path):
         before_kill = acked()
         assert len({r.t_ms for r in in_buffer}) >= before_kill  # acknowledged means committed
         rtu_cfg = _write_config(tmp_path, mosquitto, listen=f"127.0.0.1:{port}")  # now the broker is reachable
-        gateway = Child.watertel("rtu-gateway-2", ["cloud", "rtu-gateway", "--config", str(rtu_cfg)], logs)
+        gateway = Child.watertel("rtu-gateway-2", ["rtu-gateway", "--config", str(rtu_cfg)], logs)
         assert sim.proc.wait(45) == 0, sim.log_tail()
         summary = json.loads(sim.log_path.read_text().strip().splitlines()[-1])
         assert summary["acknowledged"] == count and summary["reconnects"] >= 1, summary
@@ -483,8 +484,9 @@ def test_kill_9_after_acknowledging_loses_nothing(mosquitto, tmp_path):
 
 
 def test_the_gateway_imports_no_modbus_stack():
-    """The cloud must run without the edge agent's Modbus dependencies."""
-    code = ("import sys, cloud.rtu_gateway.service, cloud.rtu_gateway.cli;"
+    """The rtu-gateway runs beside the cloud, without the edge agent's Modbus dependencies."""
+    code = ("import sys; from watertel.shell.cli import build_parser, handler;"
+            "handler(build_parser().parse_args(['rtu-gateway', '--config', 'rtu.yaml']).handler);"
             "assert not {'pymodbus', 'serial'} & set(sys.modules), sorted(sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
@@ -505,7 +507,7 @@ def test_two_hundred_rtus_at_once_are_stored_exactly_once(mosquitto, tmp_path):
     cloud_cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
     logs = tmp_path / "logs"
     ingest = Child.watertel("ingest", ["cloud", "ingest", "--config", str(cloud_cfg)], logs)
-    gateway = Child.watertel("rtu-gateway", ["cloud", "rtu-gateway", "--config", str(rtu_cfg)], logs)
+    gateway = Child.watertel("rtu-gateway", ["rtu-gateway", "--config", str(rtu_cfg)], logs)
 
     async def rtu(i: int, all_open: asyncio.Event, opened: list) -> None:
         c = await Client.connect(port)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
-from watertel.processes import free_port, port_open
+from watertel.ports import free_port, port_open
 
 WATERTEL = Path(sys.executable).with_name("watertel")
 START = "2024-06-01T00:00:00+08:00"
@@ -110,9 +110,9 @@ def test_bad_scenarios_are_refused_with_file_line_key_problem_fix(tmp_path, text
 
 def test_the_example_scenario_plays_against_a_flow_meter(tmp_path):
     """deploy/scenario.example.yaml is valid for `--profile emf_flow_meter` (checked before serving)."""
-    import firmware_profiles
-    from simulators.effects import DeviceInfo, check_events
-    from simulators.scenario import load_scenario
+    from watertel import firmware_profiles
+    from watertel.simulators.effects import DeviceInfo, check_events
+    from watertel.simulators.scenario import load_scenario
 
     scenario = load_scenario(Path(__file__).parents[1] / "deploy" / "scenario.example.yaml")
     info = DeviceInfo(firmware_profiles.load("emf_flow_meter"), rtu=False, physics=True)

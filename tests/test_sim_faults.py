@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from edge_agent.config import BusConfig
-from edge_agent.poll.scheduler import BusPoller
-from simulators.clock import ManualClock
-from simulators.config import SimConfig
-from watertel.processes import free_port
+from watertel.edge_agent.config import BusConfig
+from watertel.edge_agent.poll.scheduler import BusPoller
+from watertel.simulators.clock import ManualClock
+from watertel.simulators.config import SimConfig
+from watertel.ports import free_port
 from watertel.readings import Quality
 
 from sim_helpers import T0, start_run, stop_run, write_scenario

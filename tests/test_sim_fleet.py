@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watertel.processes import Child, wait_until
+from watertel.shell.processes import Child, wait_until
 
 FLEET = ["--gateways", "20", "--interval", "1", "--duration", "24", "--on-time-intervals", "5", "--late-by", "14",
          "--drop", "0.06", "--late", "0.08", "--duplicate", "0.1", "--reorder", "0.1", "--seed", "11", "--lead", "10"]
@@ -29,8 +29,8 @@ OVERALL_KEYS = ("stations", "reporting_normally", "abnormal_stations", "expected
 
 
 def _stored_envelopes(cloud_yaml: Path) -> int:
-    from cloud.config import load_cloud_config
-    from cloud.store import open_store
+    from watertel.cloud.config import load_cloud_config
+    from watertel.cloud.store import open_store
 
     try:
         store = open_store(load_cloud_config(cloud_yaml))
@@ -95,7 +95,7 @@ def test_the_cloud_computes_the_rates_the_fleet_oracle_wrote(mosquitto_server, t
 
 
 def test_the_oracle_counts_reports_per_slot_and_point_by_hand():
-    from simulators.fleet_oracle import GatewayLog, oracle
+    from watertel.simulators.fleet_oracle import GatewayLog, oracle
 
     t0, step = 1_764_432_000_000, 1000  # 2025-11-30T00:00+08:00 (a local midnight), 1 s slots
     samples = [t0 + k * step + 100 for k in range(20)]
@@ -121,7 +121,7 @@ def test_the_oracle_counts_reports_per_slot_and_point_by_hand():
 
 
 def test_a_run_across_local_midnight_is_reported_over_both_days():
-    from simulators.fleet_oracle import GatewayLog, oracle
+    from watertel.simulators.fleet_oracle import GatewayLog, oracle
 
     t0 = 1_764_432_000_000 - 5000  # five 1-s slots before the local midnight, five after
     samples = [t0 + k * 1000 for k in range(10)]
@@ -140,7 +140,7 @@ def test_a_run_across_local_midnight_is_reported_over_both_days():
     ({"timezone": "Mars/Olympus"}, r"--timezone: unknown time zone 'Mars/Olympus'"),
 ])
 def test_options_that_would_make_the_oracle_untrustworthy_are_refused(tmp_path, change, message):
-    from simulators.fleet import FleetOptions
+    from watertel.simulators.fleet import FleetOptions
     from watertel.errors import OperatorError
 
     base = dict(gateways=2, interval_s=5, broker="mqtt://127.0.0.1:1883", duration_s=10, out=tmp_path)
@@ -150,7 +150,7 @@ def test_options_that_would_make_the_oracle_untrustworthy_are_refused(tmp_path, 
 
 
 def test_a_folder_not_written_by_the_fleet_is_never_wiped(tmp_path):
-    from simulators.fleet_setup import prepare_dir
+    from watertel.simulators.fleet_setup import prepare_dir
     from watertel.errors import OperatorError
 
     (tmp_path / "precious.txt").write_text("keep me")

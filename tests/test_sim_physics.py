@@ -7,15 +7,15 @@ import asyncio
 
 import pytest
 
-import firmware_profiles
-from edge_agent.config import BusConfig
-from edge_agent.poll.scheduler import BusPoller
-from simulators.clock import ManualClock
-from simulators.config import ModelConfig, SiteConfig
-from simulators.effects import DeviceEffects
-from simulators.physics import PhysicsState
-from simulators.single import profile_config
-from watertel.processes import free_port
+from watertel import firmware_profiles
+from watertel.edge_agent.config import BusConfig
+from watertel.edge_agent.poll.scheduler import BusPoller
+from watertel.simulators.clock import ManualClock
+from watertel.simulators.config import ModelConfig, SiteConfig
+from watertel.simulators.effects import DeviceEffects
+from watertel.simulators.physics import PhysicsState
+from watertel.simulators.single import profile_config
+from watertel.ports import free_port
 from watertel.readings import Quality
 
 from sim_helpers import T0, start_run, stop_run
@@ -58,7 +58,7 @@ def test_pumps_run_on_schedule_and_the_well_draws_down():
 
 
 def test_a_leak_raises_the_night_flow_and_extra_pumping_runs_the_pump_at_night():
-    from simulators.scenario import Scenario
+    from watertel.simulators.scenario import Scenario
 
     events = Scenario.model_validate({"events": [{"at": "1d", "kind": "leak", "rate": 30, "growth": "ramp", "ramp": "1d"},
                                                  {"at": "2d1h", "for": "2h", "kind": "extra_pumping"}]}).events

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from simulators.config import SimConfig
-from watertel.processes import free_port
+from watertel.simulators.config import SimConfig
+from watertel.ports import free_port
 
 from sim_helpers import T0, poll_at, served, write_scenario
 

@@ -7,11 +7,11 @@ import asyncio
 
 from pymodbus.client import AsyncModbusTcpClient
 
-import firmware_profiles
-from edge_agent.config import BusConfig
-from edge_agent.poll.scheduler import BusPoller
-from simulators.config import SimConfig
-from watertel.processes import free_port
+from watertel import firmware_profiles
+from watertel.edge_agent.config import BusConfig
+from watertel.edge_agent.poll.scheduler import BusPoller
+from watertel.simulators.config import SimConfig
+from watertel.ports import free_port
 
 from profile_helpers import start_sims, stop
 

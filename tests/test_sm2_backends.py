@@ -14,9 +14,9 @@ import pytest
 
 from conftest import need
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
-from watertel.crypto.sm2_backend import ENV_VAR, BackendError, BackendName, available, make_backend
+from watertel.crypto.sm2 import ENV_VAR, BackendError, BackendName, available, make_backend
 
-ACTIVE = "from watertel.crypto.sm2_backend import backend; print(backend().name)"
+ACTIVE = "from watertel.crypto.sm2 import backend; print(backend().name)"
 
 
 def run_python(code: str, choice: str | None) -> subprocess.CompletedProcess:
@@ -76,7 +76,7 @@ def test_libcrypto_backend_frees_what_it_allocates():
     ~7 KiB a round, leaving out the EVP_PKEY_free by ~4 KiB: tens of megabytes here.)
     bench/leak_sm2.py runs 100 000 operations."""
     need(openssl_loads(), "libcrypto with SM2")
-    from watertel.crypto.sm2_backend import use_backend
+    from watertel.crypto.sm2 import use_backend
 
     base = SM2PrivateKey.generate()
 

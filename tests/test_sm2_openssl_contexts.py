@@ -12,7 +12,7 @@ import pytest
 from conftest import need
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
 from watertel.crypto.sm2 import digest
-from watertel.crypto.sm2_backend import BackendName, available, use_backend
+from watertel.crypto.sm2 import BackendName, available, use_backend
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import watertel.crypto.sm2 as sm2_module
 from conftest import need
 from watertel.crypto import SM2PrivateKey, SM2PublicKey, SignatureError, sm3, use_backend
 from watertel.crypto.sm2 import _N, decode_signature, default_ecc_table, encode_signature
-from watertel.crypto.sm2_backend import BackendError, BackendName, make_backend
+from watertel.crypto.sm2 import BackendError, BackendName, make_backend
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 DIST_ID = "distid:1234567812345678"

@@ -17,11 +17,11 @@ import time
 import pytest
 
 from conftest import REQUIRE_SERVERS, need
-from watertel.faultproxy import FaultProxy
-from watertel.mosquitto import find_mosquitto
-from watertel.processes import free_port
-from watertel.soak import FAULTS
-from watertel.soak_system import DEVICE_FAULTS
+from watertel.shell.faultproxy import FaultProxy
+from watertel.shell.mosquitto import find_mosquitto
+from watertel.ports import free_port
+from watertel.shell.soak import FAULTS
+from watertel.shell.soak_system import DEVICE_FAULTS
 
 
 @pytest.mark.server

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from cloud.store.sql import SqlStore
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.store.sql import SqlStore
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import GENESIS_HASH, ChainState, Envelope, open_envelope, seal
 from watertel.readings import Quality, Reading
@@ -24,7 +24,7 @@ def open_store(request, tmp_path):
     if request.param == "sqlite":
         make = lambda migrate: SqliteStore(tmp_path / "w.db", migrate)
     else:
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         dsn = request.getfixturevalue("postgres")
         make = lambda migrate: PostgresStore(dsn, migrate)
@@ -128,7 +128,7 @@ def test_two_workers_racing_on_the_same_envelopes_store_each_reading_once(open_s
 
 
 def test_postgres_partitions_readings_by_month(postgres):
-    from cloud.store.postgres import PostgresStore
+    from watertel.cloud.store.postgres import PostgresStore
 
     store = PostgresStore(postgres)
     try:
@@ -142,7 +142,7 @@ def test_postgres_partitions_readings_by_month(postgres):
 
 
 def test_the_postgres_password_comes_from_its_file_quoted_for_libpq(tmp_path):
-    from cloud.config import load_cloud_config
+    from watertel.cloud.config import load_cloud_config
 
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "db").write_text("s3cr'et\\x\n")
@@ -155,7 +155,7 @@ def test_the_postgres_password_comes_from_its_file_quoted_for_libpq(tmp_path):
 
 
 def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store):
-    from cloud.store.sql import SCHEMA_VERSION, StoreError
+    from watertel.cloud.store.sql import SCHEMA_VERSION, StoreError
 
     store = open_store()
     store.accept(chain([[r(0), r(1)]])[0])
@@ -180,8 +180,8 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
 
 
 def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
-    from cloud import audit
-    from cloud.store.sql import StoreError
+    from watertel.cloud import audit
+    from watertel.cloud.store.sql import StoreError
 
     store = open_store()
     store.accept(chain([[r(0)]])[0])
@@ -200,7 +200,7 @@ def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
 def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
     """Version 5: alarm history and status, work orders, the notification outbox; an alarm raised
     before it (no status row) is handled like a new one, and stays the only open one when acknowledged."""
-    from cloud.store.sql import StoreError
+    from watertel.cloud.store.sql import StoreError
 
     store = open_store()
     for table in ("alarm_history", "alarm_status", "work_orders", "notify_outbox", "notify_cursor"):
@@ -225,7 +225,7 @@ def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
 
 
 def test_a_store_from_a_newer_watertel_is_refused(open_store, request):
-    from cloud.store.sql import SCHEMA_VERSION, StoreError
+    from watertel.cloud.store.sql import SCHEMA_VERSION, StoreError
 
     store = open_store()
     if isinstance(store, SqliteStore):
@@ -239,7 +239,7 @@ def test_a_store_from_a_newer_watertel_is_refused(open_store, request):
 def test_retention_removes_exactly_the_old_readings(open_store):
     import asyncio
 
-    from cloud.service import apply_retention
+    from watertel.cloud.service import apply_retention
 
     store = open_store()
     now_ms = int(time.time() * 1000)

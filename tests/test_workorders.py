@@ -11,12 +11,12 @@ import pytest
 from test_alarm_lifecycle import Clock, browser_page, login, post  # noqa: F401 - a fixture
 from test_api_auth import PASSWORD, registry, serve
 
-from cloud import audit
-from cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
-from cloud.api.app import create_app
-from cloud.api.auth import hash_password
-from cloud.config import ApiConfig, UserEntry
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud import audit
+from watertel.cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.store.sqlite import SqliteStore
 
 HOUR = 3_600_000
 

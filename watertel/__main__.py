@@ -1,3 +1,3 @@
-from watertel.cli import main
+from watertel.shell.cli import main
 
 raise SystemExit(main())

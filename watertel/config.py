@@ -8,13 +8,13 @@ operator always gets the same shape of message:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-if TYPE_CHECKING:
-    from watertel.crypto.sm4 import PayloadKey
+from watertel.crypto.sm4 import PayloadKey, PayloadKeyError
+from watertel.errors import ConfigError  # raised by every loader here; defined apart, free of pydantic
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,15 +23,6 @@ class Strict(BaseModel):
     """Base for config models: unknown keys are errors (a typo must not be ignored silently)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; ``problems`` holds one line per error."""
-
-    def __init__(self, path: Path | str, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.path = str(path)
-        self.problems = problems
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -143,8 +134,6 @@ class PayloadKeyConfig(Strict):
 
     def problem(self, config_path: Path, where: str) -> str | None:
         """Why the key file cannot be used, naming file and key, never its content; None if fine."""
-        from watertel.crypto.sm4 import PayloadKey, PayloadKeyError
-
         try:
             PayloadKey.from_file(self.key_file, self.key_id)
         except PayloadKeyError as err:
@@ -152,6 +141,4 @@ class PayloadKeyConfig(Strict):
         return None
 
     def load(self) -> PayloadKey:
-        from watertel.crypto.sm4 import PayloadKey
-
         return PayloadKey.from_file(self.key_file, self.key_id)

@@ -61,11 +61,11 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from cloud.alarms.backtest_csv import StationTable, load_station_table, stage_readings
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.engine import AlarmEngine
-from cloud.alarms.lifecycle import LifecycleConfig
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.alarms.backtest_csv import StationTable, load_station_table, stage_readings
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError, parse_yaml, validate
 from watertel.envelope import GENESIS_HASH, Envelope
 from watertel.readings import Quality, Reading

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from cloud.alarms.leak_config import Area
-from cloud.permits import Meter, Permit
-from cloud.quality.offline import LEVELS, CsvProblems, PathRegistry, _add_path, _reader, _time_ms
-from cloud.registry import Registry, RegistryFile, Station
+from watertel.cloud.alarms.leak_config import Area
+from watertel.cloud.permits import Meter, Permit
+from watertel.cloud.quality.offline import LEVELS, CsvProblems, PathRegistry, _add_path, _reader, _time_ms
+from watertel.cloud.registry import Registry, RegistryFile, Station
 from watertel.readings import Quality
 
 STATION_COLUMNS = ("station", "region", "kind", "interval_minutes")

@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from cloud.alarms.leak_config import AREAS, BurstRule, MassBalanceRule, NightFlowRule
-from cloud.alarms.water_quality import WaterQualityRule
+from watertel.cloud.alarms.leak_config import AREAS, BurstRule, MassBalanceRule, NightFlowRule
+from watertel.cloud.alarms.water_quality import WaterQualityRule
 from watertel.config import Strict
 
 POINT = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]

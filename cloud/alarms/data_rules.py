@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.rules import Condition
-from cloud.registry import Station, to_ms
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.rules import Condition
+from watertel.cloud.registry import Station, to_ms
 from watertel.readings import Quality, Reading
 
 COUNTER_JUMPS = {Quality.TOTAL_ROLLOVER, Quality.TOTAL_RESET}  # the step from the previous value is not volume

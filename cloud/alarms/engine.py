@@ -8,15 +8,15 @@ from itertools import groupby
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.alarms.data_rules import ConsecutiveZeros, Spike, VolumeChange, stopped_conditions
-from cloud.alarms.leaks import Burst, MassBalance, NightFlow
-from cloud.alarms.lifecycle import LifecycleConfig, Maintenance
-from cloud.alarms.over_permit import check_permits
-from cloud.alarms.rules import RULES, Condition
-from cloud.alarms.water_quality import WaterQuality
-from cloud.registry import Registry
-from cloud.store import SqlStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.data_rules import ConsecutiveZeros, Spike, VolumeChange, stopped_conditions
+from watertel.cloud.alarms.leaks import Burst, MassBalance, NightFlow
+from watertel.cloud.alarms.lifecycle import LifecycleConfig, Maintenance
+from watertel.cloud.alarms.over_permit import check_permits
+from watertel.cloud.alarms.rules import RULES, Condition
+from watertel.cloud.alarms.water_quality import WaterQuality
+from watertel.cloud.registry import Registry
+from watertel.cloud.store import SqlStore
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.cloud.alarms")

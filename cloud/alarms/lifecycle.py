@@ -127,7 +127,7 @@ class Lifecycle:
             log.warning("alarm %d (%s) not acknowledged: escalated to contact level %d", a["id"], a["severity"], a["level"])
         if limit := self.cfg.flap_limit():
             out.calmed = self.store.calm_flapping(limit[1], now)
-        from cloud.store.handling import HandlingError
+        from watertel.cloud.store.handling import HandlingError
 
         for alarm in [a for t in self.cfg.work_orders.auto_for for a in self.store.open_alarms_without_work_order(t)]:
             try:

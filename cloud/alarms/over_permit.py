@@ -21,10 +21,10 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from cloud.alarms.config import AlarmsConfig, reached
-from cloud.alarms.rules import Condition
-from cloud.permits import Permit
-from cloud.quality.withdrawal import PermitStatus, load_status
+from watertel.cloud.alarms.config import AlarmsConfig, reached
+from watertel.cloud.alarms.rules import Condition
+from watertel.cloud.permits import Permit
+from watertel.cloud.quality.withdrawal import PermitStatus, load_status
 
 log = logging.getLogger("watertel.cloud.alarms")
 POINT = "permit"  # the alarm's point: its station column holds the permit id

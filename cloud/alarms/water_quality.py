@@ -39,12 +39,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
-from cloud.alarms.rules import WATER_QUALITY_LIMITS, Condition
+from watertel.cloud.alarms.rules import WATER_QUALITY_LIMITS, Condition
 from watertel.config import Strict
 from watertel.readings import Reading
 
 if TYPE_CHECKING:
-    from cloud.alarms.config import AlarmsConfig
+    from watertel.cloud.alarms.config import AlarmsConfig
 
 POINT = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 DEFAULT_MARGINS = {"ph": 0.1}  # absolute margins where a share of the limit makes no sense (pH 8.5 x 5 % = 0.4)

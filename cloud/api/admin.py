@@ -21,14 +21,14 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from cloud.api.admin_notifications import notifications_router
-from cloud.api.auth import Sessions, hash_password
-from cloud.api.deps import Admin, Principal
-from cloud.config import NAME, Role, UserEntry
-from cloud.notify.config import NotificationsConfig
-from cloud.registry import Registry
-from cloud.files import write_atomic
-from cloud.users_file import checked, dump, load_users_file
+from watertel.cloud.api.admin_notifications import notifications_router
+from watertel.cloud.api.auth import Sessions, hash_password
+from watertel.cloud.api.deps import Admin, Principal
+from watertel.cloud.config import NAME, Role, UserEntry
+from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.registry import Registry
+from watertel.cloud.files import write_atomic
+from watertel.cloud.users_file import checked, dump, load_users_file
 from watertel.config import ConfigError
 
 PASSWORD = Field(min_length=8, max_length=1024)

@@ -22,12 +22,12 @@ import yaml
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cloud.api.deps import Admin, Principal
-from cloud.api.registry import _keys
-from cloud.config import NAME, GatewayEntry
-from cloud.gateways_file import KEYS_DIR, gateways_of, read_data
-from cloud.registry import Registry
-from cloud.files import write_atomic
+from watertel.cloud.api.deps import Admin, Principal
+from watertel.cloud.api.registry import _keys
+from watertel.cloud.config import NAME, GatewayEntry
+from watertel.cloud.gateways_file import KEYS_DIR, gateways_of, read_data
+from watertel.cloud.registry import Registry
+from watertel.cloud.files import write_atomic
 from watertel.config import ConfigError
 from watertel.crypto import SM2PublicKey
 

@@ -21,11 +21,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 
-from cloud.api.deps import Admin, Principal
-from cloud.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
-from cloud.notify.config import Contact, NotificationsConfig, Route
-from cloud.registry import Registry
-from cloud.files import write_atomic
+from watertel.cloud.api.deps import Admin, Principal
+from watertel.cloud.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
+from watertel.cloud.notify.config import Contact, NotificationsConfig, Route
+from watertel.cloud.registry import Registry
+from watertel.cloud.files import write_atomic
 from watertel.config import ConfigError
 
 CHANNELS = ("email", "phone", "webhook", "robot")

@@ -15,11 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from cloud.alarms.lifecycle import Severity
-from cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer
-from cloud.config import Role, UserEntry
-from cloud.store import SqlStore
-from cloud.store.handling import HandlingError
+from watertel.cloud.alarms.lifecycle import Severity
+from watertel.cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer
+from watertel.cloud.config import Role, UserEntry
+from watertel.cloud.store import SqlStore
+from watertel.cloud.store.handling import HandlingError
 
 Ancestry = Callable[[str], "list[str] | None"]
 

@@ -16,22 +16,22 @@ from pydantic import BaseModel, Field
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cloud import audit, metrics
-from cloud.api.auth import LoginLimiter, Sessions, check_password, hash_password
-from cloud.api.deps import (COOKIE, CSRF_COOKIE, MAX_ROW_ID, READERS, SAFE_METHODS, WRITERS, Admin, Principal, Reader,
+from watertel.cloud import audit, metrics
+from watertel.cloud.api.auth import LoginLimiter, Sessions, check_password, hash_password
+from watertel.cloud.api.deps import (COOKIE, CSRF_COOKIE, MAX_ROW_ID, READERS, SAFE_METHODS, WRITERS, Admin, Principal, Reader,
                             client_address, principal_of, role_check)
-from cloud.alarms.lifecycle import LifecycleConfig
-from cloud.config import ApiConfig
-from cloud.config import GatewayEntry
-from cloud.gateways_file import load_gateways_file
-from cloud.notify.config import NotificationsConfig
-from cloud.users_file import load_users_file
-from cloud.registry import Registry, load_registry
-from cloud.store import SqlStore
+from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways_file import load_gateways_file
+from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.users_file import load_users_file
+from watertel.cloud.registry import Registry, load_registry
+from watertel.cloud.store import SqlStore
 
 if TYPE_CHECKING:
-    from cloud.api.fleet import FleetSetup
-    from cloud.api.reports import ReportsSetup
+    from watertel.cloud.api.fleet import FleetSetup
+    from watertel.cloud.api.reports import ReportsSetup
 
 log = logging.getLogger("watertel.api")
 STATIC = Path(__file__).parent / "static"
@@ -182,7 +182,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         """Who is logged in, with which role and regions."""
         return {"user": user.username, "role": user.role.value, "regions": sorted(user.regions), "via": user.via}
 
-    from cloud.api.series import LatestCache
+    from watertel.cloud.api.series import LatestCache
 
     latest_values = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
 
@@ -207,18 +207,18 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         return {"ok": verdict.ok, "rows": verdict.entries, "bad_row": verdict.broken_id, "reason": verdict.problem}
 
     if reports is not None:
-        from cloud.api.reports import reports_router
+        from watertel.cloud.api.reports import reports_router
 
         app.include_router(reports_router(store, reports, role_check(*READERS)))
 
-    from cloud.api.alarms import alarms_router
-    from cloud.api.workorders import workorders_router
+    from watertel.cloud.api.alarms import alarms_router
+    from watertel.cloud.api.workorders import workorders_router
 
     app.include_router(alarms_router(store, users, ancestry.get))  # alarms, their handling, notifications
     app.include_router(workorders_router(store, users, ancestry.get, (lifecycle or LifecycleConfig()).work_orders))
 
-    from cloud.api.events import EventHub, events_router
-    from cloud.api.series import series_router, status_rule
+    from watertel.cloud.api.events import EventHub, events_router
+    from watertel.cloud.api.series import series_router, status_rule
 
     status = status_rule(registry, reports.rates.stopped_after_intervals if reports else 3)
     app.state.events = EventHub(store, ancestry.get, status, latest=latest_values)
@@ -226,21 +226,21 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
                                      tz=reports.rates.tz if reports else None, cache=latest_values))
     app.include_router(events_router(app.state.events, role_check(*READERS)))
 
-    from cloud.api.permits import permits_router
+    from watertel.cloud.api.permits import permits_router
 
     app.include_router(permits_router(store, registry, reports, ancestry.get, role_check(*READERS)))
     if fleet is not None:
-        from cloud.api.fleet import fleet_router
+        from watertel.cloud.api.fleet import fleet_router
 
         app.include_router(fleet_router(fleet, ancestry.get, role_check(*WRITERS)))
 
-    from cloud.api.registry import registry_router  # ``registry_file``: writes go there (admins)
+    from watertel.cloud.api.registry import registry_router  # ``registry_file``: writes go there (admins)
 
     gateways = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
     app.include_router(registry_router(registry, registry_file, ancestry, gateways))  # the admin routes update this list
 
-    from cloud.api.admin import admin_router  # users, notification routes; gateway keys (admins)
-    from cloud.api.admin_gateways import gateways_router
+    from watertel.cloud.api.admin import admin_router  # users, notification routes; gateway keys (admins)
+    from watertel.cloud.api.admin_gateways import gateways_router
 
     app.include_router(admin_router(users, sessions, cfg.users_file, registry, notifications, notifications_file))
     app.include_router(gateways_router(gateways, gateways_file, registry))

@@ -33,9 +33,9 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from cloud.api.deps import Principal
-from cloud.api.series import LatestCache, StationStatus
-from cloud.store import SqlStore
+from watertel.cloud.api.deps import Principal
+from watertel.cloud.api.series import LatestCache, StationStatus
+from watertel.cloud.store import SqlStore
 
 log = logging.getLogger("watertel.api.events")
 ALARM_COLUMNS = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms")

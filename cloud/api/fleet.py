@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
 
-from cloud.api.deps import Principal
-from cloud.fleet import FleetStatus
+from watertel.cloud.api.deps import Principal
+from watertel.cloud.fleet import FleetStatus
 
 if TYPE_CHECKING:
-    from cloud.config import CloudConfig
+    from watertel.cloud.config import CloudConfig
 
 Ancestry = Callable[[str], "list[str] | None"]
 STALE_AFTER_S = 300.0  # five status periods of the agent's default (uplink.status_every_s: 60)

@@ -18,15 +18,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.api.deps import Principal
-from cloud.api.reports import ReportsSetup
-from cloud.permits import Permit
-from cloud.quality.config import RatesConfig
-from cloud.quality.permits_report import row
-from cloud.quality.withdrawal import load_status
-from cloud.registry import Registry
-from cloud.store import SqlStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.api.deps import Principal
+from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.permits import Permit
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.permits_report import row
+from watertel.cloud.quality.withdrawal import load_status
+from watertel.cloud.registry import Registry
+from watertel.cloud.store import SqlStore
 
 Ancestry = Callable[[str], "list[str] | None"]
 

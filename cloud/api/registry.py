@@ -26,11 +26,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 
-from cloud.api.deps import Admin, Principal, Reader
-from cloud.config import GatewayEntry
-from cloud.registry import Registry, build_registry, load_registry
-from cloud.files import write_atomic
-from cloud.registry_io import dump_yaml, file_model
+from watertel.cloud.api.deps import Admin, Principal, Reader
+from watertel.cloud.config import GatewayEntry
+from watertel.cloud.registry import Registry, build_registry, load_registry
+from watertel.cloud.files import write_atomic
+from watertel.cloud.registry_io import dump_yaml, file_model
 from watertel.config import ConfigError
 
 MISSING = object()

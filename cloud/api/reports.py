@@ -14,15 +14,15 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.responses import FileResponse
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.api.deps import Principal
-from cloud.quality.config import RatesConfig
-from cloud.quality.export import render, to_json
-from cloud.quality.period import PeriodError, parse_period
-from cloud.quality.report import build_report
-from cloud.quality.schedule import listing, report_path
-from cloud.registry import Registry
-from cloud.store.sql import SqlStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.api.deps import Principal
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.export import render, to_json
+from watertel.cloud.quality.period import PeriodError, parse_period
+from watertel.cloud.quality.report import build_report
+from watertel.cloud.quality.schedule import listing, report_path
+from watertel.cloud.registry import Registry
+from watertel.cloud.store.sql import SqlStore
 from watertel.errors import OperatorError
 
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",

@@ -32,11 +32,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from cloud.api.deps import Principal
-from cloud.quality.config import RatesConfig
-from cloud.quality.hourly import HOUR, day_rollups, first_rolled_hour, hour_floor, hour_rollups
-from cloud.registry import Registry
-from cloud.store import SqlStore
+from watertel.cloud.api.deps import Principal
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.hourly import HOUR, day_rollups, first_rolled_hour, hour_floor, hour_rollups
+from watertel.cloud.registry import Registry
+from watertel.cloud.store import SqlStore
 from watertel.readings import Quality
 
 OFFLINE_AFTER_MS = 15 * 60_000  # stations the registry does not know

@@ -16,12 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from cloud.alarms.lifecycle import WorkOrdersConfig
-from cloud.api.alarms import Ancestry, Note, check_assignee, handling_error, scoped_alarm
-from cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer, require
-from cloud.config import Role, UserEntry
-from cloud.store import SqlStore
-from cloud.store.handling import HandlingError
+from watertel.cloud.alarms.lifecycle import WorkOrdersConfig
+from watertel.cloud.api.alarms import Ancestry, Note, check_assignee, handling_error, scoped_alarm
+from watertel.cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer, require
+from watertel.cloud.config import Role, UserEntry
+from watertel.cloud.store import SqlStore
+from watertel.cloud.store.handling import HandlingError
 
 Crew = Annotated[Principal, require(Role.CREW)]
 CREW_ONLY = frozenset({Role.CREW})

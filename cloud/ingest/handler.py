@@ -7,11 +7,11 @@ import logging
 import time
 from collections import Counter
 
-from cloud import metrics
-from cloud.alarms.engine import AlarmEngine
-from cloud.fleet import FleetStatus
-from cloud.ingest.registry import Registry
-from cloud.store import SqlStore
+from watertel.cloud import metrics
+from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.store import SqlStore
 from watertel.envelope import Envelope, EnvelopeError, open_envelope
 
 log = logging.getLogger("watertel.cloud.ingest")

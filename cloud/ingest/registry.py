@@ -9,7 +9,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from cloud.config import GatewayEntry
+from watertel.cloud.config import GatewayEntry
 from watertel.crypto import SM2PublicKey
 from watertel.crypto.sm4 import PayloadKey
 from watertel.config import ConfigError
@@ -73,7 +73,7 @@ class GatewaysWatcher:
 
     def check(self) -> bool:
         """Whether a new version of the file was applied."""
-        from cloud.gateways_file import load_gateways_file
+        from watertel.cloud.gateways_file import load_gateways_file
 
         try:
             st = os.stat(self.path)

@@ -14,9 +14,9 @@ import logging
 
 import aiomqtt
 
-from cloud import metrics
-from cloud.config import MqttConfig
-from cloud.ingest.handler import Handler
+from watertel.cloud import metrics
+from watertel.cloud.config import MqttConfig
+from watertel.cloud.ingest.handler import Handler
 
 log = logging.getLogger("watertel.cloud.ingest")
 MAX_BATCH = 100  # envelopes per store transaction: one commit (fsync) for all of them

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 
-from cloud.notify.config import SmtpConfig, WebhookConfig
+from watertel.cloud.notify.config import SmtpConfig, WebhookConfig
 
 SIGNATURE_HEADER = "X-Watertel-Signature"
 DELIVERY_HEADER = "X-Watertel-Delivery"

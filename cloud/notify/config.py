@@ -48,7 +48,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from cloud.alarms.lifecycle import Severity
+from watertel.cloud.alarms.lifecycle import Severity
 from watertel.config import Strict, resolve
 
 NAME = r"^[A-Za-z0-9_.-]+$"
@@ -276,7 +276,7 @@ class NotificationsConfig(Strict):
             return []
         if registry_file is None:
             return [f"{config_path}: notifications.routes.{i}.regions: needs registry_file" for i, _ in named[:1]]
-        from cloud.registry import load_registry
+        from watertel.cloud.registry import load_registry
 
         known = set(load_registry(registry_file).regions())
         return [f"{config_path}: notifications.routes.{i}.regions: {r!r} is not a region in {registry_file.name}"

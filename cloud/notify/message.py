@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from cloud.alarms.lifecycle import local_time
+from watertel.cloud.alarms.lifecycle import local_time
 
 SEVERITY = {"zh": {"red": "红色", "orange": "橙色", "yellow": "黄色", "blue": "蓝色"},
             "en": {"red": "Red", "orange": "Orange", "yellow": "Yellow", "blue": "Blue"}}

@@ -29,13 +29,13 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from cloud import metrics
-from cloud.alarms.lifecycle import Lifecycle, LifecycleConfig, local_time
-from cloud.notify.channels import DeliveryError, post_webhook, send_email
-from cloud.notify.config import NotificationsConfig, QuietHours
-from cloud.notify.message import compose
-from cloud.notify.robots import send_robot
-from cloud.notify.sms import send_sms
+from watertel.cloud import metrics
+from watertel.cloud.alarms.lifecycle import Lifecycle, LifecycleConfig, local_time
+from watertel.cloud.notify.channels import DeliveryError, post_webhook, send_email
+from watertel.cloud.notify.config import NotificationsConfig, QuietHours
+from watertel.cloud.notify.message import compose
+from watertel.cloud.notify.robots import send_robot
+from watertel.cloud.notify.sms import send_sms
 
 log = logging.getLogger("watertel.cloud.notify")
 EVENTS = frozenset({"raised", "escalated", "work_order.overdue"})

@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from cloud.notify.config import NotificationsConfig
+from watertel.cloud.notify.config import NotificationsConfig
 from watertel.config import ConfigError
 
 log = logging.getLogger("watertel.cloud.notify")
@@ -26,7 +26,7 @@ class NotificationsWatcher:
 
     def check(self) -> NotificationsConfig | None:
         """The file's configuration if it is new and valid; None otherwise (keep the one in use)."""
-        from cloud.notifications_file import load_notifications_file
+        from watertel.cloud.notifications_file import load_notifications_file
 
         try:
             st = os.stat(self.path)

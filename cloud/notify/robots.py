@@ -33,9 +33,9 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
-from cloud.notify.channels import DELIVERY_HEADER, DeliveryError, http_request, read_secret
-from cloud.notify.config import RobotConfig, RobotKind
-from cloud.notify.message import Message
+from watertel.cloud.notify.channels import DELIVERY_HEADER, DeliveryError, http_request, read_secret
+from watertel.cloud.notify.config import RobotConfig, RobotKind
+from watertel.cloud.notify.message import Message
 
 WECOM_COLOUR = {"red": "warning", "orange": "warning", "yellow": "comment", "blue": "info"}  # its only three
 DINGTALK_COLOUR = {"red": "#FF0000", "orange": "#FF8C00", "yellow": "#D4A017", "blue": "#1E90FF"}

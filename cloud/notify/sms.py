@@ -17,9 +17,9 @@ import json
 import urllib.parse
 from typing import Any
 
-from cloud.notify.channels import DELIVERY_HEADER, DeliveryError, http_request, read_secret
-from cloud.notify.config import SmsConfig
-from cloud.notify.message import cut
+from watertel.cloud.notify.channels import DELIVERY_HEADER, DeliveryError, http_request, read_secret
+from watertel.cloud.notify.config import SmsConfig
+from watertel.cloud.notify.message import cut
 
 
 def masked(phone: str) -> str:

@@ -12,9 +12,9 @@ import io
 import json
 from typing import Any
 
-from cloud.quality.rates import StationRates
-from cloud.quality.report import RatesReport, RegionRates
-from cloud.quality.xlsx import workbook
+from watertel.cloud.quality.rates import StationRates
+from watertel.cloud.quality.report import RatesReport, RegionRates
+from watertel.cloud.quality.xlsx import workbook
 
 RATES = ("completeness", "upload_rate", "timeliness", "abnormal_rate")
 REGION_COLUMNS = ("level", "region", "name", "path", "stations", "reporting_normally", "abnormal_stations",

@@ -42,13 +42,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from cloud.permits import Meter
-from cloud.quality.config import RatesConfig
-from cloud.quality.period import Period
-from cloud.quality.rates import Rows, day_counts, grid_anchor, grid_ceil, service_intervals, trusted
-from cloud.quality.withdrawal import TRUSTED, meter_volume
-from cloud.registry import Station
-from cloud.store.sql import SqlStore
+from watertel.cloud.permits import Meter
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.period import Period
+from watertel.cloud.quality.rates import Rows, day_counts, grid_anchor, grid_ceil, service_intervals, trusted
+from watertel.cloud.quality.withdrawal import TRUSTED, meter_volume
+from watertel.cloud.registry import Station
+from watertel.cloud.store.sql import SqlStore
 
 HOUR = 3_600_000
 TOTAL = "total"  # the totaliser point (firmware profiles): its hours carry a volume

@@ -41,10 +41,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from cloud.quality.config import RatesConfig
-from cloud.quality.period import Period, PeriodError, parse_period
-from cloud.quality.report import RatesReport, assemble
-from cloud.registry import Registry, RegistryFile, Station, to_ms
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.period import Period, PeriodError, parse_period
+from watertel.cloud.quality.report import RatesReport, assemble
+from watertel.cloud.registry import Registry, RegistryFile, Station, to_ms
 from watertel.config import ConfigError
 from watertel.errors import OperatorError
 from watertel.readings import Quality

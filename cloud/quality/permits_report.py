@@ -17,8 +17,8 @@ import json
 import sys
 from typing import Any
 
-from cloud.alarms.config import AlarmsConfig, reached
-from cloud.quality.withdrawal import PermitStatus
+from watertel.cloud.alarms.config import AlarmsConfig, reached
+from watertel.cloud.quality.withdrawal import PermitStatus
 from watertel.errors import OperatorError
 
 COLUMNS = ("permit", "holder", "region", "year", "first_day", "as_of", "volume_m3", "permitted_m3", "share", "tier",
@@ -81,11 +81,11 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cloud.config import load_cloud_config
-    from cloud.quality.withdrawal import load_status
-    from cloud.registry import load_registry, to_ms
-    from cloud.store import open_store
-    from cloud.store.sql import now_ms
+    from watertel.cloud.config import load_cloud_config
+    from watertel.cloud.quality.withdrawal import load_status
+    from watertel.cloud.registry import load_registry, to_ms
+    from watertel.cloud.store import open_store
+    from watertel.cloud.store.sql import now_ms
 
     if args.format not in ("json", "csv"):
         raise OperatorError("watertel report permits writes json or csv")

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from cloud.quality.config import RatesConfig
-from cloud.quality.period import Period
-from cloud.registry import Station, to_ms
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.period import Period
+from watertel.cloud.registry import Station, to_ms
 from watertel.readings import Quality
 
 TRUSTED = np.array([q.trusted_value for q in sorted(Quality)], dtype=bool)

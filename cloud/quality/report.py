@@ -13,14 +13,14 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.quality.config import RatesConfig
-from cloud.quality.period import Period
-from cloud.quality.rates import EPS, StationRates, compute, read_end, service_intervals
-from cloud.quality.permits_report import over_permit_problems
-from cloud.quality.withdrawal import PermitStatus, load_status
-from cloud.registry import Registry, Station, to_ms
-from cloud.store.sql import SqlStore, now_ms
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.period import Period
+from watertel.cloud.quality.rates import EPS, StationRates, compute, read_end, service_intervals
+from watertel.cloud.quality.permits_report import over_permit_problems
+from watertel.cloud.quality.withdrawal import PermitStatus, load_status
+from watertel.cloud.registry import Registry, Station, to_ms
+from watertel.cloud.store.sql import SqlStore, now_ms
 from watertel.errors import OperatorError
 
 
@@ -174,7 +174,7 @@ def build_report(store: SqlStore, registry: Registry, period: Period, cfg: Rates
         rates = compute(stations, rows, period, cfg)
         last = store.last_samples(min(period.end_ms, now))
     else:
-        from cloud.quality.rollups import last_samples, period_rates
+        from watertel.cloud.quality.rollups import last_samples, period_rates
 
         rates, stale = period_rates(store, registry.stations, stations, period, cfg)
         last = last_samples(store, stations, min(period.end_ms, now))

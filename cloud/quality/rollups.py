@@ -36,14 +36,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cloud.permits import Meter
-from cloud.quality.config import RatesConfig
-from cloud.quality.hourly import count_hours, store_hours
-from cloud.quality.period import Period
-from cloud.quality.rates import COUNTS, DayCounts, Rows, StationRates, day_counts, expected_per_day, grid_anchor, \
+from watertel.cloud.permits import Meter
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.quality.hourly import count_hours, store_hours
+from watertel.cloud.quality.period import Period
+from watertel.cloud.quality.rates import COUNTS, DayCounts, Rows, StationRates, day_counts, expected_per_day, grid_anchor, \
     grid_ceil, rates_from_days, read_end, service_intervals
-from cloud.registry import Station
-from cloud.store.sql import DIRTY_BUCKET_MS, SqlStore
+from watertel.cloud.registry import Station
+from watertel.cloud.store.sql import DIRTY_BUCKET_MS, SqlStore
 
 VERSION = 1  # raise when a change to the counting changes what a stored day means
 BATCH_STATIONS = 200  # stations per refresh batch: each batch is two short write transactions

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloud.alarms.config import AlarmsConfig
-from cloud.files import write_atomic
-from cloud.quality.config import FORMATS, RatesConfig, ReportsConfig
-from cloud.quality.period import parse_period
-from cloud.registry import Registry
-from cloud.store.sql import SqlStore
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.files import write_atomic
+from watertel.cloud.quality.config import FORMATS, RatesConfig, ReportsConfig
+from watertel.cloud.quality.period import parse_period
+from watertel.cloud.registry import Registry
+from watertel.cloud.store.sql import SqlStore
 
 log = logging.getLogger("watertel.reports")
 KINDS = ("daily", "monthly", "quarterly")
@@ -73,8 +73,8 @@ def write_due(root: Path, open_store: Callable[[], SqlStore], registry: Registry
     The store is opened here, on its own connection, so a quarter's worth of reads runs beside
     ingest instead of inside its transactions.
     """
-    from cloud.quality.export import render
-    from cloud.quality.report import build_report
+    from watertel.cloud.quality.export import render
+    from watertel.cloud.quality.report import build_report
 
     now = now or dt.datetime.now(rates.tz)
     written = []

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from cloud.permits import Meter, Permit
-from cloud.registry import to_ms
+from watertel.cloud.permits import Meter, Permit
+from watertel.cloud.registry import to_ms
 from watertel.readings import Quality
 
 DAY = 86_400_000

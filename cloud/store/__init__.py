@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cloud.config import CloudConfig
-from cloud.store.sql import Accepted, SqlStore
-from cloud.store.sqlite import SqliteStore
+from watertel.cloud.config import CloudConfig
+from watertel.cloud.store.sql import Accepted, SqlStore
+from watertel.cloud.store.sqlite import SqliteStore
 
 __all__ = ["Accepted", "SqlStore", "SqliteStore", "open_store"]
 
@@ -19,7 +19,7 @@ __all__ = ["Accepted", "SqlStore", "SqliteStore", "open_store"]
 def open_store(cfg: CloudConfig, migrate: bool = False) -> SqlStore:
     """The configured store; ``migrate`` upgrades an older schema (else it is refused)."""
     if cfg.store.kind == "postgres":
-        from cloud.store.postgres import PostgresStore
+        from watertel.cloud.store.postgres import PostgresStore
 
         return PostgresStore(cfg.store.connection(), migrate)
     return SqliteStore(Path(cfg.data_dir) / "watertel.db", migrate)

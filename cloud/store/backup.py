@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from cloud.config import CloudConfig
+from watertel.cloud.config import CloudConfig
 from watertel.errors import OperatorError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -51,8 +51,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from cloud import metrics
-from cloud.config import InfluxConfig
+from watertel.cloud import metrics
+from watertel.cloud.config import InfluxConfig
 from watertel.readings import Quality, Reading
 
 log = logging.getLogger("watertel.cloud.influx")

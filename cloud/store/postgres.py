@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors
 
-from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
+from watertel.cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
                              SqlStore, StoreError, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading

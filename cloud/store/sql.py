@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from cloud.store.handling import AlarmHandling
+from watertel.cloud.store.handling import AlarmHandling
 from watertel.envelope import GENESIS_HASH, Envelope
 from watertel.errors import OperatorError
 from watertel.readings import Quality, Reading

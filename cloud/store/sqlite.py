@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES,
+from watertel.cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES,
                              SCHEMA_VERSION, Accepted, SqlStore, pending_migrations)
 from watertel.envelope import Envelope
 from watertel.readings import Reading

@@ -22,9 +22,9 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
-from edge_agent.forward.config import SZY_ADDRESS, ForwardConfig, StationConfig
-from edge_agent.forward.frames import FrameBuilder, Result
-from edge_agent.forward.source import BufferSource, Row
+from watertel.edge_agent.forward.config import SZY_ADDRESS, ForwardConfig, StationConfig
+from watertel.edge_agent.forward.frames import FrameBuilder, Result
+from watertel.edge_agent.forward.source import BufferSource, Row
 from watertel.protocols import sl651, szy206
 from watertel.protocols.common import CHINA
 

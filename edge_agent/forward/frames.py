@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from edge_agent.forward.config import (SL_DEFINITIONS, SL_IDENTS, SZY_ADDRESS, SZY_NUMBERED, SZY_QUALITY,
+from watertel.edge_agent.forward.config import (SL_DEFINITIONS, SL_IDENTS, SZY_ADDRESS, SZY_NUMBERED, SZY_QUALITY,
                                        ForwardConfig, StationConfig)
-from edge_agent.forward.outbox import Built
-from edge_agent.forward.source import Row
+from watertel.edge_agent.forward.outbox import Built
+from watertel.edge_agent.forward.source import Row
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
 

@@ -23,8 +23,8 @@ import time
 from datetime import datetime
 from typing import Callable
 
-from cloud.rtu_gateway.framing import StreamFramer
-from edge_agent.forward.config import SZY_ADDRESS, ForwardConfig
+from watertel.protocols.framing import StreamFramer
+from watertel.edge_agent.forward.config import SZY_ADDRESS, ForwardConfig
 from watertel.protocols import FrameError, Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
 

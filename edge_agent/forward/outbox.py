@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.forward.source import Row
+from watertel.edge_agent.forward.source import Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursor (

@@ -16,12 +16,12 @@ import random
 import signal
 from collections import Counter
 
-from edge_agent.forward.answers import Answers
-from edge_agent.forward.config import ForwardConfig
-from edge_agent.forward.frames import FrameBuilder
-from edge_agent.forward.link import LinkError, PlatformLink
-from edge_agent.forward.outbox import Outbox
-from edge_agent.forward.source import BufferSource
+from watertel.edge_agent.forward.answers import Answers
+from watertel.edge_agent.forward.config import ForwardConfig
+from watertel.edge_agent.forward.frames import FrameBuilder
+from watertel.edge_agent.forward.link import LinkError, PlatformLink
+from watertel.edge_agent.forward.outbox import Outbox
+from watertel.edge_agent.forward.source import BufferSource
 
 log = logging.getLogger("watertel.edge.forward")
 TAKE_ROWS = 5000  # buffer rows per pull transaction
@@ -168,14 +168,3 @@ async def run_forwarder(cfg: ForwardConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await Forwarder(cfg).run(stop)
 
-
-def run(args) -> int:
-    from edge_agent.forward.config import load_forward_config
-    from watertel.errors import OperatorError
-
-    cfg = load_forward_config(args.config)
-    try:
-        asyncio.run(run_forwarder(cfg))
-    except ValueError as err:  # a state file of another protocol
-        raise OperatorError(str(err)) from err
-    return 0

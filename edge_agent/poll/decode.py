@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from firmware_profiles import Point, Profile
-from firmware_profiles.codec import Block, DecodeError, decode
+from watertel.firmware_profiles import Point, Profile
+from watertel.firmware_profiles.codec import Block, DecodeError, decode
 from watertel.readings import Quality, Reading
 
 

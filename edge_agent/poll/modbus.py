@@ -11,9 +11,9 @@ import logging
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException, ModbusException
 
-from edge_agent.config import BusConfig
-from firmware_profiles import Function, Point
-from firmware_profiles.codec import Block
+from watertel.edge_agent.config import BusConfig
+from watertel.firmware_profiles import Function, Point
+from watertel.firmware_profiles.codec import Block
 from watertel.readings import Quality
 
 log = logging.getLogger("watertel.edge.poll")

@@ -19,13 +19,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import firmware_profiles
-from edge_agent.config import BusConfig, DeviceConfig
-from edge_agent.poll.decode import to_readings
-from edge_agent.poll.modbus import BusClient, ReadFailed
-from edge_agent.poll.totaliser import TotaliserWatch
-from firmware_profiles import Point, Profile
-from firmware_profiles.codec import Block, decode, encode, plan
+from watertel import firmware_profiles
+from watertel.edge_agent.config import BusConfig, DeviceConfig
+from watertel.edge_agent.poll.decode import to_readings
+from watertel.edge_agent.poll.modbus import BusClient, ReadFailed
+from watertel.edge_agent.poll.totaliser import TotaliserWatch
+from watertel.firmware_profiles import Point, Profile
+from watertel.firmware_profiles.codec import Block, decode, encode, plan
 from watertel.readings import Quality, Reading
 
 log = logging.getLogger("watertel.edge.poll")

@@ -4,7 +4,7 @@ or a meter replacement or reset (the delta starts again from the new reading).""
 
 from __future__ import annotations
 
-from firmware_profiles import Profile
+from watertel.firmware_profiles import Profile
 from watertel.readings import Quality, Reading
 
 WRAP_ZONE = 0.1  # a drop from the top tenth of the range to the bottom tenth is a rollover

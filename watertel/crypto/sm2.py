@@ -3,32 +3,50 @@
 Keys travel as standard PEM (PKCS#8 private, SubjectPublicKeyInfo public) so that ``openssl
 pkey`` reads them; signatures are DER ``SEQUENCE { INTEGER r, INTEGER s }`` like OpenSSL's.
 
-The key types are plain values; the curve arithmetic comes from the active backend
-(``sm2_backend``: the system libcrypto, or pure-Python gmssl). Both refuse the same bytes: strict
-DER (one encoding per value, nothing after it) and 0 < r, s < n, which libcrypto checks itself
-(it re-encodes the DER and compares) and the Python backend checks with ``plausible_signature``.
+The key types are plain values; the curve arithmetic comes from the active backend: the system
+libcrypto (``sm2_openssl``) or pure-Python gmssl (``sm2_python``). Both refuse the same bytes:
+strict DER (one encoding per value, nothing after it) and 0 < r, s < n, which libcrypto checks
+itself (it re-encodes the DER and compares) and the Python backend checks with
+``plausible_signature``.
+
+``WATERTEL_SM2_BACKEND`` chooses the backend, read once on first use:
+
+- unset, empty or ``auto``: ``openssl`` when the system libcrypto (OpenSSL 3) loads and passes the
+  GB/T 32918.5 known-answer check, else ``python``;
+- ``openssl``: libcrypto or an error (a gateway told to be fast must not quietly be 40× slower);
+- ``python``: the pure-Python ``gmssl`` backend.
+
+Both backends sign and verify the same bytes the same way (DER r,s, SM3, default user ID), so
+either side of the link may use either. Tests and the benchmark switch with ``use_backend()``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import secrets
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from functools import cached_property
+from typing import Protocol
 
 from gmssl.sm2 import default_ecc_table
 
-from watertel.crypto.sm2_backend import backend
 from watertel.crypto.sm2_common import (
-    DEFAULT_USER_ID, G, N, PKCS8_HEAD, PKCS8_MID, SPKI_HEAD, SignatureError, decode_signature,
-    encode_signature, on_curve, pkcs8_der, spki_der,
+    DEFAULT_USER_ID, G, N, PKCS8_HEAD, PKCS8_MID, SPKI_HEAD, PrivateKey, PublicKey, SignatureError,
+    decode_signature, encode_signature, on_curve, pkcs8_der, spki_der,
 )
-from watertel.crypto.sm2_python import base_mult
+from watertel.crypto.sm2_openssl import OpenSSLSM2, OpenSSLUnavailable
+from watertel.crypto.sm2_python import PythonSM2, base_mult
 from watertel.crypto.sm3 import sm3
 
 __all__ = [
-    "DEFAULT_USER_ID", "G", "SM2PrivateKey", "SM2PublicKey", "SignatureError", "decode_signature",
-    "default_ecc_table", "digest", "encode_signature", "z_value",
+    "DEFAULT_USER_ID", "G", "BackendError", "BackendName", "SM2PrivateKey", "SM2PublicKey", "SignatureError",
+    "available", "backend", "decode_signature", "default_ecc_table", "digest", "encode_signature", "make_backend",
+    "use_backend", "z_value",
 ]
 
 _N = N  # the group order under its historical name (tests, envelope tests)
@@ -135,3 +153,112 @@ class SM2PrivateKey:
     def sign(self, message: bytes) -> bytes:
         """Sign ``message`` (SM3 digest, default user ID); returns a DER signature."""
         return backend().sign(self, message)
+
+
+ENV_VAR = "WATERTEL_SM2_BACKEND"
+
+# GB/T 32918.5-2017 Annex A (= GM/T 0003.5-2012): a signature on the recommended curve with the
+# default user ID, used to prove that a libcrypto really does SM2 before trusting it.
+KAT_MESSAGE = b"message digest"
+KAT_R = 0xF5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3
+KAT_S = 0xB1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA
+KAT_PUBLIC = bytes.fromhex(
+    "04" "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
+    "CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13"
+)
+
+
+class BackendName(str, Enum):
+    OPENSSL = "openssl"
+    PYTHON = "python"
+
+
+class SM2Backend(Protocol):
+    """One implementation of SM2 signing and verification over whole messages."""
+
+    name: str
+
+    def sign(self, key: PrivateKey, message: bytes) -> bytes:
+        """DER signature of ``message`` (SM3 digest, default user ID), fresh random nonce."""
+
+    def verify(self, key: PublicKey, signature: bytes, message: bytes) -> bool:
+        """True only for a valid signature; ``signature`` is already strict DER with r, s in range."""
+
+
+class BackendError(SignatureError):
+    """The SM2 backend asked for cannot be used."""
+
+
+_lock = threading.Lock()
+_active: SM2Backend | None = None
+
+
+def _passes_known_answer(backend: SM2Backend) -> bool:
+    key = SM2PublicKey(KAT_PUBLIC)
+    good = encode_signature(KAT_R, KAT_S)
+    return backend.verify(key, good, KAT_MESSAGE) and not backend.verify(key, good, KAT_MESSAGE + b"!")
+
+
+def make_backend(name: BackendName | str) -> SM2Backend:
+    """A new backend by name; raises BackendError when it cannot be used here."""
+    try:
+        name = BackendName(name)
+    except ValueError:
+        choices = ", ".join(b.value for b in BackendName)
+        raise BackendError(f"{ENV_VAR}: unknown SM2 backend {name!r} (choose {choices} or auto)") from None
+    if name is BackendName.PYTHON:
+        return PythonSM2()
+    try:
+        backend = OpenSSLSM2()
+    except OpenSSLUnavailable as err:
+        raise BackendError(f"SM2 backend 'openssl' unavailable: {err}") from err
+    if not _passes_known_answer(backend):
+        raise BackendError("SM2 backend 'openssl' unavailable: libcrypto fails the GB/T 32918 known answer")
+    return backend
+
+
+def available() -> list[BackendName]:
+    """The backends that work on this machine, fastest first."""
+    names = []
+    for name in BackendName:
+        try:
+            make_backend(name)
+            names.append(name)
+        except BackendError:
+            pass
+    return names
+
+
+def _from_environment() -> SM2Backend:
+    choice = os.environ.get(ENV_VAR, "").strip().lower()
+    if choice not in ("", "auto"):
+        return make_backend(choice)
+    try:
+        return make_backend(BackendName.OPENSSL)
+    except BackendError:
+        return make_backend(BackendName.PYTHON)
+
+
+def backend() -> SM2Backend:
+    """The active backend, chosen from the environment on first use."""
+    global _active
+    if _active is None:
+        with _lock:
+            if _active is None:
+                _active = _from_environment()
+    return _active
+
+
+@contextlib.contextmanager
+def use_backend(name: BackendName | str) -> Iterator[SM2Backend]:
+    """Make ``name`` the active backend inside the block (tests, benchmarks); not for threads
+    that sign concurrently with the switch."""
+    global _active
+    chosen = make_backend(name)
+    with _lock:
+        previous, _active = _active, chosen
+    try:
+        yield chosen
+    finally:
+        with _lock:
+            _active = previous

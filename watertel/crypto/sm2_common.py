@@ -1,10 +1,13 @@
 """What the SM2 key types and both SM2 backends share: the curve, the error, the DER signature codec.
 
 Kept apart from ``sm2.py`` so that a backend module can import it without importing the key types
-that import the backends (no import cycle).
+that choose the backends (no import cycle). A backend sees keys only through the shapes
+``PublicKey`` and ``PrivateKey`` below, which ``sm2.SM2PublicKey`` and ``sm2.SM2PrivateKey`` have.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from gmssl.sm2 import default_ecc_table
 
@@ -25,6 +28,26 @@ SPKI_HEAD = bytes.fromhex("3059") + _ALGORITHM + bytes.fromhex("034200")
 
 class SignatureError(ValueError):
     """A signature or key that cannot be used."""
+
+
+class PublicKey(Protocol):
+    """What a backend reads of a public key: the point 04 ‖ x ‖ y, its Z_A, and e = SM3(Z_A ‖ M)."""
+
+    point: bytes
+
+    @property
+    def z(self) -> bytes: ...
+
+    def digest(self, message: bytes) -> bytes: ...
+
+
+class PrivateKey(Protocol):
+    """What a backend reads of a private key: the secret d and its public key."""
+
+    secret: int
+
+    @property
+    def public(self) -> PublicKey: ...
 
 
 def on_curve(point: bytes) -> bool:

@@ -28,12 +28,8 @@ import ctypes
 import ctypes.util
 import functools
 import weakref
-from typing import TYPE_CHECKING
 
-from watertel.crypto.sm2_common import SignatureError, pkcs8_der, spki_der
-
-if TYPE_CHECKING:
-    from watertel.crypto.sm2 import SM2PrivateKey, SM2PublicKey
+from watertel.crypto.sm2_common import PrivateKey, PublicKey, SignatureError, pkcs8_der, spki_der
 
 _VP = ctypes.c_void_p
 _SIZE_P = ctypes.POINTER(ctypes.c_size_t)
@@ -160,7 +156,7 @@ class OpenSSLSM2:
         # and compares the key dataclasses in Python on every lookup (~2 µs an operation).
         self._keys: dict[int, tuple[weakref.ref, _PKey]] = {}
 
-    def _pkey(self, key: SM2PrivateKey | SM2PublicKey) -> _PKey:
+    def _pkey(self, key: PrivateKey | PublicKey) -> _PKey:
         entry = self._keys.get(id(key))
         if entry is not None and entry[0]() is key:
             return entry[1]
@@ -172,7 +168,7 @@ class OpenSSLSM2:
         keys[ident] = (weakref.ref(key, lambda _ref: keys.pop(ident, None)), pkey)
         return pkey
 
-    def sign(self, key: SM2PrivateKey, message: bytes) -> bytes:
+    def sign(self, key: PrivateKey, message: bytes) -> bytes:
         pkey, lib = self._pkey(key), self.lib
         data = pkey.z + message
         entry = pkey.context()
@@ -189,7 +185,7 @@ class OpenSSLSM2:
             raise SignatureError("libcrypto failed to make an SM2 signature")
         return signature
 
-    def verify(self, key: SM2PublicKey, signature: bytes, message: bytes) -> bool:
+    def verify(self, key: PublicKey, signature: bytes, message: bytes) -> bool:
         """libcrypto refuses what is not strict DER (it re-encodes the signature and compares), r or
         s outside [1, n - 1] and a sum at infinity; the Python backend refuses the same bytes."""
         pkey, lib = self._pkey(key), self.lib

@@ -9,14 +9,12 @@ digest e = SM3(Z ‖ M) is computed by the key type with ``cryptography``'s SM3 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
 
 from gmssl.sm2 import CryptSM2, default_ecc_table
 
-from watertel.crypto.sm2_common import N, decode_signature, encode_signature, plausible_signature
-
-if TYPE_CHECKING:
-    from watertel.crypto.sm2 import SM2PrivateKey, SM2PublicKey
+from watertel.crypto.sm2_common import (
+    N, PrivateKey, PublicKey, decode_signature, encode_signature, plausible_signature,
+)
 
 
 def _engine(private_hex: str = "", public_point: bytes = b"") -> CryptSM2:
@@ -41,14 +39,14 @@ class PythonSM2:
 
     name = "python"
 
-    def sign(self, key: SM2PrivateKey, message: bytes) -> bytes:
+    def sign(self, key: PrivateKey, message: bytes) -> bytes:
         digest = key.public.digest(message)
         while True:
             rs = sign_digest(key.secret, key.public.point, digest, secrets.randbelow(N - 1) + 1)
             if rs:  # None: draw another nonce
                 return encode_signature(*rs)
 
-    def verify(self, key: SM2PublicKey, signature: bytes, message: bytes) -> bool:
+    def verify(self, key: PublicKey, signature: bytes, message: bytes) -> bool:
         """False for anything but strict DER with 0 < r, s < n (as libcrypto refuses), then gmssl."""
         if not plausible_signature(signature):
             return False

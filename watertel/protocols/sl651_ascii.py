@@ -45,8 +45,9 @@ import re
 from decimal import Decimal
 
 from watertel.protocols.common import FrameError, bcd_time, time_bcd
-from watertel.protocols.sl651 import (Category, Downlink, Element, End, Frame, Function, LinkCheck, Report, _end,
-                                      crc16)
+from watertel.protocols.sl651_frame import (
+    Category, Downlink, Element, End, Frame, Function, LinkCheck, Report, crc16, end_code,
+)
 
 SOH, STX, SYN = 0x01, 0x02, 0x16
 HEADER = 24  # SOH .. STX
@@ -99,7 +100,7 @@ def decode(data: bytes) -> Frame:
         raise FrameError(f"unknown function {code:02X}H") from None
     if data[23] == SYN:
         raise FrameError("ASCII multi-packet (SYN) frames are not supported")
-    end = _end(data[-5], uplink, data[23])
+    end = end_code(data[-5], uplink, data[23])
     body = data[HEADER:HEADER + length]
     if any(not 0x20 <= b <= 0x7E for b in body):
         raise FrameError("body: an ASCII body has printable characters only")

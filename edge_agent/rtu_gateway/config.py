@@ -30,7 +30,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from edge_agent.config import BatchConfig, BufferConfig, KeyConfig, UplinkConfig
+from watertel.edge_agent.config import BatchConfig, BufferConfig, KeyConfig, UplinkConfig
 from watertel.config import ConfigError, Strict, parse_yaml, problem_at, resolve, validate
 from watertel.protocols import Protocol, sl651, szy206
 

@@ -60,7 +60,7 @@ def reading_to_json(r: Reading) -> dict[str, Any]:
             "value": None if math.isnan(r.value) else r.value, "unit": r.unit, "quality": r.quality.name.lower()}
 
 
-def _seal(args: argparse.Namespace) -> int:
+def seal_command(args: argparse.Namespace) -> int:
     try:
         key = SM2PrivateKey.from_pem(Path(args.key).read_text())
         items = json.load(sys.stdin)
@@ -105,7 +105,7 @@ def inspect(data: bytes, public: SM2PublicKey | None) -> dict[str, Any]:
     return {**report, "verified": True, "reason": None, "hash": env.hash.hex()}
 
 
-def _inspect(args: argparse.Namespace) -> int:
+def inspect_command(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
         public = SM2PublicKey.from_pem(Path(args.pubkey).read_text()) if args.pubkey else None
@@ -120,22 +120,3 @@ def _inspect(args: argparse.Namespace) -> int:
         for r in report.get("readings") or []:
             print(f"  {r['ts']} {r['station']}/{r['point']} = {r['value']} {r['unit']} ({r['quality']})")
     return 0 if report["verified"] else 1
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``watertel envelope`` (called from watertel.cli)."""
-    p = sub.add_parser("envelope", help="seal or inspect one envelope offline")
-    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    s = actions.add_parser("seal", help="seal a JSON list of readings (stdin) into an envelope (stdout)")
-    s.add_argument("--key", required=True, help="SM2 private key, PKCS#8 PEM")
-    s.add_argument("--gateway", required=True, help="gateway id")
-    s.add_argument("--key-id", default="k1", help="key id the cloud registered (default: %(default)s)")
-    s.add_argument("--seq", type=int, required=True, help="sequence number, 1 for a gateway's first")
-    s.add_argument("--prev", help="SM3 hash of the previous envelope, hex (default: 32 zero bytes)")
-    s.add_argument("--created-ms", type=int, help="creation time, Unix ms (default: now)")
-    s.set_defaults(func=_seal)
-    i = actions.add_parser("inspect", help="decode and verify one envelope; exit 0 only when verified")
-    i.add_argument("file", help="envelope bytes")
-    i.add_argument("--pubkey", help="the gateway's SM2 public key, PEM (without it: not verified)")
-    i.add_argument("--json", action="store_true", help="print JSON")
-    i.set_defaults(func=_inspect)

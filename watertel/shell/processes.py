@@ -16,13 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+
 PR_SET_PDEATHSIG = 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:
@@ -80,14 +75,6 @@ def wait_until(check, what: str, child: Child | None = None, timeout: float = 30
             raise StartupError(f"{child.name} exited while waiting for {what}:\n{child.log_tail()}")
         time.sleep(0.1)
     raise StartupError(f"timed out after {timeout:.0f}s waiting for {what}" + (f":\n{child.log_tail()}" if child else ""))
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def mqtt_ready(port: int, host: str = "127.0.0.1") -> bool:

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from watertel.processes import free_port, port_open
+from watertel.ports import free_port, port_open
 
 
 def find_mosquitto() -> str | None:

@@ -17,9 +17,9 @@ import asyncio
 import logging
 import time
 
-from cloud.rtu_gateway.config import RtuGatewayConfig
-from edge_agent.buffer import Buffer
-from edge_agent.uplink import Uplink
+from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig
+from watertel.edge_agent.buffer import Buffer
+from watertel.edge_agent.uplink import Uplink
 from watertel import __version__
 from watertel.crypto import SM2PrivateKey
 from watertel.crypto.sm4 import PayloadKey

@@ -17,13 +17,21 @@ import json
 import secrets
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from watertel.processes import Child, StartupError, free_port, http_ok, mqtt_ready, path_exists, port_open, wait_until
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.store import open_store
+from watertel.edge_agent.buffer import Buffer, read_all
+from watertel.keys import write_key_pair
+from watertel.ports import free_port, port_open
+
+from watertel.shell.processes import Child, StartupError, http_ok, mqtt_ready, path_exists, wait_until
 
 MARKER = ".watertel-demo"
 USER = "admin"
@@ -71,9 +79,6 @@ class Demo:
         return path
 
     def prepare(self) -> None:
-        from cloud.api.auth import hash_password
-        from watertel.keys import write_key_pair
-
         if self.dir.exists() and any(self.dir.iterdir()) and not (self.dir / MARKER).exists():
             raise StartupError(f"{self.dir} exists and is not a demo folder; choose another --data-dir")
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -167,8 +172,6 @@ class Demo:
 
     # --- figures ------------------------------------------------------------------------------
     def _edge_stats(self, gw: str) -> dict:
-        import sqlite3
-
         path = self.dir / f"{gw}-buffer.db"
         if not path.exists():
             return {"batches_sent": 0}
@@ -178,9 +181,6 @@ class Demo:
 
     def open_store(self):
         """The cloud's store, as its configuration says (SQLite file or PostgreSQL)."""
-        from cloud.config import load_cloud_config
-        from cloud.store import open_store
-
         return open_store(load_cloud_config(self.dir / "cloud.yaml"))
 
     def _cloud_counts(self) -> dict:
@@ -197,8 +197,6 @@ class Demo:
         return {"envelopes": counts["envelopes"], "refused_n": sum(counts["refused"].values())}
 
     def summary(self, duration_s: float) -> dict:
-        from edge_agent.buffer import Buffer, read_all
-
         polled, published = [], 0
         for gw in ("gw-1", "gw-2"):
             path = self.dir / f"{gw}-buffer.db"
@@ -229,6 +227,11 @@ def _progress(demo: Demo, started: float) -> None:
     counts = demo._cloud_counts()
     print(f"  {time.monotonic() - started:5.0f}s  envelopes stored: {counts.get('envelopes', 0)}"
           f"  refused: {counts.get('refused_n', 0)}", flush=True)
+
+
+def command(args) -> int:
+    """`watertel demo`."""
+    return run_demo(Path(args.data_dir), args.duration, args.broker_url, args.postgres)
 
 
 def run_demo(data_dir: Path, duration: float | None, broker_url: str | None, store_dsn: str | None = None) -> int:

@@ -44,11 +44,12 @@ import paho.mqtt.client as mqtt
 
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import MAX_ENVELOPE_BYTES, ChainState, seal
-from watertel.faultproxy import FaultProxy
-from watertel.mosquitto import Mosquitto, find_mosquitto
-from watertel.processes import StartupError, free_port, http_ok, wait_until
+from watertel.shell.faultproxy import FaultProxy
+from watertel.shell.mosquitto import Mosquitto, find_mosquitto
+from watertel.ports import free_port
+from watertel.shell.processes import StartupError, http_ok, wait_until
 from watertel.readings import Reading
-from watertel.soak_system import (
+from watertel.shell.soak_system import (
     DEVICE_FAULTS, DISK_GATEWAY, GATEWAYS, SoakSystem, Tap, device_scenario, mount_tmpfs, postgres_cluster, unmount,
 )
 
@@ -299,6 +300,11 @@ class Soak:
             "recovery_p99_s": round(r[min(len(r) - 1, int(len(r) * 0.99))], 2) if r else None,
             "lost_sample": [list(k) for k in lost[:5]],
         }
+
+
+def command(args) -> int:
+    """`watertel soak`."""
+    return run_soak(Path(args.data_dir), args.minutes, args.seed, args.ingest_workers, args.postgres)
 
 
 def run_soak(data_dir: Path, minutes: float, seed: int, ingest_workers: int = 1, postgres: bool = False) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from cloud.rtu_gateway.config import RtuGatewayConfig, StationMapping, szy_address
+from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig, StationMapping, szy_address
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
 from watertel.readings import Quality, Reading

@@ -2,7 +2,7 @@
 
 Compared with `watertel demo` (see demo.py):
 
-* the edge agents reach Mosquitto through a :class:`~watertel.faultproxy.FaultProxy`;
+* the edge agents reach Mosquitto through a :class:`~watertel.shell.faultproxy.FaultProxy`;
 * the cloud runs as separate processes, ``api`` and ``ingest-1`` … ``ingest-N`` (an MQTT shared
   subscription splits the envelopes between the workers), so each can be killed on its own;
 * the simulators run a seeded scenario of device faults (offline, exception, corrupted RTU
@@ -28,8 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from watertel.demo import Demo
-from watertel.processes import StartupError, http_ok, path_exists, port_open, wait_until
+from watertel.shell.demo import Demo
+from watertel.shell.postgres import Postgres, find_pg_bin
+from watertel.ports import port_open
+from watertel.shell.processes import StartupError, http_ok, path_exists, wait_until
 from watertel.readings import Quality, Reading
 
 GATEWAYS = ("gw-1", "gw-2")
@@ -72,21 +74,12 @@ def device_scenario(rng: random.Random, seconds: float) -> dict:
 
 
 def postgres_cluster():
-    """A throw-away PostgreSQL cluster: the tests' helper (initdb in a temporary folder)."""
-    tests = Path(__file__).resolve().parents[1] / "tests"
-    sys.path.insert(0, str(tests))
-    try:
-        from conftest import Postgres, find_pg_bin
-    except ImportError as err:
-        raise StartupError(f"--postgres needs the repository's tests/conftest.py ({err})") from err
+    """A throw-away PostgreSQL cluster (initdb in a temporary folder), started."""
     bindir = find_pg_bin()
     if bindir is None:
         raise StartupError("--postgres needs PostgreSQL (Debian: apt-get install postgresql)")
     server = Postgres(bindir)
-    try:
-        server.start()
-    except AssertionError as err:
-        raise StartupError(f"PostgreSQL did not start: {err}") from err
+    server.start()
     return server
 
 

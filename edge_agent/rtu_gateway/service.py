@@ -1,4 +1,4 @@
-"""`watertel cloud rtu-gateway`: the TCP server, one chain per protocol, sealing and uplinks.
+"""`watertel rtu-gateway`: the TCP server, one chain per protocol, sealing and uplinks.
 
 Stop (SIGTERM/SIGINT): stop accepting and close the RTU connections, commit and seal what is
 buffered, give the uplinks ``drain_s`` to deliver it; whatever is left stays in the buffers and
@@ -7,14 +7,15 @@ goes out after the next start (as on an edge gateway).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import signal
 
-from cloud.rtu_gateway.chain import Chain
-from cloud.rtu_gateway.config import RtuGatewayConfig
-from cloud.rtu_gateway.server import RtuServer
+from watertel.edge_agent.rtu_gateway.chain import Chain
+from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig, load_rtu_config
+from watertel.edge_agent.rtu_gateway.server import RtuServer
 from watertel.crypto import SM2PrivateKey
 
 log = logging.getLogger("watertel.rtu_gateway")
@@ -74,3 +75,9 @@ async def run_rtu_gateway(cfg: RtuGatewayConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await RtuGateway(cfg).run(stop)
+
+
+def command(args: argparse.Namespace) -> int:
+    """`watertel rtu-gateway --config rtu.yaml [--listen HOST:PORT]`."""
+    asyncio.run(run_rtu_gateway(load_rtu_config(args.config, args.listen)))
+    return 0

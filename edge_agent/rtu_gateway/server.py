@@ -24,10 +24,10 @@ import logging
 import time
 from collections import Counter
 
-from cloud.rtu_gateway.chain import Chain
-from cloud.rtu_gateway.config import RtuGatewayConfig, StationMapping
-from cloud.rtu_gateway.framing import StreamFramer
-from cloud.rtu_gateway.mapping import Mapped, StationMap, address_of, sl_readings, szy_readings
+from watertel.edge_agent.rtu_gateway.chain import Chain
+from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig, StationMapping
+from watertel.protocols.framing import StreamFramer
+from watertel.edge_agent.rtu_gateway.mapping import Mapped, StationMap, address_of, sl_readings, szy_readings
 from watertel.protocols import FrameError, Protocol, sl651, szy206
 from watertel.protocols.multipart import SlJoiner, SzyJoiner
 
