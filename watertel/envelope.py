@@ -1,7 +1,7 @@
 """The signed envelope: one batch of readings from one gateway, as bytes on the wire.
 
 docs/envelope.md describes it for third-party verifiers (signature input, chain rule, SM4-GCM,
-key ids and rotation, refusal reasons) with a worked example that tests/test_envelope_doc.py
+key ids and rotation, refusal reasons) with a worked example that tests/unit/test_envelope_doc.py
 checks; keep the drawing below and the page's in step.
 
 Version 1 byte layout (all integers big-endian)::

@@ -53,7 +53,7 @@ from watertel.config import Strict, resolve
 
 NAME = r"^[A-Za-z0-9_.-]+$"
 # The API's roles (cloud.config.Role; that module imports this one, so they are named again here;
-# tests/test_notify_channels.py checks that the two agree).
+# tests/unit/cloud/notify/test_notify_channels.py checks that the two agree).
 RoleName = Literal["admin", "operator", "crew", "viewer"]
 
 

@@ -38,7 +38,7 @@ Config (deploy/cloud.example.yaml)::
       max_retries: 5
       queue_size: 100000
 
-Tests: tests/test_influx_mirror.py (a small HTTP server implementing POST /api/v2/write; against a
+Tests: tests/integration/cloud/store/test_influx_mirror.py (a small HTTP server implementing POST /api/v2/write; against a
 real InfluxDB when ``INFLUX_URL`` is set).
 """
 

@@ -110,7 +110,7 @@ def decode_signature(der: bytes) -> tuple[int, int]:
 def plausible_signature(der: bytes) -> bool:
     """Strict DER with 0 < r, s < N: what libcrypto checks before any curve arithmetic (it
     re-encodes the DER and compares), checked in Python for the Python backend, so that both
-    backends refuse exactly the same byte strings (tests/test_sm_crypto.py)."""
+    backends refuse exactly the same byte strings (tests/unit/crypto/test_sm_crypto.py)."""
     try:
         r, s = decode_signature(der)
     except SignatureError:

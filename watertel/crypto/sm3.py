@@ -4,7 +4,7 @@ Both run OpenSSL's SM3 code. ``hashlib`` is preferred because it links the syste
 the same library the SM2 backend calls: an envelope's chain hash right after an SM2 operation
 then runs code that is still in the CPU caches, ≈ 7 µs of ≈ 20 µs less per envelope of 100
 readings than ``cryptography``'s own statically linked copy (bench/README.md). Both give the same
-digest (the GB/T 32905 vectors in tests/test_sm_crypto.py run on the one chosen here).
+digest (the GB/T 32905 vectors in tests/unit/crypto/test_sm_crypto.py run on the one chosen here).
 """
 
 import hashlib

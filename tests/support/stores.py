@@ -1,0 +1,41 @@
+"""Stores for tests that run on both back-ends: SQLite in a file, PostgreSQL on a fresh database of
+the test server (the ``postgres`` fixture, so such a test is an integration test)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from watertel.cloud.store.postgres import PostgresStore
+from watertel.cloud.store.sql import SqlStore
+from watertel.cloud.store.sqlite import SqliteStore
+
+BACK_ENDS = ["sqlite", "postgres"]
+
+
+def store_on(request: pytest.FixtureRequest, path: Path, migrate: bool = False) -> SqlStore:
+    """A store of the back-end ``request.param`` names: SQLite at ``path``, else PostgreSQL."""
+    if request.param == "sqlite":
+        return SqliteStore(path, migrate)
+    return PostgresStore(request.getfixturevalue("postgres"), migrate)
+
+
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., SqlStore]]:
+    """A factory of store connections to one fresh database (several = several ingest workers);
+    closes them all afterwards."""
+    if request.param == "sqlite":
+        make = lambda migrate: SqliteStore(tmp_path / "w.db", migrate)  # noqa: E731
+    else:
+        dsn = request.getfixturevalue("postgres")
+        make = lambda migrate: PostgresStore(dsn, migrate)  # noqa: E731
+    opened: list[SqlStore] = []
+
+    def factory(migrate: bool = False) -> SqlStore:
+        opened.append(make(migrate))
+        return opened[-1]
+
+    yield factory
+    for store in opened:
+        store.close()
