@@ -1,9 +1,12 @@
-# Two set-up commands for a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+# Two set-up commands for a fresh Debian/Ubuntu machine: `make demo` and `make test`; `make check` is the
+# quick loop (the unit tier and the import contracts: no servers, about half a minute).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest-xdist workers: one per core (auto); the suite mostly waits on servers and child processes
+PYTEST_WORKERS ?= auto
 
-.PHONY: demo test debian-deps bench clean
+.PHONY: demo test check debian-deps bench clean
 
 $(VENV)/.installed-%: pyproject.toml setup.py watertel/_payload.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +21,10 @@ debian-deps:
 	@deploy/install-debian-deps.sh
 
 test: debian-deps $(VENV)/.installed-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
+
+check: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests/unit tests/test_layers.py
 
 bench: $(VENV)/.installed-dev
 	@for b in bench/bench_*.py; do $(PY) $$b; done
