@@ -18,7 +18,6 @@ each downlink frame that is not the awaited answer goes to ``respond`` and its a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import datetime
 from typing import Callable
@@ -60,8 +59,8 @@ class PlatformLink:
     async def connect(self) -> None:
         host, port = self.platform.host_port
         try:
-            self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                              self.platform.ack_timeout_s)
+            async with asyncio.timeout(self.platform.ack_timeout_s):  # not wait_for: see _answer
+                self.reader, self.writer = await asyncio.open_connection(host, port)
         except (OSError, TimeoutError) as err:
             raise LinkError(f"cannot connect to {host}:{port}: {err or type(err).__name__}") from None
         self.framer = StreamFramer()
@@ -75,7 +74,8 @@ class PlatformLink:
         try:
             if self.protocol == Protocol.SZY206 and not self.writer.is_closing():
                 self.writer.write(self._link(szy206.LinkCode.LOGOUT))
-                await asyncio.wait_for(self.writer.drain(), 1)
+                async with asyncio.timeout(1):  # not wait_for: see _answer
+                    await self.writer.drain()
         except (OSError, TimeoutError):
             pass
         finally:
@@ -134,7 +134,11 @@ class PlatformLink:
         while True:
             left = deadline - time.monotonic()
             try:
-                data = await asyncio.wait_for(self.reader.read(4096), max(left, 0))
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the read's data when
+                # the task is cancelled just as the data arrives, and the stop is lost (the
+                # forwarder then never stops; fixed in 3.12)
+                async with asyncio.timeout(max(left, 0)):
+                    data = await self.reader.read(4096)
             except TimeoutError:
                 raise LinkError(f"no answer to the {what} within {self.platform.ack_timeout_s:g} s") from None
             if not data:
@@ -157,8 +161,10 @@ class PlatformLink:
         finally:
             for task in (read, woken):
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Wait for both to end without awaiting them: `await read` raises its CancelledError, and
+            # suppressing that also swallowed a cancel of this task arriving meanwhile, so a stop
+            # was lost and the forwarder never stopped (test_forward_queries hung until its timeout).
+            await asyncio.wait({read, woken})
         if read.cancelled():
             return
         try:

@@ -10,6 +10,7 @@ tests/system/test_forward.py."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from watertel.edge_agent.forward.config import load_forward_config
+from watertel.edge_agent.forward.link import PlatformLink
 from watertel.edge_agent.forward.service import Forwarder
 from watertel.config import ConfigError
 from watertel.protocols import Protocol, sl651
@@ -129,3 +131,25 @@ def test_cursor_survives_pruning_a_buffer_that_starts_again_and_start_newest(tmp
         forwarder.outbox.close()
         forwarder.source.close()
 
+
+def test_a_stop_while_the_link_is_idle_is_never_lost(tmp_path):
+    """PlatformLink.idle() passes on a cancel that arrives at any point of its wait, also while it
+    puts away its own read. It once swallowed a cancel arriving there, so the forwarder's stop was
+    lost and it never stopped (test_forward_queries hung until its timeout under load). Stepping
+    the event loop by hand reaches that moment every time: no sockets, no timing."""
+    cfg = load_forward_config(forward_config(tmp_path, "szy206", 9206))
+
+    async def stopped_when_cancelled_after(steps: int) -> bool:
+        link = PlatformLink(cfg)
+        link.reader, link.writer = asyncio.StreamReader(), object()  # connected, nothing arrives
+        wake = asyncio.Event()
+        wake.set()  # the wait ends at once: idle() then cancels and puts away its read
+        task = asyncio.create_task(link.idle(5.0, wake))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        if not task.cancel():
+            return True  # idle() had returned already: there was no stop to lose
+        await asyncio.wait({task}, timeout=5)
+        return task.cancelled()
+
+    assert [steps for steps in range(12) if not asyncio.run(stopped_when_cancelled_after(steps))] == []
