@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -127,15 +127,18 @@ class Site:
 class Wire:
     """Raw MQTT access to a gateway's command and answer topics (what an attacker could send)."""
 
-    def __init__(self, port: int, gateway: str, gateway_key: SM2PublicKey) -> None:
+    def __init__(self, port: int, gateway: str, gateway_key: SM2PublicKey, timeout: float = 10) -> None:
         self.gateway = gateway
         self.answers: queue.Queue = queue.Queue()
+        subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"wire-{gateway}")
         self.client.on_message = lambda c, u, m: self.answers.put(Answer.unpack(m.payload, gateway_key))
+        self.client.on_subscribe = lambda *args: subscribed.set()
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(f"watertel/{gateway}/result", qos=1)
         self.client.loop_start()
-        time.sleep(0.3)
+        # the broker's SUBACK, not a pause: an answer published before it would be lost
+        assert subscribed.wait(timeout), f"no SUBACK for watertel/{gateway}/result within {timeout} s"
 
     def send(self, message: bytes, timeout: float = 20) -> Answer:
         self.client.publish(f"watertel/{self.gateway}/cmd", message, qos=1).wait_for_publish(5)

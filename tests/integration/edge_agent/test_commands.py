@@ -8,6 +8,7 @@ import json
 import queue
 import subprocess
 import sys
+import threading
 import time
 
 import paho.mqtt.client as mqtt
@@ -95,12 +96,15 @@ class Wire:
 
     def __init__(self, port: int, gateway_key: SM2PublicKey) -> None:
         self.answers: queue.Queue = queue.Queue()
+        subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wire")
         self.client.on_message = lambda c, u, m: self.answers.put(Answer.unpack(m.payload, gateway_key))
+        self.client.on_subscribe = lambda *args: subscribed.set()
         self.client.connect("127.0.0.1", port)
         self.client.subscribe("watertel/gw-1/result", qos=1)
         self.client.loop_start()
-        time.sleep(0.3)
+        # the broker's SUBACK, not a pause: an answer published before it would be lost
+        assert subscribed.wait(10), "no SUBACK for watertel/gw-1/result within 10 s"
 
     def send(self, message: bytes) -> Answer:
         self.client.publish("watertel/gw-1/cmd", message, qos=1).wait_for_publish(5)
