@@ -13,14 +13,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
-
+from tests.support.checks import need
 from tests.support.envelope_doc import blocks, examples
 
 
 def test_the_openssl_commands_on_the_page_verify_the_first_example(tmp_path):
-    if shutil.which("openssl") is None or shutil.which("xxd") is None:
-        pytest.skip("needs the openssl command line and xxd")
+    need(shutil.which("openssl") is not None and shutil.which("xxd") is not None, "the openssl command line and xxd")
     (commands,) = [b for b in blocks("sh") if "pkeyutl" in b]
     (pem,) = blocks("pem")
     (tmp_path / "envelope.hex").write_text(blocks("hex")[0])
