@@ -28,8 +28,8 @@ from watertel.ports import free_port, port_open
 from watertel.shell.mosquitto import find_mosquitto
 from watertel.shell.processes import Child, wait_until
 
-from tests.support.paths import ROOT
 from tests.support.checks import need
+from tests.support.paths import ROOT
 
 DEPLOY = ROOT / "deploy"
 WATERTEL = Path(sys.executable).parent / "watertel"

@@ -52,7 +52,7 @@ permits:
 """
 HOOK_SECRET = "TOPSECRET-HOOK-KEY"
 MIN = 60_000
-SEQ = iter(range(10**9, 2 * 10**9))  # apart from test_quality_rates.put's
+SEQ = iter(range(10**9, 2 * 10**9))  # apart from tests/support/quality.py put's
 TZ8 = dt.timezone(dt.timedelta(hours=8))
 NOTIFICATIONS = {"robots": [{"id": "hz-group", "kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
                              "token_file": "robot-token"}],

@@ -8,9 +8,9 @@ from pathlib import Path
 import os
 import struct
 
-from tests.support.paths import ROOT
 from tests.support.api import PASSWORD
 from tests.support.checks import need
+from tests.support.paths import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

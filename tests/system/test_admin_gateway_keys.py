@@ -20,7 +20,7 @@ from watertel.ports import free_port
 from watertel.shell.processes import Child, wait_until
 from watertel.readings import Reading
 
-from tests.support.api import bearer, PASSWORD
+from tests.support.api import PASSWORD, bearer
 
 
 def rows(db, sql: str) -> list[tuple]:

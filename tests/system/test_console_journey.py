@@ -39,7 +39,7 @@ from watertel.ports import free_port
 from watertel.shell.processes import Child, http_ok, wait_until
 from watertel.readings import Quality, Reading
 
-from tests.support.browser import artifacts, png_size, chromium
+from tests.support.browser import artifacts, chromium, png_size
 
 USER, PASSWORD = "duty", "correct horse battery"
 STATION, GATEWAY = "ST-N1", "gw-n1"

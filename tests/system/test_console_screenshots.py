@@ -24,9 +24,9 @@ from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 from watertel.cloud.api.auth import hash_password
 
-from tests.support.api import PASSWORD, serve, MIN, put
-from tests.support.browser import artifacts, png_size, AUDIO, chromium
-from tests.support.permits_fleet import fleet_files, site, fill
+from tests.support.api import MIN, PASSWORD, put, serve
+from tests.support.browser import AUDIO, artifacts, chromium, png_size
+from tests.support.permits_fleet import fill, fleet_files, site
 
 # (file name, path, what shows the page has drawn its data); the admin page where there is one
 SHOTS = [("login", "/login", "form#login"), ("overview", "/", "#latest tbody tr"),

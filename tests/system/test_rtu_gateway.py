@@ -21,7 +21,7 @@ from watertel.ports import free_port, port_open
 from watertel.shell.processes import Child, wait_until
 from watertel.protocols import Protocol, szy206
 
-from tests.support.rtu import POINT_OF, rtu_report, SL, SZY, SZY_POINTS, write_rtu_config, Client
+from tests.support.rtu import POINT_OF, SL, SZY, SZY_POINTS, Client, rtu_report, write_rtu_config
 
 
 def _cloud_config(tmp: Path, broker_port: int) -> Path:

@@ -22,7 +22,7 @@ from watertel.ports import free_port
 from watertel.shell.soak import FAULTS
 from watertel.shell.soak_system import DEVICE_FAULTS
 
-from tests.support.checks import need, REQUIRE_SERVERS
+from tests.support.checks import REQUIRE_SERVERS, need
 
 
 @pytest.mark.server

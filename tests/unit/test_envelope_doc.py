@@ -19,7 +19,7 @@ from watertel.crypto.sm4 import PayloadKey
 from watertel.envelope import GENESIS_HASH, open_envelope, parse
 from watertel.readings import Quality, Reading
 
-from tests.support.envelope_doc import blocks, examples, TEXT
+from tests.support.envelope_doc import TEXT, blocks, examples
 
 
 def public_key() -> SM2PublicKey:

@@ -20,8 +20,8 @@ from watertel.cloud.config import ApiConfig, UserEntry
 from watertel.cloud.store.sql import SCHEMA_VERSION, SqlStore, StoreError
 from watertel.cloud.store.sqlite import SqliteStore
 
-from tests.support.audit import add, T0
-from tests.support.api import legacy_scrypt_hash, PASSWORD, serve, Client
+from tests.support.api import PASSWORD, Client, legacy_scrypt_hash, serve
+from tests.support.audit import T0, add
 
 
 def watertel(*args: str) -> subprocess.CompletedProcess:

@@ -15,8 +15,8 @@ import pytest
 from watertel.cloud.quality.rollups import refresh
 from watertel.cloud.service import apply_retention
 
-from tests.support.quality import CFG, DAY, HOUR, local, registry
 from tests.support.hourly import hours, put
+from tests.support.quality import CFG, DAY, HOUR, local, registry
 from tests.support.stores import BACK_ENDS, store_on
 
 NOW = local(15, month=12, year=2027)  # local midnight, so whole-day ages are whole hours

@@ -16,8 +16,8 @@ import pytest
 
 from watertel.crypto.sm2 import ENV_VAR, BackendError, make_backend
 
-from tests.support.sm2 import openssl_loads
 from tests.support.checks import need
+from tests.support.sm2 import openssl_loads
 
 ACTIVE = "from watertel.crypto.sm2 import backend; print(backend().name)"
 

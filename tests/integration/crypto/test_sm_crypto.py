@@ -23,8 +23,8 @@ import pytest
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
 from watertel.crypto.sm2 import _N, encode_signature, use_backend
 
-from tests.support.sm2 import non_canonical, backend_available, BACKENDS
 from tests.support.checks import need
+from tests.support.sm2 import BACKENDS, backend_available, non_canonical
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 

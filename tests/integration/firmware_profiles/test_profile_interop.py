@@ -19,8 +19,8 @@ from watertel.firmware_profiles.codec import plan, representable
 from watertel.ports import free_port
 from watertel.readings import Quality
 
-from tests.support.profiles import constant_values, reference_decode, rtu_link, sim_config, start_sims, stop
 from tests.support.checks import need
+from tests.support.profiles import constant_values, reference_decode, rtu_link, sim_config, start_sims, stop
 
 SHIPPED = [p.stem for p in firmware_profiles.profile_paths()]
 MBPOLL_TABLE = {Function.COIL: "0", Function.DISCRETE: "1", Function.INPUT: "3", Function.HOLDING: "4"}

@@ -13,8 +13,8 @@ from watertel import firmware_profiles
 from watertel.firmware_profiles.codec import encode, representable
 from watertel.ports import free_port
 
-from tests.support.profiles import constant_values, rtu_link, sim_config, start_sims, stop
 from tests.support.paths import ROOT
+from tests.support.profiles import constant_values, rtu_link, sim_config, start_sims, stop
 
 
 async def _probe(*args: str) -> tuple[int, str, str]:

@@ -11,8 +11,8 @@ import sys
 
 from watertel import firmware_profiles
 
-from tests.support.profiles import GOOD, write
 from tests.support.paths import ROOT
+from tests.support.profiles import GOOD, write
 
 SHIPPED = firmware_profiles.profile_paths()
 

@@ -20,8 +20,8 @@ import sys
 from watertel.protocols import decode_hex, sl651
 from watertel.protocols.sl651 import Frame
 
-from tests.support.sl651_ascii import good, STATION, TIMED
 from tests.support.paths import ROOT
+from tests.support.sl651_ascii import STATION, TIMED, good
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

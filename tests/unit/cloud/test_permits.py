@@ -26,7 +26,7 @@ from watertel.config import ConfigError
 from watertel.readings import Quality
 
 from tests.support.paths import ROOT
-from tests.support.permits import at, REPORT_PERMITS, fill, put, registry
+from tests.support.permits import REPORT_PERMITS, at, fill, put, registry
 
 SH = ZoneInfo("Asia/Shanghai")
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000

@@ -13,8 +13,8 @@ import os
 
 from watertel.crypto import SM2PrivateKey, SM2PublicKey
 
-from tests.support.sm2 import openssl_loads
 from tests.support.checks import need
+from tests.support.sm2 import openssl_loads
 
 
 def _rss_kib() -> int:

@@ -24,8 +24,8 @@ import watertel.crypto.sm2 as sm2_module
 from watertel.crypto import SM2PrivateKey, SM2PublicKey, SignatureError, sm3, use_backend
 from watertel.crypto.sm2 import _N, decode_signature, default_ecc_table, encode_signature, make_backend
 
-from tests.support.sm2 import backend_available, BACKENDS, der, non_canonical
 from tests.support.checks import need
+from tests.support.sm2 import BACKENDS, backend_available, der, non_canonical
 
 G_POINT = b"\x04" + bytes.fromhex(default_ecc_table["g"])
 

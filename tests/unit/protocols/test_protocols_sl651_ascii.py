@@ -23,7 +23,7 @@ from watertel.protocols import FrameError, sl651, sl651_ascii
 from watertel.protocols.common import CHINA
 from watertel.protocols.sl651 import Category, Downlink, Element, End, Frame, Function, LinkCheck, Report
 
-from tests.support.sl651_ascii import element, good, report, STATION, T, TIMED
+from tests.support.sl651_ascii import STATION, T, TIMED, element, good, report
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -15,9 +15,9 @@ from watertel.cloud.api.auth import hash_password
 from watertel.cloud.config import ApiConfig, UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 
-from tests.support.clock import Clock
-from tests.support.api import login, PASSWORD, post, serve, registry
+from tests.support.api import PASSWORD, login, post, registry, serve
 from tests.support.browser import browser_login
+from tests.support.clock import Clock
 
 T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z
 

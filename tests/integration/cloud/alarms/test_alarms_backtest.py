@@ -15,8 +15,8 @@ import pytest
 
 from watertel.cloud.alarms.backtest import backtest
 
-from tests.support.paths import ROOT
 from tests.support.backtest import write_month
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

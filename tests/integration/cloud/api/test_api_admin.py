@@ -28,7 +28,7 @@ from watertel.envelope import ChainState, seal
 from watertel.keys import write_key_pair
 from watertel.readings import Reading
 
-from tests.support.api import bearer, NOTIFICATIONS, ROLES, serve, write_files, Client
+from tests.support.api import NOTIFICATIONS, ROLES, Client, bearer, serve, write_files
 
 NEW_PASSWORD = "a much longer passphrase"
 OTHERS = ("operator", "crew", "viewer")

@@ -26,7 +26,7 @@ from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
 from watertel.ports import free_port
 
-from tests.support.api import bearer, HOOK_SECRET, notifications_yaml, serve, write_files, Client
+from tests.support.api import HOOK_SECRET, Client, bearer, notifications_yaml, serve, write_files
 from tests.support.notify import Receiver
 
 OTHERS = ("operator", "crew", "viewer")

@@ -15,7 +15,7 @@ from watertel.cloud.api.app import create_app
 from watertel.cloud.api.deps import Writer
 from watertel.cloud.config import ApiConfig, UserEntry
 
-from tests.support.api import PASSWORD, ROLES, serve, Client, registry, T0
+from tests.support.api import PASSWORD, ROLES, T0, Client, registry, serve
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig, UserEntry
 from watertel.readings import Quality, Reading
 
-from tests.support.api import serve, Client, MIN, put, registry, T0
+from tests.support.api import MIN, T0, Client, put, registry, serve
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from watertel.cloud.api.fleet import FleetSetup
 from watertel.cloud.config import ApiConfig, UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 
-from tests.support.api import serve, Client
-from tests.support.permits_fleet import fleet_files, site, CONFIG_SM3, fill, MONTHLY, PER_DAY, TZ
+from tests.support.api import Client, serve
+from tests.support.permits_fleet import CONFIG_SM3, MONTHLY, PER_DAY, TZ, fill, fleet_files, site
 
 USERS = [("admin", "admin", []), ("operator", "operator", []), ("crew", "crew", []), ("viewer", "viewer", []),
          ("hz-viewer", "viewer", ["zj-hz"]), ("nb-operator", "operator", ["zj-nb"]),

@@ -15,7 +15,7 @@ from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig, UserEntry
 from watertel.cloud.registry import load_registry
 
-from tests.support.api import bearer, gateways, REGISTRY, ROLES, serve, Client
+from tests.support.api import REGISTRY, ROLES, Client, bearer, gateways, serve
 
 
 @pytest.fixture

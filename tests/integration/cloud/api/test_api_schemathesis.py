@@ -35,7 +35,7 @@ from watertel.cloud.registry import load_registry
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 
-from tests.support.api import gateways, PASSWORD, REGISTRY, serve, Client, put
+from tests.support.api import PASSWORD, REGISTRY, Client, gateways, put, serve
 
 EXAMPLES = 25  # per operation: ~45 operations stay well under three minutes
 EXCLUDED = {"/api/events": "an SSE stream never ends by itself", "/api/logout": "would end the admin session"}

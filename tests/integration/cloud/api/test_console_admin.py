@@ -11,7 +11,7 @@ from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig, UserEntry
 
-from tests.support.api import gateways, REGISTRY, Client, served
+from tests.support.api import REGISTRY, Client, gateways, served
 from tests.support.browser import chromium, log_in, new_page, rows
 
 PASSWORD = "correct horse battery"

@@ -13,7 +13,7 @@ from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.notifications_file import load_notifications_file
 
-from tests.support.api import HOOK_SECRET, notifications_yaml, write_files, served
+from tests.support.api import HOOK_SECRET, notifications_yaml, served, write_files
 from tests.support.browser import chromium, log_in, new_page, rows
 
 

@@ -12,7 +12,7 @@ from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.notify.config import NotificationsConfig
 
-from tests.support.api import NOTIFICATIONS, write_files, Client, served
+from tests.support.api import NOTIFICATIONS, Client, served, write_files
 from tests.support.browser import chromium, log_in, new_page, rows
 
 NEW_PASSWORD = "a much longer passphrase"

@@ -17,9 +17,9 @@ from watertel.cloud.registry import Registry, RegistryFile, load_registry
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading
 
-from tests.support.api import serve, MIN, put
+from tests.support.api import MIN, put, serve
 from tests.support.browser import chromium, new_page, rows
-from tests.support.quality import HOUR, local, STATIONS, REGIONS, put as put_received
+from tests.support.quality import HOUR, REGIONS, STATIONS, local, put as put_received
 
 USER, PASSWORD = "operator", "correct horse battery"
 T0 = 1_700_000_000_000

@@ -13,8 +13,8 @@ from watertel.cloud.config import ApiConfig, UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 
 from tests.support.api import PASSWORD, serve
-from tests.support.browser import chromium, new_page, rows, AUDIO
-from tests.support.permits_fleet import fleet_files, site, fill
+from tests.support.browser import AUDIO, chromium, new_page, rows
+from tests.support.permits_fleet import fill, fleet_files, site
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from watertel.cloud.quality.rollups import refresh
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality
 
-from tests.support.quality import CFG, DAY, HOUR, local, MIN, registry
+from tests.support.api import PASSWORD, Client, registry as api_registry, serve
 from tests.support.hourly import hours, put
-from tests.support.api import PASSWORD, Client, serve, registry as api_registry
+from tests.support.quality import CFG, DAY, HOUR, MIN, local, registry
 
 OK, FAULT, TIMEOUT, RESET = Quality.OK, Quality.SENSOR_FAULT, Quality.TIMEOUT, Quality.TOTAL_RESET
 

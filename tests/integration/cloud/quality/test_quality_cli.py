@@ -10,8 +10,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from tests.support.quality import local, REGIONS, STATIONS
 from tests.support.cli import watertel
+from tests.support.quality import REGIONS, STATIONS, local
 
 
 def rates(config: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from watertel.cloud.quality.period import parse_period
 from watertel.cloud.quality.report import build_report
 from watertel.readings import Quality
 
-from tests.support.quality import CFG, HOUR, local, MIN, on_time, put, registry
+from tests.support.quality import CFG, HOUR, MIN, local, on_time, put, registry
 
 
 def report(store, reg, period: str, cfg: RatesConfig = CFG, **kw):

@@ -22,7 +22,7 @@ from watertel.ports import free_port
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.readings import Quality
 
-from tests.support.rtu import rtu_report, SL, SZY, SZY_POINTS, write_rtu_config, Client
+from tests.support.rtu import SL, SZY, SZY_POINTS, Client, rtu_report, write_rtu_config
 
 
 async def _running(cfg_path: Path):

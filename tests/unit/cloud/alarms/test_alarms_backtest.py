@@ -16,7 +16,7 @@ from watertel.cloud.alarms.backtest import backtest, load_rules, render
 from watertel.cloud.alarms.backtest_csv import load_station_table
 from watertel.config import ConfigError
 
-from tests.support.backtest import at, SH, STATIONS, write_csv, write_month
+from tests.support.backtest import SH, STATIONS, at, write_csv, write_month
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from watertel.cloud.quality.period import PeriodError, parse_period
 
-from tests.support.quality import CFG, DAY, HOUR, local, MIN, registry, SH
+from tests.support.quality import CFG, DAY, HOUR, MIN, SH, local, registry
 
 
 def test_periods_are_read_in_every_documented_form():

@@ -24,8 +24,8 @@ from watertel.config import ConfigError
 from watertel.protocols import Protocol, sl651
 from watertel.readings import Quality, Reading
 
-from tests.support.paths import ROOT
 from tests.support.forward import fill_buffer, forward_config, minutes_ago, station_readings
+from tests.support.paths import ROOT
 
 
 def test_config_errors_name_file_line_key_and_fix(tmp_path):

@@ -20,8 +20,8 @@ from watertel.keys import write_key_pair
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.readings import Quality
 
-from tests.support.rtu import rtu_report, SL, SZY, write_rtu_config
 from tests.support.paths import ROOT
+from tests.support.rtu import SL, SZY, rtu_report, write_rtu_config
 
 
 # --- (a) stream framing ---------------------------------------------------------------------------
