@@ -93,7 +93,7 @@ def list_users(admin: Admin, users: UsersDep, registry: RegistryDep, files: File
                               if within(admin, registry, u.regions)])
 
 
-@router.post("/users", status_code=201, responses=refusals(409, 422))
+@router.post("/users", status_code=201, responses=refusals(400, 409, 422))
 def create_user(body: UserCreate, admin: Admin, request: Request, users: UsersDep, registry: RegistryDep,
                 files: FilesDep) -> UserPublic:
     request.state.audit_summary = f"create user {body.username} ({body.role.value})"
@@ -109,7 +109,7 @@ def create_user(body: UserCreate, admin: Admin, request: Request, users: UsersDe
     return public(user)
 
 
-@router.patch("/users/{name}", responses=refusals(404, 409, 422))
+@router.patch("/users/{name}", responses=refusals(400, 404, 409, 422))
 def update_user(name: str, body: UserUpdate, admin: Admin, request: Request, users: UsersDep, sessions: SessionsDep,
                 registry: RegistryDep, files: FilesDep) -> UserPublic:
     """Change a user's role and/or regions; their sessions end (they log in again)."""
@@ -132,7 +132,7 @@ def update_user(name: str, body: UserUpdate, admin: Admin, request: Request, use
     return public(user)
 
 
-@router.post("/users/{name}/password", responses=refusals(404, 409, 422))
+@router.post("/users/{name}/password", responses=refusals(400, 404, 409, 422))
 def reset_password(name: str, body: PasswordReset, admin: Admin, request: Request, users: UsersDep,
                    sessions: SessionsDep, registry: RegistryDep, files: FilesDep) -> PasswordResetPublic:
     """Set a new password; the user's other sessions end."""

@@ -74,7 +74,7 @@ def save(path: Path, data: dict, gid: str, gateways: list[GatewayEntry]) -> Gate
     return gateway_view(next(g for g in valid if g.id == gid))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=refusals(400))
 def register(body: GatewayRegister, admin: Admin, request: Request, registry: RegistryDep, gateways: GatewaysDep,
              files: FilesDep) -> GatewayPublic:
     """A new gateway with its stations and first SM2 public key."""
@@ -93,7 +93,7 @@ def register(body: GatewayRegister, admin: Admin, request: Request, registry: Re
     return shown
 
 
-@router.post("/{gid}/rotate", responses=refusals(404))
+@router.post("/{gid}/rotate", responses=refusals(400, 404))
 def rotate(gid: str, body: KeyRotate, admin: Admin, request: Request, registry: RegistryDep, gateways: GatewaysDep,
            files: FilesDep) -> GatewayPublic:
     """A new current key; the old one stays valid for envelopes made before ``old_valid_until``
@@ -119,7 +119,7 @@ def rotate(gid: str, body: KeyRotate, admin: Admin, request: Request, registry: 
     return shown
 
 
-@router.post("/{gid}/revoke", responses=refusals(404))
+@router.post("/{gid}/revoke", responses=refusals(400, 404))
 def revoke(gid: str, body: KeyRevoke, admin: Admin, request: Request, registry: RegistryDep, gateways: GatewaysDep,
            files: FilesDep) -> GatewayPublic:
     """Refuse a previous key from now on, whenever its envelopes were made (the current key:

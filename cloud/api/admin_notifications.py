@@ -128,7 +128,7 @@ def show(admin: Admin, shown: NotificationsDep, registry: RegistryDep, files: Fi
     return view(shown.cfg, admin, registry, path is not None and not admin.regions, problems)
 
 
-@router.put("/routes", responses=refusals(409, 422))
+@router.put("/routes", responses=refusals(400, 409, 422))
 def put_routes(routes: Annotated[list[dict[str, Any]], Body(max_length=1000)], admin: Admin, request: Request,
                shown: NotificationsDep, registry: RegistryDep, files: FilesDep) -> NotificationsPublic:
     """Replace the whole route list (each route: regions, severities, level, contacts, roles, quiet_hours)."""
@@ -152,7 +152,7 @@ def put_routes(routes: Annotated[list[dict[str, Any]], Body(max_length=1000)], a
     return view(shown.cfg, admin, registry, True, [])
 
 
-@router.put("/contacts/{name}", responses=refusals(409, 422))
+@router.put("/contacts/{name}", responses=refusals(400, 409, 422))
 def put_contact(name: str, contact: Annotated[dict[str, Any], Body()], admin: Admin, request: Request,
                 shown: NotificationsDep, registry: RegistryDep, files: FilesDep) -> NotificationsPublic:
     """Create or replace a contact: email, phone, webhook and robot ids, role, quiet_hours."""

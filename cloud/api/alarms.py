@@ -88,7 +88,7 @@ def history(alarm_id: int, user: Reader, store: StoreDep, ancestry: AncestryDep)
     return [AlarmHistoryPublic.model_validate(h) for h in store.alarm_history(alarm_id)]
 
 
-@router.post("/alarms/{alarm_id}/ack", responses=refusals(404, 409))
+@router.post("/alarms/{alarm_id}/ack", responses=refusals(400, 404, 409))
 def acknowledge(alarm_id: int, user: Writer, request: Request, store: StoreDep, ancestry: AncestryDep,
                 body: Note | None = None) -> AlarmPublic:
     """Someone is on it: escalation stops. Only a raised alarm."""
@@ -97,7 +97,7 @@ def acknowledge(alarm_id: int, user: Writer, request: Request, store: StoreDep, 
     return step(lambda: store.acknowledge(alarm_id, user.username, now_ms(), body.note if body else ""))
 
 
-@router.post("/alarms/{alarm_id}/assign", responses=refusals(404, 409, 422))
+@router.post("/alarms/{alarm_id}/assign", responses=refusals(400, 404, 409, 422))
 def assign(alarm_id: int, body: Assign, user: Writer, request: Request, store: StoreDep, users: UsersDep,
            ancestry: AncestryDep) -> AlarmPublic:
     """Make an operator or crew user (whose regions hold the station) responsible for it."""
@@ -107,7 +107,7 @@ def assign(alarm_id: int, body: Assign, user: Writer, request: Request, store: S
     return step(lambda: store.assign_alarm(alarm_id, body.assignee, user.username, now_ms(), body.note))
 
 
-@router.post("/alarms/{alarm_id}/comment", responses=refusals(404))
+@router.post("/alarms/{alarm_id}/comment", responses=refusals(400, 404))
 def comment(alarm_id: int, body: Comment, user: Writer, request: Request, store: StoreDep,
             ancestry: AncestryDep) -> AlarmPublic:
     request.state.audit_summary = f"comment on alarm {alarm_id}"
@@ -115,7 +115,7 @@ def comment(alarm_id: int, body: Comment, user: Writer, request: Request, store:
     return step(lambda: store.comment_alarm(alarm_id, user.username, now_ms(), body.text))
 
 
-@router.post("/alarms/{alarm_id}/close", responses=refusals(404, 409))
+@router.post("/alarms/{alarm_id}/close", responses=refusals(400, 404, 409))
 def close(alarm_id: int, user: Admin, request: Request, store: StoreDep, ancestry: AncestryDep,
           body: Note | None = None) -> AlarmPublic:
     """Close for good (admins, the managers): a cleared alarm, or one no rule clears by itself."""

@@ -104,7 +104,7 @@ def station(sid: str, user: Reader, registry: RegistryDep) -> StationPublic:
     return scoped_station(user, current(registry), sid)
 
 
-@router.put("/stations/{sid}", responses=refusals(422))
+@router.put("/stations/{sid}", responses=refusals(400, 422))
 def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, ancestry: AncestryDep,
                 files: FilesDep, body: dict[str, Any] = Body(...)) -> StationPublic:
     """Add or replace a station: its fields as in the registry file, and optionally ``permit``:

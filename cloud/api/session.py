@@ -19,7 +19,7 @@ from watertel.cloud.api.schemas.session import LoggedOut, Login, LoginPublic, Me
 router = APIRouter(prefix="/api", tags=["session"])
 
 
-@router.post("/login", responses=refusals(401, 429))
+@router.post("/login", responses=refusals(400, 401, 429))
 def login(body: Login, request: Request, response: Response, users: UsersDep, sessions: SessionsDep,
           guard: LoginGuardDep) -> LoginPublic:
     """Log in: a cookie session (with its CSRF token) or, with ``session: bearer``, a token.

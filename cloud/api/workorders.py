@@ -68,7 +68,7 @@ def get_order(order_id: int, user: Reader, store: StoreDep, ancestry: AncestryDe
     return WorkOrderPublic.model_validate(scoped(store, ancestry.get, user, order_id))
 
 
-@router.post("", status_code=201, responses=refusals(404, 409, 422))
+@router.post("", status_code=201, responses=refusals(400, 404, 409, 422))
 def create(body: WorkOrderCreate, user: Writer, request: Request, store: StoreDep, users: UsersDep,
            ancestry: AncestryDep, cfg: WorkOrdersDep) -> WorkOrderPublic:
     """A work order for an alarm (one open per alarm), due by the response targets."""
@@ -81,7 +81,7 @@ def create(body: WorkOrderCreate, user: Writer, request: Request, store: StoreDe
                                                 body.title, body.assignee))
 
 
-@router.post("/{order_id}/assign", responses=refusals(404, 409, 422))
+@router.post("/{order_id}/assign", responses=refusals(400, 404, 409, 422))
 def assign(order_id: int, body: WorkOrderAssign, user: Writer, request: Request, store: StoreDep, users: UsersDep,
            ancestry: AncestryDep) -> WorkOrderPublic:
     request.state.audit_summary = f"assign work order {order_id} to {body.assignee}"
@@ -98,7 +98,7 @@ def accept(order_id: int, user: Crew, request: Request, store: StoreDep, ancestr
     return step(lambda: store.accept_work_order(order_id, user.username, now_ms()))
 
 
-@router.post("/{order_id}/report", responses=refusals(404, 409))
+@router.post("/{order_id}/report", responses=refusals(400, 404, 409))
 def report(order_id: int, body: WorkOrderReport, user: Crew, request: Request, store: StoreDep,
            ancestry: AncestryDep) -> WorkOrderPublic:
     """The assigned crew user reports back what was done."""
@@ -107,7 +107,7 @@ def report(order_id: int, body: WorkOrderReport, user: Crew, request: Request, s
     return step(lambda: store.report_work_order(order_id, user.username, now_ms(), body.notes))
 
 
-@router.post("/{order_id}/close", responses=refusals(404, 409))
+@router.post("/{order_id}/close", responses=refusals(400, 404, 409))
 def close(order_id: int, user: Admin, request: Request, store: StoreDep, ancestry: AncestryDep,
           body: Note | None = None) -> WorkOrderPublic:
     request.state.audit_summary = f"close work order {order_id}"

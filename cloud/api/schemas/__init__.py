@@ -38,6 +38,7 @@ class Invalid(BaseModel):
 
 
 WHY = {
+    400: "The body could not be read (not UTF-8 text)",
     401: "Not logged in (no live session), or a wrong username or password",
     403: "Logged in, but the role, the regions or the CSRF header do not allow it",
     404: "No such thing (or not within your regions)",
