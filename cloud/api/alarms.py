@@ -14,14 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from watertel.cloud.alarms.lifecycle import Severity
-from watertel.cloud.api.deps import MAX_ROW_ID, Admin, AncestryDep, Principal, Reader, StoreDep, UsersDep, Writer
+from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap, Principal, Reader, StoreDep, UsersDep,
+                                     Writer)
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import AlarmHistoryPublic, AlarmPublic, AlarmState, Assign, Comment, Note, OutboxPublic
 from watertel.cloud.config import Role, UserEntry
 from watertel.cloud.store import SqlStore
 from watertel.cloud.store.handling import HandlingError
 
-Ancestry = Callable[[str], "list[str] | None"]
 router = APIRouter(prefix="/api", tags=["alarms"], responses=refusals(401, 403))
 
 
@@ -33,22 +33,22 @@ def handling_error(err: HandlingError) -> HTTPException:
     return HTTPException(404 if err.missing else 409, str(err))
 
 
-def scoped_alarm(store: SqlStore, ancestry: Ancestry, user: Principal, alarm_id: int) -> dict:
+def scoped_alarm(store: SqlStore, ancestry: AncestryMap, user: Principal, alarm_id: int) -> dict:
     """The alarm if the user sees it, else 404; an id past a 64-bit row id (which the database
     refuses to bind) is just as unknown."""
     alarm = store.alarm(alarm_id) if 0 < alarm_id <= MAX_ROW_ID else None
-    if alarm is None or not user.sees(ancestry(alarm["station"])):
+    if alarm is None or not user.sees(ancestry.get(alarm["station"])):
         raise HTTPException(404, f"no alarm {alarm_id}")
     return alarm
 
 
-def check_assignee(users: dict[str, UserEntry], ancestry: Ancestry, name: str, station: str,
+def check_assignee(users: dict[str, UserEntry], ancestry: AncestryMap, name: str, station: str,
                    roles: frozenset[Role]) -> None:
     """The assignee must be a user of one of ``roles`` whose regions hold the station (422)."""
     user = users.get(name)
     if user is None or user.role not in roles:
         raise HTTPException(422, f"assignee {name!r} is not a {' or '.join(sorted(r.value for r in roles))} user")
-    if user.regions and set(user.regions).isdisjoint(ancestry(station) or ()):
+    if user.regions and set(user.regions).isdisjoint(ancestry.get(station) or ()):
         raise HTTPException(422, f"assignee {name!r} does not cover the region of station {station}")
 
 
@@ -78,13 +78,13 @@ def list_alarms(user: Reader, store: StoreDep, ancestry: AncestryDep, open_only:
 
 @router.get("/alarms/{alarm_id}", responses=refusals(404))
 def get_alarm(alarm_id: int, user: Reader, store: StoreDep, ancestry: AncestryDep) -> AlarmPublic:
-    return AlarmPublic.model_validate(scoped_alarm(store, ancestry.get, user, alarm_id))
+    return AlarmPublic.model_validate(scoped_alarm(store, ancestry, user, alarm_id))
 
 
 @router.get("/alarms/{alarm_id}/history", responses=refusals(404))
 def history(alarm_id: int, user: Reader, store: StoreDep, ancestry: AncestryDep) -> list[AlarmHistoryPublic]:
     """Every state change, assignment, comment, escalation and work-order step, oldest first."""
-    scoped_alarm(store, ancestry.get, user, alarm_id)
+    scoped_alarm(store, ancestry, user, alarm_id)
     return [AlarmHistoryPublic.model_validate(h) for h in store.alarm_history(alarm_id)]
 
 
@@ -93,7 +93,7 @@ def acknowledge(alarm_id: int, user: Writer, request: Request, store: StoreDep, 
                 body: Note | None = None) -> AlarmPublic:
     """Someone is on it: escalation stops. Only a raised alarm."""
     request.state.audit_summary = f"acknowledge alarm {alarm_id}"
-    scoped_alarm(store, ancestry.get, user, alarm_id)
+    scoped_alarm(store, ancestry, user, alarm_id)
     return step(lambda: store.acknowledge(alarm_id, user.username, now_ms(), body.note if body else ""))
 
 
@@ -102,8 +102,8 @@ def assign(alarm_id: int, body: Assign, user: Writer, request: Request, store: S
            ancestry: AncestryDep) -> AlarmPublic:
     """Make an operator or crew user (whose regions hold the station) responsible for it."""
     request.state.audit_summary = f"assign alarm {alarm_id} to {body.assignee}"
-    alarm = scoped_alarm(store, ancestry.get, user, alarm_id)
-    check_assignee(users, ancestry.get, body.assignee, alarm["station"], frozenset({Role.OPERATOR, Role.CREW, Role.ADMIN}))
+    alarm = scoped_alarm(store, ancestry, user, alarm_id)
+    check_assignee(users, ancestry, body.assignee, alarm["station"], frozenset({Role.OPERATOR, Role.CREW, Role.ADMIN}))
     return step(lambda: store.assign_alarm(alarm_id, body.assignee, user.username, now_ms(), body.note))
 
 
@@ -111,7 +111,7 @@ def assign(alarm_id: int, body: Assign, user: Writer, request: Request, store: S
 def comment(alarm_id: int, body: Comment, user: Writer, request: Request, store: StoreDep,
             ancestry: AncestryDep) -> AlarmPublic:
     request.state.audit_summary = f"comment on alarm {alarm_id}"
-    scoped_alarm(store, ancestry.get, user, alarm_id)
+    scoped_alarm(store, ancestry, user, alarm_id)
     return step(lambda: store.comment_alarm(alarm_id, user.username, now_ms(), body.text))
 
 
@@ -120,7 +120,7 @@ def close(alarm_id: int, user: Admin, request: Request, store: StoreDep, ancestr
           body: Note | None = None) -> AlarmPublic:
     """Close for good (admins, the managers): a cleared alarm, or one no rule clears by itself."""
     request.state.audit_summary = f"close alarm {alarm_id}"
-    scoped_alarm(store, ancestry.get, user, alarm_id)
+    scoped_alarm(store, ancestry, user, alarm_id)
     return step(lambda: store.close_alarm(alarm_id, user.username, now_ms(), body.note if body else ""))
 
 

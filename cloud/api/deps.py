@@ -44,7 +44,7 @@ READERS = (Role.ADMIN, Role.OPERATOR, Role.CREW, Role.VIEWER)
 WRITERS = (Role.ADMIN, Role.OPERATOR)
 MAX_ROW_ID = 2**63 - 1  # ids (alarms, work orders, audit rows) are 64-bit: larger ones do not exist
 
-Ancestry = dict[str, list[str]]  # station -> [county, city, province]; a station the registry lacks: absent
+AncestryMap = dict[str, list[str]]  # station -> [county, city, province]; a station the registry lacks: absent
 
 
 # --- who is asking -------------------------------------------------------------------------------
@@ -109,7 +109,6 @@ def require(*roles: Role) -> Any:
     return Depends(role_check(*roles))
 
 
-CurrentUser = Annotated[Principal, Depends(principal_of)]  # any role
 Reader = Annotated[Principal, require(*READERS)]
 Writer = Annotated[Principal, require(*WRITERS)]
 Admin = Annotated[Principal, require(Role.ADMIN)]
@@ -174,7 +173,7 @@ def get_registry(request: Request) -> Registry | None:
     return request.app.state.registry
 
 
-def get_ancestry(request: Request) -> Ancestry:
+def get_ancestry(request: Request) -> AncestryMap:
     return request.app.state.ancestry
 
 
@@ -205,7 +204,7 @@ UsersDep = Annotated[dict[str, UserEntry], Depends(get_users)]
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
 RegistryDep = Annotated[Registry | None, Depends(get_registry)]
-AncestryDep = Annotated[Ancestry, Depends(get_ancestry)]
+AncestryDep = Annotated[AncestryMap, Depends(get_ancestry)]
 RatesDep = Annotated[RatesConfig, Depends(get_rates)]
 WorkOrdersDep = Annotated[WorkOrdersConfig, Depends(get_work_orders)]
 GatewaysDep = Annotated[list[GatewayEntry], Depends(get_gateways)]

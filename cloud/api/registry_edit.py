@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from watertel.cloud.api.deps import Ancestry, Principal
+from watertel.cloud.api.deps import AncestryMap, Principal
 from watertel.cloud.files import write_atomic
 from watertel.cloud.permits import Permit
 from watertel.cloud.registry import Registry, Station, build_registry, load_registry
@@ -42,7 +42,7 @@ def on_disk(path: Path | None, sid: str) -> tuple[dict, Station | None]:
     return data, next((s for s in model.stations if s.id == sid), None)
 
 
-def save_registry(path: Path, data: dict, sid: str, reg: Registry, ancestry: Ancestry) -> Registry:
+def save_registry(path: Path, data: dict, sid: str, reg: Registry, ancestry: AncestryMap) -> Registry:
     """Validate like the file, write atomically, then update the running registry (``reg``, the
     object the rates, reports and alarms hold) and the station → regions map in place."""
     try:

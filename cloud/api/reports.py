@@ -23,7 +23,6 @@ from watertel.cloud.quality.period import PeriodError, parse_period
 from watertel.cloud.quality.report import build_report
 from watertel.cloud.quality.schedule import listing, report_path
 from watertel.cloud.registry import Registry
-from watertel.cloud.store.sql import SqlStore
 from watertel.errors import OperatorError
 
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",

@@ -13,9 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from watertel.cloud.api.alarms import Ancestry, check_assignee, handling_error, now_ms, scoped_alarm
-from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, Crew, Principal, Reader, StoreDep, UsersDep,
-                                     WorkOrdersDep, Writer)
+from watertel.cloud.api.alarms import check_assignee, handling_error, now_ms, scoped_alarm
+from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap, Crew, Principal, Reader, StoreDep,
+                                     UsersDep, WorkOrdersDep, Writer)
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import Note
 from watertel.cloud.api.schemas.workorders import (OrderState, WorkOrderAssign, WorkOrderCreate, WorkOrderListed,
@@ -28,13 +28,13 @@ CREW_ONLY = frozenset({Role.CREW})
 router = APIRouter(prefix="/api/workorders", tags=["work orders"], responses=refusals(401, 403))
 
 
-def visible(user: Principal, order: dict | None, ancestry: Ancestry) -> bool:
+def visible(user: Principal, order: dict | None, ancestry: AncestryMap) -> bool:
     """In the user's regions, and for a crew user, assigned to them."""
-    return order is not None and user.sees(ancestry(order["station"])) and \
+    return order is not None and user.sees(ancestry.get(order["station"])) and \
         (user.role != Role.CREW or order["assignee"] == user.username)
 
 
-def scoped(store: SqlStore, ancestry: Ancestry, user: Principal, order_id: int) -> dict:
+def scoped(store: SqlStore, ancestry: AncestryMap, user: Principal, order_id: int) -> dict:
     order = store.work_order(order_id) if 0 < order_id <= MAX_ROW_ID else None  # the database binds 64 bits
     if not visible(user, order, ancestry):
         raise HTTPException(404, f"no work order {order_id}")
@@ -60,12 +60,12 @@ def list_orders(user: Reader, store: StoreDep, ancestry: AncestryDep,
                              overdue_at=now_ms() if overdue else None)
     t = now_ms()
     return [WorkOrderListed.model_validate({**o, "overdue": o["due_ms"] < t and o["state"] not in ("reported", "closed")})
-            for o in rows if visible(user, o, ancestry.get)]
+            for o in rows if visible(user, o, ancestry)]
 
 
 @router.get("/{order_id}", responses=refusals(404))
 def get_order(order_id: int, user: Reader, store: StoreDep, ancestry: AncestryDep) -> WorkOrderPublic:
-    return WorkOrderPublic.model_validate(scoped(store, ancestry.get, user, order_id))
+    return WorkOrderPublic.model_validate(scoped(store, ancestry, user, order_id))
 
 
 @router.post("", status_code=201, responses=refusals(400, 404, 409, 422))
@@ -73,9 +73,9 @@ def create(body: WorkOrderCreate, user: Writer, request: Request, store: StoreDe
            ancestry: AncestryDep, cfg: WorkOrdersDep) -> WorkOrderPublic:
     """A work order for an alarm (one open per alarm), due by the response targets."""
     request.state.audit_summary = f"work order for alarm {body.alarm_id}"
-    alarm = scoped_alarm(store, ancestry.get, user, body.alarm_id)
+    alarm = scoped_alarm(store, ancestry, user, body.alarm_id)
     if body.assignee:
-        check_assignee(users, ancestry.get, body.assignee, alarm["station"], CREW_ONLY)
+        check_assignee(users, ancestry, body.assignee, alarm["station"], CREW_ONLY)
     t = now_ms()
     return step(lambda: store.create_work_order(body.alarm_id, user.username, t, cfg.due_ms(alarm, t),
                                                 body.title, body.assignee))
@@ -85,8 +85,8 @@ def create(body: WorkOrderCreate, user: Writer, request: Request, store: StoreDe
 def assign(order_id: int, body: WorkOrderAssign, user: Writer, request: Request, store: StoreDep, users: UsersDep,
            ancestry: AncestryDep) -> WorkOrderPublic:
     request.state.audit_summary = f"assign work order {order_id} to {body.assignee}"
-    order = scoped(store, ancestry.get, user, order_id)
-    check_assignee(users, ancestry.get, body.assignee, order["station"], CREW_ONLY)
+    order = scoped(store, ancestry, user, order_id)
+    check_assignee(users, ancestry, body.assignee, order["station"], CREW_ONLY)
     return step(lambda: store.assign_work_order(order_id, body.assignee, user.username, now_ms()))
 
 
@@ -94,7 +94,7 @@ def assign(order_id: int, body: WorkOrderAssign, user: Writer, request: Request,
 def accept(order_id: int, user: Crew, request: Request, store: StoreDep, ancestry: AncestryDep) -> WorkOrderPublic:
     """The assigned crew user takes it on."""
     request.state.audit_summary = f"accept work order {order_id}"
-    scoped(store, ancestry.get, user, order_id)
+    scoped(store, ancestry, user, order_id)
     return step(lambda: store.accept_work_order(order_id, user.username, now_ms()))
 
 
@@ -103,7 +103,7 @@ def report(order_id: int, body: WorkOrderReport, user: Crew, request: Request, s
            ancestry: AncestryDep) -> WorkOrderPublic:
     """The assigned crew user reports back what was done."""
     request.state.audit_summary = f"report on work order {order_id}"
-    scoped(store, ancestry.get, user, order_id)
+    scoped(store, ancestry, user, order_id)
     return step(lambda: store.report_work_order(order_id, user.username, now_ms(), body.notes))
 
 
@@ -111,5 +111,5 @@ def report(order_id: int, body: WorkOrderReport, user: Crew, request: Request, s
 def close(order_id: int, user: Admin, request: Request, store: StoreDep, ancestry: AncestryDep,
           body: Note | None = None) -> WorkOrderPublic:
     request.state.audit_summary = f"close work order {order_id}"
-    scoped(store, ancestry.get, user, order_id)
+    scoped(store, ancestry, user, order_id)
     return step(lambda: store.close_work_order(order_id, user.username, now_ms(), body.note if body else ""))
