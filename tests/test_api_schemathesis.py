@@ -56,11 +56,15 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, hashes):  # noqa: F811
+@pytest.fixture
+def served(tmp_path, hashes):  # noqa: F811
     """The whole API over a store with readings (and their hour rollups), an open alarm, a stored
-    report and a gateway's status; yields (base URL, admin token)."""
-    root: Path = tmp_path_factory.mktemp("schemathesis")
+    report and a gateway's status; yields (base URL, admin token).
+
+    One per test: a server kept for the module would keep the thread-pool workers a test's
+    requests started (a file answer closes its file in one while the next request arrives),
+    which the leftover check (conftest ``no_leftovers``) rightly reports."""
+    root: Path = tmp_path
     (root / "registry.yaml").write_text(REGISTRY, encoding="utf-8")
     registry = load_registry(root / "registry.yaml")
     store = SqliteStore(root / "watertel.db")

@@ -12,9 +12,10 @@ names: 401 without a live session, 403 with the wrong role or CSRF token.
     @router.post("/alarms/{id}/ack")
     def ack(user: Annotated[Principal, require(Role.OPERATOR, Role.ADMIN)]) -> AlarmPublic: ...
 
-State is read per request from ``request.app.state``; objects a write changes (the users, the
-registry, the gateway list, the station → regions map) are changed in place, so every reader of
-the same app sees the change at once.
+State is read per request from ``request.app.state`` (``async`` getters: reading an attribute
+needs no trip through the thread pool); objects a write changes (the users, the registry, the
+gateway list, the station → regions map) are changed in place, so every reader of the same app
+sees the change at once.
 """
 
 from __future__ import annotations
@@ -151,51 +152,51 @@ class ShownNotifications:
     cfg: NotificationsConfig
 
 
-def get_store(request: Request) -> SqlStore:
+async def get_store(request: Request) -> SqlStore:
     return request.app.state.store
 
 
-def get_users(request: Request) -> dict[str, UserEntry]:
+async def get_users(request: Request) -> dict[str, UserEntry]:
     """The username → user map every session check reads; admin writes replace its content in place."""
     return request.app.state.users
 
 
-def get_sessions(request: Request) -> Sessions:
+async def get_sessions(request: Request) -> Sessions:
     return request.app.state.sessions
 
 
-def get_login_guard(request: Request) -> LoginGuard:
+async def get_login_guard(request: Request) -> LoginGuard:
     return request.app.state.login_guard
 
 
-def get_registry(request: Request) -> Registry | None:
+async def get_registry(request: Request) -> Registry | None:
     """The station registry (None: none configured); registry writes update this object in place."""
     return request.app.state.registry
 
 
-def get_ancestry(request: Request) -> AncestryMap:
+async def get_ancestry(request: Request) -> AncestryMap:
     return request.app.state.ancestry
 
 
-def get_rates(request: Request) -> RatesConfig:
+async def get_rates(request: Request) -> RatesConfig:
     """The rates settings: the statistics calendar (``tz``) and when a station counts as stopped."""
     return request.app.state.rates
 
 
-def get_work_orders(request: Request) -> WorkOrdersConfig:
+async def get_work_orders(request: Request) -> WorkOrdersConfig:
     return request.app.state.work_orders
 
 
-def get_gateways(request: Request) -> list[GatewayEntry]:
+async def get_gateways(request: Request) -> list[GatewayEntry]:
     """The registered gateways; gateway-key writes replace the list's content in place."""
     return request.app.state.gateways
 
 
-def get_files(request: Request) -> EditedFiles:
+async def get_files(request: Request) -> EditedFiles:
     return request.app.state.files
 
 
-def get_notifications(request: Request) -> ShownNotifications:
+async def get_notifications(request: Request) -> ShownNotifications:
     return request.app.state.notifications
 
 

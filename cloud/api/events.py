@@ -225,7 +225,7 @@ class EventStream(StreamingResponse):
 router = APIRouter(prefix="/api", tags=["live"])
 
 
-def get_hub(request: Request) -> EventHub:
+async def get_hub(request: Request) -> EventHub:
     return request.app.state.events
 
 

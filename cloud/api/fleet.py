@@ -58,7 +58,7 @@ def status_word(row: dict[str, Any], now_ms: int, stale_after_s: float) -> str:
     return "stale" if now_ms - last > stale_after_s * 1000 else "online"
 
 
-def get_fleet_setup(request: Request) -> FleetSetup:
+async def get_fleet_setup(request: Request) -> FleetSetup:
     return request.app.state.fleet
 
 

@@ -39,7 +39,7 @@ class ReportsSetup:
     alarms: AlarmsConfig | None = None  # tiers of the over-permit list
 
 
-def get_reports_setup(request: Request) -> ReportsSetup | None:
+async def get_reports_setup(request: Request) -> ReportsSetup | None:
     """The rates and reports settings (None: the API serves no reports, and has no such routes)."""
     return request.app.state.reports
 

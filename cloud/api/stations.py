@@ -24,16 +24,16 @@ from watertel.cloud.registry import Station
 router = APIRouter(prefix="/api", tags=["stations"], responses=refusals(401, 403))
 
 
-def get_latest(request: Request) -> LatestCache:
+async def get_latest(request: Request) -> LatestCache:
     """The process's latest values, read once per new envelope (shared with the live events)."""
     return request.app.state.latest
 
 
-def get_status(request: Request) -> StationStatus:
+async def get_status(request: Request) -> StationStatus:
     return request.app.state.station_status
 
 
-def get_stations_at_start(request: Request) -> dict[str, Station]:
+async def get_stations_at_start(request: Request) -> dict[str, Station]:
     return request.app.state.stations_at_start
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from watertel.cloud.registry import StationKind
 from watertel.readings import Quality
@@ -96,8 +96,6 @@ class Rollup(BaseModel):
 
 
 class SeriesBase(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
     station: str
     point: str
     unit: str = Field(description="the unit of the newest reading in the range (else of any): empty if none")
