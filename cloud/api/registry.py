@@ -34,7 +34,7 @@ from watertel.cloud.config import GatewayEntry
 from watertel.cloud.permits import Permit
 from watertel.cloud.registry import Registry
 
-router = APIRouter(prefix="/api/registry", tags=["registry"], responses=refusals(401, 403, 409))
+router = APIRouter(prefix="/api/registry", tags=["registry"], responses=refusals(401, 403))
 
 
 def current(registry: Registry | None) -> Registry:
@@ -81,30 +81,30 @@ def gateway_view(g: GatewayEntry, now: dt.datetime | None = None) -> GatewayPubl
                                             g.retired_payload_keys, now, "retired"))
 
 
-@router.get("")
+@router.get("", responses=refusals(409))
 def whole(user: Reader, registry: RegistryDep) -> RegistryPublic:
     """Regions, stations and permits within your regions."""
     reg = current(registry)
     return RegistryPublic(regions=regions_of(user, reg), permits=permits_of(user, reg), stations=stations_of(user, reg))
 
 
-@router.get("/regions")
+@router.get("/regions", responses=refusals(409))
 def regions(user: Reader, registry: RegistryDep) -> list[RegionPublic]:
     """Regions (province → city → county) within your regions, each with its level and parent."""
     return regions_of(user, current(registry))
 
 
-@router.get("/stations")
+@router.get("/stations", responses=refusals(409))
 def stations(user: Reader, registry: RegistryDep) -> list[StationPublic]:
     return stations_of(user, current(registry))
 
 
-@router.get("/stations/{sid}", responses=refusals(404))
+@router.get("/stations/{sid}", responses=refusals(404, 409))
 def station(sid: str, user: Reader, registry: RegistryDep) -> StationPublic:
     return scoped_station(user, current(registry), sid)
 
 
-@router.put("/stations/{sid}", responses=refusals(400, 422))
+@router.put("/stations/{sid}", responses=refusals(400, 409, 422))
 def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, ancestry: AncestryDep,
                 files: FilesDep, body: dict[str, Any] = Body(...)) -> StationPublic:
     """Add or replace a station: its fields as in the registry file, and optionally ``permit``:
@@ -141,7 +141,7 @@ def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, 
     return scoped_station(user, reg, sid)
 
 
-@router.delete("/stations/{sid}", responses=refusals(404))
+@router.delete("/stations/{sid}", responses=refusals(404, 409, 422))
 def delete_station(sid: str, user: Admin, request: Request, registry: RegistryDep, ancestry: AncestryDep,
                    files: FilesDep) -> Deleted:
     """Remove a station; its meters leave their permits (a permit left without one goes too)."""
