@@ -357,11 +357,11 @@ def test_the_edge_encrypts_with_the_key_its_configuration_names(tmp_path):
     async def seal_two_batches() -> list[bytes]:
         agent = Agent(load_edge_config(_edge_yaml(folder, E1)))
         agent._store([Reading("S1", "flow", T0, 1.0, "m3/h")])
-        agent.seal_due(force=True)
+        agent.sealing.seal_due(force=True)
         agent._store([Reading("S1", "flow", T0 + 1000, 2.0, "m3/h")])  # buffered, not sealed yet
         agent.buffer.close()
         agent = Agent(load_edge_config(_edge_yaml(folder, E2)))  # the configuration now names e2
-        agent.seal_due(force=True)
+        agent.sealing.seal_due(force=True)
         batches = [b.data for b in agent.buffer.unsent(10)]
         agent.buffer.close()
         return batches
