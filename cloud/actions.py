@@ -22,8 +22,7 @@ from watertel.cloud.fleet_cli import run_fleet
 from watertel.cloud.report import station_summary
 from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
-from watertel.cloud.store import open_store
-from watertel.cloud.store.sql import SCHEMA_VERSION
+from watertel.cloud.store import SCHEMA_VERSION, open_store
 from watertel.errors import OperatorError
 
 
@@ -53,14 +52,15 @@ def backup(args: argparse.Namespace) -> int:
     out = args.file or args.out
     if not out:
         raise OperatorError("watertel cloud backup needs a FILE (or --out FILE)")
-    size = store_backup.backup(load_cloud_config(args.config), Path(out))
+    cfg = load_cloud_config(args.config)
+    size = store_backup.backup(cfg.store, cfg.data_dir, Path(out))
     print(f"backup written: {out} ({size} bytes)")
     return 0
 
 
 def restore(args: argparse.Namespace) -> int:
     cfg = load_cloud_config(args.config)
-    store_backup.restore(cfg, Path(args.file), args.force)
+    store_backup.restore(cfg.store, cfg.data_dir, Path(args.file), args.force)
     print(f"restored {args.file} into the {cfg.store.kind} store")
     return 0
 
@@ -83,7 +83,7 @@ def command(args: argparse.Namespace) -> int:
 
 def migrate(args: argparse.Namespace) -> int:
     cfg = load_cloud_config(args.config)
-    open_store(cfg, migrate=True).close()
+    open_store(cfg.store, cfg.data_dir, migrate=True).close()
     print(f"the {cfg.store.kind} store is at schema version {SCHEMA_VERSION}")
     return 0
 
@@ -101,7 +101,7 @@ def registry(args: argparse.Namespace) -> int:
 def audit(args: argparse.Namespace) -> int:
     """verify: walk the audit log's SM3 chain; exit 1 at the first row that does not fit."""
     cfg: CloudConfig = load_cloud_config(args.config)
-    store = open_store(cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         verdict = audit_log.verify(store)
     finally:

@@ -7,7 +7,7 @@ from watertel.cloud.store import open_store
 
 
 def station_summary(cfg: CloudConfig) -> list[dict]:
-    store = open_store(cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         return store.station_stats()
     finally:

@@ -98,7 +98,7 @@ def test_buffer_full_is_reported_and_becomes_a_device_alarm(tmp_path):
 
     agent = asyncio.run(make_agent())
     cloud_cfg = load_cloud_config(site.cloud_yaml)
-    store = open_store(cloud_cfg)
+    store = open_store(cloud_cfg.store, cloud_cfg.data_dir)
     handler = Handler(store, Registry(cloud_cfg.gateways), AlarmEngine(store), FleetStatus(tmp_path / "fleet"))
     try:
         assert not agent.check_buffer_full()

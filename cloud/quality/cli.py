@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
                                         " which gives the stations' intervals and regions)"])
     period = parse_period(args.period, cfg.quality.tz)
     registry = load_registry(cfg.registry_file)
-    store = open_store(cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         data = render(build_report(store, registry, period, cfg.quality, args.region, alarms=cfg.alarms,
                                  from_raw=args.from_raw), args.format)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from watertel.cloud.quality.withdrawal import load_status
     from watertel.cloud.registry import load_registry, to_ms
     from watertel.cloud.store import open_store
-    from watertel.cloud.store.sql import now_ms
+    from watertel.cloud.store import now_ms
 
     if args.format not in ("json", "csv"):
         raise OperatorError("watertel report permits writes json or csv")
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     registry, tz, now = load_registry(cfg.registry_file), cfg.quality.tz, now_ms()
     paths = {s.id: registry.path(s.region) for s in registry.stations}
     rows = []
-    store = open_store(cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         for p in registry.permits:
             as_of = now

@@ -20,7 +20,7 @@ from watertel.cloud.quality.rates import EPS, StationRates, compute, read_end, s
 from watertel.cloud.quality.permits_report import over_permit_problems
 from watertel.cloud.quality.withdrawal import PermitStatus, load_status
 from watertel.cloud.registry import Registry, Station, to_ms
-from watertel.cloud.store.sql import SqlStore, now_ms
+from watertel.cloud.store import SqlStore, now_ms
 from watertel.errors import OperatorError
 
 
