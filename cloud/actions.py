@@ -1,11 +1,10 @@
-"""What the `watertel cloud …`, `audit`, `broker` and `report summary` subcommands do (declared in
-``cli``); the reports, the offline rates and the backtest have their handlers beside their code."""
+"""What the `watertel cloud …`, `audit` and `broker` subcommands do (declared in ``cli``); the
+reports and the offline rates are in report_actions.py, the backtest beside its code."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import getpass
 import json
 import signal
@@ -19,7 +18,6 @@ from watertel.cloud.broker import run_broker
 from watertel.cloud.commands import send_command
 from watertel.cloud.config import CloudConfig, load_cloud_config
 from watertel.cloud.fleet_cli import run_fleet
-from watertel.cloud.report import station_summary
 from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
 from watertel.cloud.store import SCHEMA_VERSION, open_store
@@ -125,16 +123,4 @@ def broker(args: argparse.Namespace) -> int:
         await run_broker(host or "127.0.0.1", int(port), stop)
 
     asyncio.run(main())
-    return 0
-
-
-def summary(args: argparse.Namespace) -> int:
-    """`report summary`: per-station totals as JSON or CSV."""
-    rows = station_summary(load_cloud_config(args.config))
-    if args.format == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["station"])
-        writer.writeheader()
-        writer.writerows(rows)
     return 0

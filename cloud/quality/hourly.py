@@ -42,11 +42,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from watertel.cloud.permits import Meter
+from watertel.cloud.permits.model import Meter
+from watertel.cloud.permits.withdrawal import TRUSTED, meter_volume
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.period import Period
 from watertel.cloud.quality.rates import Rows, day_counts, grid_anchor, grid_ceil, service_intervals, trusted
-from watertel.cloud.quality.withdrawal import TRUSTED, meter_volume
 from watertel.cloud.registry import Station
 from watertel.cloud.store import SqlStore
 from watertel.cloud.store.hourly import PointHour

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from watertel.cloud.permits import Meter
+from watertel.cloud.permits.model import Meter
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.hourly import count_hours
 from watertel.cloud.quality.period import Period
