@@ -17,7 +17,7 @@ from watertel.cloud.api.auth import hash_password as hash_console_password
 from watertel.cloud.broker import run_broker
 from watertel.cloud.commands import send_command
 from watertel.cloud.config import CloudConfig, load_cloud_config
-from watertel.cloud.fleet_cli import run_fleet
+from watertel.cloud.gateway_status_cli import run as run_gateways
 from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
 from watertel.cloud.store import SCHEMA_VERSION, open_store
@@ -88,7 +88,7 @@ def migrate(args: argparse.Namespace) -> int:
 
 def fleet(args: argparse.Namespace) -> int:
     """`cloud fleet` and `cloud rollout`."""
-    return run_fleet(load_cloud_config(args.config), args)
+    return run_gateways(load_cloud_config(args.config), args)
 
 
 def registry(args: argparse.Namespace) -> int:

@@ -17,12 +17,12 @@ from prometheus_client import start_http_server
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
 from watertel.cloud.config import CloudConfig
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.gateway_status import GatewayStatus
+from watertel.cloud.ingest.gateway_keys import RELOAD_CHECK_S, GatewayKeys, GatewaysWatcher
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import RELOAD_CHECK_S, GatewaysWatcher, Registry
 from watertel.cloud.ingest.worker import run_ingest
 from watertel.cloud.notify.outbox import run_alarm_handling
 from watertel.cloud.notify.reload import NotificationsWatcher
@@ -154,9 +154,9 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     mirror = None
     if cfg.influx.enabled and "ingest" in parts:
         mirror = InfluxMirror(cfg.influx)
-    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
-                                                                     lifecycle=cfg.lifecycle),
-                      FleetStatus(cfg.data_dir / "fleet"), mirror)
+    handler = Handler(store, GatewayKeys(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
+                                                                        lifecycle=cfg.lifecycle),
+                      GatewayStatus(cfg.data_dir / "fleet"), mirror)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -164,9 +164,8 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     background = []  # cancelled at stop
     if "ingest" in parts:
         if cfg.gateways_file is not None:  # keys changed through the API apply without a restart
-            background.append(asyncio.create_task(every(RELOAD_CHECK_S, GatewaysWatcher(handler.registry,
-                                                                                         cfg.gateways_file).check,
-                                                        "gateway key reload")))
+            watcher = GatewaysWatcher(handler.gateway_keys, cfg.gateways_file)
+            background.append(asyncio.create_task(every(RELOAD_CHECK_S, watcher.check, "gateway key reload")))
         background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
                        asyncio.create_task(every(min(30.0, cfg.chain_gap_after_s / 4),
                                                  lambda: handler.alarms.check_chain_gaps(cfg.chain_gap_after_s),

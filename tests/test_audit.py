@@ -13,7 +13,8 @@ import yaml
 
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store import SCHEMA_VERSION, SqlStore, StoreError
 from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, Client, legacy_scrypt_hash, serve

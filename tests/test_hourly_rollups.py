@@ -138,7 +138,8 @@ def test_a_store_at_schema_5_is_migrated_to_the_hour_rollups(store, tmp_path):
 
 def test_series_serves_hours_and_days_and_falls_back_to_them_when_raw_is_gone(tmp_path):
     from watertel.cloud.api.app import create_app
-    from watertel.cloud.config import ApiConfig, UserEntry
+    from watertel.cloud.config import ApiConfig
+    from watertel.cloud.users import UserEntry
     from test_api_auth import Client, hash_password, registry as api_registry, serve
     from test_api_auth import PASSWORD
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watertel.cloud.config import ResendConfig
+from watertel.cloud.resend import ResendConfig
 from watertel.cloud.resend import ResendRequester
 from watertel.cloud.store import open_store
 from watertel.edge_agent.buffer import Buffer

@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from watertel.cloud.alarms.leak_config import AREAS, BurstRule, MassBalanceRule, NightFlowRule
-from watertel.cloud.alarms.water_quality import WaterQualityRule
+from watertel.cloud.alarms.water_quality_config import WaterQualityRule
 from watertel.cloud.permits.tiers import OverPermitRule
 from watertel.config import Strict
 
@@ -81,7 +81,7 @@ class AlarmRules(Strict):
     spike: SpikeRule = SpikeRule()
     volume_change: VolumeChangeRule = VolumeChangeRule()
     over_permit: OverPermitRule = OverPermitRule()  # cloud/permits/tiers.py
-    water_quality: WaterQualityRule = WaterQualityRule()  # cloud/alarms/water_quality.py
+    water_quality: WaterQualityRule = WaterQualityRule()  # cloud/alarms/water_quality.py, water_quality_config.py
     night_flow: NightFlowRule = NightFlowRule()  # leaks: cloud/alarms/leaks.py, leak_config.py
     mass_balance: MassBalanceRule = MassBalanceRule()  # per area id (an override keyed by the area's id)
     burst: BurstRule = BurstRule()
