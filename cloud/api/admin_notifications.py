@@ -28,8 +28,6 @@ from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic
 from watertel.config import ConfigError
 
-CHANNELS = ("email", "phone", "webhook", "robot")
-
 
 def view(cfg: NotificationsConfig, admin: Principal, within: Callable[[Principal, list[str]], bool]) -> dict:
     routes = [r for r in cfg.routes if not admin.regions or not r.regions or within(admin, r.regions)]
