@@ -5,7 +5,7 @@ readings, with the very figures the raw readings give: a day's row is ``rates.da
 that day's raw rows, the code a report from raw runs.
 
 * **Ingest** marks the 15-minute buckets of the stations that got new readings
-  (``rollup_dirty``, in the insert's own transaction; see cloud/store/sql.py).
+  (``rollup_dirty``, in the insert's own transaction; see cloud/store/schema.py).
 * **Refresh** moves a batch of marks to ``rollup_claimed`` (by key, so a mark made meanwhile
   stays for the next round), waits for writes then in flight (PostgreSQL: a writer that found
   its bucket already marked wrote no mark of its own), maps each bucket to the local days of the

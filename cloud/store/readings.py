@@ -65,6 +65,11 @@ class Readings(Database):
         return {"envelopes": envelopes, "readings_in_envelopes": int(stored), "readings": readings,
                 "refused": refused, "alarms": alarms}
 
+    def readings_stored_twice(self) -> int:
+        """Readings stored more than once for one (station, point, sample time): 0 while the
+        readings' key holds (the soak checks it)."""
+        return self._rows("SELECT count(*) - count(DISTINCT station || '|' || point || '|' || t_ms) FROM readings")[0][0]
+
     def ping(self) -> None:
         """Raise if the database does not answer."""
         self._rows("SELECT 1")
