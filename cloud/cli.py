@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 ACTIONS = "watertel.cloud.actions"
+REPORTS = "watertel.cloud.report_actions"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="cloud YAML whose quality: section sets targets and rules (default: built-in)")
     p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     p.add_argument("--out", help="write to this file instead of standard output")
-    p.set_defaults(handler="watertel.cloud.quality.cli:run_offline")
+    p.set_defaults(handler=f"{REPORTS}:rates_offline")
 
     p = sub.add_parser("alarms", help="alarm rules offline: backtest them over historical readings (CSV)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -101,7 +102,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     a = actions.add_parser("summary", help="per-station totals")
     a.add_argument("--config", required=True, help="cloud YAML")
     a.add_argument("--format", choices=["json", "csv"], default="json")
-    a.set_defaults(handler=f"{ACTIONS}:summary")
+    a.set_defaults(handler=f"{REPORTS}:summary")
     a = actions.add_parser("rates", help="completeness, upload, timeliness and abnormal rates per station and region")
     a.add_argument("--config", required=True, help="cloud YAML")
     a.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
@@ -111,9 +112,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--out", help="write to this file instead of standard output (needed for xlsx on a terminal)")
     a.add_argument("--from-raw", action="store_true",
                    help="count from the raw readings instead of the day rollups (a check: same figures)")
-    a.set_defaults(handler="watertel.cloud.quality.cli:run")
+    a.set_defaults(handler=f"{REPORTS}:rates")
     a = actions.add_parser("permits", help="withdrawal against each permit, tier and projected exceedance")
     a.add_argument("--config", required=True, help="cloud YAML")
     a.add_argument("--format", choices=["json", "csv"], default="json")
     a.add_argument("--year", type=int, help="the permit year starting in this calendar year (default: now)")
-    a.set_defaults(handler="watertel.cloud.quality.permits_report:run")
+    a.set_defaults(handler=f"{REPORTS}:permits")

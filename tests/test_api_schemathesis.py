@@ -27,9 +27,10 @@ from schemathesis.checks import not_a_server_error
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.registry import load_registry
 from watertel.cloud.store.sqlite import SqliteStore

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from watertel.cloud.api.admin_notifications import notifications_router
 from watertel.cloud.api.auth import Sessions, hash_password
 from watertel.cloud.api.deps import Admin, Principal
-from watertel.cloud.config import NAME, Role, UserEntry
+from watertel.cloud.users import NAME, Role, UserEntry
 from watertel.cloud.notify.config import NotificationsConfig
 from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic

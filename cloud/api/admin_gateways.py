@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from watertel.cloud.api.deps import Admin, Principal
 from watertel.cloud.api.registry import _keys
-from watertel.cloud.config import NAME, GatewayEntry
+from watertel.cloud.gateways import NAME, GatewayEntry
 from watertel.cloud.gateways_file import KEYS_DIR, gateways_of, read_data
 from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic

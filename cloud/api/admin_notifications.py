@@ -22,13 +22,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Request
 
 from watertel.cloud.api.deps import Admin, Principal
-from watertel.cloud.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
+from watertel.cloud.notify.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
 from watertel.cloud.notify.config import Contact, NotificationsConfig, Route
 from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic
 from watertel.config import ConfigError
-
-CHANNELS = ("email", "phone", "webhook", "robot")
 
 
 def view(cfg: NotificationsConfig, admin: Principal, within: Callable[[Principal, list[str]], bool]) -> dict:

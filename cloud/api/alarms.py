@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from watertel.cloud.alarms.lifecycle import Severity
 from watertel.cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer
-from watertel.cloud.config import Role, UserEntry
+from watertel.cloud.users import Role, UserEntry
 from watertel.cloud.store import SqlStore
 from watertel.cloud.store.handling import HandlingError
 

@@ -22,7 +22,7 @@ from watertel.cloud.api.deps import (COOKIE, CSRF_COOKIE, MAX_ROW_ID, READERS, S
                             client_address, principal_of, role_check)
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.config import ApiConfig
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.gateways_file import load_gateways_file
 from watertel.cloud.notify.config import NotificationsConfig
 from watertel.cloud.users_file import load_users_file
@@ -30,7 +30,7 @@ from watertel.cloud.registry import Registry, load_registry
 from watertel.cloud.store import SqlStore
 
 if TYPE_CHECKING:
-    from watertel.cloud.api.fleet import FleetSetup
+    from watertel.cloud.api.gateway_status import FleetSetup
     from watertel.cloud.api.reports import ReportsSetup
 
 log = logging.getLogger("watertel.api")
@@ -230,7 +230,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
 
     app.include_router(permits_router(store, registry, reports, ancestry.get, role_check(*READERS)))
     if fleet is not None:
-        from watertel.cloud.api.fleet import fleet_router
+        from watertel.cloud.api.gateway_status import fleet_router
 
         app.include_router(fleet_router(fleet, ancestry.get, role_check(*WRITERS)))
 

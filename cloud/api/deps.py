@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from watertel.cloud.api.auth import Sessions
-from watertel.cloud.config import Role, UserEntry
+from watertel.cloud.users import Role, UserEntry
 
 COOKIE = "watertel_session"
 CSRF_COOKIE = "watertel_csrf"  # readable by the console's script: it copies it into X-CSRF-Token

@@ -22,9 +22,9 @@ from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.api.deps import Principal
 from watertel.cloud.api.reports import ReportsSetup
 from watertel.cloud.permits import Permit
+from watertel.cloud.permits.report import row
+from watertel.cloud.permits.withdrawal import load_status
 from watertel.cloud.quality.config import RatesConfig
-from watertel.cloud.quality.permits_report import row
-from watertel.cloud.quality.withdrawal import load_status
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
 

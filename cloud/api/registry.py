@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException, Request
 
 from watertel.cloud.api.deps import Admin, Principal, Reader
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.registry import Registry, build_registry, load_registry
 from watertel.cloud.files import write_atomic
 from watertel.cloud.registry_io import dump_yaml, file_model

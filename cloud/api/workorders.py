@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from watertel.cloud.alarms.lifecycle import WorkOrdersConfig
 from watertel.cloud.api.alarms import Ancestry, Note, check_assignee, handling_error, scoped_alarm
 from watertel.cloud.api.deps import MAX_ROW_ID, Admin, Principal, Reader, Writer, require
-from watertel.cloud.config import Role, UserEntry
+from watertel.cloud.users import Role, UserEntry
 from watertel.cloud.store import SqlStore
 from watertel.cloud.store.handling import HandlingError
 

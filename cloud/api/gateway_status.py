@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends
 
 from watertel.cloud.api.deps import Principal
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.gateway_status import GatewayStatus as FleetStatus
 
 if TYPE_CHECKING:
     from watertel.cloud.config import CloudConfig
