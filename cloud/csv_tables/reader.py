@@ -80,9 +80,9 @@ class Row(dict[str, str]):
     def model(self, model: type[M], data: dict[str, Any], columns: Mapping[str, str] | None = None) -> M | None:
         """``model`` validated from this row's values, or None with each problem recorded under its
         column (``columns``: field name → column where they differ; a check across fields: ``(row)``)."""
-        try:
+        try:  # the config loader's validate: its messages carry the value and the fix, as in YAML files
             return validate(self.problems.path, data, None, model)
-        except ConfigError as err:
+        except ConfigError as err:  # lines "file: key: problem (fix)" (no YAML node, so no line)
             prefix = f"{self.problems.path}: "
             for text in err.problems:
                 key, _, problem = text.removeprefix(prefix).partition(": ")
