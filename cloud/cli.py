@@ -8,6 +8,9 @@ import argparse
 
 ACTIONS = "watertel.cloud.actions"
 REPORTS = "watertel.cloud.report_actions"
+CSV_NOTE = ("CSV files: UTF-8 (with or without a BOM), or GB18030/GBK as Excel on Chinese Windows saves them"
+            " (a warning says so); another encoding is refused with the fix. Dates and times: ISO 8601 or Excel's"
+            " 2026/10/1 8:05. Every bad cell is listed as file:line: column: problem (fix). Reader: cloud/csv_tables.")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     _add_report(sub)
 
-    p = sub.add_parser("rates", help="data-quality rates offline, from CSV files of arrivals and stations")
+    p = sub.add_parser("rates", help="data-quality rates offline, from CSV files of arrivals and stations",
+                       epilog=CSV_NOTE + " Formats: cloud/quality/offline.py.")
     p.add_argument("--arrivals", required=True, help="CSV: station,sample_time,received_time,flag[,point]")
     p.add_argument("--stations", required=True,
                    help="CSV: station,region (province/city/county),interval_minutes,commissioned,decommissioned")
@@ -38,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("alarms", help="alarm rules offline: backtest them over historical readings (CSV)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = actions.add_parser("backtest", help="the alarms the rules would have raised over --readings (JSON or CSV);"
-                           " formats in cloud/alarms/backtest.py")
+                           " formats in cloud/alarms/backtest.py", epilog=CSV_NOTE)
     a.add_argument("--readings", required=True, help="CSV: station,point,sample_time,value,quality[,unit]")
     a.add_argument("--stations", required=True, help="CSV: station,region,kind,interval_minutes"
                    "[,permit_m3,permit_year_start,area,area_role]")
@@ -92,7 +96,8 @@ def _add_cloud(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--out", help="write here instead of standard output")
     a = action("import", "replace the registry from a .yaml or .csv (validated first, previous kept as .bak)",
                "registry")
-    a.add_argument("file", help="the registry to import (.yaml or .csv)")
+    a.epilog = CSV_NOTE + " Columns: cloud/registry_csv.py."
+    a.add_argument("file", help="the registry to import (.yaml, or .csv: one row per station)")
     a.add_argument("--dry-run", action="store_true", help="validate and show the changes, write nothing")
 
 
