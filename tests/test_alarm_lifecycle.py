@@ -16,7 +16,8 @@ from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.registry import Registry, RegistryFile
 from watertel.cloud.store.handling import HandlingError
 from watertel.cloud.store.sqlite import SqliteStore

@@ -21,7 +21,8 @@ from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
 from watertel.cloud.api.deps import Writer
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.registry import Registry, RegistryFile
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.ports import free_port, port_open

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from test_api_auth import T0, Client, hashes, registry, serve, store  # noqa: F401 (fixtures hashes, store)
 from watertel.envelope import Envelope
 from watertel.readings import Quality, Reading

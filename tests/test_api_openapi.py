@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.quality.config import RatesConfig

@@ -12,9 +12,10 @@ import pytest
 
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
-from watertel.cloud.api.fleet import FleetSetup
-from watertel.cloud.config import ApiConfig, UserEntry
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.api.gateway_status import FleetSetup
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
+from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.registry import Registry, RegistryFile, to_ms
 from watertel.cloud.store.sqlite import SqliteStore
@@ -74,7 +75,7 @@ def fill(store, first: dt.date) -> None:
 
 def fleet_files(folder: Path) -> dict[str, list[str]]:
     """Status files of four gateways as the ingest writes them; the fleet's gateway → stations."""
-    fleet, now = FleetStatus(folder), int(time.time() * 1000)
+    fleet, now = GatewayStatus(folder), int(time.time() * 1000)
     status = {"state": "online", "version": "0.1.0", "config_sm3": CONFIG_SM3,
               "buffer": {"unsealed": 12, "batches_pending": 3, "bytes": 40960}}
     fleet.record("gw-xh", {"gateway_id": "gw-xh", **status, "t_ms": now + 1500}, now)  # clock 1.5 s ahead

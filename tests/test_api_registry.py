@@ -13,7 +13,9 @@ import yaml
 
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, GatewayEntry, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateways import GatewayEntry
+from watertel.cloud.users import UserEntry
 from watertel.cloud.registry import load_registry
 from test_api_auth import PASSWORD, ROLES, Client, hashes, serve, store  # noqa: F401 (fixtures)
 

@@ -32,10 +32,10 @@ from schemathesis.core.failures import FailureGroup  # a BaseExceptionGroup: sev
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
-from watertel.cloud.config import ApiConfig, UserEntry
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.export import render
 from watertel.cloud.quality.period import parse_period
@@ -43,6 +43,7 @@ from watertel.cloud.quality.report import build_report
 from watertel.cloud.quality.rollups import refresh
 from watertel.cloud.registry import load_registry
 from watertel.cloud.store.sqlite import SqliteStore
+from watertel.cloud.users import UserEntry
 from test_api_auth import PASSWORD, Client, hashes, serve  # noqa: F401 (fixture)
 from test_api_live import put
 from test_api_registry import REGISTRY, gateways
@@ -81,7 +82,7 @@ def served(tmp_path, hashes):  # noqa: F811
     for fmt in ("json", "csv"):  # a stored report, as the scheduler writes them
         report = build_report(store, registry, yesterday, RatesConfig(), alarms=AlarmsConfig())
         (root / "reports" / "daily" / f"{YESTERDAY}.{fmt}").write_bytes(render(report, fmt))
-    FleetStatus(root / "fleet").record("gw-hz", {"state": "online", "version": "1.2.3", "t_ms": now - 500,
+    GatewayStatus(root / "fleet").record("gw-hz", {"state": "online", "version": "1.2.3", "t_ms": now - 500,
                                                 "clock": {"offset_ms": 12, "synchronised": True},
                                                 "buffer": {"unsealed": 3, "batches_pending": 1, "bytes": 2048},
                                                 "conditions": {"buffer_full": True}}, now)

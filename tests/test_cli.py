@@ -103,3 +103,14 @@ def test_ctrl_c_stops_the_demo_cleanly_with_no_stray_process(tmp_path):
     assert '"lost": 0' in out.splitlines()[-1]
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), pid
+
+
+def test_a_gateway_command_loads_only_the_clouds_declarations():
+    """`watertel edge run` imports its own handler; of the cloud, only its argparse declarations."""
+    code = ("import sys; from watertel.shell.cli import build_parser, handler;"
+            "handler(build_parser().parse_args(['edge', 'run', '--config', 'edge.yaml']).handler);"
+            "print(sorted(m for m in sys.modules if m.startswith('watertel.cloud')"
+            " or m.split('.')[0] in ('fastapi', 'numpy', 'scipy', 'uvicorn')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['watertel.cloud', 'watertel.cloud.cli']"

@@ -11,7 +11,8 @@ import yaml
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import Client, served
 from test_api_registry import REGISTRY, gateways

@@ -11,7 +11,7 @@ import yaml
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig
-from watertel.cloud.notifications_file import load_notifications_file
+from watertel.cloud.notify.notifications_file import load_notifications_file
 from test_api_admin import write_files
 from test_api_admin_notifications import HOOK_SECRET, notifications_yaml
 from test_api_auth import served

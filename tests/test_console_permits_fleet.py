@@ -8,8 +8,9 @@ import time
 import pytest
 
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.api.gateway_status import FleetSetup
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 from test_api_auth import PASSWORD, serve
 from test_api_permits_fleet import fill, fleet_files, password_hash, site  # noqa: F401 (a fixture)

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watertel.cloud.config import Role, load_cloud_config
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.users import Role
 from watertel.cloud.notify.config import NotificationsConfig, RoleName
 from watertel.cloud.notify.message import cut
 from watertel.cloud.notify.outbox import Notifier

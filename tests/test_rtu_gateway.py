@@ -301,7 +301,7 @@ def test_the_shipped_example_config_loads(tmp_path):
     shutil.copy(Path(__file__).parent.parent / "deploy" / "rtu-gateway.example.yaml", tmp_path / "rtu.yaml")
     write_key_pair(tmp_path / "keys", "rtu-hz")
     cfg = load_rtu_config(tmp_path / "rtu.yaml", listen="127.0.0.1:19206")
-    assert [cfg.chain_id(p) for p in cfg.protocols()] == ["rtu-hz.szy206", "rtu-hz.sl651"]
+    assert [cfg.gateway_id_for(p) for p in cfg.protocols()] == ["rtu-hz.szy206", "rtu-hz.sl651"]
     assert cfg.host_port == ("127.0.0.1", 19206) and cfg.buffer_path(Protocol.SL651).name == "rtu-hz.sl651.db"
 
 
@@ -338,7 +338,7 @@ def test_two_hundred_long_connections_with_keepalives(tmp_path):
         try:
             all_open, opened = asyncio.Event(), []
             acks = await asyncio.wait_for(asyncio.gather(*(rtu(gateway.port, i, all_open, opened) for i in range(n))), 60)
-            return acks, dict(gateway.server.stats), gateway.chains[Protocol.SZY206].commits
+            return acks, dict(gateway.server.stats), gateway.gateways[Protocol.SZY206].commits
         finally:
             stop.set()
             await task
@@ -387,7 +387,8 @@ def _stored(cloud_cfg: Path) -> list:
     from watertel.cloud.config import load_cloud_config
     from watertel.cloud.store import open_store
 
-    store = open_store(load_cloud_config(cloud_cfg))
+    cfg = load_cloud_config(cloud_cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         return store.readings(), store._rows("SELECT DISTINCT station, gateway_id FROM readings")
     finally:

@@ -23,9 +23,9 @@ from watertel.cloud.api.auth import hash_password
 from watertel.cloud.api.deps import Admin, FilesDep, Principal, RegistryDep, SessionsDep, UsersDep
 from watertel.cloud.api.schemas import Deleted, refusals
 from watertel.cloud.api.schemas.admin import PasswordReset, PasswordResetPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
-from watertel.cloud.config import Role, UserEntry
-from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic
+from watertel.cloud.registry import Registry
+from watertel.cloud.users import Role, UserEntry
 from watertel.cloud.users_file import checked, dump, load_users_file
 from watertel.config import ConfigError
 

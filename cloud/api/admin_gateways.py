@@ -24,7 +24,7 @@ from watertel.cloud.api.deps import Admin, FilesDep, GatewaysDep, Principal, Reg
 from watertel.cloud.api.registry import gateway_view
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.registry import GatewayPublic, GatewayRegister, KeyRevoke, KeyRotate
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.gateways_file import KEYS_DIR, gateways_of, read_data
 from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic

@@ -2,7 +2,7 @@
 
 GET shows the contacts (how each is reached: addresses and channel ids, never a secret, a secret
 file or a webhook or robot URL), the routes and the channel ids a contact may use. Writes need
-``notifications_file`` (cloud/notifications_file.py): PUT ``/routes`` replaces the whole route list,
+``notifications_file`` (cloud/notify/notifications_file.py): PUT ``/routes`` replaces the whole route list,
 PUT ``/contacts/{name}`` creates or replaces a contact, DELETE removes one no route names. Each
 reads the file as it is on disk, changes it, validates the result with the file's own models (422
 with the problems), writes it atomically and answers the new view; the running notifier applies
@@ -23,7 +23,7 @@ from watertel.cloud.api.admin import within
 from watertel.cloud.api.deps import Admin, FilesDep, NotificationsDep, Principal, RegistryDep, ShownNotifications
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.admin import NotificationsPublic
-from watertel.cloud.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
+from watertel.cloud.notify.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
 from watertel.cloud.notify.config import Contact, NotificationsConfig, Route
 from watertel.cloud.registry import Registry
 from watertel.cloud.files import write_atomic

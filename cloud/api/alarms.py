@@ -18,9 +18,9 @@ from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap
                                      Writer)
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import AlarmHistoryPublic, AlarmPublic, AlarmState, Assign, Comment, Note, OutboxPublic
-from watertel.cloud.config import Role, UserEntry
 from watertel.cloud.store import SqlStore
 from watertel.cloud.store.handling import HandlingError
+from watertel.cloud.users import Role, UserEntry
 
 router = APIRouter(prefix="/api", tags=["alarms"], responses=refusals(401, 403))
 

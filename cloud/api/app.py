@@ -17,14 +17,15 @@ from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.api import (admin, admin_gateways, admin_notifications, alarms, audit_log, events, health, pages,
                                 permits, series, session, stations, workorders)
-from watertel.cloud.api import fleet as fleet_api, registry as registry_api, reports as reports_api
+from watertel.cloud.api import gateway_status, registry as registry_api, reports as reports_api
 from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
 from watertel.cloud.api.events import EventHub
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
 from watertel.cloud.api.series import LatestCache, status_rule
-from watertel.cloud.config import ApiConfig, GatewayEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.gateways_file import load_gateways_file
 from watertel.cloud.notify.config import NotificationsConfig
 from watertel.cloud.quality.config import RatesConfig
@@ -43,7 +44,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
                gateways: list[GatewayEntry] | None = None, gateways_file: Path | None = None,
                notifications: NotificationsConfig | None = None, notifications_file: Path | None = None) -> FastAPI:
     """The API over ``store``; ``reports``: the rates and reports routes (cloud/api/reports.py);
-    ``fleet``: the gateways and their status files, for /api/fleet (cloud/api/fleet.py).
+    ``fleet``: the gateways and their status files, for /api/fleet (cloud/api/gateway_status.py).
 
     The station registry (``registry``, else that of ``reports``, else ``registry_file``'s)
     places stations in regions for region-scoped users; without one, such users see no station.
@@ -78,6 +79,6 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     if reports is not None:
         app.include_router(reports_api.router)
     if fleet is not None:
-        app.include_router(fleet_api.router)
+        app.include_router(gateway_status.router)
     app.include_router(pages.router)  # the console's pages and static files
     return app

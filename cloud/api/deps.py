@@ -31,11 +31,13 @@ from fastapi import Depends, HTTPException, Request
 
 from watertel.cloud.alarms.lifecycle import WorkOrdersConfig
 from watertel.cloud.api.auth import LoginLimiter, Sessions
-from watertel.cloud.config import ApiConfig, GatewayEntry, Role, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.notify.config import NotificationsConfig
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
+from watertel.cloud.users import Role, UserEntry
 
 COOKIE = "watertel_session"
 CSRF_COOKIE = "watertel_csrf"  # readable by the console's script: it copies it into X-CSRF-Token

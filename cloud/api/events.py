@@ -137,8 +137,7 @@ class EventHub:
                   for i, a in now_open.items() if before.get(i) != a]
         gone = [i for i in before if i not in now_open]  # an alarm raised and cleared between two polls is not news
         if gone:
-            rows = self.store._rows(  # noqa: SLF001 - a read the store has no method for yet
-                f"SELECT {', '.join(ALARM_COLUMNS)} FROM alarms WHERE id IN ({','.join('?' * len(gone))})", tuple(gone))
+            rows = self.store.alarm_records(gone)
             closed = {r[0]: dict(zip(ALARM_COLUMNS, r)) for r in rows}
             events += [("alarm", before[i]["station"],
                         {"change": "cleared", "alarm": closed.get(i, {**before[i], "state": "cleared"})}) for i in gone]

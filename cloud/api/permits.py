@@ -24,9 +24,9 @@ from watertel.cloud.api.reports import ReportsSetup, get_reports_setup
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.permits import PermitsPublic
 from watertel.cloud.permits import Permit
+from watertel.cloud.permits.report import row
+from watertel.cloud.permits.withdrawal import load_status
 from watertel.cloud.quality.config import RatesConfig
-from watertel.cloud.quality.permits_report import row
-from watertel.cloud.quality.withdrawal import load_status
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
 

@@ -30,7 +30,7 @@ from watertel.cloud.api.registry_edit import (MISSING, check_permit_scope, on_di
                                               with_permit)
 from watertel.cloud.api.schemas import Deleted, refusals
 from watertel.cloud.api.schemas.registry import GatewayPublic, KeyPublic, RegionPublic, RegistryPublic, StationPublic
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.permits import Permit
 from watertel.cloud.registry import Registry
 

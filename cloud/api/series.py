@@ -38,7 +38,7 @@ from pydantic import TypeAdapter
 from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, StoreDep
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.stations import SeriesPublic
-from watertel.cloud.quality.hourly import HOUR, day_rollups, first_rolled_hour, hour_floor, hour_rollups
+from watertel.cloud.quality.hourly import HOUR, day_rollups, hour_floor, hour_rollups
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
 from watertel.readings import Quality
@@ -125,26 +125,18 @@ def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: Anc
     start = end - DAY_MS if start is None else start
     if start >= end:
         raise HTTPException(422, f"from must be before to (got from {start}, to {end})")
-    where = " FROM readings WHERE station = ? AND point = ? AND t_ms >= ? AND t_ms < ?"
-    key = (station, point, start, end)
-    # the store has no method for these reads yet: its SQL runs on both back-ends
-    rows = store._rows  # noqa: SLF001
-    (count,) = rows("SELECT count(*)" + where, key)[0]
-    unit = rows("SELECT unit" + where + " ORDER BY t_ms DESC LIMIT 1", key)
-    unit = unit or rows("SELECT unit FROM readings WHERE station = ? AND point = ? ORDER BY t_ms DESC LIMIT 1",
-                        (station, point))
-    answer = {"station": station, "point": point, "unit": unit[0][0] if unit else "", "from": start, "to": end,
-              "count": count}
+    count = store.series_count(station, point, start, end)
+    answer = {"station": station, "point": point, "unit": store.series_unit(station, point, start, end),
+              "from": start, "to": end, "count": count}
     step = step or aged_out(store, station, point, start, end, max_points)
     if step:
         return SERIES.validate_python({**answer, **rolled_up(store, station, point, start, end, step, max_points, rates.tz)})
     if count <= max_points:
         return SERIES.validate_python({**answer, "mode": "raw", "bucket_ms": None, "points": [
             {"t_ms": t, "value": _clean(v), "quality": Quality(q).name}
-            for t, v, q in rows("SELECT t_ms, value, quality" + where + " ORDER BY t_ms", key)]})
+            for t, v, q in store.series_raw(station, point, start, end)]})
     width = -(-(end - start) // max_points)
-    buckets = rows("SELECT (t_ms - ?) / ? AS b, count(*), min(value), max(value), avg(value)" + where
-                   + " GROUP BY b ORDER BY b", (start, width, *key))
+    buckets = store.series_buckets(station, point, start, end, width)
     return SERIES.validate_python({**answer, "mode": "buckets", "bucket_ms": width, "points": [
         {"t_ms": start + int(b) * width, "n": n, "min": _clean(lo), "max": _clean(hi), "mean": _clean(mean)}
         for b, n, lo, hi, mean in buckets]})
@@ -152,11 +144,10 @@ def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: Anc
 
 def aged_out(store: SqlStore, station: str, point: str, start: int, end: int, max_points: int) -> str | None:
     """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading."""
-    first = first_rolled_hour(store, station, point, hour_floor(start), end)
+    first = store.first_rolled_hour(station, point, hour_floor(start), end)
     if first is None:
         return None
-    (raw,) = store._rows("SELECT min(t_ms) FROM readings WHERE station = ? AND point = ? AND t_ms >= ? AND t_ms < ?",
-                         (station, point, start, end))[0]
+    raw = store.first_sample_ms(station, point, start, end)
     if raw is not None and first >= hour_floor(raw):
         return None
     return "hour" if -(-(end - hour_floor(start)) // HOUR) <= max_points else "day"

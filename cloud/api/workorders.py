@@ -20,9 +20,9 @@ from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import Note
 from watertel.cloud.api.schemas.workorders import (OrderState, WorkOrderAssign, WorkOrderCreate, WorkOrderListed,
                                                    WorkOrderPublic, WorkOrderReport)
-from watertel.cloud.config import Role
 from watertel.cloud.store import SqlStore
 from watertel.cloud.store.handling import HandlingError
+from watertel.cloud.users import Role
 
 CREW_ONLY = frozenset({Role.CREW})
 router = APIRouter(prefix="/api/workorders", tags=["work orders"], responses=refusals(401, 403))

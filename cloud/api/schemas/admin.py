@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from watertel.cloud.alarms.lifecycle import Severity
-from watertel.cloud.config import NAME, Role
+from watertel.cloud.users import NAME, Role
 
 PASSWORD = Field(min_length=8, max_length=1024)
 RoleName = Literal["admin", "operator", "crew", "viewer"]

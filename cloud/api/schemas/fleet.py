@@ -1,4 +1,5 @@
-"""The gateway fleet: each gateway's line of the fleet view (cloud/fleet.py ``FleetStatus.row``).
+"""The gateway fleet: each gateway's line of the fleet view (cloud/gateway_status.py
+``GatewayStatus.row``).
 
 Everything but ``gateway``, ``stations`` and ``status`` comes from the gateway's own (unsigned)
 status messages and is null until one arrived."""

@@ -1,4 +1,4 @@
-"""Water-withdrawal permits with their year so far (cloud/quality/permits_report.py ``row``, plus
+"""Water-withdrawal permits with their year so far (cloud/permits/report.py ``row``, plus
 what the console shows beside it)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, computed_field
 
-from watertel.cloud.config import NAME
+from watertel.cloud.gateways import NAME
 from watertel.cloud.permits import Permit
 from watertel.cloud.registry import Station
 

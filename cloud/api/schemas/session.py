@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from watertel.cloud.config import Role
+from watertel.cloud.users import Role
 
 
 class Login(BaseModel):

@@ -1,6 +1,6 @@
 """The gateway fleet in the console: ``GET /api/fleet`` (operators and admins).
 
-Each registered gateway's line of the fleet view (cloud/fleet.py, as `watertel cloud fleet`
+Each registered gateway's line of the fleet view (cloud/gateway_status.py, as `watertel cloud fleet`
 prints it: agent version, config hash, clock offset, buffer depth, last contact) plus one word
 for the console, ``status``:
 
@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Request
 from watertel.cloud.api.deps import AncestryDep, Writer
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.fleet import FleetPublic
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.gateway_status import GatewayStatus
 
 if TYPE_CHECKING:
     from watertel.cloud.config import CloudConfig
@@ -69,7 +69,7 @@ router = APIRouter(prefix="/api", tags=["fleet"], responses=refusals(401, 403))
 def gateways(who: Writer, ancestry: AncestryDep, setup: Annotated[FleetSetup, Depends(get_fleet_setup)]) -> FleetPublic:
     """Every gateway you may see, sorted by id, with its status and when it was last heard from."""
     now = int(time.time() * 1000)
-    fleet = FleetStatus(setup.folder)
+    fleet = GatewayStatus(setup.folder)
     out = []
     for gateway, stations in sorted(setup.gateways.items()):
         if not any(who.sees(ancestry.get(s)) for s in stations):

@@ -1,5 +1,6 @@
-"""The fleet view: every gateway's agent version, config hash, clock offset, buffer depth and last
-contact (`watertel cloud fleet --config cloud.yaml`).
+"""The gateways' status as the cloud last heard it (the console's and the CLI's "fleet" view): every
+gateway's agent version, config hash, clock offset, buffer depth and last contact (`watertel cloud
+fleet --config cloud.yaml`, ``GET /api/fleet``). Not the simulated gateways of simulators/fleet*.py.
 
 The ingest keeps the latest status message of each gateway (the retained birth, refreshed by the
 agent every ``uplink.status_every_s``) in ``<data_dir>/fleet/<gateway>.status.json`` and the time
@@ -25,7 +26,7 @@ from watertel.cloud.files import write_atomic
 TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
 
 
-class FleetStatus:
+class GatewayStatus:
     """The latest status and last contact of each gateway, one small file each."""
 
     def __init__(self, folder: Path) -> None:
@@ -71,7 +72,7 @@ class FleetStatus:
             return None
 
     def row(self, gateway: str) -> dict[str, Any]:
-        """One gateway's line of the fleet view (None where nothing was heard yet)."""
+        """One gateway's line of the status view (None where nothing was heard yet)."""
         entry = self.status(gateway) or {}
         status = entry.get("status", {})
         clock, buffer = status.get("clock") or {}, status.get("buffer") or {}
@@ -95,8 +96,8 @@ def _ago(ms: int | None, now: float) -> str:
     return "never" if ms is None else f"{max(0.0, now - ms / 1000):.0f} s ago"
 
 
-def fleet_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
-    """The fleet as aligned text columns for an operator's terminal."""
+def status_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
+    """The gateways' rows as aligned text columns for an operator's terminal."""
     now = time.time() if now is None else now
     head = ("gateway", "state", "version", "config", "clock offset", "buffer", "conditions", "last contact")
     lines = [head]
