@@ -72,24 +72,37 @@ class GatewayStatus:
             return None
 
     def row(self, gateway: str) -> dict[str, Any]:
-        """One gateway's line of the status view (None where nothing was heard yet)."""
+        """One gateway's line of the status view (None where nothing was heard yet).
+
+        A status message is not signed: a field of an unexpected type shows as None, never as
+        an error of the whole view."""
         entry = self.status(gateway) or {}
-        status = entry.get("status", {})
-        clock, buffer = status.get("clock") or {}, status.get("buffer") or {}
+        status = _field(entry.get("status"), dict) or {}
+        clock, buffer = _field(status.get("clock"), dict) or {}, _field(status.get("buffer"), dict) or {}
         if "offset_ms" in clock:
-            offset, source = clock["offset_ms"], "check_clock"
+            offset, source = _field(clock["offset_ms"], (int, float)), "check_clock"
         else:
             offset, source = entry.get("clock_estimate_ms"), "status" if "clock_estimate_ms" in entry else None
-        change = status.get("config_change") or {}
+        change = _field(status.get("config_change"), dict) or {}
+        state = _field(change.get("state"), str)
         return {
-            "gateway": gateway, "state": status.get("state"), "version": status.get("version"),
-            "config_sm3": status.get("config_sm3"), "clock_offset_ms": offset, "clock_offset_source": source,
-            "clock_synchronised": clock.get("synchronised"),
-            "buffer_unsealed": buffer.get("unsealed"), "buffer_batches_pending": buffer.get("batches_pending"),
-            "buffer_bytes": buffer.get("bytes"), "conditions": sorted(status.get("conditions") or {}),
-            "last_config_change": change.get("state") and f"{change['state']} ({change.get('command_id')})",
+            "gateway": gateway, "state": _field(status.get("state"), str), "version": _field(status.get("version"), str),
+            "config_sm3": _field(status.get("config_sm3"), str), "clock_offset_ms": offset, "clock_offset_source": source,
+            "clock_synchronised": _field(clock.get("synchronised"), bool),
+            "buffer_unsealed": _field(buffer.get("unsealed"), int),
+            "buffer_batches_pending": _field(buffer.get("batches_pending"), int),
+            "buffer_bytes": _field(buffer.get("bytes"), int),
+            "conditions": sorted(str(c) for c in _field(status.get("conditions"), dict) or {}),
+            "last_config_change": state and f"{state} ({_field(change.get('command_id'), str)})",
             "last_contact_ms": self.last_contact_ms(gateway), "status_received_ms": entry.get("received_ms"),
         }
+
+
+def _field(value: Any, kind: type | tuple[type, ...]) -> Any:
+    """``value`` if it is of ``kind`` (a bool is not a number here), else None."""
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        return None
+    return value if isinstance(value, kind) else None
 
 
 def _ago(ms: int | None, now: float) -> str:
