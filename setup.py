@@ -10,17 +10,20 @@ Python headers the install still succeeds, and watertel.envelope uses its pure-P
 bytes, slower).
 """
 
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 PARTS = ("edge_agent", "cloud", "simulators", "firmware_profiles")
+PACKAGE_DIR = {"watertel": "watertel", **{f"watertel.{part}": part for part in PARTS}}
 
-packages = ["watertel", *(f"watertel.{p}" for p in find_packages("watertel"))]
-for part in PARTS:
-    packages += [f"watertel.{part}", *(f"watertel.{part}.{p}" for p in find_packages(part))]
+
+def packages(name: str, folder: str) -> list[str]:
+    """``name`` and every folder below ``folder``, data-only ones too (cloud/api/static)."""
+    return [name, *(f"{name}.{sub}" for sub in find_namespace_packages(folder, exclude=["*__pycache__*"]))]
+
 
 setup(
-    packages=packages,
-    package_dir={"watertel": "watertel", **{f"watertel.{part}": part for part in PARTS}},
+    packages=[p for name, folder in PACKAGE_DIR.items() for p in packages(name, folder)],
+    package_dir=PACKAGE_DIR,
     ext_modules=[Extension("watertel._payload", ["watertel/_payload.c"], optional=True,
                            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"])],
 )

@@ -102,7 +102,8 @@ def store_rows(cfg_path: Path) -> list[tuple[str, int, int]]:
     from watertel.cloud.config import load_cloud_config
     from watertel.cloud.store import open_store
 
-    store = open_store(load_cloud_config(cfg_path))
+    cfg = load_cloud_config(cfg_path)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         rows = store._rows("SELECT gateway_id, seq, received_ms FROM envelopes")
         return [(gw, store._from_seq(seq), received) for gw, seq, received in rows]

@@ -108,10 +108,10 @@ def time_store(sts: list[Station], batches: list[list[tuple]], period: Period, c
 def time_rollups(sts: list[Station], period: Period, cfg: RatesConfig, runs: int) -> dict:
     """A report read from ``rate_days`` (filled directly), and the refresh of one day from raw."""
     from watertel.cloud.quality.report import build_report
-    from watertel.cloud.quality.rollups import UPSERT, Basis, refresh
+    from watertel.cloud.quality.rollups import Basis, refresh
     from watertel.cloud.quality.rates import service_intervals
     from watertel.cloud.registry import County, City, Province, Registry, RegistryFile
-    from watertel.cloud.store.sql import DIRTY_BUCKET_MS
+    from watertel.cloud.store.schema import DIRTY_BUCKET_MS
     from watertel.cloud.store.sqlite import SqliteStore
 
     registry = Registry(RegistryFile(provinces=[Province(id="p", name="p", cities=[
@@ -126,8 +126,7 @@ def time_rollups(sts: list[Station], period: Period, cfg: RatesConfig, runs: int
             on_time = received - rng.integers(0, 6, len(bounds) - 1)
             rows += [(day, st.id, b, int(r), int(o), 0, int(r // 200)) for day, b, r, o in
                      zip(bounds, basis.days(st, service_intervals(st, period), bounds), received, on_time)]
-        with store._write():
-            store._execute_many(UPSERT, rows)
+        store.put_rate_days(rows)
         say(f"rollups: {len(rows):,} rate_days rows stored")
         day = Period("one day", period.last, period.last, cfg.tz)
         batches = readings(sts, day, seed=3)

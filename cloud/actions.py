@@ -1,11 +1,10 @@
-"""What the `watertel cloud …`, `audit`, `broker` and `report summary` subcommands do (declared in
-``cli``); the reports, the offline rates and the backtest have their handlers beside their code."""
+"""What the `watertel cloud …`, `audit` and `broker` subcommands do (declared in ``cli``); the
+reports and the offline rates are in report_actions.py, the backtest beside its code."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import getpass
 import json
 import signal
@@ -18,12 +17,10 @@ from watertel.cloud.api.auth import hash_password as hash_console_password
 from watertel.cloud.broker import run_broker
 from watertel.cloud.commands import send_command
 from watertel.cloud.config import CloudConfig, load_cloud_config
-from watertel.cloud.fleet_cli import run_fleet
-from watertel.cloud.report import station_summary
+from watertel.cloud.gateway_status_cli import run as run_gateways
 from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
-from watertel.cloud.store import open_store
-from watertel.cloud.store.sql import SCHEMA_VERSION
+from watertel.cloud.store import SCHEMA_VERSION, open_store
 from watertel.errors import OperatorError
 
 
@@ -53,14 +50,15 @@ def backup(args: argparse.Namespace) -> int:
     out = args.file or args.out
     if not out:
         raise OperatorError("watertel cloud backup needs a FILE (or --out FILE)")
-    size = store_backup.backup(load_cloud_config(args.config), Path(out))
+    cfg = load_cloud_config(args.config)
+    size = store_backup.backup(cfg.store, cfg.data_dir, Path(out))
     print(f"backup written: {out} ({size} bytes)")
     return 0
 
 
 def restore(args: argparse.Namespace) -> int:
     cfg = load_cloud_config(args.config)
-    store_backup.restore(cfg, Path(args.file), args.force)
+    store_backup.restore(cfg.store, cfg.data_dir, Path(args.file), args.force)
     print(f"restored {args.file} into the {cfg.store.kind} store")
     return 0
 
@@ -83,14 +81,14 @@ def command(args: argparse.Namespace) -> int:
 
 def migrate(args: argparse.Namespace) -> int:
     cfg = load_cloud_config(args.config)
-    open_store(cfg, migrate=True).close()
+    open_store(cfg.store, cfg.data_dir, migrate=True).close()
     print(f"the {cfg.store.kind} store is at schema version {SCHEMA_VERSION}")
     return 0
 
 
 def fleet(args: argparse.Namespace) -> int:
     """`cloud fleet` and `cloud rollout`."""
-    return run_fleet(load_cloud_config(args.config), args)
+    return run_gateways(load_cloud_config(args.config), args)
 
 
 def registry(args: argparse.Namespace) -> int:
@@ -101,7 +99,7 @@ def registry(args: argparse.Namespace) -> int:
 def audit(args: argparse.Namespace) -> int:
     """verify: walk the audit log's SM3 chain; exit 1 at the first row that does not fit."""
     cfg: CloudConfig = load_cloud_config(args.config)
-    store = open_store(cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         verdict = audit_log.verify(store)
     finally:
@@ -125,16 +123,4 @@ def broker(args: argparse.Namespace) -> int:
         await run_broker(host or "127.0.0.1", int(port), stop)
 
     asyncio.run(main())
-    return 0
-
-
-def summary(args: argparse.Namespace) -> int:
-    """`report summary`: per-station totals as JSON or CSV."""
-    rows = station_summary(load_cloud_config(args.config))
-    if args.format == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["station"])
-        writer.writeheader()
-        writer.writerows(rows)
     return 0

@@ -11,8 +11,8 @@ gap, and a row put in between breaks the next link. `watertel audit verify` walk
 (`verify`). What a chain alone cannot show is rows cut off its end: keep copies of the latest
 hash elsewhere (backups, or a report) to check against.
 
-The table lives in the store (schema version 3); this module writes it through the store's
-write transaction, with the chain locked so two API processes append one after the other.
+The table lives in the store (schema version 3, cloud/store/audit.py), which appends each row in
+a write transaction with the chain locked, so two API processes append one after the other.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from watertel.cloud.store.sql import SqlStore, now_ms
+from watertel.cloud.store import SqlStore, now_ms
+from watertel.cloud.store.audit import AuditRow
 from watertel.crypto import sm3
 
 GENESIS = "00" * 32
-COLUMNS = ("id", "t_ms", "actor", "role", "client", "method", "path", "summary", "status", "prev_hash", "hash")
-_CHAIN_LOCK = "audit:chain"  # never a gateway id (those match [A-Za-z0-9_.-]+)
 
 
 @dataclass(frozen=True)
@@ -58,25 +57,18 @@ class Entry:
 def append(store: SqlStore, *, actor: str, role: str, client: str, method: str, path: str, summary: str,
            status: int, t_ms: int | None = None) -> Entry:
     """Add one row at the end of the chain (its own short write transaction)."""
-    with store._write():
-        store._lock_chain(_CHAIN_LOCK)
-        last = store._rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-        last_id, prev = (int(last[0][0]), last[0][1]) if last else (0, GENESIS)
+
+    def seal(last_id: int, last_hash: str | None) -> AuditRow:
         draft = Entry(last_id + 1, now_ms() if t_ms is None else t_ms, actor, role, client, method, path,
-                      summary[:200], status, prev, "")
-        entry = Entry(**{**asdict(draft), "hash": draft.expected_hash()})
-        store._execute(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                       tuple(asdict(entry).values()))
-    return entry
+                      summary[:200], status, GENESIS if last_hash is None else last_hash, "")
+        return AuditRow(**{**asdict(draft), "hash": draft.expected_hash()})
+
+    return _entry(store.append_audit(seal))
 
 
 def recent(store: SqlStore, limit: int = 100, before_id: int | None = None) -> list[Entry]:
     """The latest rows, newest first (``before_id``: the page before that row)."""
-    sql = f"SELECT {', '.join(COLUMNS)} FROM audit"
-    params: tuple = ()
-    if before_id is not None:
-        sql, params = sql + " WHERE id < ?", (before_id,)
-    return [_entry(row) for row in store._rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))]
+    return [_entry(row) for row in store.audit_rows(limit, before_id)]
 
 
 def _entry(row: tuple) -> Entry:
@@ -97,9 +89,8 @@ class Verdict:
 
 def verify(store: SqlStore, batch: int = 5000) -> Verdict:
     """Walk the chain from the first row; stop at the first row that does not fit."""
-    cur = store._execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY id")
     expected_id, prev, count = 1, GENESIS, 0
-    while rows := cur.fetchmany(batch):
+    for rows in store.audit_batches(batch):
         for row in rows:
             entry = _entry(row)
             if entry.id != expected_id:

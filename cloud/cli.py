@@ -7,6 +7,10 @@ from __future__ import annotations
 import argparse
 
 ACTIONS = "watertel.cloud.actions"
+REPORTS = "watertel.cloud.report_actions"
+CSV_NOTE = ("CSV files: UTF-8 (with or without a BOM), or GB18030/GBK as Excel on Chinese Windows saves them"
+            " (a warning says so); another encoding is refused with the fix. Dates and times: ISO 8601 or Excel's"
+            " 2026/10/1 8:05. Every bad cell is listed as file:line: column: problem (fix). Reader: cloud/csv_tables.")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     _add_report(sub)
 
-    p = sub.add_parser("rates", help="data-quality rates offline, from CSV files of arrivals and stations")
+    p = sub.add_parser("rates", help="data-quality rates offline, from CSV files of arrivals and stations",
+                       epilog=CSV_NOTE + " Formats: cloud/quality/offline.py.")
     p.add_argument("--arrivals", required=True, help="CSV: station,sample_time,received_time,flag[,point]")
     p.add_argument("--stations", required=True,
                    help="CSV: station,region (province/city/county),interval_minutes,commissioned,decommissioned")
@@ -32,12 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="cloud YAML whose quality: section sets targets and rules (default: built-in)")
     p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     p.add_argument("--out", help="write to this file instead of standard output")
-    p.set_defaults(handler="watertel.cloud.quality.cli:run_offline")
+    p.set_defaults(handler=f"{REPORTS}:rates_offline")
 
     p = sub.add_parser("alarms", help="alarm rules offline: backtest them over historical readings (CSV)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = actions.add_parser("backtest", help="the alarms the rules would have raised over --readings (JSON or CSV);"
-                           " formats in cloud/alarms/backtest.py")
+                           " formats in cloud/alarms/backtest.py", epilog=CSV_NOTE)
     a.add_argument("--readings", required=True, help="CSV: station,point,sample_time,value,quality[,unit]")
     a.add_argument("--stations", required=True, help="CSV: station,region,kind,interval_minutes"
                    "[,permit_m3,permit_year_start,area,area_role]")
@@ -91,7 +96,8 @@ def _add_cloud(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--out", help="write here instead of standard output")
     a = action("import", "replace the registry from a .yaml or .csv (validated first, previous kept as .bak)",
                "registry")
-    a.add_argument("file", help="the registry to import (.yaml or .csv)")
+    a.epilog = CSV_NOTE + " Columns: cloud/registry_csv.py."
+    a.add_argument("file", help="the registry to import (.yaml, or .csv: one row per station)")
     a.add_argument("--dry-run", action="store_true", help="validate and show the changes, write nothing")
 
 
@@ -101,7 +107,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     a = actions.add_parser("summary", help="per-station totals")
     a.add_argument("--config", required=True, help="cloud YAML")
     a.add_argument("--format", choices=["json", "csv"], default="json")
-    a.set_defaults(handler=f"{ACTIONS}:summary")
+    a.set_defaults(handler=f"{REPORTS}:summary")
     a = actions.add_parser("rates", help="completeness, upload, timeliness and abnormal rates per station and region")
     a.add_argument("--config", required=True, help="cloud YAML")
     a.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
@@ -111,9 +117,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--out", help="write to this file instead of standard output (needed for xlsx on a terminal)")
     a.add_argument("--from-raw", action="store_true",
                    help="count from the raw readings instead of the day rollups (a check: same figures)")
-    a.set_defaults(handler="watertel.cloud.quality.cli:run")
+    a.set_defaults(handler=f"{REPORTS}:rates")
     a = actions.add_parser("permits", help="withdrawal against each permit, tier and projected exceedance")
     a.add_argument("--config", required=True, help="cloud YAML")
     a.add_argument("--format", choices=["json", "csv"], default="json")
     a.add_argument("--year", type=int, help="the permit year starting in this calendar year (default: now)")
-    a.set_defaults(handler="watertel.cloud.quality.permits_report:run")
+    a.set_defaults(handler=f"{REPORTS}:permits")

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from watertel.cloud.config import CloudConfig
-from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.commands import COMMANDS, Answer, CommandError, command
 from watertel.crypto import SM2PrivateKey
 from watertel.errors import OperatorError
@@ -21,7 +21,7 @@ async def send_command(cfg: CloudConfig, gateway_id: str, name: str, args: dict[
     entry = next((g for g in cfg.gateways if g.id == gateway_id), None)
     if entry is None:
         raise OperatorError(f"gateway {gateway_id!r} is not registered in the cloud config")
-    gateway_key = Registry([entry]).key(gateway_id, entry.key_id)
+    gateway_key = GatewayKeys([entry]).key(gateway_id, entry.key_id)
     command_id, message = command(gateway_id, name, args, SM2PrivateKey.from_pem(cfg.command_key.read_text()),
                                   ttl_s=timeout_s)
     m, prefix = cfg.mqtt, cfg.mqtt.topic_prefix

@@ -1,141 +1,38 @@
-"""Cloud service configuration (YAML, validated on load; relative paths against its folder)."""
+"""Cloud service configuration (YAML, validated on load; relative paths against its folder).
+
+Each section's model belongs to the package that uses it (``store:`` to cloud/store/config.py,
+``alarms:`` to cloud/alarms/config.py, ``mqtt:`` to cloud/mqtt.py, …); this module assembles them
+into ``CloudConfig``, reads the files some sections may live in (gateways, users, notifications)
+and checks what spans sections. Only ``api:`` is defined here: the API sits above the config (it
+is handed the assembled sections), so its settings cannot live in its own package.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.gateways import GatewayEntry
+from watertel.cloud.gateways_file import load_gateways_file
+from watertel.cloud.mqtt import MqttConfig
 from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.notify.notifications_file import load_notifications_file
 from watertel.cloud.quality.config import RatesConfig, ReportsConfig
-from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
-from watertel.tls import TlsConfig
-
-if TYPE_CHECKING:
-    import aiomqtt
-
-NAME = r"^[A-Za-z0-9_.-]+$"
-
-
-class PreviousKey(Strict):
-    """A key being rotated out: still accepted for envelopes created before ``valid_until``."""
-
-    key_id: str = Field(pattern=NAME)
-    public_key: Path
-    valid_until: dt.datetime  # ISO 8601 with offset, e.g. 2026-12-01T00:00:00+08:00
-
-    @field_validator("valid_until")
-    @classmethod
-    def _aware(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time zone, e.g. 2026-12-01T00:00:00+08:00")
-        return value
-
-
-class PreviousPayloadKey(PayloadKeyConfig):
-    """An SM4 payload key being rotated out: still decrypts envelopes created before ``valid_until``."""
-
-    valid_until: dt.datetime  # ISO 8601 with offset
-
-    _aware = field_validator("valid_until")(PreviousKey._aware.__func__)
-
-
-class GatewayEntry(Strict):
-    """A registered gateway: its signing key and the stations it may report for.
-
-    Rotation: the new key becomes ``key_id``/``public_key`` and the old one moves to
-    ``previous_keys`` with the end of the overlap. Revocation: its id goes to ``revoked_keys``
-    and envelopes signed with it are refused as ``key_revoked`` whenever they were made.
-    SM4 payload keys rotate the same way: ``payload_key`` is the current one, the old one moves to
-    ``previous_payload_keys`` (refused as ``payload_key_expired`` after ``valid_until``), and a
-    key id in ``retired_payload_keys`` is refused as ``payload_key_retired`` whenever used.
-    """
-
-    id: str = Field(pattern=NAME)
-    key_id: str = Field(pattern=NAME)
-    public_key: Path  # SubjectPublicKeyInfo PEM from `watertel keys new`
-    stations: list[str] = Field(min_length=1)
-    previous_keys: list[PreviousKey] = []
-    revoked_keys: list[str] = []
-
-    @model_validator(mode="after")
-    def _consistent(self) -> GatewayEntry:
-        ids = [self.key_id, *(k.key_id for k in self.previous_keys)]
-        if len(set(ids)) != len(ids):
-            raise ValueError("a key id may appear only once among key_id and previous_keys")
-        if set(ids) & set(self.revoked_keys):
-            raise ValueError(f"revoked keys cannot also be valid: {sorted(set(ids) & set(self.revoked_keys))}")
-        return self
-    payload_key: PayloadKeyConfig | None = None  # set: this gateway's payloads must be SM4-GCM encrypted
-    previous_payload_keys: list[PreviousPayloadKey] = []
-    retired_payload_keys: list[str] = []
-
-    @model_validator(mode="after")
-    def _payload_keys_consistent(self) -> GatewayEntry:
-        if self.previous_payload_keys and not self.payload_key:
-            raise ValueError("previous_payload_keys needs a current payload_key (the one the gateway encrypts with now)")
-        ids = [k.key_id for k in ([self.payload_key] if self.payload_key else []) + self.previous_payload_keys]
-        if len(set(ids)) != len(ids):
-            raise ValueError("an SM4 key id may appear only once among payload_key and previous_payload_keys")
-        if set(ids) & set(self.retired_payload_keys):
-            raise ValueError(f"retired payload keys cannot also be valid: {sorted(set(ids) & set(self.retired_payload_keys))}")
-        return self
-
-
-class MqttConfig(Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    topic_prefix: str = Field("watertel", pattern=r"^[A-Za-z0-9_/-]+$")
-    client_id: str = "watertel-ingest"
-    username: str | None = None
-    password_file: Path | None = None
-    tls: TlsConfig | None = None  # set in production: the broker's CA (and a client certificate)
-    shared_group: str | None = None  # `$share/<group>/…` so several workers split the load
-
-    def client(self, identifier: str, **options: Any) -> aiomqtt.Client:
-        """A client of this broker with these credentials and TLS (the password read now)."""
-        import aiomqtt
-
-        password = self.password_file.read_text().strip() if self.password_file else None
-        return aiomqtt.Client(self.host, self.port, identifier=identifier, username=self.username, password=password,
-                              tls_context=self.tls.context() if self.tls else None, **options)
-
-
-class Role(str, Enum):
-    """What a user may do: admins everything; operators read and write; crews and viewers read
-    (crews will get their own work-order writes); the checks are in cloud/api/deps.py."""
-
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    CREW = "crew"
-    VIEWER = "viewer"
-
-
-PASSWORD_HASH = (r"\$argon2(id|i|d)\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
-                 r"|scrypt\$[0-9]+\$[0-9a-f]{32}\$[0-9a-f]{64,}")  # argon2 now; scrypt from before still verifies
-
-
-class UserEntry(Strict):
-    username: str = Field(pattern=NAME)
-    password_hash: str  # from `watertel cloud hash-password`; never a clear-text password
-    role: Role = Role.VIEWER  # least privilege when not given (users configured before roles existed)
-    regions: list[str] = []  # region ids from the registry (province, city or county); empty: all regions
-
-    @field_validator("password_hash")
-    @classmethod
-    def _hash(cls, value: str) -> str:
-        if not re.fullmatch(PASSWORD_HASH, value):
-            raise ValueError("not a password hash (paste what `watertel cloud hash-password` prints)")
-        return value
+from watertel.cloud.registry import load_registry
+from watertel.cloud.resend import ResendConfig
+from watertel.cloud.store.config import InfluxConfig, PostgresStoreConfig, RetentionConfig, SqliteStoreConfig
+from watertel.cloud.users import UserEntry
+from watertel.cloud.users_file import load_users_file
+from watertel.config import ConfigError, Strict, load_model, resolve
 
 
 class ApiConfig(Strict):
+    """``api:``: where the API and console listen, the users (or their file) and the login limits."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     users: list[UserEntry] = []
@@ -155,91 +52,6 @@ class ApiConfig(Strict):
         return self
 
 
-class SqliteStoreConfig(Strict):
-    kind: Literal["sqlite"] = "sqlite"  # watertel.db in data_dir
-
-
-class PostgresStoreConfig(Strict):
-    kind: Literal["postgres"] = "postgres"
-    dsn: str  # libpq connection string without the password, e.g. "host=db.local dbname=watertel user=watertel"
-    password_file: Path | None = None  # the password never sits in the YAML
-
-    def connection(self) -> str:
-        if not self.password_file:
-            return self.dsn
-        password = self.password_file.read_text().strip().replace("\\", "\\\\").replace("'", "\\'")
-        return f"{self.dsn} password='{password}'"
-
-
-class RetentionConfig(Strict):
-    """How long raw readings and hour rollups are kept (none: for ever); applied in the background
-    in small batches, cutoffs on whole hours (cloud/service.py).
-
-    ``raw_days_by_point``: raw readings of these point names kept this long instead of
-    ``raw_days`` (e.g. ``{turbidity: 90, total: 3650}``). ``hourly_days``: the hour rollups
-    (``point_hours``, cloud/quality/hourly.py) that series and day figures use once raw data is gone.
-    """
-
-    raw_days: float | None = Field(None, gt=0)
-    raw_days_by_point: dict[str, float] = {}
-    hourly_days: float | None = Field(3650.0, gt=0)
-    every_s: float = Field(3600.0, gt=0)
-
-    @field_validator("raw_days_by_point")
-    @classmethod
-    def _points(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = [f"{k}: {v}" for k, v in value.items() if not re.fullmatch(r"[a-z][a-z0-9_]*", k) or not v > 0]
-        if bad:
-            raise ValueError(f"each key a point name (a-z, 0-9, _) and each value > 0 days (got {', '.join(bad)})")
-        return value
-
-    @model_validator(mode="after")
-    def _hours_outlive_raw(self) -> RetentionConfig:
-        raw = {"raw_days": self.raw_days, **{f"raw_days_by_point.{p}": d for p, d in self.raw_days_by_point.items()}}
-        longer = [f"{key} ({days:g})" for key, days in raw.items() if days and self.hourly_days and days > self.hourly_days]
-        if longer:
-            raise ValueError(f"hourly_days ({self.hourly_days:g}) is shorter than {', '.join(longer)}: hour rollups"
-                             " must outlive the raw readings they come from (raise hourly_days)")
-        return self
-
-
-class InfluxConfig(Strict):
-    """Optional mirror of stored readings to InfluxDB 2/3 (cloud/store/influx_mirror.py); the SQL
-    store stays the record. The token is read from ``token_file`` when the mirror starts, never
-    from the YAML and never logged."""
-
-    enabled: bool = False
-    url: str = Field("http://127.0.0.1:8086", pattern=r"^https?://")
-    org: str = ""
-    bucket: str = "watertel"
-    token_file: Path | None = None
-    measurement: str = Field("reading", pattern=NAME)
-    batch_size: int = Field(1000, ge=1, le=100_000)  # readings per POST /api/v2/write
-    flush_interval_ms: int = Field(1000, ge=10)  # a partial batch is sent after this long
-    max_retries: int = Field(5, ge=0)  # 5xx, 429, timeouts and lost connections; then the batch counts as failed
-    retry_interval_ms: int = Field(1000, gt=0)  # first back-off, doubled each retry up to max_retry_delay_ms
-    max_retry_delay_ms: int = Field(30_000, gt=0)
-    timeout_ms: int = Field(10_000, gt=0)  # per HTTP request
-    queue_size: int = Field(100_000, ge=1)  # readings waiting; beyond it new ones are dropped (counted)
-
-    @model_validator(mode="after")
-    def _complete(self) -> InfluxConfig:
-        if self.enabled and not (self.org and self.bucket and self.token_file):
-            raise ValueError("enabled: needs org, bucket and token_file (a file holding the API token)")
-        return self
-
-    def resolved(self, base: Path) -> InfluxConfig:
-        return self.model_copy(update={"token_file": resolve(base, self.token_file)})
-
-
-class ResendConfig(Strict):
-    """``resend:`` when the cloud asks a gateway for envelopes missing from its chain (cloud/resend.py;
-    needs ``command_key``, and the gateway's ``commands`` section)."""
-
-    after_s: float = Field(20.0, gt=0)  # a hole this old (since the envelope after it arrived) is asked for
-    repeat_s: float = Field(120.0, gt=0)  # and again this often while it stays open
-
-
 class CloudConfig(Strict):
     data_dir: Path
     store: SqliteStoreConfig | PostgresStoreConfig = Field(SqliteStoreConfig(), discriminator="kind")
@@ -257,7 +69,7 @@ class CloudConfig(Strict):
     alarms: AlarmsConfig = AlarmsConfig()  # data alarms: stopped, zeros, spikes, volume change; per-station overrides
     lifecycle: LifecycleConfig = LifecycleConfig()  # escalation, flapping, work-order due times
     notifications: NotificationsConfig = NotificationsConfig()  # webhook and e-mail routes (cloud/notify)
-    notifications_file: Path | None = None  # set: the notifications: section lives in this YAML (cloud/notifications_file.py), edited by the API
+    notifications_file: Path | None = None  # set: the notifications: section lives in this YAML (cloud/notify/notifications_file.py), edited by the API
     influx: InfluxConfig = InfluxConfig()  # optional mirror of stored readings to InfluxDB (off by default)
 
     @model_validator(mode="after")
@@ -278,14 +90,8 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
         "data_dir": resolve(base, cfg.data_dir),
         "command_key": resolve(base, cfg.command_key),
         "registry_file": resolve(base, cfg.registry_file),
-        "gateways": [g.model_copy(update={
-            "public_key": resolve(base, g.public_key),
-            "previous_keys": [k.model_copy(update={"public_key": resolve(base, k.public_key)}) for k in g.previous_keys],
-            "payload_key": g.payload_key and g.payload_key.resolved(base),
-            "previous_payload_keys": [k.resolved(base) for k in g.previous_payload_keys],
-        }) for g in cfg.gateways],
-        "store": cfg.store if cfg.store.kind == "sqlite" else cfg.store.model_copy(
-            update={"password_file": resolve(base, cfg.store.password_file)}),
+        "gateways": [g.resolved(base) for g in cfg.gateways],
+        "store": cfg.store.resolved(base) if isinstance(cfg.store, PostgresStoreConfig) else cfg.store,
         "notifications": cfg.notifications.resolved(base),
         "influx": cfg.influx.resolved(base),
         "mqtt": cfg.mqtt.model_copy(update={
@@ -316,10 +122,6 @@ def _with_files(path: Path, cfg: CloudConfig) -> tuple[CloudConfig, list[str]]:
     """The gateways of ``gateways_file``, the users of ``api.users_file`` and the notifications of
     ``notifications_file`` read into the config, so every part uses them as if the config held
     them; problems name their own file."""
-    from watertel.cloud.gateways_file import load_gateways_file
-    from watertel.cloud.notifications_file import load_notifications_file
-    from watertel.cloud.users_file import load_users_file
-
     update: dict[str, Any] = {}
     problems: list[str] = []
     if cfg.gateways_file is not None:
@@ -349,8 +151,6 @@ def _permit_retention_problems(path: Path, cfg: CloudConfig) -> list[str]:
     ret = cfg.retention
     if cfg.registry_file is None or not (ret.raw_days or ret.raw_days_by_point):
         return []
-    from watertel.cloud.registry import load_registry
-
     points = sorted({m.point for permit in load_registry(cfg.registry_file).permits for m in permit.meters})
     kept = {point: ret.raw_days_by_point.get(point, ret.raw_days) for point in points}
     return [f"{path}: retention: raw {point} readings kept {days:g} days, less than the permit year the over-permit"
@@ -365,8 +165,6 @@ def _user_region_problems(path: Path, cfg: CloudConfig) -> list[str]:
         return []
     if cfg.registry_file is None:
         return [f"{path}: api.users.{i}.regions: needs registry_file (the regions are defined there)" for i, _ in scoped]
-    from watertel.cloud.registry import load_registry
-
     known = set(load_registry(cfg.registry_file).regions())
     return [f"{path}: api.users.{i}.regions: {r!r} is not a region in {cfg.registry_file.name} (use a province, city or county id)"
             for i, u in scoped for r in u.regions if r not in known]

@@ -1,6 +1,6 @@
 """The gateways file (``gateways_file:`` in the cloud config): the gateways and their keys kept apart
 from the config, so the API can register, rotate and revoke keys and the ingest workers pick the
-change up while running (cloud/ingest/registry.py ``GatewaysWatcher``).
+change up while running (cloud/ingest/gateway_keys.py ``GatewaysWatcher``).
 
 Its format is the config's ``gateways:`` list under the same key::
 
@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import model_validator
 
-from watertel.cloud.config import GatewayEntry
-from watertel.config import ConfigError, Strict, parse_yaml, resolve, validate
+from watertel.cloud.gateways import GatewayEntry
+from watertel.config import ConfigError, Strict, parse_yaml, validate
+from watertel.crypto import SM2PublicKey
 
 KEYS_DIR = "gateway-keys"  # public keys posted to the API: <folder of the file>/gateway-keys/<gateway>/<key id>.pub.pem
 
@@ -52,12 +53,7 @@ def gateways_of(path: Path, data: Any, node: Any = None) -> list[GatewayEntry]:
     valid SM2 public key or SM4 key). Problems name the file, gateway index and key."""
     model = validate(path, data, node, GatewaysFile)
     base = path.parent
-    gateways = [g.model_copy(update={
-        "public_key": resolve(base, g.public_key),
-        "previous_keys": [k.model_copy(update={"public_key": resolve(base, k.public_key)}) for k in g.previous_keys],
-        "payload_key": g.payload_key and g.payload_key.resolved(base),
-        "previous_payload_keys": [k.resolved(base) for k in g.previous_payload_keys],
-    }) for g in model.gateways]
+    gateways = [g.resolved(base) for g in model.gateways]
     problems = [p for i, g in enumerate(gateways) for p in _key_problems(path, i, g)]
     if problems:
         raise ConfigError(path, problems)
@@ -73,8 +69,6 @@ def load_gateways_file(path: Path) -> list[GatewayEntry]:
 
 
 def _key_problems(path: Path, i: int, g: GatewayEntry) -> list[str]:
-    from watertel.crypto import SM2PublicKey
-
     problems = []
     for where, file in [("public_key", g.public_key),
                         *((f"previous_keys.{j}.public_key", k.public_key) for j, k in enumerate(g.previous_keys))]:

@@ -161,7 +161,7 @@ def _after(later: dt.date, earlier: dt.date) -> bool:
 class RegistryFile(Strict):
     provinces: list[Province] = []
     stations: list[Station] = []
-    permits: list[Permit] = []  # water-withdrawal permits (cloud/permits.py)
+    permits: list[Permit] = []  # water-withdrawal permits (cloud/permits/model.py)
 
 
 def to_ms(moment: dt.datetime | dt.date, tz: ZoneInfo) -> int:

@@ -1,6 +1,9 @@
 """The station registry as CSV, one row per station (`watertel cloud export --format csv`, import).
 
-UTF-8; a BOM from Excel is accepted::
+Export writes UTF-8. Import reads with the cloud's one CSV reader (``cloud/csv_tables``): UTF-8
+with or without Excel's BOM, or GB18030/GBK as Excel on Chinese Windows saves it (said in a
+warning; another encoding is refused with the fix); every problem is ``file:line: column: problem
+(fix)``. The columns (a column not listed is refused)::
 
     column              meaning (empty cell: not given)
     id, name            the station
@@ -10,7 +13,8 @@ UTF-8; a BOM from Excel is accepted::
     kind                intake, well, plant, network, quality, pressure, pump, level, drainage, other
     interval_minutes    or interval_seconds (exactly one)
     points              point names separated by ";" (empty: any point)
-    commissioned, decommissioned   a date (2026-10-10) or a date-time (2026-10-10T08:00+08:00)
+    commissioned, decommissioned   a date (2026-10-10, or Excel's 2026/10/10) or a date-time
+                        (2026-10-10T08:00+08:00)
     maintenance         windows separated by ";", each "START..END" and an optional note after a
                         space: "2026-10-12T08:00..2026-10-12T20:00 pump replaced"
     permit              the id of the permit this station's meter counts towards
@@ -34,8 +38,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from watertel.cloud.csv_tables import Row, open_table
+from watertel.cloud.csv_tables.cells import SEP, items
+from watertel.cloud.csv_tables.stations import SHARED, station_fields
 from watertel.cloud.registry import Registry, RegistryFile
-from watertel.config import ConfigError
 from watertel.errors import OperatorError
 
 STATION_COLUMNS = ("id", "name", "kind", "interval_minutes", "interval_seconds", "points", "commissioned",
@@ -46,7 +52,7 @@ PLAN_COLUMNS = {"plan_annual": "annual", "plan_monthly": "monthly", "plan_bimont
 METER_COLUMNS = {"meter_point": "point", "meter_coefficient": "coefficient", "meter_wraps_at": "wraps_at"}
 COLUMNS = ("id", "name", *REGION_COLUMNS, *STATION_COLUMNS[2:], "permit", *PERMIT_COLUMNS, *METER_COLUMNS,
            *PLAN_COLUMNS)
-SEP = ";"
+REQUIRED = ("id", "region", "commissioned")
 
 
 # --- CSV out ---------------------------------------------------------------------------------------
@@ -106,101 +112,68 @@ def _num(value: float | None) -> str:
 # --- CSV in ----------------------------------------------------------------------------------------
 
 
-class _Rows:
-    """Problems of a CSV as ``file: row N: column: problem (fix)``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.problems = path, []
-
-    def add(self, row: int | str, column: str, problem: str) -> None:
-        self.problems.append(f"{self.path}: row {row}: {column}: {problem}")
-
-
 def parse_csv(path: Path, base: RegistryFile) -> tuple[dict, dict[str, Any]]:
-    """The registry data of a station CSV (unvalidated), and where each entry came from (for
-    messages): ``{"stations": [row, …], "permits": [([rows], [meter rows]), …]}``. ``base``:
-    the current registry, whose regions the CSV keeps and may leave out of its rows."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(path, [f"{path}: cannot read as UTF-8 text ({err})"]) from err
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    problems = [f"{path}: row 1: {c}: unknown column (the columns are: {', '.join(COLUMNS)})"
-                for c in header if c not in COLUMNS]
-    problems += [f"{path}: row 1: {c}: required column is missing (add it)"
-                 for c in ("id", "region", "commissioned") if c not in header]
-    if problems:
-        raise ConfigError(path, problems)
-    rows = _Rows(path)
+    """The registry data of a station CSV (unvalidated), and the line each entry came from (for
+    messages): ``{"stations": [line, …], "permits": [(permit id, [lines], [meter lines]), …]}``.
+    ``base``: the current registry, whose regions the CSV keeps and may leave out of its rows."""
     tree = _Tree(base)
     stations, permits, where = [], {}, {"stations": [], "permits": []}
-    for n, raw in enumerate(reader, start=2):
-        cells = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        if None in raw:
-            rows.add(n, "(end)", f"{len(raw[None])} more cells than columns (quote cells that contain commas)")
-        if not any(cells.values()):
-            continue
-        tree.place(rows, n, cells)
-        stations.append(_station(rows, n, cells))
-        where["stations"].append(n)
-        _collect_permit(rows, n, cells, permits)
-    if rows.problems:
-        raise ConfigError(path, rows.problems)
+    with open_table(path, REQUIRED, known=COLUMNS) as table:
+        for row in table:
+            tree.place(row)
+            stations.append(_station(row))
+            where["stations"].append(row.line)
+            _collect_permit(row, permits)
+    table.problems.raise_if_any()
     data = {"provinces": tree.provinces(), "stations": stations, "permits": []}
-    for permit in permits.values():
+    for pid, permit in permits.items():
         data["permits"].append(permit["data"])
-        where["permits"].append((permit["rows"], permit["meter_rows"]))
+        where["permits"].append((pid, permit["rows"], permit["meter_rows"]))
     return data, where
 
 
-def _station(rows: _Rows, n: int, cells: dict[str, str]) -> dict[str, Any]:
-    station: dict[str, Any] = {k: cells[k] for k in STATION_COLUMNS if cells.get(k)}
-    station["region"] = cells.get("region", "")
-    if "points" in station:
-        station["points"] = _list(station["points"])
-    if "maintenance" in station:
+def _station(row: Row) -> dict[str, Any]:
+    """The station's fields: the shared columns, its county, its maintenance windows."""
+    station = station_fields(row, "id", SHARED)
+    station["region"] = row["region"]
+    if row["maintenance"]:
         station["maintenance"] = []
-        for part in _list(cells["maintenance"]):
+        for part in items(row["maintenance"]):
             span, _, note = part.partition(" ")
             start, dots, end = span.partition("..")
             if not dots:
-                rows.add(n, "maintenance", f"{part!r} is not START..END (e.g. 2026-10-12T08:00..2026-10-12T20:00 note)")
+                row.problem("maintenance", f"{part!r} is not START..END (e.g. 2026-10-12T08:00..2026-10-12T20:00 note)")
                 continue
             station["maintenance"].append({"start": start, "end": end, **({"note": note.strip()} if note.strip() else {})})
     return station
 
 
-def _collect_permit(rows: _Rows, n: int, cells: dict[str, str], permits: dict[str, dict]) -> None:
+def _collect_permit(row: Row, permits: dict[str, dict]) -> None:
     """Add this row's meter to its permit; the permit's own cells must agree across its rows."""
-    pid = cells.get("permit", "")
-    given = [c for c in (*PERMIT_COLUMNS, *METER_COLUMNS, *PLAN_COLUMNS) if cells.get(c)]
+    pid = row["permit"]
+    given = [c for c in (*PERMIT_COLUMNS, *METER_COLUMNS, *PLAN_COLUMNS) if row[c]]
     if not pid:
         for c in given:
-            rows.add(n, c, "given without a permit id (fill the permit column or clear this cell)")
+            row.problem(c, "given without a permit id (fill the permit column or clear this cell)")
         return
     entry = permits.setdefault(pid, {"data": {"id": pid, "meters": []}, "rows": [], "meter_rows": [], "from": {}})
-    entry["rows"].append(n)
+    entry["rows"].append(row.line)
     permit = entry["data"]
     for column, key in (*PERMIT_COLUMNS.items(), *PLAN_COLUMNS.items()):
-        if not (value := cells.get(column)):
+        if not (value := row[column]):
             continue
-        parsed = _list(value) if key in ("monthly", "bimonthly") else value
+        parsed = items(value) if key in ("monthly", "bimonthly") else value
         target = permit.setdefault("plan", {}) if column in PLAN_COLUMNS else permit
         if key in target and target[key] != parsed:
-            rows.add(n, column, f"{value!r} differs from row {entry['from'][column]} for permit {pid}"
+            row.problem(column, f"{value!r} differs from line {entry['from'][column]} for permit {pid}"
                                 " (give the same value on every row of a permit, or leave it empty)")
             continue
         target[key] = parsed
-        entry["from"].setdefault(column, n)
-    meter = {"station": cells.get("id", "")}
-    meter |= {key: cells[column] for column, key in METER_COLUMNS.items() if cells.get(column)}
+        entry["from"].setdefault(column, row.line)
+    meter = {"station": row["id"]}
+    meter |= {key: row[column] for column, key in METER_COLUMNS.items() if row[column]}
     permit["meters"].append(meter)
-    entry["meter_rows"].append(n)
-
-
-def _list(cell: str) -> list[str]:
-    return [part.strip() for part in cell.split(SEP) if part.strip()]
+    entry["meter_rows"].append(row.line)
 
 
 class _Tree:
@@ -220,32 +193,32 @@ class _Tree:
         self.nodes[id_] = {"level": level, "name": name, "parent": parent, "children": []}
         (self.nodes[parent]["children"] if parent else self.roots).append(id_)
 
-    def place(self, rows: _Rows, n: int, cells: dict[str, str]) -> None:
+    def place(self, row: Row) -> None:
         """Put the row's region chain in the tree, or check it against what is there."""
         parent: str | None = None
         for level, column in (("province", "province"), ("city", "city"), ("county", "region")):
-            id_, name = cells.get(column, ""), cells.get(f"{column}_name", "")
+            id_, name = row[column], row[f"{column}_name"]
             if not id_:
-                if level == "county" or cells.get(f"{column}_name"):
-                    rows.add(n, column, "required: the id of the row's " + level)
+                if level == "county" or name:
+                    row.problem(column, "required: the id of the row's " + level)
                     return
                 parent = None  # not given: the county must already be in the registry
                 continue
             node = self.nodes.get(id_)
             if node is None:
                 if not name:
-                    rows.add(n, f"{column}_name", f"{level} {id_!r} is new: give its name")
+                    row.problem(f"{column}_name", f"{level} {id_!r} is new: give its name")
                     return
                 if parent is None and level != "province":
-                    rows.add(n, "province" if level == "city" else "city",
-                             f"{level} {id_!r} is not in the registry: give the region chain above it")
+                    row.problem("province" if level == "city" else "city",
+                                f"{level} {id_!r} is not in the registry: give the region chain above it")
                     return
                 self._add(id_, level, name, parent)
             elif node["level"] != level:
-                rows.add(n, column, f"{id_!r} is a {node['level']}, not a {level} (check the columns)")
+                row.problem(column, f"{id_!r} is a {node['level']}, not a {level} (check the columns)")
                 return
             elif parent is not None and node["parent"] != parent:
-                rows.add(n, column, f"{level} {id_!r} lies under {node['parent']!r}, not {parent!r} (make the rows agree)")
+                row.problem(column, f"{level} {id_!r} lies under {node['parent']!r}, not {parent!r} (make the rows agree)")
                 return
             elif name:
                 node["name"] = name
@@ -261,22 +234,23 @@ class _Tree:
 
 
 def rows_of_problems(path: Path, problems: list[str], where: dict[str, Any]) -> list[str]:
-    """Validation messages keyed ``stations.3.interval_minutes`` turned into CSV rows and columns."""
+    """Validation messages keyed ``stations.3.interval_minutes`` turned into ``file:line: column:``;
+    a permit's own problem is put on its first line and names the permit and all its lines."""
     prefix = re.escape(str(path))
 
     def station(m: re.Match) -> str:
         column = (m.group(2) or "").split(".")[0] or "(row)"
-        return f"{path}: row {where['stations'][int(m.group(1))]}: {column}:"
+        return f"{path}:{where['stations'][int(m.group(1))]}: {column}:"
 
     def permit(m: re.Match) -> str:
-        rows, meter_rows = where["permits"][int(m.group(1))]
+        pid, lines, meter_lines = where["permits"][int(m.group(1))]
         rest = m.group(2) or ""
         if mm := re.match(r"meters\.(\d+)(?:\.(\w+))?", rest):
             column = {"station": "id"}.get(mm.group(2) or "", f"meter_{mm.group(2)}" if mm.group(2) else "permit")
-            return f"{path}: row {meter_rows[int(mm.group(1))]}: {column}:"
+            return f"{path}:{meter_lines[int(mm.group(1))]}: {column}:"
         names = {v: k for k, v in PERMIT_COLUMNS.items()} | {f"plan.{v}": k for k, v in PLAN_COLUMNS.items()} | {"id": "permit"}
         column = names.get(rest, names.get(".".join(rest.split(".")[:2]), "permit"))
-        return f"{path}: row {', '.join(map(str, rows))}: {column}:"
+        return f"{path}:{lines[0]}: {column}: permit {pid} (lines {', '.join(map(str, lines))}):"
 
     out = []
     for p in problems:

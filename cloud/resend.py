@@ -24,14 +24,25 @@ import logging
 import time
 from typing import Callable
 
-from watertel.cloud.config import MqttConfig, ResendConfig
+from pydantic import Field
+
+from watertel.cloud.mqtt import MqttConfig
 from watertel.cloud.store import SqlStore
 from watertel.commands import command
+from watertel.config import Strict
 from watertel.crypto import SM2PrivateKey
 
 log = logging.getLogger("watertel.cloud.resend")
 MAX_SPAN = 10_000  # batches asked for per hole (the newest ones when a hole is longer)
 MAX_RANGES = 100  # holes per command (the gateway refuses more)
+
+
+class ResendConfig(Strict):
+    """``resend:`` when the cloud asks a gateway for envelopes missing from its chain (needs
+    ``command_key``, and the gateway's ``commands`` section)."""
+
+    after_s: float = Field(20.0, gt=0)  # a hole this old (since the envelope after it arrived) is asked for
+    repeat_s: float = Field(120.0, gt=0)  # and again this often while it stays open
 
 
 class ResendRequester:

@@ -17,19 +17,21 @@ from prometheus_client import start_http_server
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
 from watertel.cloud.config import CloudConfig
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.gateway_status import GatewayStatus
+from watertel.cloud.ingest.gateway_keys import RELOAD_CHECK_S, GatewayKeys, GatewaysWatcher
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import RELOAD_CHECK_S, GatewaysWatcher, Registry
 from watertel.cloud.ingest.worker import run_ingest
 from watertel.cloud.notify.outbox import run_alarm_handling
 from watertel.cloud.notify.reload import NotificationsWatcher
+from watertel.cloud.quality.rollups import refresh
 from watertel.cloud.quality.schedule import run_schedule
 from watertel.cloud.registry import load_registry
 from watertel.cloud.resend import ResendRequester, request_resends
 from watertel.cloud.store import open_store
+from watertel.cloud.store.influx_mirror import InfluxMirror
 from watertel.crypto import SM2PrivateKey
 
 log = logging.getLogger("watertel.cloud")
@@ -113,8 +115,6 @@ async def refresh_rollups(open_store: Callable[[], object], stations: list, rate
     ``meters``: permit meters by (station, point), for rollover values): every ``every_s``, one pass
     over the marked stations in small batches, in a thread on a connection of its own, so ingest's
     loop never waits on it and its write transactions stay short."""
-    from watertel.cloud.quality.rollups import refresh
-
     def once() -> int:
         store = open_store()
         try:
@@ -149,16 +149,14 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.REGISTRY)
     stations = load_registry(cfg.registry_file) if cfg.registry_file else None  # data_stopped needs the intervals
-    store = open_store(cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     metrics.watch_store(store)
     mirror = None
     if cfg.influx.enabled and "ingest" in parts:
-        from watertel.cloud.store.influx_mirror import InfluxMirror
-
         mirror = InfluxMirror(cfg.influx)
-    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
-                                                                     lifecycle=cfg.lifecycle),
-                      FleetStatus(cfg.data_dir / "fleet"), mirror)
+    handler = Handler(store, GatewayKeys(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
+                                                                        lifecycle=cfg.lifecycle),
+                      GatewayStatus(cfg.data_dir / "fleet"), mirror)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -166,9 +164,8 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     background = []  # cancelled at stop
     if "ingest" in parts:
         if cfg.gateways_file is not None:  # keys changed through the API apply without a restart
-            background.append(asyncio.create_task(every(RELOAD_CHECK_S, GatewaysWatcher(handler.registry,
-                                                                                         cfg.gateways_file).check,
-                                                        "gateway key reload")))
+            watcher = GatewaysWatcher(handler.gateway_keys, cfg.gateways_file)
+            background.append(asyncio.create_task(every(RELOAD_CHECK_S, watcher.check, "gateway key reload")))
         background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
                        asyncio.create_task(every(min(30.0, cfg.chain_gap_after_s / 4),
                                                  lambda: handler.alarms.check_chain_gaps(cfg.chain_gap_after_s),
@@ -182,7 +179,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
                 background.append(asyncio.create_task(every(cfg.alarms.permits_every_s, handler.alarms.check_permits,
                                                             "permit check (reads the permit years' counters)")))
             meters = {m.key: m for permit in stations.permits for m in permit.meters}  # rollover values
-            background.append(asyncio.create_task(refresh_rollups(lambda: open_store(cfg), stations.stations,
+            background.append(asyncio.create_task(refresh_rollups(lambda: open_store(cfg.store, cfg.data_dir), stations.stations,
                                                                   cfg.quality, meters=meters)))
         if cfg.retention.raw_days or cfg.retention.raw_days_by_point or cfg.retention.hourly_days:
             background.append(asyncio.create_task(_retention(store, cfg)))
@@ -190,13 +187,13 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
     if "api" in parts:  # asked to exit at stop, so open requests finish
         reports = ReportsSetup(stations, cfg.quality, cfg.data_dir / "reports", cfg.alarms)
         if reports.registry is not None and cfg.reports.scheduled:
-            background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg), reports.registry,
+            background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg.store, cfg.data_dir), reports.registry,
                                                                cfg.quality, cfg.reports, cfg.alarms)))
         ancestry = {st.id: stations.ancestry(st.region) for st in stations.stations} if stations else {}
         reload = NotificationsWatcher(cfg.notifications_file, cfg.notifications, cfg.registry_file).check \
             if cfg.notifications_file is not None else None  # routes changed through the API apply at the next round
         background.append(asyncio.create_task(run_alarm_handling(  # escalation, work orders, notifications
-            lambda: open_store(cfg), cfg.lifecycle, cfg.notifications, ancestry.get, cfg.quality.tz, reload)))
+            lambda: open_store(cfg.store, cfg.data_dir), cfg.lifecycle, cfg.notifications, ancestry.get, cfg.quality.tz, reload)))
         app = create_app(store, cfg.api, reports, lifecycle=cfg.lifecycle, fleet=FleetSetup.of(cfg),
                          registry_file=cfg.registry_file, gateways=cfg.gateways,
                          gateways_file=cfg.gateways_file, notifications=cfg.notifications,

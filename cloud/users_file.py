@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from pydantic import model_validator
 
-from watertel.cloud.config import UserEntry
+from watertel.cloud.users import UserEntry
 from watertel.config import ConfigError, Strict, load_model, validate
 
 

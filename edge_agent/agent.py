@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,11 @@ from watertel.edge_agent.reconfig import ConfigFiles, answer_of, load_or_roll_ba
 from watertel.edge_agent.poll.scheduler import BusPoller
 from watertel.edge_agent.poll.totaliser import TotaliserWatch
 from watertel.edge_agent.systemd import notify, watchdog_interval_s
+from watertel.edge_agent.sealing import Sealing
 from watertel.edge_agent.uplink import Uplink
 from watertel import __version__
 from watertel.commands import Answer, CommandError
 from watertel.crypto import SM2PrivateKey, sm3
-from watertel.envelope import ChainState, seal
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.edge")
@@ -57,6 +58,8 @@ class Agent:
             "profiles": sorted({d.profile for bus in cfg.buses for d in bus.devices}),
         })
         self.uplink.status_fn = self.live_status
+        self.sealing = Sealing(self.buffer, self.uplink, cfg.batching, self.key, cfg.gateway_id, cfg.key.key_id,
+                               self.payload_key)
         self.clock: dict[str, Any] = {}  # the last offset measured by a check_clock / set_time
         self.clock_off = False  # that offset was beyond tolerance and not removed: flag readings
         watch = TotaliserWatch(self.buffer.last_values())
@@ -153,31 +156,20 @@ class Agent:
                 log.error("readings not recorded: %s", err)
                 self._full_logged = time.monotonic()
 
-    def _sealer(self, readings: list[Reading], state: ChainState) -> tuple[bytes, ChainState]:
-        return seal(readings, self.key, self.cfg.gateway_id, self.cfg.key.key_id, state, int(time.time() * 1000),
-                    self.payload_key)
+    def _housekeeping(self) -> Callable[[], None]:
+        """What the sealing loop also does each round: status every few seconds, the systemd watchdog."""
+        last = {"status": 0.0, "ping": 0.0}
+        ping_every = watchdog_interval_s()
 
-    def seal_due(self, force: bool = False) -> int:
-        """Seal what is due (Buffer.seal_due) and wake the uplink for it."""
-        batching = self.cfg.batching
-        sealed = self.buffer.seal_due(batching.max_readings, batching.max_latency_s, self._sealer, force)
-        if sealed:
-            self.uplink.wake.set()
-        return sealed
-
-    async def _sealing(self) -> None:
-        last_status, last_ping, ping_every = 0.0, 0.0, watchdog_interval_s()
-        while True:
-            self.seal_due()
-            self.buffer.make_room()
-            if time.monotonic() - last_status >= STATUS_EVERY_S:
+        def each_round() -> None:
+            if time.monotonic() - last["status"] >= STATUS_EVERY_S:
                 self.check_buffer_full()
                 self.write_status()
-                last_status = time.monotonic()
-            if ping_every and time.monotonic() - last_ping >= ping_every:
+                last["status"] = time.monotonic()
+            if ping_every and time.monotonic() - last["ping"] >= ping_every:
                 notify("WATCHDOG=1")
-                last_ping = time.monotonic()
-            await asyncio.sleep(min(0.25, self.cfg.batching.max_latency_s / 4))
+                last["ping"] = time.monotonic()
+        return each_round
 
     def write_status(self) -> None:
         """Health for `watertel edge status`; a failure to write it must not stop the agent."""
@@ -195,23 +187,10 @@ class Agent:
         except OSError as err:
             log.warning("cannot write status file %s: %s", self.cfg.status_path, err)
 
-    async def drain(self, timeout_s: float) -> bool:
-        """Wait until every sealed batch has been acknowledged by the broker (or time runs out).
-
-        A gateway that never reached a broker in this run does not wait: the batches stay buffered.
-        One that did waits for the link to come back, up to ``timeout_s``.
-        """
-        deadline = time.monotonic() + timeout_s
-        while self.buffer.unsent(1):
-            if time.monotonic() > deadline or self.uplink.broker is None:
-                return False
-            await asyncio.sleep(0.1)
-        return True
-
     async def run(self, stop: asyncio.Event, drain_s: float = 30.0) -> str:
         """Run until ``stop`` ("stop") or a configuration change asks for a restart ("reload")."""
         polls = [asyncio.create_task(p.run()) for p in self.pollers]
-        sealing = asyncio.create_task(self._sealing())
+        sealing = asyncio.create_task(self.sealing.run(self._housekeeping()))
         uplink = asyncio.create_task(self.uplink.run())
         probation = asyncio.create_task(self._probation()) if self.change and self.change["state"] == "probation" else None
         log.info("edge agent %s running: %d buses, config sm3 %s%s", self.cfg.gateway_id, len(self.pollers),
@@ -230,8 +209,8 @@ class Agent:
             p.stop()
         await asyncio.gather(*polls, return_exceptions=True)
         sealing.cancel()
-        self.seal_due(force=True)
-        drained = await self.drain(drain_s)
+        self.sealing.seal_due(force=True)
+        drained = await self.sealing.drain(drain_s)
         uplink.cancel()
         for task in (sealing, uplink):
             with contextlib.suppress(asyncio.CancelledError):

@@ -37,10 +37,6 @@ class Function(StrEnum):
         return self in (Function.HOLDING, Function.COIL)
 
     @property
-    def read_code(self) -> int:
-        return {"coil": 1, "discrete": 2, "holding": 3, "input": 4}[self.value]
-
-    @property
     def max_read(self) -> int:
         return MAX_BITS_PER_READ if self.is_bit else MAX_REGISTERS_PER_READ
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from watertel.firmware_profiles import Profile
 from watertel.simulators.scenario import (
-    COMM_KINDS, ClockJump, CorruptCrc, Drift, ExtraPumping, Leak, LoadedScenario, Reset, Rollover, Spike, StuckZero,
+    COMM_KINDS, CorruptCrc, Drift, ExtraPumping, Leak, LoadedScenario, Reset, Rollover, Spike, StuckZero,
 )
 
 
@@ -78,7 +78,6 @@ class DeviceEffects:
         self.rollovers = {e.point: e for e in mine if isinstance(e, Rollover) and e.point in points}
         self.leaks = [e for e in events if isinstance(e, Leak)]
         self.pumping = [e for e in events if isinstance(e, ExtraPumping)]
-        self.clock_jumps = [e for e in events if isinstance(e, ClockJump)]
 
     def value(self, point: str, value: float, t: float) -> float:
         """The reading a faulty sensor gives for ``value``: drift, then stuck-at-zero, then spikes."""

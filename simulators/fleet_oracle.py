@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,6 @@ class GatewayLog:
     late: int = 0
     duplicated: int = 0
     reordered: int = 0
-    late_slots: set[int] = field(default_factory=set)
 
 
 def _ratio(a: int, b: int) -> float | None:

@@ -9,7 +9,9 @@ are stored and judged as if they arrived when sampled, and the timed checks run 
 sample of the file. The alarms are then read back from the store. The lifecycle's flapping hold,
 escalation and notifications are not run: each raise and clear is listed as the rules made it.
 
-Both files are UTF-8 CSV with a header line; columns are matched by name, others are ignored.
+Both files are CSV with a header line, read by ``cloud/csv_tables`` (UTF-8 with or without a BOM,
+or GB18030/GBK as Excel on Chinese Windows saves it); columns are matched by name, others are
+ignored; times are ISO 8601 or Excel's ``2026/10/1 8:05``.
 
 Readings (one row per sample, in any order)::
 

@@ -15,12 +15,13 @@ keys written in it replace the defaults: ``{spike: {max_flow: 1200}}`` keeps the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from watertel.cloud.alarms.leak_config import AREAS, BurstRule, MassBalanceRule, NightFlowRule
-from watertel.cloud.alarms.water_quality import WaterQualityRule
+from watertel.cloud.alarms.water_quality_config import WaterQualityRule
+from watertel.cloud.permits.tiers import OverPermitRule
 from watertel.config import Strict
 
 POINT = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -72,54 +73,6 @@ class VolumeChangeRule(Strict):
         return None
 
 
-SEVERITY = Literal["blue", "yellow", "orange", "red"]
-SEVERITIES = ("blue", "yellow", "orange", "red")  # in rising order
-
-
-class Tier(Strict):
-    """An early-warning tier: at or above ``share`` of the permitted (or planned) volume."""
-
-    share: float = Field(gt=0, le=10)
-    severity: SEVERITY
-
-
-def reached(tiers: list[Tier], share: float | None) -> Tier | None:
-    """The highest tier at or below ``share`` (None: below every tier, or no share)."""
-    found = [t for t in tiers if share is not None and share >= t.share - 1e-9]
-    return found[-1] if found else None
-
-
-DEFAULT_TIERS = [Tier(share=0.8, severity="yellow"), Tier(share=0.9, severity="orange"), Tier(share=1.0, severity="red")]
-
-
-class OverPermitRule(Strict):
-    """超许可 / 超计划: the permit year's withdrawal against the permitted volume (``over_permit``)
-    and the running plan periods (``over_plan``), warned at ``tiers`` (the highest reached gives
-    the severity); ``over_permit_projected`` when the run rate over ``window_days`` (or last
-    year's profile) reaches the permit before the year ends, once ``projection_min_days`` of the
-    permit year have passed. Overridden per permit id."""
-
-    enabled: bool = True
-    tiers: list[Tier] = Field(DEFAULT_TIERS, min_length=1)
-    plan_tiers: list[Tier] = Field(DEFAULT_TIERS, min_length=1)
-    window_days: int = Field(30, ge=1, le=366)
-    projected_severity: SEVERITY = "yellow"
-    # no projection warning before this many days of the permit year: a run rate of a day or two
-    # (a cold January week) warned 6 of 16 permits that ended at 82-98 % (bench/bench_alarms.py)
-    projection_min_days: int = Field(14, ge=0, le=366)
-
-    @model_validator(mode="after")
-    def _rising(self) -> OverPermitRule:
-        for name in ("tiers", "plan_tiers"):
-            tiers = getattr(self, name)
-            shares = [t.share for t in tiers]
-            ranks = [SEVERITIES.index(t.severity) for t in tiers]
-            if shares != sorted(set(shares)) or ranks != sorted(ranks):
-                raise ValueError(f"{name}: list shares in rising order, each once, with severities that do"
-                                 f" not fall (got {[(t.share, t.severity) for t in tiers]})")
-        return self
-
-
 class AlarmRules(Strict):
     """The rule settings that apply to one station (the defaults, or merged with its override)."""
 
@@ -127,8 +80,8 @@ class AlarmRules(Strict):
     consecutive_zeros: ConsecutiveZerosRule = ConsecutiveZerosRule()
     spike: SpikeRule = SpikeRule()
     volume_change: VolumeChangeRule = VolumeChangeRule()
-    over_permit: OverPermitRule = OverPermitRule()
-    water_quality: WaterQualityRule = WaterQualityRule()  # cloud/alarms/water_quality.py
+    over_permit: OverPermitRule = OverPermitRule()  # cloud/permits/tiers.py
+    water_quality: WaterQualityRule = WaterQualityRule()  # cloud/alarms/water_quality.py, water_quality_config.py
     night_flow: NightFlowRule = NightFlowRule()  # leaks: cloud/alarms/leaks.py, leak_config.py
     mass_balance: MassBalanceRule = MassBalanceRule()  # per area id (an override keyed by the area's id)
     burst: BurstRule = BurstRule()

@@ -29,16 +29,14 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.alarms.data_rules import PerStation, usable
 from watertel.cloud.alarms.leak_config import MIN_MS, MassBalanceRule, NightFlowRule
 from watertel.cloud.alarms.rules import Condition
 from watertel.readings import Reading
 
-if TYPE_CHECKING:
-    from watertel.cloud.alarms.config import AlarmsConfig
 
 # --- minimum night flow ------------------------------------------------------------------------
 @dataclass

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
+from watertel.cloud.store.handling import HandlingError
 from watertel.config import Strict
 
 log = logging.getLogger("watertel.cloud.lifecycle")
@@ -127,8 +128,6 @@ class Lifecycle:
             log.warning("alarm %d (%s) not acknowledged: escalated to contact level %d", a["id"], a["severity"], a["level"])
         if limit := self.cfg.flap_limit():
             out.calmed = self.store.calm_flapping(limit[1], now)
-        from watertel.cloud.store.handling import HandlingError
-
         for alarm in [a for t in self.cfg.work_orders.auto_for for a in self.store.open_alarms_without_work_order(t)]:
             try:
                 out.work_orders.append(self.store.create_work_order(

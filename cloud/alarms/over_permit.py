@@ -21,10 +21,11 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from watertel.cloud.alarms.config import AlarmsConfig, reached
+from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.alarms.rules import Condition
-from watertel.cloud.permits import Permit
-from watertel.cloud.quality.withdrawal import PermitStatus, load_status
+from watertel.cloud.permits.model import Permit
+from watertel.cloud.permits.tiers import reached
+from watertel.cloud.permits.withdrawal import PermitStatus, load_status
 
 log = logging.getLogger("watertel.cloud.alarms")
 POINT = "permit"  # the alarm's point: its station column holds the permit id

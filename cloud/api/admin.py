@@ -15,160 +15,145 @@ Notification routes and contacts: cloud/api/admin_notifications.py, under the sa
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
 
-from watertel.cloud.api.admin_notifications import notifications_router
-from watertel.cloud.api.auth import Sessions, hash_password
-from watertel.cloud.api.deps import Admin, Principal
-from watertel.cloud.config import NAME, Role, UserEntry
-from watertel.cloud.notify.config import NotificationsConfig
-from watertel.cloud.registry import Registry
+from watertel.cloud.api.auth import hash_password
+from watertel.cloud.api.deps import Admin, FilesDep, Principal, RegistryDep, SessionsDep, UsersDep
+from watertel.cloud.api.schemas import Deleted, refusals
+from watertel.cloud.api.schemas.admin import PasswordReset, PasswordResetPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
 from watertel.cloud.files import write_atomic
+from watertel.cloud.registry import Registry
+from watertel.cloud.users import Role, UserEntry
 from watertel.cloud.users_file import checked, dump, load_users_file
 from watertel.config import ConfigError
 
-PASSWORD = Field(min_length=8, max_length=1024)
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=refusals(401, 403))
 
 
-class UserCreate(BaseModel):
-    username: str = Field(pattern=NAME, max_length=64)
-    password: str = PASSWORD
-    role: Role = Role.VIEWER
-    regions: list[str] = []
+def within(admin: Principal, registry: Registry | None, regions: list[str]) -> bool:
+    """Whether users of ``regions`` are this admin's to manage (all regions: unscoped admins only)."""
+    if not admin.regions:
+        return True
+    return bool(regions) and registry is not None and all(
+        r in registry.names and admin.sees(registry.ancestry(r)) for r in regions)
 
 
-class UserUpdate(BaseModel):
-    role: Role | None = None
-    regions: list[str] | None = None
+def check_regions(admin: Principal, registry: Registry | None, regions: list[str]) -> None:
+    if regions and registry is None:
+        raise HTTPException(422, "regions: needs the station registry (set registry_file in the cloud config)")
+    unknown = [r for r in regions if registry is not None and r not in registry.names]
+    if unknown:
+        raise HTTPException(422, f"regions: {unknown} are not regions of the registry (use province, city or county ids)")
+    if not within(admin, registry, regions):
+        raise HTTPException(403, "regions: give regions within your own" + (f" ({sorted(admin.regions)})" if admin.regions else ""))
 
 
-class PasswordReset(BaseModel):
-    password: str = PASSWORD
+def target(admin: Principal, registry: Registry | None, name: str, now: dict[str, UserEntry]) -> UserEntry:
+    user = now.get(name)
+    if user is None or (admin.regions and not within(admin, registry, user.regions)):
+        raise HTTPException(404, f"no user {name!r}" + (" within your regions" if admin.regions else ""))
+    return user
 
 
-def public(user: UserEntry) -> dict:
-    return {"username": user.username, "role": user.role.value, "regions": list(user.regions)}
+def on_disk(path: Path | None) -> dict[str, UserEntry]:
+    if path is None:
+        raise HTTPException(409, "users are kept in the cloud config's api.users: set api.users_file (a YAML"
+                                 " file with a users: list) to edit them here")
+    try:
+        return {u.username: u for u in load_users_file(path)}
+    except ConfigError as err:
+        raise HTTPException(409, ["the users file has problems; fix it first:", *err.problems]) from None
 
 
-def admin_router(users: dict[str, UserEntry], sessions: Sessions, users_file: Path | None,
-                 registry: Registry | None, notifications: NotificationsConfig | None,
-                 notifications_file: Path | None = None) -> APIRouter:
-    """``users``: the app's username → user map, replaced in place after each write."""
-    router = APIRouter(prefix="/api/admin", tags=["admin"])
-    lock = threading.Lock()  # one write at a time: each reads the file, changes it, writes it
+def save(path: Path, new: dict[str, UserEntry], before: dict[str, UserEntry], users: dict[str, UserEntry]) -> None:
+    """Keep an admin with every region, validate, write atomically, then swap the running users."""
+    unscoped = lambda m: [u for u in m.values() if u.role is Role.ADMIN and not u.regions]  # noqa: E731
+    if unscoped(before) and not unscoped(new):
+        raise HTTPException(409, "that would leave no admin with every region: make another one first")
+    try:
+        valid = checked(path, [u.model_dump(mode="json") for u in new.values()])
+    except ConfigError as err:
+        raise HTTPException(422, err.problems) from None
+    write_atomic(path, dump(valid))
+    users.clear()
+    users.update({u.username: u for u in valid})
 
-    def within(admin: Principal, regions: list[str]) -> bool:
-        """Whether users of ``regions`` are this admin's to manage (all regions: unscoped admins only)."""
-        if not admin.regions:
-            return True
-        return bool(regions) and registry is not None and all(
-            r in registry.names and admin.sees(registry.ancestry(r)) for r in regions)
 
-    def check_regions(admin: Principal, regions: list[str]) -> None:
-        if regions and registry is None:
-            raise HTTPException(422, "regions: needs the station registry (set registry_file in the cloud config)")
-        unknown = [r for r in regions if registry is not None and r not in registry.names]
-        if unknown:
-            raise HTTPException(422, f"regions: {unknown} are not regions of the registry (use province, city or county ids)")
-        if not within(admin, regions):
-            raise HTTPException(403, "regions: give regions within your own" + (f" ({sorted(admin.regions)})" if admin.regions else ""))
+def public(user: UserEntry) -> UserPublic:
+    return UserPublic(username=user.username, role=user.role, regions=list(user.regions))
 
-    def target(admin: Principal, name: str, now: dict[str, UserEntry]) -> UserEntry:
-        user = now.get(name)
-        if user is None or (admin.regions and not within(admin, user.regions)):
-            raise HTTPException(404, f"no user {name!r}" + (" within your regions" if admin.regions else ""))
-        return user
 
-    def on_disk() -> dict[str, UserEntry]:
-        if users_file is None:
-            raise HTTPException(409, "users are kept in the cloud config's api.users: set api.users_file (a YAML"
-                                     " file with a users: list) to edit them here")
-        try:
-            return {u.username: u for u in load_users_file(users_file)}
-        except ConfigError as err:
-            raise HTTPException(409, ["the users file has problems; fix it first:", *err.problems]) from None
+@router.get("/users")
+def list_users(admin: Admin, users: UsersDep, registry: RegistryDep, files: FilesDep) -> UsersPublic:
+    """Users (name, role, regions; never a hash) within your regions, and whether they are editable here."""
+    return UsersPublic(editable=files.users.path is not None,
+                       users=[public(u) for u in sorted(users.values(), key=lambda u: u.username)
+                              if within(admin, registry, u.regions)])
 
-    def save(new: dict[str, UserEntry], before: dict[str, UserEntry]) -> None:
-        """Keep an admin with every region, validate, write atomically, then swap the running users."""
-        unscoped = lambda m: [u for u in m.values() if u.role is Role.ADMIN and not u.regions]  # noqa: E731
-        if unscoped(before) and not unscoped(new):
-            raise HTTPException(409, "that would leave no admin with every region: make another one first")
-        try:
-            valid = checked(users_file, [u.model_dump(mode="json") for u in new.values()])
-        except ConfigError as err:
-            raise HTTPException(422, err.problems) from None
-        write_atomic(users_file, dump(valid))
-        users.clear()
-        users.update({u.username: u for u in valid})
 
-    @router.get("/users")
-    def list_users(admin: Admin) -> dict:
-        """Users (name, role, regions; never a hash) within your regions, and whether they are editable here."""
-        return {"editable": users_file is not None,
-                "users": [public(u) for u in sorted(users.values(), key=lambda u: u.username)
-                          if within(admin, u.regions)]}
+@router.post("/users", status_code=201, responses=refusals(400, 409, 422))
+def create_user(body: UserCreate, admin: Admin, request: Request, users: UsersDep, registry: RegistryDep,
+                files: FilesDep) -> UserPublic:
+    request.state.audit_summary = f"create user {body.username} ({body.role.value})"
+    check_regions(admin, registry, body.regions)
+    with files.users.lock:
+        now = on_disk(files.users.path)
+        if body.username in now:
+            raise HTTPException(409, f"user {body.username!r} exists (change it, or choose another name)")
+        user = UserEntry(username=body.username, password_hash=hash_password(body.password), role=body.role,
+                         regions=body.regions)
+        save(files.users.path, {**now, user.username: user}, now, users)
+    request.state.audit_summary += f"; regions {', '.join(body.regions) or 'all'}"
+    return public(user)
 
-    @router.post("/users", status_code=201, responses={403: {}, 409: {}, 422: {}})
-    def create_user(body: UserCreate, admin: Admin, request: Request) -> dict:
-        request.state.audit_summary = f"create user {body.username} ({body.role.value})"
-        check_regions(admin, body.regions)
-        with lock:
-            now = on_disk()
-            if body.username in now:
-                raise HTTPException(409, f"user {body.username!r} exists (change it, or choose another name)")
-            user = UserEntry(username=body.username, password_hash=hash_password(body.password), role=body.role,
-                             regions=body.regions)
-            save({**now, user.username: user}, now)
-        request.state.audit_summary += f"; regions {', '.join(body.regions) or 'all'}"
-        return public(user)
 
-    @router.patch("/users/{name}", responses={403: {}, 404: {}, 409: {}, 422: {}})
-    def update_user(name: str, body: UserUpdate, admin: Admin, request: Request) -> dict:
-        """Change a user's role and/or regions; their sessions end (they log in again)."""
-        request.state.audit_summary = f"update user {name}"
-        if name == admin.username:
-            raise HTTPException(409, "you cannot change your own role or regions (ask another admin)")
-        if body.regions is not None:
-            check_regions(admin, body.regions)
-        with lock:
-            now = on_disk()
-            old = target(admin, name, now)
-            user = old.model_copy(update={k: v for k, v in (("role", body.role), ("regions", body.regions)) if v is not None})
-            save({**now, name: user}, now)
-        changed = [f"role {old.role.value} → {user.role.value}"] if old.role != user.role else []
-        changed += [f"regions {', '.join(old.regions) or 'all'} → {', '.join(user.regions) or 'all'}"] \
-            if old.regions != user.regions else []
-        if changed:
-            sessions.close_user(name)
-        request.state.audit_summary += f" ({'; '.join(changed) or 'no change'})"
-        return public(user)
-
-    @router.post("/users/{name}/password", responses={403: {}, 404: {}, 409: {}})
-    def reset_password(name: str, body: PasswordReset, admin: Admin, request: Request) -> dict:
-        """Set a new password; the user's other sessions end."""
-        request.state.audit_summary = f"reset password of user {name}"
-        with lock:
-            now = on_disk()
-            user = target(admin, name, now).model_copy(update={"password_hash": hash_password(body.password)})
-            save({**now, name: user}, now)
-        ended = sessions.close_user(name, keep=admin.token if name == admin.username else None)
-        return {**public(user), "sessions_ended": ended}
-
-    @router.delete("/users/{name}", responses={403: {}, 404: {}, 409: {}})
-    def delete_user(name: str, admin: Admin, request: Request) -> dict:
-        request.state.audit_summary = f"delete user {name}"
-        if name == admin.username:
-            raise HTTPException(409, "you cannot delete yourself (ask another admin)")
-        with lock:
-            now = on_disk()
-            target(admin, name, now)
-            save({k: v for k, v in now.items() if k != name}, now)
+@router.patch("/users/{name}", responses=refusals(400, 404, 409, 422))
+def update_user(name: str, body: UserUpdate, admin: Admin, request: Request, users: UsersDep, sessions: SessionsDep,
+                registry: RegistryDep, files: FilesDep) -> UserPublic:
+    """Change a user's role and/or regions; their sessions end (they log in again)."""
+    request.state.audit_summary = f"update user {name}"
+    if name == admin.username:
+        raise HTTPException(409, "you cannot change your own role or regions (ask another admin)")
+    if body.regions is not None:
+        check_regions(admin, registry, body.regions)
+    with files.users.lock:
+        now = on_disk(files.users.path)
+        old = target(admin, registry, name, now)
+        user = old.model_copy(update={k: v for k, v in (("role", body.role), ("regions", body.regions)) if v is not None})
+        save(files.users.path, {**now, name: user}, now, users)
+    changed = [f"role {old.role.value} → {user.role.value}"] if old.role != user.role else []
+    changed += [f"regions {', '.join(old.regions) or 'all'} → {', '.join(user.regions) or 'all'}"] \
+        if old.regions != user.regions else []
+    if changed:
         sessions.close_user(name)
-        return {"deleted": name}
+    request.state.audit_summary += f" ({'; '.join(changed) or 'no change'})"
+    return public(user)
 
-    router.include_router(notifications_router(notifications, notifications_file, registry, within))
-    return router
+
+@router.post("/users/{name}/password", responses=refusals(400, 404, 409, 422))
+def reset_password(name: str, body: PasswordReset, admin: Admin, request: Request, users: UsersDep,
+                   sessions: SessionsDep, registry: RegistryDep, files: FilesDep) -> PasswordResetPublic:
+    """Set a new password; the user's other sessions end."""
+    request.state.audit_summary = f"reset password of user {name}"
+    with files.users.lock:
+        now = on_disk(files.users.path)
+        user = target(admin, registry, name, now).model_copy(update={"password_hash": hash_password(body.password)})
+        save(files.users.path, {**now, name: user}, now, users)
+    ended = sessions.close_user(name, keep=admin.token if name == admin.username else None)
+    return PasswordResetPublic(**public(user).model_dump(), sessions_ended=ended)
+
+
+@router.delete("/users/{name}", responses=refusals(404, 409, 422))
+def delete_user(name: str, admin: Admin, request: Request, users: UsersDep, sessions: SessionsDep,
+                registry: RegistryDep, files: FilesDep) -> Deleted:
+    request.state.audit_summary = f"delete user {name}"
+    if name == admin.username:
+        raise HTTPException(409, "you cannot delete yourself (ask another admin)")
+    with files.users.lock:
+        now = on_disk(files.users.path)
+        target(admin, registry, name, now)
+        save(files.users.path, {k: v for k, v in now.items() if k != name}, now, users)
+    sessions.close_user(name)
+    return Deleted(deleted=name)

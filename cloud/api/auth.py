@@ -25,7 +25,6 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-SCRYPT_N = 2**14
 _hasher = PasswordHasher()
 SessionKind = Literal["cookie", "bearer"]
 

@@ -1,28 +1,43 @@
-"""Who is asking, and may they: the ``require(role, …)`` dependency and the region scope.
+"""What a route needs, as ``Annotated`` dependencies: who is asking (and may they), and the app's
+state (``app.state``, filled by ``create_app``), so routers are plain module-level objects.
 
 Credentials: ``Authorization: Bearer <token>`` (a bearer session), else the session cookie. A
 cookie session must send its CSRF token in ``X-CSRF-Token`` with every unsafe method (POST, PUT,
 PATCH, DELETE); a bearer session need not. Then the user's role must be one of those the endpoint
 names: 401 without a live session, 403 with the wrong role or CSRF token.
 
-    @app.get("/api/alarms")
-    def alarms(user: Reader) -> list[dict]: ...
+    @router.get("/alarms")
+    def alarms(user: Reader, store: StoreDep) -> list[AlarmPublic]: ...
 
-    @app.post("/api/alarms/{id}/ack")
-    def ack(user: Annotated[Principal, require(Role.OPERATOR, Role.ADMIN)]) -> dict: ...
+    @router.post("/alarms/{id}/ack")
+    def ack(user: Annotated[Principal, require(Role.OPERATOR, Role.ADMIN)]) -> AlarmPublic: ...
+
+State is read per request from ``request.app.state`` (``async`` getters: reading an attribute
+needs no trip through the thread pool); objects a write changes (the users, the registry, the
+gateway list, the station → regions map) are changed in place, so every reader of the same app
+sees the change at once.
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from watertel.cloud.api.auth import Sessions
-from watertel.cloud.config import Role, UserEntry
+from watertel.cloud.alarms.lifecycle import WorkOrdersConfig
+from watertel.cloud.api.auth import LoginLimiter, Sessions
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateways import GatewayEntry
+from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.quality.config import RatesConfig
+from watertel.cloud.registry import Registry
+from watertel.cloud.store import SqlStore
+from watertel.cloud.users import Role, UserEntry
 
 COOKIE = "watertel_session"
 CSRF_COOKIE = "watertel_csrf"  # readable by the console's script: it copies it into X-CSRF-Token
@@ -32,7 +47,10 @@ READERS = (Role.ADMIN, Role.OPERATOR, Role.CREW, Role.VIEWER)
 WRITERS = (Role.ADMIN, Role.OPERATOR)
 MAX_ROW_ID = 2**63 - 1  # ids (alarms, work orders, audit rows) are 64-bit: larger ones do not exist
 
+AncestryMap = dict[str, list[str]]  # station -> [county, city, province]; a station the registry lacks: absent
 
+
+# --- who is asking -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Principal:
     username: str
@@ -97,3 +115,101 @@ def require(*roles: Role) -> Any:
 Reader = Annotated[Principal, require(*READERS)]
 Writer = Annotated[Principal, require(*WRITERS)]
 Admin = Annotated[Principal, require(Role.ADMIN)]
+Crew = Annotated[Principal, require(Role.CREW)]
+
+
+# --- the app's state -----------------------------------------------------------------------------
+@dataclass(eq=False)
+class EditedFile:
+    """A YAML file the API writes (users, station registry, gateways, notifications); ``path`` is
+    None when that part is kept in the cloud config instead (writes answer 409 naming the fix).
+    Each write holds ``lock`` while it reads the file as it is on disk, changes and writes it."""
+
+    path: Path | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False)
+class EditedFiles:
+    users: EditedFile
+    registry: EditedFile
+    gateways: EditedFile
+    notifications: EditedFile
+
+
+@dataclass(eq=False)
+class LoginGuard:
+    """What a login checks against beyond the users: the failure limit, and a hash to verify an
+    unknown user's password against (so unknown users cost as much time as known ones)."""
+
+    limiter: LoginLimiter
+    decoy_hash: str
+    cfg: ApiConfig  # session length, secure cookies
+
+
+@dataclass(eq=False)
+class ShownNotifications:
+    """The notification routes and contacts as last read: a broken file keeps the last valid ones."""
+
+    cfg: NotificationsConfig
+
+
+async def get_store(request: Request) -> SqlStore:
+    return request.app.state.store
+
+
+async def get_users(request: Request) -> dict[str, UserEntry]:
+    """The username → user map every session check reads; admin writes replace its content in place."""
+    return request.app.state.users
+
+
+async def get_sessions(request: Request) -> Sessions:
+    return request.app.state.sessions
+
+
+async def get_login_guard(request: Request) -> LoginGuard:
+    return request.app.state.login_guard
+
+
+async def get_registry(request: Request) -> Registry | None:
+    """The station registry (None: none configured); registry writes update this object in place."""
+    return request.app.state.registry
+
+
+async def get_ancestry(request: Request) -> AncestryMap:
+    return request.app.state.ancestry
+
+
+async def get_rates(request: Request) -> RatesConfig:
+    """The rates settings: the statistics calendar (``tz``) and when a station counts as stopped."""
+    return request.app.state.rates
+
+
+async def get_work_orders(request: Request) -> WorkOrdersConfig:
+    return request.app.state.work_orders
+
+
+async def get_gateways(request: Request) -> list[GatewayEntry]:
+    """The registered gateways; gateway-key writes replace the list's content in place."""
+    return request.app.state.gateways
+
+
+async def get_files(request: Request) -> EditedFiles:
+    return request.app.state.files
+
+
+async def get_notifications(request: Request) -> ShownNotifications:
+    return request.app.state.notifications
+
+
+StoreDep = Annotated[SqlStore, Depends(get_store)]
+UsersDep = Annotated[dict[str, UserEntry], Depends(get_users)]
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
+RegistryDep = Annotated[Registry | None, Depends(get_registry)]
+AncestryDep = Annotated[AncestryMap, Depends(get_ancestry)]
+RatesDep = Annotated[RatesConfig, Depends(get_rates)]
+WorkOrdersDep = Annotated[WorkOrdersConfig, Depends(get_work_orders)]
+GatewaysDep = Annotated[list[GatewayEntry], Depends(get_gateways)]
+FilesDep = Annotated[EditedFiles, Depends(get_files)]
+NotificationsDep = Annotated[ShownNotifications, Depends(get_notifications)]

@@ -28,16 +28,19 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from watertel.cloud.api.deps import Principal
+from watertel.cloud.api.deps import Principal, Reader
+from watertel.cloud.api.schemas import RETRY_AFTER, WHY, Message
 from watertel.cloud.api.series import LatestCache, StationStatus
 from watertel.cloud.store import SqlStore
 
 log = logging.getLogger("watertel.api.events")
+MESSAGE = Message.model_json_schema()  # errors are JSON, whatever the stream's media type
 ALARM_COLUMNS = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms")
 
 
@@ -134,8 +137,7 @@ class EventHub:
                   for i, a in now_open.items() if before.get(i) != a]
         gone = [i for i in before if i not in now_open]  # an alarm raised and cleared between two polls is not news
         if gone:
-            rows = self.store._rows(  # noqa: SLF001 - a read the store has no method for yet
-                f"SELECT {', '.join(ALARM_COLUMNS)} FROM alarms WHERE id IN ({','.join('?' * len(gone))})", tuple(gone))
+            rows = self.store.alarm_records(gone)
             closed = {r[0]: dict(zip(ALARM_COLUMNS, r)) for r in rows}
             events += [("alarm", before[i]["station"],
                         {"change": "cleared", "alarm": closed.get(i, {**before[i], "state": "cleared"})}) for i in gone]
@@ -213,17 +215,27 @@ def _draining(request: Request) -> Callable[[], bool]:
     return lambda: not cycle.keep_alive
 
 
-def events_router(hub: EventHub, user: Callable) -> APIRouter:
-    """``GET /api/events`` for any reader (``user``)."""
-    router = APIRouter(prefix="/api", tags=["live"])
+class EventStream(StreamingResponse):
+    """A server-sent event stream (its media type, for the schema too)."""
 
-    @router.get("/events", responses={200: {"content": {"text/event-stream": {}}}, 429: {}, 503: {}})
-    async def events(request: Request, who: Principal = Depends(user)) -> StreamingResponse:
-        """Server-sent events: ``alarm`` and ``station`` changes in your regions, heartbeats every 15 s."""
-        sub = hub.subscribe(who)
-        sessions = request.app.state.sessions
-        return StreamingResponse(hub.stream(sub, lambda: sessions.get(who.token, who.via) is not None, _draining(request)),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    media_type = "text/event-stream"
 
-    return router
+
+router = APIRouter(prefix="/api", tags=["live"])
+
+
+async def get_hub(request: Request) -> EventHub:
+    return request.app.state.events
+
+
+@router.get("/events", response_class=EventStream, responses={
+    200: {"description": "``ready``, then ``alarm`` and ``station`` events and heartbeats, until the session"
+                         " or the server ends"},
+    **{code: {"description": WHY[code], "content": {"application/json": {"schema": MESSAGE}},
+              **({"headers": RETRY_AFTER} if code in (429, 503) else {})} for code in (401, 403, 429, 503)}})
+async def events(request: Request, who: Reader, hub: Annotated[EventHub, Depends(get_hub)]) -> EventStream:
+    """Server-sent events: ``alarm`` and ``station`` changes in your regions, heartbeats every 15 s."""
+    sub = hub.subscribe(who)
+    sessions = request.app.state.sessions
+    return EventStream(hub.stream(sub, lambda: sessions.get(who.token, who.via) is not None, _draining(request)),
+                       headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -13,46 +13,42 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 
 from watertel.cloud.alarms.config import AlarmsConfig
-from watertel.cloud.api.deps import Principal
-from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.api.deps import AncestryDep, Reader, RegistryDep, StoreDep
+from watertel.cloud.api.reports import ReportsSetup, get_reports_setup
+from watertel.cloud.api.schemas import refusals
+from watertel.cloud.api.schemas.permits import PermitsPublic
 from watertel.cloud.permits import Permit
+from watertel.cloud.permits.report import row
+from watertel.cloud.permits.withdrawal import load_status
 from watertel.cloud.quality.config import RatesConfig
-from watertel.cloud.quality.permits_report import row
-from watertel.cloud.quality.withdrawal import load_status
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
 
-Ancestry = Callable[[str], "list[str] | None"]
+router = APIRouter(prefix="/api", tags=["permits"], responses=refusals(401, 403))
 
 
-def permits_router(store: SqlStore, registry: Registry | None, reports: ReportsSetup | None, ancestry: Ancestry,
-                   user: Callable) -> APIRouter:
-    """``/api/permits`` for any reader (``user``), each permit computed on request; the tiers and
-    the time zone are those of the reports (``reports``), else the defaults."""
-    router = APIRouter(prefix="/api", tags=["permits"])
-    reader = Depends(user)
+@router.get("/permits")
+def permits(who: Reader, store: StoreDep, registry: RegistryDep, ancestry: AncestryDep,
+            reports: Annotated[ReportsSetup | None, Depends(get_reports_setup)]) -> PermitsPublic:
+    """Every permit in your regions with its year-to-date withdrawal, plan, tier and projection.
+
+    Computed on request; the tiers and the time zone are those of the reports, else the defaults."""
     alarms = (reports.alarms if reports else None) or AlarmsConfig()
     tz = (reports.rates if reports else RatesConfig()).tz
-
-    @router.get("/permits")
-    def permits(who: Principal = reader) -> dict:
-        """Every permit in your regions with its year-to-date withdrawal, plan, tier and projection."""
-        now = int(time.time() * 1000)
-        stations = {s.id: s for s in registry.stations} if registry else {}  # as the registry is now
-        out = []
-        for p in registry.permits if registry else []:
-            if not who.sees(ancestry(p.meters[0].station)):
-                continue
-            out.append(_permit_row(store, registry, p, alarms, tz, now, stations))
-        return {"now_ms": now, "permits": out}
-
-    return router
+    now = int(time.time() * 1000)
+    stations = {s.id: s for s in registry.stations} if registry else {}  # as the registry is now
+    out = []
+    for p in registry.permits if registry else []:
+        if not who.sees(ancestry.get(p.meters[0].station)):
+            continue
+        out.append(_permit_row(store, registry, p, alarms, tz, now, stations))
+    return PermitsPublic.model_validate({"now_ms": now, "permits": out})
 
 
 def _permit_row(store: SqlStore, registry: Registry, p: Permit, alarms: AlarmsConfig, tz: ZoneInfo, now: int,
@@ -64,6 +60,6 @@ def _permit_row(store: SqlStore, registry: Registry, p: Permit, alarms: AlarmsCo
             "stations": [{"station": m.station, "name": getattr(stations.get(m.station), "name", "")} for m in p.meters],
             "region_name": " / ".join(registry.names[r] for r in reversed(registry.ancestry(first.region))) if first else "",
             "last_day": (status.end - dt.timedelta(days=1)).isoformat(),
-            "plan": p.plan.model_dump() if p.plan else None,
+            "plan": p.plan,
             "tiers": [{"share": t.share, "severity": t.severity} for t in rule.tiers],
             "alarm_enabled": rule.enabled}

@@ -6,23 +6,23 @@ CLI and a downloaded file never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from watertel.cloud.alarms.config import AlarmsConfig
-from watertel.cloud.api.deps import Principal
+from watertel.cloud.api.deps import Principal, Reader, StoreDep
+from watertel.cloud.api.schemas import refusals
+from watertel.cloud.api.schemas.reports import RatesReportPublic, StoredReport
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.export import render, to_json
 from watertel.cloud.quality.period import PeriodError, parse_period
 from watertel.cloud.quality.report import build_report
 from watertel.cloud.quality.schedule import listing, report_path
 from watertel.cloud.registry import Registry
-from watertel.cloud.store.sql import SqlStore
 from watertel.errors import OperatorError
 
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
@@ -39,48 +39,58 @@ class ReportsSetup:
     alarms: AlarmsConfig | None = None  # tiers of the over-permit list
 
 
-def reports_router(store: SqlStore, setup: ReportsSetup, user: Callable) -> APIRouter:
-    """``/api/rates`` and ``/api/reports`` for any reader (``user``), within the reader's regions."""
-    registry, cfg, root = setup.registry, setup.rates, setup.root
-    router = APIRouter(prefix="/api", tags=["rates"])
-    reader = Depends(user)
+async def get_reports_setup(request: Request) -> ReportsSetup | None:
+    """The rates and reports settings (None: the API serves no reports, and has no such routes)."""
+    return request.app.state.reports
 
-    @router.get("/rates")
-    def rates_report(period: str, region: str | None = None,
-                     format: Literal["json", "csv", "xlsx"] = "json", who: Principal = reader):
-        """The four rates per station and region for a period (YYYY-MM-DD, YYYY-MM, YYYY-Qn, FROM..TO)."""
-        if registry is None:
-            raise HTTPException(409, "no station registry: set registry_file in the cloud config")
-        region = _in_scope(who, registry, region)
-        try:
-            report = build_report(store, registry, parse_period(period, cfg.tz), cfg, region, alarms=setup.alarms)
-        except PeriodError as err:
-            raise HTTPException(422, str(err)) from None
-        except OperatorError as err:  # an unknown region
-            raise HTTPException(404, str(err)) from None
-        if format == "json":
-            return to_json(report)
-        return Response(render(report, format), media_type=MEDIA[format], headers=_attachment(f"rates-{report.period.label}.{format}"))
 
-    @router.get("/reports")
-    def stored(who: Principal = reader) -> list[dict]:
-        """The scheduled reports on disk: kind (daily, monthly, quarterly), period and formats."""
-        _whole_fleet(who)
-        return listing(root)
+ReportsDep = Annotated[ReportsSetup, Depends(get_reports_setup)]  # its routes are included only with one
+router = APIRouter(prefix="/api", tags=["rates"], responses=refusals(401, 403))
+FILES = {"text/csv": {"schema": {"type": "string"}}, MEDIA["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}
 
-    @router.get("/reports/{kind}/{name}")
-    def download(kind: str, name: str, who: Principal = reader) -> FileResponse:
-        _whole_fleet(who)
-        label, _, fmt = name.rpartition(".")
-        try:
-            path = report_path(root, kind, label, fmt)
-        except ValueError as err:
-            raise HTTPException(404, str(err)) from None
-        if not path.is_file():
-            raise HTTPException(404, f"report {kind}/{name} has not been written")
-        return FileResponse(path, media_type=MEDIA[fmt], headers=_attachment(f"rates-{kind}-{name}"))
 
-    return router
+@router.get("/rates", response_model=RatesReportPublic, response_model_exclude_unset=True,
+            responses={200: {"content": FILES, "description": "the report as JSON, CSV or XLSX (``format``)"},
+                       **refusals(404, 409, 422)})
+def rates_report(period: str, who: Reader, store: StoreDep, setup: ReportsDep, region: str | None = None,
+                 format: Literal["json", "csv", "xlsx"] = "json") -> RatesReportPublic | Response:
+    """Completeness, upload rate, timeliness and abnormal rate of a period (YYYY-MM-DD, YYYY-MM, YYYY-Qn, FROM..TO)."""
+    registry = setup.registry
+    if registry is None:
+        raise HTTPException(409, "no station registry: set registry_file in the cloud config")
+    region = _in_scope(who, registry, region)
+    try:
+        report = build_report(store, registry, parse_period(period, setup.rates.tz), setup.rates, region,
+                              alarms=setup.alarms)
+    except PeriodError as err:
+        raise HTTPException(422, str(err)) from None
+    except OperatorError as err:  # an unknown region
+        raise HTTPException(404, str(err)) from None
+    if format == "json":
+        return RatesReportPublic.model_validate(to_json(report))
+    return Response(render(report, format), media_type=MEDIA[format], headers=_attachment(f"rates-{report.period.label}.{format}"))
+
+
+@router.get("/reports")
+def stored(who: Reader, setup: ReportsDep) -> list[StoredReport]:
+    """The scheduled reports on disk: kind (daily, monthly, quarterly), period and formats."""
+    _whole_fleet(who)
+    return [StoredReport.model_validate(r) for r in listing(setup.root)]
+
+
+@router.get("/reports/{kind}/{name}", response_class=FileResponse, responses={
+    200: {"model": RatesReportPublic, "content": FILES, "description": "the stored report, as written"},
+    **refusals(404)})
+def download(kind: str, name: str, who: Reader, setup: ReportsDep) -> FileResponse:
+    _whole_fleet(who)
+    label, _, fmt = name.rpartition(".")
+    try:
+        path = report_path(setup.root, kind, label, fmt)
+    except ValueError as err:
+        raise HTTPException(404, str(err)) from None
+    if not path.is_file():
+        raise HTTPException(404, f"report {kind}/{name} has not been written")
+    return FileResponse(path, media_type=MEDIA[fmt], headers=_attachment(f"rates-{kind}-{name}"))
 
 
 def _in_scope(who: Principal, registry: Registry, region: str | None) -> str | None:

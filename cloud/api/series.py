@@ -1,4 +1,5 @@
-"""Stations with their status, and the time series of one point: ``GET /api/stations``, ``GET /api/series``.
+"""The time series of one point (``GET /api/series``), and the two things the station list and the
+live events share: a station's status (``status_rule``) and the latest values (``LatestCache``).
 
 A station is online while its last sample is at most ``intervals`` of its reporting interval old
 (the registry's ``interval_minutes``/``interval_seconds``); without a registry entry, at most
@@ -17,7 +18,8 @@ values and, for ``total``, the volume. Without ``step`` they are used too when t
 part of the range have aged out (retention.raw_days): a rolled-up hour with readings lies before
 the first raw reading left; then hours if at most ``max_points`` of them, else days.
 
-Both endpoints answer within the user's regions, like /api/alarms.
+The series answers within the user's regions, like /api/alarms; the station list is
+cloud/api/stations.py.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import TypeAdapter
 
-from watertel.cloud.api.deps import Principal
-from watertel.cloud.quality.config import RatesConfig
-from watertel.cloud.quality.hourly import HOUR, day_rollups, first_rolled_hour, hour_floor, hour_rollups
+from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, StoreDep
+from watertel.cloud.api.schemas import refusals
+from watertel.cloud.api.schemas.stations import SeriesPublic
+from watertel.cloud.quality.hourly import HOUR, day_rollups, hour_floor, hour_rollups
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
 from watertel.readings import Quality
@@ -45,7 +49,7 @@ DAY_MS = 86_400_000
 MAX_MS = 10**14  # year 5138: far enough, and well inside a 64-bit integer
 
 StationStatus = Callable[[str, "int | None", int], str]  # (station, last sample ms, now ms) -> status
-Ancestry = Callable[[str], "list[str] | None"]
+SERIES: TypeAdapter[SeriesPublic] = TypeAdapter(SeriesPublic)
 
 
 def status_rule(registry: Registry | None, intervals: int = 3, fixed_ms: int = OFFLINE_AFTER_MS) -> StationStatus:
@@ -103,108 +107,64 @@ class LatestCache:
 POINT_FIELDS = ("point", "value", "unit", "quality", "t_ms")
 
 
-def series_router(store: SqlStore, registry: Registry | None, ancestry: Ancestry, status: StationStatus,
-                  user: Callable, tz: ZoneInfo | None = None, cache: LatestCache | None = None) -> APIRouter:
-    """The two routes for any reader (``user``); ``tz``: the calendar of ``step=day`` (default: the
-    rates'); ``cache``: the process's latest values (a new one by default)."""
-    tz = tz or RatesConfig().tz
-    router = APIRouter(prefix="/api", tags=["stations"])
-    reader = Depends(user)
-    known = {s.id: s for s in registry.stations} if registry else {}
-    cache = cache or LatestCache(store)
+router = APIRouter(prefix="/api", tags=["stations"], responses=refusals(401))
 
-    @router.get("/stations")
-    def stations(who: Principal = reader) -> dict:
-        """Every station in your regions with kind, region, status, last seen, open alarms and latest values;
-        ``regions``: the regions they lie in (for a filter), provinces first."""
-        now = int(time.time() * 1000)
-        latest = cache.by_station()
-        alarms: dict[str, int] = {}
-        for a in store.alarms(open_only=True):
-            alarms[a["station"]] = alarms.get(a["station"], 0) + 1
-        out, seen_regions = [], set()
-        for sid in [*known, *sorted(set(latest) - set(known))]:
-            chain = ancestry(sid)
-            if not who.sees(chain):
-                continue
-            seen_regions.update(chain or ())
-            s, points = known.get(sid), list(latest.get(sid, ()))  # a copy: the cache's rows stay as read
-            have = {p["point"] for p in points}
-            points += [{"point": p, "value": None, "unit": "", "quality": None, "t_ms": None}
-                       for p in (s.points if s else []) if p not in have]
-            last = max((p["t_ms"] for p in points if p["t_ms"] is not None), default=None)
-            out.append({"station": sid, "name": s.name if s else "", "kind": s.kind.value if s else "other",
-                        "region": s.region if s else None, "regions": chain or [],
-                        "region_path": " / ".join(registry.names[r] for r in reversed(chain)) if chain else "",
-                        "interval_ms": s.interval_ms if s else None, "last_seen_ms": last,
-                        "status": status(sid, last, now), "open_alarms": alarms.get(sid, 0), "points": points})
-        regions = [{"id": r, "name": registry.names[r], "level": registry.levels[r]}
-                   for r in registry.regions() if r in seen_regions] if registry else []
-        return {"now_ms": now, "regions": regions, "stations": out}
 
-    @router.get("/series", responses={403: {}, 422: {}})
-    def series(station: str, point: str, who: Principal = reader,
-               start: Annotated[int | None, Query(alias="from", ge=0, le=MAX_MS, description="Unix ms, inclusive (default: to - 24 h)")] = None,
-               end: Annotated[int | None, Query(alias="to", ge=0, le=MAX_MS, description="Unix ms, exclusive (default: now)")] = None,
-               max_points: Annotated[int, Query(ge=10, le=10_000)] = MAX_POINTS,
-               step: Annotated[Literal["hour", "day"] | None, Query(description="serve the hour or day rollups")] = None,
-               ) -> dict:
-        """One point of one station in [from, to): raw readings, min/max/mean buckets past ``max_points``,
-        or the hour/day rollups (``step``, or when the range's raw readings have aged out)."""
-        if not who.sees(ancestry(station)):
-            raise HTTPException(403, f"station {station!r} is outside your regions")
-        end = int(time.time() * 1000) if end is None else end
-        start = end - DAY_MS if start is None else start
-        if start >= end:
-            raise HTTPException(422, f"from must be before to (got from {start}, to {end})")
-        where = " FROM readings WHERE station = ? AND point = ? AND t_ms >= ? AND t_ms < ?"
-        key = (station, point, start, end)
-        # the store has no method for these reads yet: its SQL runs on both back-ends
-        rows = store._rows  # noqa: SLF001
-        (count,) = rows("SELECT count(*)" + where, key)[0]
-        unit = rows("SELECT unit" + where + " ORDER BY t_ms DESC LIMIT 1", key)
-        unit = unit or rows("SELECT unit FROM readings WHERE station = ? AND point = ? ORDER BY t_ms DESC LIMIT 1",
-                            (station, point))
-        answer = {"station": station, "point": point, "unit": unit[0][0] if unit else "", "from": start, "to": end,
-                  "count": count}
-        step = step or aged_out(station, point, start, end, max_points)
-        if step:
-            return {**answer, **rolled_up(station, point, start, end, step, max_points)}
-        if count <= max_points:
-            return {**answer, "mode": "raw", "bucket_ms": None, "points": [
-                {"t_ms": t, "value": _clean(v), "quality": Quality(q).name}
-                for t, v, q in rows("SELECT t_ms, value, quality" + where + " ORDER BY t_ms", key)]}
-        width = -(-(end - start) // max_points)
-        buckets = rows("SELECT (t_ms - ?) / ? AS b, count(*), min(value), max(value), avg(value)" + where
-                       + " GROUP BY b ORDER BY b", (start, width, *key))
-        return {**answer, "mode": "buckets", "bucket_ms": width, "points": [
-            {"t_ms": start + int(b) * width, "n": n, "min": _clean(lo), "max": _clean(hi), "mean": _clean(mean)}
-            for b, n, lo, hi, mean in buckets]}
+@router.get("/series", responses=refusals(403, 422))
+def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: AncestryDep, rates: RatesDep,
+           start: Annotated[int | None, Query(alias="from", ge=0, le=MAX_MS, description="Unix ms, inclusive (default: to - 24 h)")] = None,
+           end: Annotated[int | None, Query(alias="to", ge=0, le=MAX_MS, description="Unix ms, exclusive (default: now)")] = None,
+           max_points: Annotated[int, Query(ge=10, le=10_000)] = MAX_POINTS,
+           step: Annotated[Literal["hour", "day"] | None, Query(description="serve the hour or day rollups")] = None,
+           ) -> SeriesPublic:
+    """One point of one station in [from, to): raw readings, min/max/mean buckets past ``max_points``,
+    or the hour/day rollups (``step``, or when the range's raw readings have aged out)."""
+    if not who.sees(ancestry.get(station)):
+        raise HTTPException(403, f"station {station!r} is outside your regions")
+    end = int(time.time() * 1000) if end is None else end
+    start = end - DAY_MS if start is None else start
+    if start >= end:
+        raise HTTPException(422, f"from must be before to (got from {start}, to {end})")
+    count = store.series_count(station, point, start, end)
+    answer = {"station": station, "point": point, "unit": store.series_unit(station, point, start, end),
+              "from": start, "to": end, "count": count}
+    step = step or aged_out(store, station, point, start, end, max_points)
+    if step:
+        return SERIES.validate_python({**answer, **rolled_up(store, station, point, start, end, step, max_points, rates.tz)})
+    if count <= max_points:
+        return SERIES.validate_python({**answer, "mode": "raw", "bucket_ms": None, "points": [
+            {"t_ms": t, "value": _clean(v), "quality": Quality(q).name}
+            for t, v, q in store.series_raw(station, point, start, end)]})
+    width = -(-(end - start) // max_points)
+    buckets = store.series_buckets(station, point, start, end, width)
+    return SERIES.validate_python({**answer, "mode": "buckets", "bucket_ms": width, "points": [
+        {"t_ms": start + int(b) * width, "n": n, "min": _clean(lo), "max": _clean(hi), "mean": _clean(mean)}
+        for b, n, lo, hi, mean in buckets]})
 
-    def aged_out(station: str, point: str, start: int, end: int, max_points: int) -> str | None:
-        """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading."""
-        first = first_rolled_hour(store, station, point, hour_floor(start), end)
-        if first is None:
-            return None
-        (raw,) = store._rows("SELECT min(t_ms) FROM readings WHERE station = ? AND point = ? AND t_ms >= ? AND t_ms < ?",
-                             (station, point, start, end))[0]
-        if raw is not None and first >= hour_floor(raw):
-            return None
-        return "hour" if -(-(end - hour_floor(start)) // HOUR) <= max_points else "day"
 
-    def rolled_up(station: str, point: str, start: int, end: int, step: str, max_points: int) -> dict:
-        if step == "hour":
-            lo, n = hour_floor(start), -(-(end - hour_floor(start)) // HOUR)
-            if n > max_points:
-                raise HTTPException(422, f"{n} hours in the range, more than max_points ({max_points}):"
-                                         " use step=day, a shorter range or a larger max_points")
-            return {"mode": "hour", "bucket_ms": HOUR,
-                    "points": [h.as_dict() for h in hour_rollups(store, station, point, lo, end)]}
-        first, last = (dt.datetime.fromtimestamp(t / 1000, tz).date() for t in (start, end - 1))
-        if (last - first).days + 1 > max_points:
-            raise HTTPException(422, f"{(last - first).days + 1} days in the range, more than max_points"
-                                     f" ({max_points}): use a shorter range or a larger max_points")
-        return {"mode": "day", "bucket_ms": None, "tz": tz.key,
-                "points": [d.as_dict() for d in day_rollups(store, station, point, first, last, tz)]}
+def aged_out(store: SqlStore, station: str, point: str, start: int, end: int, max_points: int) -> str | None:
+    """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading."""
+    first = store.first_rolled_hour(station, point, hour_floor(start), end)
+    if first is None:
+        return None
+    raw = store.first_sample_ms(station, point, start, end)
+    if raw is not None and first >= hour_floor(raw):
+        return None
+    return "hour" if -(-(end - hour_floor(start)) // HOUR) <= max_points else "day"
 
-    return router
+
+def rolled_up(store: SqlStore, station: str, point: str, start: int, end: int, step: str, max_points: int,
+              tz: ZoneInfo) -> dict:
+    if step == "hour":
+        lo, n = hour_floor(start), -(-(end - hour_floor(start)) // HOUR)
+        if n > max_points:
+            raise HTTPException(422, f"{n} hours in the range, more than max_points ({max_points}):"
+                                     " use step=day, a shorter range or a larger max_points")
+        return {"mode": "hour", "bucket_ms": HOUR,
+                "points": [h.as_dict() for h in hour_rollups(store, station, point, lo, end)]}
+    first, last = (dt.datetime.fromtimestamp(t / 1000, tz).date() for t in (start, end - 1))
+    if (last - first).days + 1 > max_points:
+        raise HTTPException(422, f"{(last - first).days + 1} days in the range, more than max_points"
+                                 f" ({max_points}): use a shorter range or a larger max_points")
+    return {"mode": "day", "bucket_ms": None, "tz": tz.key,
+            "points": [d.as_dict() for d in day_rollups(store, station, point, first, last, tz)]}

@@ -9,8 +9,8 @@ from collections import Counter
 
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
-from watertel.cloud.fleet import FleetStatus
-from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.gateway_status import GatewayStatus
+from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.store import SqlStore
 from watertel.envelope import Envelope, EnvelopeError, open_envelope
 
@@ -19,10 +19,10 @@ CONDITIONS = ("buffer_full",)  # a gateway's conditions in its status message, e
 
 
 class Handler:
-    def __init__(self, store: SqlStore, registry: Registry, alarms: AlarmEngine, fleet: FleetStatus | None = None,
-                 mirror=None) -> None:
-        self.store, self.registry, self.alarms = store, registry, alarms
-        self.fleet = fleet  # set: keep each gateway's latest status and last contact (the fleet view)
+    def __init__(self, store: SqlStore, gateway_keys: GatewayKeys, alarms: AlarmEngine,
+                 gateway_status: GatewayStatus | None = None, mirror=None) -> None:
+        self.store, self.gateway_keys, self.alarms = store, gateway_keys, alarms
+        self.gateway_status = gateway_status  # set: keep each gateway's latest status and last contact
         self.mirror = mirror  # set: an InfluxMirror (cloud/store/influx_mirror.py) gets each committed batch's new readings
         self.counts: Counter[str] = Counter()
 
@@ -56,9 +56,9 @@ class Handler:
             return "unreadable"
         now = int(time.time() * 1000)
         before: dict = {}  # the previous status: a refresh that changes nothing writes no alarm
-        if self.fleet is not None and gateway in self.registry.stations:  # registered gateways only
-            before = (self.fleet.status(gateway) or {}).get("status", {})
-            self.fleet.record(gateway, status, now)
+        if self.gateway_status is not None and gateway in self.gateway_keys.stations:  # registered gateways only
+            before = (self.gateway_status.status(gateway) or {}).get("status", {})
+            self.gateway_status.record(gateway, status, now)
         if state == "offline":
             self.alarms.on_device_event(gateway, "gateway_offline", "the gateway went offline (last will or clean stop)", now)
         elif state == "online":
@@ -101,8 +101,8 @@ class Handler:
                 outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}", env.seq)
                 continue
             self.counts[result.status] += 1
-            if self.fleet is not None:
-                self.fleet.touch(env.gateway_id, int(time.time() * 1000))
+            if self.gateway_status is not None:
+                self.gateway_status.touch(env.gateway_id, int(time.time() * 1000))
             metrics.ENVELOPES.labels(result.status).inc()
             metrics.READINGS.inc(len(result.new_readings))
             fresh += result.new_readings
@@ -118,19 +118,19 @@ class Handler:
         parts = topic.split("/")
         topic_gateway = parts[-2] if len(parts) >= 3 else "?"
         try:
-            env = open_envelope(payload, self.registry.key, self.registry.payload_key)
+            env = open_envelope(payload, self.gateway_keys.key, self.gateway_keys.payload_key)
         except EnvelopeError as err:
             return self._refuse(topic, payload, topic_gateway, err.reason, err.detail)
-        if env.payload_key_id is None and self.registry.requires_encryption(env.gateway_id):
+        if env.payload_key_id is None and self.gateway_keys.requires_encryption(env.gateway_id):
             return self._refuse(topic, payload, env.gateway_id, "not_encrypted",
                                 f"gateway {env.gateway_id!r} must SM4-encrypt its payload", env.seq)
-        if self.registry.expired(env.gateway_id, env.key_id, env.created_ms):
+        if self.gateway_keys.expired(env.gateway_id, env.key_id, env.created_ms):
             return self._refuse(topic, payload, env.gateway_id, "key_expired",
                                 f"key {env.key_id!r} was rotated out before this envelope was made", env.seq)
         if env.gateway_id != topic_gateway:
             return self._refuse(topic, payload, topic_gateway, "topic_mismatch",
                                 f"envelope from {env.gateway_id!r} on topic of {topic_gateway!r}")
-        allowed = self.registry.stations.get(env.gateway_id, frozenset())
+        allowed = self.gateway_keys.stations.get(env.gateway_id, frozenset())
         strangers = sorted({r.station for r in env.readings} - allowed)
         if strangers:
             return self._refuse(topic, payload, env.gateway_id, "unknown_station", ", ".join(strangers), env.seq)

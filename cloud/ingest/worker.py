@@ -15,7 +15,7 @@ import logging
 import aiomqtt
 
 from watertel.cloud import metrics
-from watertel.cloud.config import MqttConfig
+from watertel.cloud.mqtt import MqttConfig
 from watertel.cloud.ingest.handler import Handler
 
 log = logging.getLogger("watertel.cloud.ingest")

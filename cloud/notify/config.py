@@ -49,11 +49,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from watertel.cloud.alarms.lifecycle import Severity
+from watertel.cloud.registry import load_registry
 from watertel.config import Strict, resolve
 
 NAME = r"^[A-Za-z0-9_.-]+$"
-# The API's roles (cloud.config.Role; that module imports this one, so they are named again here;
-# tests/unit/cloud/notify/test_notify_channels.py checks that the two agree).
+# The API's roles (cloud/users.py Role) as the plain strings routes and contacts are written with;
+# tests/unit/cloud/notify/test_notify_channels.py checks that the two agree.
 RoleName = Literal["admin", "operator", "crew", "viewer"]
 
 
@@ -276,8 +277,6 @@ class NotificationsConfig(Strict):
             return []
         if registry_file is None:
             return [f"{config_path}: notifications.routes.{i}.regions: needs registry_file" for i, _ in named[:1]]
-        from watertel.cloud.registry import load_registry
-
         known = set(load_registry(registry_file).regions())
         return [f"{config_path}: notifications.routes.{i}.regions: {r!r} is not a region in {registry_file.name}"
                 for i, r in named if r not in known]

@@ -1,5 +1,5 @@
 """The notifier's routes, contacts and channels reloaded from the notifications file
-(``notifications_file:``, cloud/notifications_file.py) when it changes: no restart.
+(``notifications_file:``, cloud/notify/notifications_file.py) when it changes: no restart.
 
 ``check`` runs at the start of each notifier round; it compares the file's inode, size and mtime,
 so the API's atomic rename is always noticed, and reads the file only when they changed. A file
@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from watertel.cloud.notify.config import NotificationsConfig
+from watertel.cloud.notify.notifications_file import load_notifications_file
 from watertel.config import ConfigError
 
 log = logging.getLogger("watertel.cloud.notify")
@@ -26,8 +27,6 @@ class NotificationsWatcher:
 
     def check(self) -> NotificationsConfig | None:
         """The file's configuration if it is new and valid; None otherwise (keep the one in use)."""
-        from watertel.cloud.notifications_file import load_notifications_file
-
         try:
             st = os.stat(self.path)
             signature = (st.st_ino, st.st_size, st.st_mtime_ns)

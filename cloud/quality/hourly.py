@@ -42,34 +42,18 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from watertel.cloud.permits import Meter
+from watertel.cloud.permits.model import Meter
+from watertel.cloud.permits.withdrawal import TRUSTED, meter_volume
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.period import Period
 from watertel.cloud.quality.rates import Rows, day_counts, grid_anchor, grid_ceil, service_intervals, trusted
-from watertel.cloud.quality.withdrawal import TRUSTED, meter_volume
 from watertel.cloud.registry import Station
-from watertel.cloud.store.sql import SqlStore
+from watertel.cloud.store import SqlStore
+from watertel.cloud.store.hourly import PointHour
 
 HOUR = 3_600_000
 TOTAL = "total"  # the totaliser point (firmware profiles): its hours carry a volume
-COLUMNS = ("station", "point", "hour_ms", "expected", "received", "on_time", "abnormal", "readings",
-           "value_count", "value_min", "value_max", "value_sum", "volume")
-UPSERT = (f"INSERT INTO point_hours ({', '.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
-          " ON CONFLICT (station, point, hour_ms) DO UPDATE SET "
-          + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[3:])
-          + " WHERE excluded.readings >= point_hours.readings")  # retention took raw rows: keep the hour
-# A station's rows of every point, by a loose index scan (one probe per point), as rollups.STATION_ROWS.
-STATION_VALUES = ("WITH RECURSIVE p(point) AS (SELECT min(point) FROM readings WHERE station = ?"
-                  " UNION ALL SELECT (SELECT min(point) FROM readings WHERE station = ? AND point > p.point)"
-                  " FROM p WHERE p.point IS NOT NULL)"
-                  " SELECT r.point, r.t_ms, r.value, r.received_ms, r.quality FROM p JOIN readings r"
-                  " ON r.station = ? AND r.point = p.point WHERE r.t_ms >= ? AND r.t_ms < ? ORDER BY r.point, r.t_ms")
-POINT_VALUES = ("SELECT t_ms, value, received_ms, quality FROM readings WHERE station = ? AND point = ?"
-                " AND t_ms >= ? AND t_ms < ? ORDER BY t_ms")
 TRUSTED_CODES = tuple(int(q) for q in TRUSTED)
-LAST_TRUSTED = ("SELECT t_ms, value, quality FROM readings WHERE station = ? AND point = ? AND t_ms < ?"
-                f" AND value IS NOT NULL AND quality IN ({','.join(map(str, TRUSTED_CODES))}) ORDER BY t_ms DESC LIMIT 1")
-NEXT_AFTER = "SELECT min(t_ms) FROM readings WHERE station = ? AND point = ? AND t_ms >= ?"
 
 
 def hour_floor(t_ms: int) -> int:
@@ -77,8 +61,8 @@ def hour_floor(t_ms: int) -> int:
 
 
 def count_hours(store: SqlStore, st: Station, first: dt.date, last: dt.date, cfg: RatesConfig,
-                meters: Mapping[tuple[str, str], Meter] | None = None) -> list[tuple]:
-    """``point_hours`` rows (``COLUMNS``) of every hour of local days ``first`` … ``last`` that
+                meters: Mapping[tuple[str, str], Meter] | None = None) -> list[PointHour]:
+    """``point_hours`` rows of every hour of local days ``first`` … ``last`` that
     has a reading or an expected slot, from the station's raw readings; and the hour of the next
     ``total`` reading after them (a late reading changes the step after it).
 
@@ -88,19 +72,18 @@ def count_hours(store: SqlStore, st: Station, first: dt.date, last: dt.date, cfg
     h0, h1 = hour_floor(run.start_ms), -(-run.end_ms // HOUR) * HOUR
     out = _hours(store, st, None, h0, h1, cfg, meters or {})
     if TOTAL in st.points or not st.points:
-        (after,) = store._rows(NEXT_AFTER, (st.id, TOTAL, h1))[0]
+        after = store.next_sample_ms(st.id, TOTAL, h1)
         if after is not None:
             out += _hours(store, st, TOTAL, hour_floor(after), hour_floor(after) + HOUR, cfg, meters or {})
     return out
 
 
 def _hours(store: SqlStore, st: Station, only: str | None, h0: int, h1: int, cfg: RatesConfig,
-           meters: Mapping[tuple[str, str], Meter]) -> list[tuple]:
+           meters: Mapping[tuple[str, str], Meter]) -> list[PointHour]:
     """Rows of the hours in [h0, h1) of every point (or ``only`` that one)."""
     anchor = grid_anchor(cfg.tz)
     upto = grid_ceil(h1, anchor, st.interval_ms)  # readings of slots starting before h1
-    rows = store._rows(STATION_VALUES, (st.id, st.id, st.id, h0, upto)) if only is None else \
-        [(only, *r) for r in store._rows(POINT_VALUES, (st.id, only, h0, upto))]
+    rows = store.station_values(st.id, h0, upto) if only is None else store.point_values(st.id, only, h0, upto)
     by_point: dict[str, list[tuple]] = {p: [] for p in (st.points if only is None else [only])}
     for point, *rest in rows:
         by_point.setdefault(point, []).append(tuple(rest))
@@ -122,8 +105,9 @@ def _hours(store: SqlStore, st: Station, only: str | None, h0: int, h1: int, cfg
         for i in range(len(bounds) - 1):
             expected = int(counts.expected[i]) if listed else 0
             if expected or figures[0][i]:
-                out.append((st.id, point, int(bounds[i]), expected, int(counts.received[i]), int(counts.on_time[i]),
-                            int(counts.flagged[i]), *(f[i] for f in figures), None if volume is None else volume[i]))
+                out.append(PointHour(st.id, point, int(bounds[i]), expected, int(counts.received[i]),
+                                     int(counts.on_time[i]), int(counts.flagged[i]), *(f[i] for f in figures),
+                                     None if volume is None else volume[i]))
     return out
 
 
@@ -150,7 +134,8 @@ def _volumes(store: SqlStore, st: Station, point: str, rows: list[tuple], h0: in
     """Per hour, the counter's volume: withdrawal.meter_volume of the hour's rows after the last
     trusted reading before it (the step's start), so rollover and reset count as they do there."""
     meter = Meter(station=st.id, point=point, wraps_at=meter.wraps_at if meter else None)
-    prev = [tuple(r) for r in store._rows(LAST_TRUSTED, (st.id, point, h0))]
+    before = store.last_trusted(st.id, point, h0)
+    prev = [before] if before is not None else []
     out, i = [0.0] * n, 0
     for h in range(n):
         end, j = h0 + (h + 1) * HOUR, i
@@ -163,12 +148,6 @@ def _volumes(store: SqlStore, st: Station, point: str, rows: list[tuple], h0: in
             prev = good[-1:] or prev
         i = j
     return out
-
-
-def store_hours(store: SqlStore, rows: list[tuple]) -> None:
-    """Upsert hour rows inside the caller's write transaction (an hour with fewer raw rows than
-    stored is left alone: retention removed some)."""
-    store._execute_many(UPSERT, sorted(rows))
 
 
 # --- reading them back -------------------------------------------------------------------------
@@ -202,9 +181,7 @@ class Rollup:
 
 def hour_rollups(store: SqlStore, station: str, point: str, start_ms: int, end_ms: int) -> list[Rollup]:
     """The stored hours of one point starting in [start_ms, end_ms), in time order."""
-    rows = store._rows(f"SELECT {', '.join(COLUMNS[2:])} FROM point_hours WHERE station = ? AND point = ?"
-                       " AND hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms", (station, point, start_ms, end_ms))
-    return [Rollup(*row) for row in rows]
+    return [Rollup(*row[2:]) for row in store.point_hours(station, point, start_ms, end_ms)]
 
 
 def day_rollups(store: SqlStore, station: str, point: str, first: dt.date, last: dt.date,
@@ -228,10 +205,3 @@ def sum_days(hours: list[Rollup], bounds: list[int]) -> list[Rollup]:
                           min(lows, default=None), max(highs, default=None), sum(sums) if sums else None,
                           sum(volumes) if volumes else None))
     return out
-
-
-def first_rolled_hour(store: SqlStore, station: str, point: str, start_ms: int, end_ms: int) -> int | None:
-    """The first hour in [start_ms, end_ms) whose rollup counted raw readings (to tell aged-out raw data)."""
-    (found,) = store._rows("SELECT min(hour_ms) FROM point_hours WHERE station = ? AND point = ? AND hour_ms >= ?"
-                           " AND hour_ms < ? AND readings > 0", (station, point, start_ms, end_ms))[0]
-    return found

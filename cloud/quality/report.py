@@ -13,14 +13,15 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.permits.report import over_permit_problems
+from watertel.cloud.permits.tiers import PermitRules
+from watertel.cloud.permits.withdrawal import PermitStatus, load_status
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.period import Period
 from watertel.cloud.quality.rates import EPS, StationRates, compute, read_end, service_intervals
-from watertel.cloud.quality.permits_report import over_permit_problems
-from watertel.cloud.quality.withdrawal import PermitStatus, load_status
+from watertel.cloud.quality.rollups import last_samples, period_rates
 from watertel.cloud.registry import Registry, Station, to_ms
-from watertel.cloud.store.sql import SqlStore, now_ms
+from watertel.cloud.store import SqlStore, now_ms
 from watertel.errors import OperatorError
 
 
@@ -155,7 +156,7 @@ def _iso(t_ms: int | None, period: Period) -> str | None:
 
 
 def build_report(store: SqlStore, registry: Registry, period: Period, cfg: RatesConfig,
-                 region: str | None = None, now: int | None = None, alarms: AlarmsConfig | None = None,
+                 region: str | None = None, now: int | None = None, alarms: PermitRules | None = None,
                  from_raw: bool = False) -> RatesReport:
     """Compute a report from the store: rates, roll-up and problem lists.
 
@@ -163,7 +164,7 @@ def build_report(store: SqlStore, registry: Registry, period: Period, cfg: Rates
     ``from_raw`` recomputes them from the raw readings instead (the same figures while the raw
     readings are kept: a check). A rollup made under earlier settings whose raw readings are gone
     is used as it is and listed under the ``stale_rollups`` problems.
-    ``alarms``: the tiers of the ``over_permit`` list (defaults when omitted), which holds the
+    ``alarms``: the tiers of the ``over_permit`` list (the ``alarms:`` section; defaults when omitted), which holds the
     permits with a meter in the selection, their withdrawal at the period end (or now).
     """
     stations = registry.stations_in(_known(registry, region))
@@ -174,8 +175,6 @@ def build_report(store: SqlStore, registry: Registry, period: Period, cfg: Rates
         rates = compute(stations, rows, period, cfg)
         last = store.last_samples(min(period.end_ms, now))
     else:
-        from watertel.cloud.quality.rollups import last_samples, period_rates
-
         rates, stale = period_rates(store, registry.stations, stations, period, cfg)
         last = last_samples(store, stations, min(period.end_ms, now))
     ids = {s.id for s in stations}
@@ -197,7 +196,7 @@ def _known(registry: Registry, region: str | None) -> str | None:
 
 def assemble(registry: Registry, stations: list[Station], rows: Iterable[list[tuple]], last: dict[str, int],
              period: Period, cfg: RatesConfig, region: str | None, now: int,
-             permits: list[PermitStatus] | None = None, alarms: AlarmsConfig | None = None,
+             permits: list[PermitStatus] | None = None, alarms: PermitRules | None = None,
              rates: list[StationRates] | None = None) -> RatesReport:
     """A report from row batches (station, point, t_ms, received_ms, quality), wherever they come from.
 
@@ -213,7 +212,7 @@ def assemble(registry: Registry, stations: list[Station], rows: Iterable[list[tu
         "under_target": under_target(registry, rates, cfg),
         "stopped": stopped(stations, last, period, cfg, now),
         "abnormal_days": abnormal_days(registry, rates),
-        "over_permit": over_permit_problems(permits or [], alarms or AlarmsConfig(),
+        "over_permit": over_permit_problems(permits or [], alarms,
                                             {s.id: registry.path(s.region) for s in registry.stations}),
     }
     for item in report.problems["stopped"]:

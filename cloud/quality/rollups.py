@@ -5,13 +5,14 @@ readings, with the very figures the raw readings give: a day's row is ``rates.da
 that day's raw rows, the code a report from raw runs.
 
 * **Ingest** marks the 15-minute buckets of the stations that got new readings
-  (``rollup_dirty``, in the insert's own transaction; see cloud/store/sql.py).
+  (``rollup_dirty``, in the insert's own transaction; see cloud/store/schema.py).
 * **Refresh** moves a batch of marks to ``rollup_claimed`` (by key, so a mark made meanwhile
   stays for the next round), waits for writes then in flight (PostgreSQL: a writer that found
   its bucket already marked wrote no mark of its own), maps each bucket to the local days of the
   slots its readings belong to, recomputes those station-days from the raw readings, and upserts
   them and deletes its claimed marks in one transaction (after a crash the claimed marks are
-  taken again). One refresh at a time (``store._rollup_lock``), a few hundred stations a batch.
+  taken again). One refresh at a time (``store.rollup_lock``), a few hundred stations a batch.
+  The tables and their SQL are the store's (cloud/store/rollups.py).
 * **Basis**: a row records a short hash of what its counts depend on besides the readings: the
   station's interval and points, its service time *within that day* (commissioning,
   decommissioning, maintenance, relative to the day's midnight) and the counting settings
@@ -31,46 +32,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from watertel.cloud.permits import Meter
+from watertel.cloud.permits.model import Meter
 from watertel.cloud.quality.config import RatesConfig
-from watertel.cloud.quality.hourly import count_hours, store_hours
+from watertel.cloud.quality.hourly import count_hours
 from watertel.cloud.quality.period import Period
 from watertel.cloud.quality.rates import COUNTS, DayCounts, Rows, StationRates, day_counts, expected_per_day, grid_anchor, \
     grid_ceil, rates_from_days, read_end, service_intervals
 from watertel.cloud.registry import Station
-from watertel.cloud.store.sql import DIRTY_BUCKET_MS, SqlStore
+from watertel.cloud.store import SqlStore
+from watertel.cloud.store.hourly import PointHour
+from watertel.cloud.store.rollups import Mark, RateDay
+from watertel.cloud.store.schema import DIRTY_BUCKET_MS
 
 VERSION = 1  # raise when a change to the counting changes what a stored day means
 BATCH_STATIONS = 200  # stations per refresh batch: each batch is two short write transactions
 ALL = (-(2**62), 2**62)  # bucket window of a refresh that takes every mark
-
-# The next batch of marked stations: marks to take now, and marks a refresh that failed had taken.
-MARKED = ("SELECT station, bucket FROM {table} WHERE station IN (SELECT station FROM (SELECT station FROM rollup_dirty"
-          " WHERE station > ? AND bucket >= ? AND bucket < ? UNION SELECT station FROM rollup_claimed"
-          " WHERE station > ? AND bucket >= ? AND bucket < ?) AS m ORDER BY station LIMIT ?)"
-          " AND bucket >= ? AND bucket < ?")
-UPSERT = ("INSERT INTO rate_days (day_ms, station, basis, received, on_time, future, flagged) VALUES (?,?,?,?,?,?,?)"
-          " ON CONFLICT (day_ms, station) DO UPDATE SET basis = excluded.basis, received = excluded.received,"
-          " on_time = excluded.on_time, future = excluded.future, flagged = excluded.flagged")
-# The points of a station by a loose index scan (one probe per point), then an index range per point:
-# SQLite would otherwise walk the station's whole history for a day's rows.
-STATION_ROWS = ("WITH RECURSIVE p(point) AS (SELECT min(point) FROM readings WHERE station = ?"
-                " UNION ALL SELECT (SELECT min(point) FROM readings WHERE station = ? AND point > p.point)"
-                " FROM p WHERE p.point IS NOT NULL)"
-                " SELECT r.point, r.t_ms, r.received_ms, r.quality FROM p JOIN readings r"
-                " ON r.station = ? AND r.point = p.point WHERE r.t_ms >= ? AND r.t_ms < ?")
-# A station's latest sample before a time: one index probe per point (the readings' key), where a
-# GROUP BY over the readings would read every row kept.
-LAST_SAMPLE = ("WITH RECURSIVE p(point) AS (SELECT min(point) FROM readings WHERE station = ?"
-               " UNION ALL SELECT (SELECT min(point) FROM readings WHERE station = ? AND point > p.point)"
-               " FROM p WHERE p.point IS NOT NULL)"
-               " SELECT max(m) FROM (SELECT (SELECT max(t_ms) FROM readings WHERE station = ? AND point = p.point"
-               " AND t_ms < ?) AS m FROM p WHERE p.point IS NOT NULL) AS x")
 
 
 @dataclass
@@ -102,23 +83,17 @@ def _hash(cfg: RatesConfig, key: tuple) -> str:
 
 def station_rows(store: SqlStore, st: Station, start_ms: int, end_ms: int) -> Rows:
     """The station's raw rows sampled in [start_ms, end_ms), as columns."""
-    if st.points:
-        marks = ",".join("?" * len(st.points))
-        rows = store._rows("SELECT point, t_ms, received_ms, quality FROM readings WHERE station = ?"
-                           f" AND point IN ({marks}) AND t_ms >= ? AND t_ms < ?", (st.id, *st.points, start_ms, end_ms))
-    else:
-        rows = store._rows(STATION_ROWS, (st.id, st.id, st.id, start_ms, end_ms))
-    if not rows:
+    found = store.arrivals(st.id, st.points, start_ms, end_ms)
+    if not found.t_ms:
         return Rows.empty()
-    point, t_ms, received_ms, quality = zip(*rows)
-    return Rows(np.array(point), *(np.array(c, dtype=np.int64) for c in (t_ms, received_ms, quality)))
+    return Rows(np.array(found.point), *(np.array(c, dtype=np.int64) for c in found[1:]))
 
 
 def last_samples(store: SqlStore, stations: list[Station], before_ms: int) -> dict[str, int]:
     """``SqlStore.last_samples`` for these stations, in time that does not grow with the readings kept."""
     out = {}
     for st in stations:
-        (t,) = store._rows(LAST_SAMPLE, (st.id, st.id, st.id, before_ms))[0]
+        t = store.last_sample(st.id, before_ms)
         if t is not None:
             out[st.id] = int(t)
     return out
@@ -157,8 +132,8 @@ def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return [(a, b) for a, b in out]
 
 
-def _row(st: Station, c: Counted, i: int) -> tuple:
-    return (c.bounds[i], st.id, c.basis[i], *(int(getattr(c.counts, k)[i]) for k in COUNTS))
+def _row(st: Station, c: Counted, i: int) -> RateDay:
+    return RateDay(c.bounds[i], st.id, c.basis[i], *(int(getattr(c.counts, k)[i]) for k in COUNTS))
 
 
 def bucket_days(st: Station, buckets: Iterable[int], cfg: RatesConfig) -> set[dt.date]:
@@ -171,26 +146,16 @@ def bucket_days(st: Station, buckets: Iterable[int], cfg: RatesConfig) -> set[dt
     return {first + dt.timedelta(days=int(i)) for i in np.unique(np.searchsorted(bounds, slot, side="right") - 1)}
 
 
-def claim(store: SqlStore, after: str, window: tuple[int, int], batch: int) -> list[tuple[str, int]]:
+def claim(store: SqlStore, after: str, window: tuple[int, int], batch: int) -> list[Mark]:
     """Move the marks of the next ``batch`` stations after ``after`` to ``rollup_claimed``; return
     them, with marks a failed refresh had claimed. By key: a mark made meanwhile stays where it is."""
-    params = (after, *window, after, *window, batch, *window)
-    with store._write():
-        taken = [tuple(m) for m in store._rows(MARKED.format(table="rollup_dirty"), params)]
-        store._execute_many("INSERT INTO rollup_claimed (station, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING", taken)
-        store._execute_many("DELETE FROM rollup_dirty WHERE station = ? AND bucket = ?", taken)
-        marks = [tuple(m) for m in store._rows(MARKED.format(table="rollup_claimed"), params)]
-    store._settle()  # a writer that found a bucket already marked has committed its readings by now
-    return sorted(marks)
+    return store.claim_rollup_marks(after, window, batch)
 
 
-def finish(store: SqlStore, rows: list[tuple], marks: list[tuple[str, int]], hours: list[tuple] = ()) -> None:
+def finish(store: SqlStore, rows: list[RateDay], marks: list[Mark], hours: Sequence[PointHour] = ()) -> None:
     """Store the recomputed rows (day rows, and ``hours`` of point_hours) and forget the marks they
     answer, in one transaction."""
-    with store._write():
-        store._execute_many(UPSERT, sorted(rows))
-        store_hours(store, list(hours))
-        store._execute_many("DELETE FROM rollup_claimed WHERE station = ? AND bucket = ?", marks)
+    store.finish_rollups(rows, marks, hours)
 
 
 def refresh(store: SqlStore, stations: list[Station], cfg: RatesConfig, window: tuple[int, int] = ALL,
@@ -205,14 +170,15 @@ def refresh(store: SqlStore, stations: list[Station], cfg: RatesConfig, window: 
     """
     by_id, basis, after, cleared = {s.id: s for s in stations}, Basis(cfg), "", 0
     while True:
-        with store._rollup_lock():
+        with store.rollup_lock():
             marks = claim(store, after, window, batch)
             if not marks:
                 return cleared
             buckets: dict[str, list[int]] = {}
             for station, bucket in marks:
                 buckets.setdefault(station, []).append(int(bucket))
-            rows, hours = [], []
+            rows: list[RateDay] = []
+            hours: list[PointHour] = []
             for station, found in buckets.items():
                 st = by_id.get(station)
                 if st is None:
@@ -238,13 +204,9 @@ def stored(store: SqlStore, period: Period, stations: list[Station]) -> tuple[np
     days = {ms: i for i, ms in enumerate(period.day_bounds_ms()[:-1])}
     counts = np.zeros((len(stations), len(days), len(COUNTS)), dtype=np.int64)
     basis = np.full((len(stations), len(days)), "", dtype=object)
-    sql, params = ("SELECT station, day_ms, basis, received, on_time, future, flagged FROM rate_days"
-                   " WHERE day_ms >= ? AND day_ms < ?"), (period.start_ms, period.end_ms)
-    if len(stations) <= 500:  # a county or a city: not the whole province's rows
-        sql, params = sql + f" AND station IN ({','.join('?' * len(stations))})", (*params, *index)
-    rows = store._rows(sql, params) if stations else []
+    rows = store.rate_days(period.start_ms, period.end_ms, list(index))
     if rows:
-        station, day_ms, text, *values = zip(*rows)
+        day_ms, station, text, *values = zip(*rows)
         s = np.fromiter((index.get(x, -1) for x in station), dtype=np.int64, count=len(rows))
         d = np.fromiter((days.get(x, -1) for x in day_ms), dtype=np.int64, count=len(rows))
         ok = (s >= 0) & (d >= 0)
@@ -264,7 +226,7 @@ def period_rates(store: SqlStore, everyone: list[Station], stations: list[Statio
     bounds, days, anchor, basis = period.day_bounds_ms(), period.days, grid_anchor(period.tz), Basis(cfg)
     edges = np.array(bounds, dtype=np.int64)
     out, kept, fresh = [], [], []
-    with store._rollup_lock():  # a refresh must not write older counts after these, or these after its
+    with store.rollup_lock():  # a refresh must not write older counts after these, or these after its
         for i, st in enumerate(stations):
             spans = service_intervals(st, period)
             expected = expected_per_day(spans, edges, st.interval_ms, anchor) * max(len(st.points), 1)
@@ -288,6 +250,5 @@ def period_rates(store: SqlStore, everyone: list[Station], stations: list[Statio
                              "days": [d.isoformat() for d in old]})
             out.append(rates_from_days(st, days, DayCounts(expected, *mine.T), cfg))
         if fresh:
-            with store._write():
-                store._execute_many(UPSERT, sorted(fresh))
+            store.put_rate_days(fresh)
     return out, kept

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.files import write_atomic
+from watertel.cloud.permits.tiers import PermitRules
 from watertel.cloud.quality.config import FORMATS, RatesConfig, ReportsConfig
+from watertel.cloud.quality.export import render
 from watertel.cloud.quality.period import parse_period
+from watertel.cloud.quality.report import build_report
 from watertel.cloud.registry import Registry
-from watertel.cloud.store.sql import SqlStore
+from watertel.cloud.store import SqlStore
 
 log = logging.getLogger("watertel.reports")
 KINDS = ("daily", "monthly", "quarterly")
@@ -67,15 +69,12 @@ def listing(root: Path) -> list[dict]:
 
 
 def write_due(root: Path, open_store: Callable[[], SqlStore], registry: Registry, rates: RatesConfig,
-              cfg: ReportsConfig, now: dt.datetime | None = None, alarms: AlarmsConfig | None = None) -> list[Path]:
+              cfg: ReportsConfig, now: dt.datetime | None = None, alarms: PermitRules | None = None) -> list[Path]:
     """Write every due report not yet on disk; returns what was written.
 
     The store is opened here, on its own connection, so a quarter's worth of reads runs beside
     ingest instead of inside its transactions.
     """
-    from watertel.cloud.quality.export import render
-    from watertel.cloud.quality.report import build_report
-
     now = now or dt.datetime.now(rates.tz)
     written = []
     for item in due(now.astimezone(rates.tz), dt.timedelta(minutes=cfg.delay_minutes)):
@@ -96,7 +95,7 @@ def write_due(root: Path, open_store: Callable[[], SqlStore], registry: Registry
 
 
 async def run_schedule(root: Path, open_store: Callable[[], SqlStore], registry: Registry, rates: RatesConfig,
-                       cfg: ReportsConfig, alarms: AlarmsConfig | None = None) -> None:
+                       cfg: ReportsConfig, alarms: PermitRules | None = None) -> None:
     """Write due reports now and then every ``check_every_s``; a failure is logged and retried."""
     while True:
         try:

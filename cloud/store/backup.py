@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from watertel.cloud.config import CloudConfig
+from watertel.cloud.store.config import PostgresStoreConfig, StoreConfig, sqlite_path
 from watertel.errors import OperatorError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -32,27 +32,28 @@ def _pg_tool(name: str) -> str:
     return str(found)
 
 
-def _libpq_env(cfg: CloudConfig) -> dict[str, str]:
+def _libpq_env(settings: PostgresStoreConfig) -> dict[str, str]:
     """The password goes to pg_dump/pg_restore through the environment, never the command line."""
     env = dict(os.environ)
-    if cfg.store.kind == "postgres" and cfg.store.password_file:
-        env["PGPASSWORD"] = cfg.store.password_file.read_text().strip()
+    if settings.password_file:
+        env["PGPASSWORD"] = settings.password_file.read_text().strip()
     return env
 
 
-def backup(cfg: CloudConfig, out: Path) -> int:
-    """Write a consistent copy of the store to ``out`` (never over an existing file); its size."""
+def backup(settings: StoreConfig, data_dir: Path, out: Path) -> int:
+    """Write a consistent copy of the store (``settings``; SQLite: in ``data_dir``) to ``out``
+    (never over an existing file); its size."""
     if out.exists():
         raise BackupError(f"{out} exists: choose a new file name (a backup never overwrites)")
     partial = out.with_name(out.name + ".partial")
-    if cfg.store.kind == "postgres":
-        done = subprocess.run([_pg_tool("pg_dump"), "-Fc", "-f", str(partial), "-d", cfg.store.dsn],
-                              capture_output=True, text=True, env=_libpq_env(cfg))
+    if isinstance(settings, PostgresStoreConfig):
+        done = subprocess.run([_pg_tool("pg_dump"), "-Fc", "-f", str(partial), "-d", settings.dsn],
+                              capture_output=True, text=True, env=_libpq_env(settings))
         if done.returncode:
             partial.unlink(missing_ok=True)
             raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
     else:
-        _sqlite_copy(Path(cfg.data_dir) / "watertel.db", partial)
+        _sqlite_copy(sqlite_path(data_dir), partial)
     os.replace(partial, out)
     return out.stat().st_size
 
@@ -72,19 +73,20 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         src.close()
 
 
-def restore(cfg: CloudConfig, backup_file: Path, force: bool = False) -> None:
-    """Bring a backup back into the configured store, which must be empty (or ``force``)."""
+def restore(settings: StoreConfig, data_dir: Path, backup_file: Path, force: bool = False) -> None:
+    """Bring a backup back into the store ``settings`` name, which must be empty (or ``force``)."""
     head = backup_file.read_bytes()[:16] if backup_file.exists() else b""
-    if head.startswith(PGDUMP_MAGIC) != (cfg.store.kind == "postgres") or not head.startswith((SQLITE_MAGIC, PGDUMP_MAGIC)):
-        raise BackupError(f"{backup_file} is not a {cfg.store.kind} backup made by `watertel cloud backup`")
-    if cfg.store.kind == "postgres":
-        args = [_pg_tool("pg_restore"), "--exit-on-error", "-d", cfg.store.dsn, *(["--clean", "--if-exists"] if force else []),
+    postgres = isinstance(settings, PostgresStoreConfig)
+    if head.startswith(PGDUMP_MAGIC) != postgres or not head.startswith((SQLITE_MAGIC, PGDUMP_MAGIC)):
+        raise BackupError(f"{backup_file} is not a {settings.kind} backup made by `watertel cloud backup`")
+    if postgres:
+        args = [_pg_tool("pg_restore"), "--exit-on-error", "-d", settings.dsn, *(["--clean", "--if-exists"] if force else []),
                 str(backup_file)]
-        done = subprocess.run(args, capture_output=True, text=True, env=_libpq_env(cfg))
+        done = subprocess.run(args, capture_output=True, text=True, env=_libpq_env(settings))
         if done.returncode:
             raise BackupError(f"pg_restore failed (restore into an empty database, or use --force): {done.stderr.strip()}")
         return
-    target = Path(cfg.data_dir) / "watertel.db"
+    target = sqlite_path(data_dir)
     if target.exists() and not force:
         raise BackupError(f"{target} exists: stop the service and restore into an empty data_dir (or use --force)")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """What people and timers do with alarms, in the store: acknowledge, assign, comment, close,
 escalate, calm a flapping alarm; work orders; the notification outbox.
 
-A mixin of ``SqlStore`` (tables in sql.py, ``LIFECYCLE_TABLES``): every change is one write
+A part of ``SqlStore`` (tables in schema.py, ``LIFECYCLE_TABLES``): every change is one write
 transaction that also appends the alarm's history, so the history is the full account and the
 notifier can follow it (``route_history``). Lifecycle::
 
@@ -16,6 +16,8 @@ Work orders::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+
+from watertel.cloud.store.database import Database
 
 STATUS = ("acked_by", "acked_ms", "assignee", "closed_by", "closed_ms", "level", "escalated_ms", "flapping",
           "calm_since_ms", "suppressed")
@@ -50,8 +52,13 @@ def _where(clauses: list[tuple[str, Iterable | None]]) -> tuple[str, tuple]:
     return (" WHERE " + " AND ".join(sql) if sql else ""), tuple(params)
 
 
-class AlarmHandling:
-    """Mixed into ``SqlStore``: uses its ``_write``, ``_execute``, ``_rows`` and ``_history``."""
+class AlarmHandling(Database):
+    """Part of ``SqlStore``: each change in one write transaction with its history row."""
+
+    def _history(self, alarm_id: int, t_ms: int, actor: str, action: str, note: str, level: int = 0) -> None:
+        """Append one row to an alarm's history (inside the caller's write transaction)."""
+        self._execute("INSERT INTO alarm_history (alarm_id, t_ms, actor, action, note, level) VALUES (?,?,?,?,?,?)",
+                      (alarm_id, t_ms, actor, action, note, level))
 
     # --- alarms ---------------------------------------------------------------------------------
     def alarm_rows(self, states: Iterable[str] | None = None, severities: Iterable[str] | None = None,

@@ -20,8 +20,10 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors
 
-from watertel.cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, Accepted,
-                             SqlStore, StoreError, pending_migrations)
+from watertel.cloud.store.envelopes import Accepted
+from watertel.cloud.store.schema import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES,
+                                         SCHEMA_VERSION, StoreError, pending_migrations)
+from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -45,7 +47,7 @@ CREATE TABLE IF NOT EXISTS alarms (
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
 """ + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES])
 
-# The new readings also mark their rollup buckets (sql.py, MARK_DIRTY), in the same statement.
+# The new readings also mark their rollup buckets (schema.py, MARK_DIRTY), in the same statement.
 INSERT = """
 WITH envelope AS (INSERT INTO envelopes VALUES (%s, %s, %s, %s, %s, %s, %s, %s)),
 new AS (INSERT INTO readings (station, point, t_ms, value, unit, quality, gateway_id, seq, received_ms)
@@ -112,7 +114,7 @@ class PostgresStore(SqlStore):
             time.sleep(0.005)
 
     @contextmanager
-    def _rollup_lock(self) -> Iterator[None]:
+    def rollup_lock(self) -> Iterator[None]:
         self.conn.execute("SELECT pg_advisory_lock(%s)", (ROLLUP_LOCK,))
         try:
             yield

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from watertel.cloud.store.sql import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES,
-                             SCHEMA_VERSION, Accepted, SqlStore, pending_migrations)
+from watertel.cloud.store.envelopes import Accepted
+from watertel.cloud.store.schema import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY,
+                                         ROLLUP_TABLES, SCHEMA_VERSION, pending_migrations)
+from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
 
@@ -100,12 +102,12 @@ class SqliteStore(SqlStore):
                  env.gateway_id, self._seq(env.seq), received_ms))
             if cur.rowcount:
                 new.append(r)
-        if new:  # the rollups of these readings' days are out of date (cloud/quality/rollups.py)
+        if new:  # the rollups of these readings' days are out of date (rollups.py)
             self.db.executemany(MARK_DIRTY, {(r.station, r.t_ms // DIRTY_BUCKET_MS) for r in new})
         return new
 
     @contextmanager
-    def _rollup_lock(self) -> Iterator[None]:
+    def rollup_lock(self) -> Iterator[None]:
         with open(self.path.with_name(self.path.name + ".rollups.lock"), "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
             yield

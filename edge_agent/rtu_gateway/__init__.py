@@ -5,12 +5,12 @@ connections to it, and their readings enter the same ingest path as any edge gat
 (verification, dedupe, rates, alarms) because they arrive the same way: durable buffer first,
 then sealed (SM3 chain, SM2 signature) and published over MQTT with QoS 1::
 
-    RTU ──TCP──► framing ──► codec ──► mapping ──► chain (per protocol) ──MQTT──► cloud ingest
+    RTU ──TCP──► framing ──► codec ──► mapping ──► gateway per protocol ──MQTT──► cloud ingest
                  (stream)    (decode)  (address →  buffer (commit) → ACK to the RTU
                                         station)   seal → uplink (marked sent on PUBACK)
 
 Modules: ``framing`` (frames out of a byte stream), ``mapping`` (report → readings),
-``server`` (connections, replies), ``chain`` (buffer, sealer, uplink per protocol),
+``server`` (connections, replies), ``protocol_gateway`` (buffer, sealing, uplink per protocol),
 ``config`` (rtu.yaml), ``service`` (wiring, stop). It reuses the edge agent's buffer and uplink,
 which import neither pymodbus nor pyserial.
 """

@@ -95,7 +95,7 @@ class StationMapping(Strict):
 
 class RtuGatewayConfig(Strict):
     """The readings of each protocol travel as their own gateway, ``<gateway_id>.<protocol>``
-    (e.g. ``rtu-hz.szy206``): its own buffer, chain and topic, signed with ``key``."""
+    (e.g. ``rtu-hz.szy206``): its own buffer, hash chain and topic, signed with ``key``."""
 
     gateway_id: str = Field(pattern=NAME)
     key: KeyConfig
@@ -109,7 +109,7 @@ class RtuGatewayConfig(Strict):
     sl651_reply: Literal["esc", "eot"] = "esc"  # ESC: the RTU stays online (long connection); EOT: it may hang up
     stations: list[StationMapping] = Field(min_length=1)
 
-    def chain_id(self, protocol: Protocol) -> str:
+    def gateway_id_for(self, protocol: Protocol) -> str:
         return f"{self.gateway_id}.{protocol.value}"
 
     def buffer_path(self, protocol: Protocol) -> Path:

@@ -24,7 +24,7 @@ import logging
 import time
 from collections import Counter
 
-from watertel.edge_agent.rtu_gateway.chain import Chain
+from watertel.edge_agent.rtu_gateway.protocol_gateway import ProtocolGateway
 from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig, StationMapping
 from watertel.protocols.framing import StreamFramer
 from watertel.edge_agent.rtu_gateway.mapping import Mapped, StationMap, address_of, sl_readings, szy_readings
@@ -56,8 +56,8 @@ class Quiet:
 
 
 class RtuServer:
-    def __init__(self, cfg: RtuGatewayConfig, chains: dict[Protocol, Chain]) -> None:
-        self.cfg, self.chains = cfg, chains
+    def __init__(self, cfg: RtuGatewayConfig, gateways: dict[Protocol, ProtocolGateway]) -> None:
+        self.cfg, self.gateways = cfg, gateways
         self.stations = StationMap(cfg)
         self.stats: Counter[str] = Counter()
         self.quiet = Quiet()
@@ -212,7 +212,7 @@ class RtuServer:
                             entry.station, ", ".join(mapped.unmapped))
         if mapped.readings:
             try:
-                await asyncio.wait_for(self.chains[protocol].record(mapped.readings), self.cfg.ack_timeout_s)
+                await asyncio.wait_for(self.gateways[protocol].record(mapped.readings), self.cfg.ack_timeout_s)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as err:

@@ -1,4 +1,4 @@
-"""`watertel rtu-gateway`: the TCP server, one chain per protocol, sealing and uplinks.
+"""`watertel rtu-gateway`: the TCP server and one gateway identity per protocol (buffer, sealing, uplink).
 
 Stop (SIGTERM/SIGINT): stop accepting and close the RTU connections, commit and seal what is
 buffered, give the uplinks ``drain_s`` to deliver it; whatever is left stays in the buffers and
@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 
-from watertel.edge_agent.rtu_gateway.chain import Chain
+from watertel.edge_agent.rtu_gateway.protocol_gateway import ProtocolGateway
 from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig, load_rtu_config
 from watertel.edge_agent.rtu_gateway.server import RtuServer
 from watertel.crypto import SM2PrivateKey
@@ -27,8 +27,8 @@ class RtuGateway:
         self.cfg = cfg
         key = SM2PrivateKey.from_pem(cfg.key.private_key.read_text())
         payload_key = cfg.key.payload_key.load() if cfg.key.payload_key else None
-        self.chains = {p: Chain(cfg, p, key, payload_key) for p in cfg.protocols()}
-        self.server = RtuServer(cfg, self.chains)
+        self.gateways = {p: ProtocolGateway(cfg, p, key, payload_key) for p in cfg.protocols()}
+        self.server = RtuServer(cfg, self.gateways)
         self.port: int | None = None
 
     async def _summaries(self) -> None:
@@ -42,28 +42,28 @@ class RtuGateway:
                 last = now
 
     async def run(self, stop: asyncio.Event, drain_s: float = 30.0) -> None:
-        tasks = [asyncio.create_task(coro) for chain in self.chains.values()
-                 for coro in (chain.run_writer(), chain.run_sealing(), chain.uplink.run())]
+        tasks = [asyncio.create_task(coro) for gw in self.gateways.values()
+                 for coro in (gw.run_writer(), gw.sealing.run(), gw.uplink.run())]
         tasks.append(asyncio.create_task(self._summaries()))
         host, port = self.cfg.host_port
         try:
             self.port = await self.server.start(host, port)
             log.info("rtu-gateway %s listening on %s:%d (%s)", self.cfg.gateway_id, host, self.port,
-                     ", ".join(c.gateway_id for c in self.chains.values()))
+                     ", ".join(g.gateway_id for g in self.gateways.values()))
             await stop.wait()
         finally:
             await self.server.close()
-            for chain in self.chains.values():
-                chain.seal_due(force=True)
-            drained = all([await chain.drain(drain_s) for chain in self.chains.values()])
+            for gw in self.gateways.values():
+                gw.sealing.seal_due(force=True)
+            drained = all([await gw.sealing.drain(drain_s) for gw in self.gateways.values()])
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            for chain in self.chains.values():
-                chain.fail_pending()
-                chain.buffer.close()
+            for gw in self.gateways.values():
+                gw.fail_pending()
+                gw.buffer.close()
             log.info("rtu-gateway %s stopped (%s): %s", self.cfg.gateway_id,
                      "drained" if drained else "batches kept for next start", dict(self.server.stats))
 

@@ -25,7 +25,7 @@ import yaml
 from watertel.cloud.registry import Registry, RegistryFile
 from watertel.ports import free_port, port_open
 from watertel.readings import Reading
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
 from watertel.keys import write_key_pair
 from watertel.envelope import Envelope
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 
-from watertel.cloud.quality.hourly import COLUMNS
+from watertel.cloud.store.hourly import COLUMNS
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading, Quality

@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.registry import Registry, RegistryFile, to_ms
 
@@ -66,7 +66,7 @@ def fill(store, first: dt.date) -> None:
 
 def fleet_files(folder: Path) -> dict[str, list[str]]:
     """Status files of four gateways as the ingest writes them; the fleet's gateway → stations."""
-    fleet, now = FleetStatus(folder), int(time.time() * 1000)
+    fleet, now = GatewayStatus(folder), int(time.time() * 1000)
     status = {"state": "online", "version": "0.1.0", "config_sm3": CONFIG_SM3,
               "buffer": {"unsealed": 12, "batches_pending": 3, "bytes": 40960}}
     fleet.record("gw-xh", {"gateway_id": "gw-xh", **status, "t_ms": now + 1500}, now)  # clock 1.5 s ahead

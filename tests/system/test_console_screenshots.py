@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from watertel.cloud.api.app import PAGES, STATIC, create_app
-from watertel.cloud.api.fleet import FleetSetup
+from watertel.cloud.api.app import create_app
+from watertel.cloud.api.gateway_status import FleetSetup
+from watertel.cloud.api.pages import PAGES, STATIC
 from watertel.cloud.api.reports import ReportsSetup
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality, Reading

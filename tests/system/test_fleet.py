@@ -16,9 +16,9 @@ import yaml
 
 from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.config import load_cloud_config
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.gateway_status import GatewayStatus
+from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import Registry
 from watertel.cloud.store import open_store
 from watertel.edge_agent.agent import Agent
 from watertel.edge_agent.config import load_edge_config
@@ -99,8 +99,8 @@ def test_buffer_full_is_reported_and_becomes_a_device_alarm(tmp_path):
 
     agent = asyncio.run(make_agent())
     cloud_cfg = load_cloud_config(site.cloud_yaml)
-    store = open_store(cloud_cfg)
-    handler = Handler(store, Registry(cloud_cfg.gateways), AlarmEngine(store), FleetStatus(tmp_path / "fleet"))
+    store = open_store(cloud_cfg.store, cloud_cfg.data_dir)
+    handler = Handler(store, GatewayKeys(cloud_cfg.gateways), AlarmEngine(store), GatewayStatus(tmp_path / "fleet"))
     try:
         assert not agent.check_buffer_full()
         agent.buffer.max_bytes = agent.buffer.used_bytes() + 40_000  # a tiny limit, so drop_oldest applies

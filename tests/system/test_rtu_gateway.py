@@ -56,7 +56,8 @@ def _stored(cloud_cfg: Path) -> list:
     from watertel.cloud.config import load_cloud_config
     from watertel.cloud.store import open_store
 
-    store = open_store(load_cloud_config(cloud_cfg))
+    cfg = load_cloud_config(cloud_cfg)
+    store = open_store(cfg.store, cfg.data_dir)
     try:
         return store.readings(), store._rows("SELECT DISTINCT station, gateway_id FROM readings")
     finally:

@@ -40,7 +40,8 @@ def _stored_envelopes(cloud_yaml: Path) -> int:
     from watertel.cloud.store import open_store
 
     try:
-        store = open_store(load_cloud_config(cloud_yaml))
+        cfg = load_cloud_config(cloud_yaml)
+        store = open_store(cfg.store, cfg.data_dir)
     except Exception:  # not created yet
         return -1
     try:

@@ -18,9 +18,10 @@ import yaml
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from watertel.cloud.alarms.engine import AlarmEngine
-from watertel.cloud.config import GatewayEntry, PreviousPayloadKey, load_cloud_config
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.gateways import GatewayEntry, PreviousPayloadKey
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError, PayloadKeyConfig
 from watertel.crypto import SM2PrivateKey, sm4
@@ -199,7 +200,7 @@ def handler(tmp_path):
     entry = GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"],
                          payload_key=PayloadKeyConfig(key_id="e1", key_file=tmp_path / "gw-1.sm4"))
     store = SqliteStore(tmp_path / "w.db")
-    yield Handler(store, Registry([entry]), AlarmEngine(store)), store
+    yield Handler(store, GatewayKeys([entry]), AlarmEngine(store)), store
     store.close()
 
 
@@ -238,7 +239,7 @@ def rotation_entry(tmp_path, **extra) -> GatewayEntry:
 @pytest.fixture
 def rotation(tmp_path):
     store = SqliteStore(tmp_path / "w.db")
-    yield Handler(store, Registry([rotation_entry(tmp_path)]), AlarmEngine(store)), store
+    yield Handler(store, GatewayKeys([rotation_entry(tmp_path)]), AlarmEngine(store)), store
     store.close()
 
 
@@ -315,7 +316,7 @@ def test_cloud_config_loads_the_rotation_and_checks_every_key_file(tmp_path):
     cfg = load_cloud_config(_rotation_yaml(tmp_path, "gw-1-e1.sm4"))
     entry = cfg.gateways[0]
     assert entry.previous_payload_keys[0].key_file == tmp_path / "gw-1-e1.sm4"  # relative to the YAML
-    registry = Registry(cfg.gateways)
+    registry = GatewayKeys(cfg.gateways)
     until = int(dt.datetime(2026, 12, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp() * 1000)
     assert registry.payload_key("gw-1", "gw-1-e1") == PayloadKey("gw-1-e1", E1.key, valid_until_ms=until)
     assert registry.payload_key("gw-1", "gw-1-e2") == E2
@@ -360,18 +361,18 @@ def test_the_edge_encrypts_with_the_key_its_configuration_names(tmp_path):
     async def seal_two_batches() -> list[bytes]:
         agent = Agent(load_edge_config(_edge_yaml(folder, E1)))
         agent._store([Reading("S1", "flow", T0, 1.0, "m3/h")])
-        agent.seal_due(force=True)
+        agent.sealing.seal_due(force=True)
         agent._store([Reading("S1", "flow", T0 + 1000, 2.0, "m3/h")])  # buffered, not sealed yet
         agent.buffer.close()
         agent = Agent(load_edge_config(_edge_yaml(folder, E2)))  # the configuration now names e2
-        agent.seal_due(force=True)
+        agent.sealing.seal_due(force=True)
         batches = [b.data for b in agent.buffer.unsent(10)]
         agent.buffer.close()
         return batches
 
     first, second = asyncio.run(seal_two_batches())
     later = PreviousPayloadKey(key_id="gw-1-e1", key_file=folder / "gw-1-e1.sm4", valid_until=time.time() + 3600)
-    registry = Registry([rotation_entry(tmp_path, previous_payload_keys=[later])])  # the agent seals at the time now
+    registry = GatewayKeys([rotation_entry(tmp_path, previous_payload_keys=[later])])  # the agent seals at the time now
     opened = [open_envelope(data, registry.key, registry.payload_key) for data in (first, second)]
     assert [env.payload_key_id for env in opened] == ["gw-1-e1", "gw-1-e2"]
     assert [r.value for env in opened for r in env.readings] == [1.0, 2.0]
@@ -392,7 +393,7 @@ def test_payload_keys_never_appear_in_logs_or_refusals(rotation, caplog, tmp_pat
     assert "payload_key_retired" in caplog.text and "'gw-1-e0'" in caplog.text  # the refusals were logged
     quarantined = store._rows("SELECT reason, detail FROM quarantine")
     assert len(quarantined) == 5  # kept raw for audit, each with its reason and a detail naming the key id
-    texts = [caplog.text, repr(handler.registry.payload_keys), *(detail for _, detail in quarantined)]
+    texts = [caplog.text, repr(handler.gateway_keys.payload_keys), *(detail for _, detail in quarantined)]
     for error in (_config_error(tmp_path), _key_file_error(tmp_path)):
         texts.append(str(error))
     for text in texts:

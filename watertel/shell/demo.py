@@ -181,7 +181,8 @@ class Demo:
 
     def open_store(self):
         """The cloud's store, as its configuration says (SQLite file or PostgreSQL)."""
-        return open_store(load_cloud_config(self.dir / "cloud.yaml"))
+        cfg = load_cloud_config(self.dir / "cloud.yaml")
+        return open_store(cfg.store, cfg.data_dir)
 
     def _cloud_counts(self) -> dict:
         if not self.store_dsn and not (self.dir / "cloud-data" / "watertel.db").exists():

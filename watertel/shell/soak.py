@@ -272,8 +272,7 @@ class Soak:
         try:
             stored = {r.key(): r for r in store.readings()}
             refused = store.counts()["refused"]
-            (stored_twice,) = store._rows("SELECT count(*) - count(DISTINCT station || '|' || point || '|' || t_ms)"
-                                          " FROM readings")[0]
+            stored_twice = store.readings_stored_twice()
         finally:
             store.close()
         polled = self.tap.readings

@@ -16,8 +16,9 @@ import yaml
 
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, UserEntry
-from watertel.cloud.store.sql import SCHEMA_VERSION, SqlStore, StoreError
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
+from watertel.cloud.store import SCHEMA_VERSION, SqlStore, StoreError
 from watertel.cloud.store.sqlite import SqliteStore
 
 from tests.support.api import PASSWORD, Client, legacy_scrypt_hash, serve
@@ -136,7 +137,8 @@ def test_two_connections_appending_at_once_keep_one_unbroken_chain(any_store, tm
     from watertel.cloud.config import load_cloud_config
     from watertel.cloud.store import open_store
 
-    others = [open_store(load_cloud_config(cfg)) for _ in range(2)]
+    cloud = load_cloud_config(cfg)
+    others = [open_store(cloud.store, cloud.data_dir) for _ in range(2)]
     threads = [threading.Thread(target=add, args=(other, 20)) for other in others]
     for t in threads:
         t.start()

@@ -138,18 +138,22 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("row, column, value, expected", [
-    (1, "interval_minutes", "0", r": row 3: interval_minutes: Input should be greater than 0, got '0' \(use a number > 0\)"),
-    (0, "kind", "lake", r": row 2: kind: .*got 'lake' \(use one of"),
-    (2, "region", "zj-hz", r": row 4: region: 'zj-hz' is a city, not a county"),
+@pytest.mark.parametrize("row, column, value, expected", [  # expected: after "bad.csv:", line: column: problem (fix)
+    (1, "interval_minutes", "0", r"3: interval_minutes: Input should be greater than 0, got '0' \(use a number > 0\)"),
+    (0, "kind", "lake", r"2: kind: .*got 'lake' \(use one of"),
+    (2, "region", "zj-hz", r"4: region: 'zj-hz' is a city, not a county \(check the columns\)"),
     (2, "region_name", "", None),  # a known county needs no name
-    (2, "city", "zj-hz-xh", r": row 4: city: 'zj-hz-xh' is a county, not a city"),
-    (0, "points", "flow", r": row 2: meter_point: station ST-1 does not report 'total'"),
-    (1, "permit_m3", "99", r": row 3: permit_m3: '99' differs from row 2 for permit P-1"),
-    (2, "plan_annual", "5", r": row 4: plan_annual: given without a permit id"),
-    (0, "maintenance", "2026-10-12T08:00 2026-10-12T20:00", r": row 2: maintenance: .* is not START\.\.END"),
-    ((0, 1), "plan_annual", "130000", r": row 2, 3: plan_annual: the annual plan 130000 m3 is above the permitted"),
-    (2, "id", "ST-1", r": row 4: id: station id 'ST-1' is used twice"),
+    (2, "city", "zj-hz-xh", r"4: city: 'zj-hz-xh' is a county, not a city \(check the columns\)"),
+    (0, "points", "flow", r"2: meter_point: station ST-1 does not report 'total' \(its points: flow\)"),
+    (1, "permit_m3", "99", r"3: permit_m3: '99' differs from line 2 for permit P-1 \(give the same value on every row"),
+    (2, "plan_annual", "5", r"4: plan_annual: given without a permit id \(fill the permit column or clear this cell\)"),
+    (0, "maintenance", "2026-10-12T08:00 2026-10-12T20:00",
+     r"2: maintenance: .* is not START\.\.END \(e\.g\. 2026-10-12T08:00\.\.2026-10-12T20:00 note\)"),
+    ((0, 1), "plan_annual", "130000",
+     r"2: plan_annual: permit P-1 \(lines 2, 3\): the annual plan 130000 m3 is above the permitted .*\(.+\)"),
+    (2, "id", "ST-1", r"4: id: station id 'ST-1' is used twice \(give each station its own id\)"),
+    (0, "commissioned", "2026-13-01", r"2: commissioned: '2026-13-01' is not a date \(write YYYY-MM-DD"),
+    (0, "commissioned", "2026/10/10", None),  # Excel's form of a date
 ])
 def test_a_bad_csv_names_row_and_column_and_changes_nothing(cloud, tmp_path, row, column, value, expected):
     rows = export_csv(cloud)
@@ -161,8 +165,7 @@ def test_a_bad_csv_names_row_and_column_and_changes_nothing(cloud, tmp_path, row
         assert out.returncode == 0, out.stderr
         return
     assert out.returncode == 1
-    assert any(line.startswith(str(src)) for line in out.stderr.splitlines()), out.stderr
-    assert re.search(expected, out.stderr), out.stderr
+    assert re.search(rf"^{re.escape(str(src))}:{expected}", out.stderr, re.M), out.stderr
     assert (tmp_path / "registry.yaml").read_text(encoding="utf-8") == REGISTRY
     assert not (tmp_path / "registry.yaml.bak").exists()
 
@@ -172,8 +175,9 @@ def test_an_unknown_column_and_a_missing_one_are_refused(cloud, tmp_path):
     src.write_text("id,name,colour,commissioned\nST-1,x,red,2026-01-01\n", encoding="utf-8")
     out = watertel("cloud", "import", str(src), "--config", str(cloud))
     assert out.returncode == 1
-    assert f"{src}: row 1: colour: unknown column" in out.stderr
-    assert f"{src}: row 1: region: required column is missing" in out.stderr
+    assert f"{src}:1: colour: unknown column (the columns are: id, name, province," in out.stderr
+    assert f"{src}:1: region: required column is missing (the header needs at least id,region,commissioned)" \
+        in out.stderr
 
 
 def test_a_bad_yaml_names_its_line_and_nothing_changes(cloud, tmp_path):

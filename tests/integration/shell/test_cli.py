@@ -1,4 +1,4 @@
-"""The command line: subcommands listed, config errors that name file/line/key, keys, Ctrl-C.
+"""The command line: subcommands listed, config errors that name file/line/key, keys, what a gateway command imports, Ctrl-C.
 
 This file holds the tests that need a real server or run a command; the others are in
 tests/system/test_cli.py."""
@@ -79,3 +79,14 @@ def test_edge_check_refuses_two_buses_on_one_endpoint(tmp_path):
     out = watertel("edge", "check", "--config", str(config))
     assert out.returncode == 1
     assert "buses 'plc-a' and 'plc-b' both use 10.0.0.5:502: put their devices on one bus" in out.stderr
+
+
+def test_a_gateway_command_loads_only_the_clouds_declarations():
+    """`watertel edge run` imports its own handler; of the cloud, only its argparse declarations."""
+    code = ("import sys; from watertel.shell.cli import build_parser, handler;"
+            "handler(build_parser().parse_args(['edge', 'run', '--config', 'edge.yaml']).handler);"
+            "print(sorted(m for m in sys.modules if m.startswith('watertel.cloud')"
+            " or m.split('.')[0] in ('fastapi', 'numpy', 'scipy', 'uvicorn')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['watertel.cloud', 'watertel.cloud.cli']"

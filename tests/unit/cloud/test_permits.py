@@ -16,10 +16,10 @@ import pytest
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.permits.withdrawal import load_status
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.quality.period import parse_period
 from watertel.cloud.quality.report import build_report
-from watertel.cloud.quality.withdrawal import load_status
 from watertel.cloud.registry import load_registry
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError

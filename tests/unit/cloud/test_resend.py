@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from watertel.cloud.config import ResendConfig
+from watertel.cloud.resend import ResendConfig
 from watertel.cloud.resend import ResendRequester
 from watertel.cloud.store import open_store
 from watertel.edge_agent.buffer import Buffer
@@ -79,7 +79,8 @@ def test_the_store_names_each_hole_and_the_requester_asks_once_per_period(tmp_pa
 def open_store_at(tmp_path: Path):
     from watertel.cloud.config import CloudConfig
 
-    return open_store(CloudConfig(data_dir=tmp_path / "data"))
+    cfg = CloudConfig(data_dir=tmp_path / "data")
+    return open_store(cfg.store, cfg.data_dir)
 
 
 @pytest.mark.parametrize("ranges", [None, [], [[3, 2]], [[0, 5]], [[1, 200_000]], [["1", 2]], [[1, 2, 3]],

@@ -12,7 +12,8 @@ import pytest
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 
 from tests.support.api import PASSWORD, login, post, registry, serve

@@ -20,8 +20,8 @@ from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.gateways_file import load_gateways_file
+from watertel.cloud.ingest.gateway_keys import GatewayKeys, GatewaysWatcher
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import GatewaysWatcher, Registry
 from watertel.cloud.notify.config import NotificationsConfig
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
@@ -193,7 +193,7 @@ def test_a_scoped_admin_manages_only_users_within_their_regions(api, tmp_path):
 
 
 def test_users_in_the_cloud_config_are_listed_but_not_edited(store, hashes):
-    from watertel.cloud.config import UserEntry
+    from watertel.cloud.users import UserEntry
 
     app = create_app(store, ApiConfig(users=[UserEntry(username="admin", password_hash=hashes["argon2"], role="admin")]))
     base, server, thread = serve(app)
@@ -282,8 +282,8 @@ def test_a_scoped_admin_changes_only_gateways_within_their_regions(api, tmp_path
 
 def test_a_worker_applies_a_revocation_and_a_registration_without_restart(api, store, tmp_path):
     """The building blocks of the ingest process: its handler's registry, reloaded by the watcher."""
-    handler = Handler(store, Registry(load_gateways_file(tmp_path / "gateways.yaml")), AlarmEngine(store))
-    watcher = GatewaysWatcher(handler.registry, tmp_path / "gateways.yaml")
+    handler = Handler(store, GatewayKeys(load_gateways_file(tmp_path / "gateways.yaml")), AlarmEngine(store))
+    watcher = GatewaysWatcher(handler.gateway_keys, tmp_path / "gateways.yaml")
     k1 = SM2PrivateKey.from_pem((tmp_path / "keys" / "k1.key.pem").read_text())
     now = int(dt.datetime.now().timestamp() * 1000)
 

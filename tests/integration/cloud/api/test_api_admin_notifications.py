@@ -18,7 +18,7 @@ from watertel.cloud import audit
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig, load_cloud_config
-from watertel.cloud.notifications_file import load_notifications_file
+from watertel.cloud.notify.notifications_file import load_notifications_file
 from watertel.cloud.notify.outbox import Notifier, run_alarm_handling
 from watertel.cloud.notify.reload import NotificationsWatcher
 from watertel.cloud.registry import load_registry

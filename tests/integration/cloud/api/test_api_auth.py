@@ -13,7 +13,8 @@ import pytest
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.deps import Writer
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 
 from tests.support.api import PASSWORD, ROLES, T0, Client, registry, serve
 

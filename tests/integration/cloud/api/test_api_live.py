@@ -11,7 +11,8 @@ import time
 import pytest
 
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.readings import Quality, Reading
 
 from tests.support.api import MIN, T0, Client, put, registry, serve

@@ -5,13 +5,16 @@ users see."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.api.gateway_status import FleetSetup
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.store.sqlite import SqliteStore
+from watertel.cloud.users import UserEntry
 
 from tests.support.api import Client, serve
 from tests.support.permits_fleet import CONFIG_SM3, MONTHLY, PER_DAY, TZ, fill, fleet_files, site
@@ -122,3 +125,26 @@ def test_without_a_fleet_setup_there_is_no_fleet_endpoint(tmp_path, password_has
         server.should_exit = True
         thread.join(10)
         store.close()
+
+
+def test_a_status_message_of_odd_types_shows_as_unknown_fields_not_an_error(tmp_path, password_hash):
+    """Status messages are not signed: a gateway sending a number as its version, a list as its
+    clock or a string as its buffer depth gets those fields shown as unknown, never a 500."""
+    GatewayStatus(tmp_path / "fleet").record("gw-odd", {
+        "state": "online", "version": 7, "config_sm3": ["x"], "clock": [1, 2], "t_ms": "soon",
+        "buffer": {"unsealed": "12", "batches_pending": True, "bytes": 4.5},
+        "conditions": {"buffer_full": "yes", "7": 1}, "config_change": {"state": 3}}, int(time.time() * 1000))
+    store = SqliteStore(tmp_path / "watertel.db")
+    users = [UserEntry(username="admin", password_hash=password_hash, role="admin")]
+    base, server, thread = serve(create_app(store, ApiConfig(users=users),
+                                            fleet=FleetSetup(tmp_path / "fleet", {"gw-odd": ["ST-1"]})))
+    try:
+        status, body, _ = as_user(base, "admin").call("GET", "/api/fleet")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert status == 200, body
+    (row,) = body["gateways"]
+    assert (row["version"], row["config_sm3"], row["clock_offset_ms"], row["last_config_change"]) == (None,) * 4
+    assert (row["buffer_unsealed"], row["buffer_batches_pending"], row["buffer_bytes"]) == (None, None, None)
+    assert row["conditions"] == ["7", "buffer_full"] and row["status"] == "online"

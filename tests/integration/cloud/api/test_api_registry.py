@@ -12,7 +12,8 @@ import yaml
 
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.registry import load_registry
 
 from tests.support.api import REGISTRY, ROLES, Client, bearer, gateways, serve

@@ -9,7 +9,8 @@ import yaml
 
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 
 from tests.support.api import REGISTRY, Client, gateways, served
 from tests.support.browser import chromium, log_in, new_page, rows

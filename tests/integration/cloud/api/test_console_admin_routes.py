@@ -11,7 +11,7 @@ import yaml
 from watertel.cloud import audit
 from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig
-from watertel.cloud.notifications_file import load_notifications_file
+from watertel.cloud.notify.notifications_file import load_notifications_file
 
 from tests.support.api import HOOK_SECRET, notifications_yaml, served, write_files
 from tests.support.browser import chromium, log_in, new_page, rows

@@ -16,7 +16,8 @@ import uvicorn
 
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, open_envelope, seal

@@ -11,7 +11,8 @@ import pytest
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
 from watertel.cloud.api.reports import ReportsSetup
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.quality.config import RatesConfig
 from watertel.cloud.registry import Registry, RegistryFile, load_registry
 from watertel.cloud.store.sqlite import SqliteStore

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from watertel.cloud.api.app import create_app
-from watertel.cloud.api.fleet import FleetSetup
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.api.gateway_status import FleetSetup
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 
 from tests.support.api import PASSWORD, serve

@@ -13,7 +13,8 @@ from watertel.cloud import audit
 from watertel.cloud.alarms.lifecycle import Lifecycle, LifecycleConfig
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.auth import hash_password
-from watertel.cloud.config import ApiConfig, UserEntry
+from watertel.cloud.config import ApiConfig
+from watertel.cloud.users import UserEntry
 from watertel.cloud.store.sqlite import SqliteStore
 
 from tests.support.api import PASSWORD, login, post, registry, serve

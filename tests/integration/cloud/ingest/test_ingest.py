@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from watertel.cloud.alarms.engine import AlarmEngine
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, seal
@@ -26,7 +26,7 @@ def setup(request, tmp_path):
         from watertel.cloud.store.postgres import PostgresStore
 
         store = PostgresStore(request.getfixturevalue("postgres"))
-    registry = Registry([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"])])
+    registry = GatewayKeys([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"])])
     yield Handler(store, registry, AlarmEngine(store)), store
     store.close()
 

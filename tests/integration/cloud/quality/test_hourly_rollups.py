@@ -1,4 +1,4 @@
-"""Hour rollups of each point (cloud/quality/hourly.py, ``point_hours``) on SQLite and a real
+"""Hour rollups of each point (cloud/quality/hourly.py, ``point_hours`` in cloud/store/hourly.py) on SQLite and a real
 PostgreSQL: hand-computed hours and days, late data redoing its own hour (and a totaliser's next
 step across midnight), the migration to schema 6, and GET /api/series?step=hour|day over real HTTP."""
 
@@ -101,7 +101,7 @@ def test_a_store_at_schema_5_is_migrated_to_the_hour_rollups(store, tmp_path):
         store._execute("UPDATE schema_version SET version = 5")
         dsn = store.conn.info.dsn
         reopen = lambda migrate: PostgresStore(dsn, migrate)  # noqa: E731
-    from watertel.cloud.store.sql import StoreError
+    from watertel.cloud.store import StoreError
 
     with pytest.raises(StoreError, match="schema version 5, older than this watertel"):
         reopen(False)
@@ -119,7 +119,8 @@ def test_a_store_at_schema_5_is_migrated_to_the_hour_rollups(store, tmp_path):
 def test_series_serves_hours_and_days_and_falls_back_to_them_when_raw_is_gone(tmp_path):
     from watertel.cloud.api.app import create_app
     from watertel.cloud.api.auth import hash_password
-    from watertel.cloud.config import ApiConfig, UserEntry
+    from watertel.cloud.config import ApiConfig
+    from watertel.cloud.users import UserEntry
 
     store = SqliteStore(tmp_path / "watertel.db")
     reg = api_registry()  # ST-XH: every 5 minutes from 2024-01-01

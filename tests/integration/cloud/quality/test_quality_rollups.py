@@ -16,7 +16,8 @@ from watertel.cloud.quality.export import to_json
 from watertel.cloud.quality.period import parse_period
 from watertel.cloud.quality.report import build_report
 from watertel.cloud.quality.rollups import ALL, claim, finish, refresh
-from watertel.cloud.store.sql import DIRTY_BUCKET_MS, SqlStore
+from watertel.cloud.store import SqlStore
+from watertel.cloud.store.schema import DIRTY_BUCKET_MS
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.readings import Quality
 
@@ -209,7 +210,7 @@ def test_a_store_at_schema_3_is_migrated_to_the_rollup_tables(store, tmp_path):
         store._execute("UPDATE schema_version SET version = 3")
         dsn = store.conn.info.dsn
         reopen = lambda migrate: PostgresStore(dsn, migrate)  # noqa: E731
-    from watertel.cloud.store.sql import StoreError
+    from watertel.cloud.store import StoreError
 
     with pytest.raises(StoreError, match="schema version 3, older than this watertel"):
         reopen(False)

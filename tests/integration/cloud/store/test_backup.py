@@ -13,7 +13,7 @@ import yaml
 
 from watertel.cloud.config import load_cloud_config
 from watertel.cloud.store import open_store
-from watertel.cloud.store.sql import SCHEMA_VERSION
+from watertel.cloud.store import SCHEMA_VERSION
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, open_envelope, seal
 from watertel.readings import Reading
@@ -36,7 +36,7 @@ class Writer(threading.Thread):
 
     def __init__(self, cfg) -> None:
         super().__init__(name="writer")
-        self.store, self.stop, self.state, self.n = open_store(cfg), threading.Event(), ChainState(), 0
+        self.store, self.stop, self.state, self.n = open_store(cfg.store, cfg.data_dir), threading.Event(), ChainState(), 0
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -58,7 +58,8 @@ def test_backup_under_load_then_restore(kind, request, tmp_path):
     try:
         while writer.n < 50:
             time.sleep(0.01)
-        reader = open_store(load_cloud_config(live))
+        loaded = load_cloud_config(live)
+        reader = open_store(loaded.store, loaded.data_dir)
         before = {r.key() for r in reader.readings()}  # committed before the backup began
         reader.close()
         done = watertel("cloud", "backup", "--config", str(live), "--out", str(tmp_path / "backup.bin"))
@@ -75,7 +76,8 @@ def test_backup_under_load_then_restore(kind, request, tmp_path):
     target = cloud_yaml(tmp_path / "restored.yaml", tmp_path / "restored", fresh)
     done = watertel("cloud", "restore", str(tmp_path / "backup.bin"), "--config", str(target))
     assert done.returncode == 0, done.stderr
-    store = open_store(load_cloud_config(target))
+    restored_cfg = load_cloud_config(target)
+    store = open_store(restored_cfg.store, restored_cfg.data_dir)
     try:
         restored = store.readings()
         envelopes = store._rows("SELECT count(*), coalesce(sum(n), 0) FROM envelopes")[0]
@@ -91,7 +93,7 @@ def test_backup_under_load_then_restore(kind, request, tmp_path):
 def test_the_service_refuses_a_store_from_a_newer_version_with_a_clear_message(tmp_path):
     import sqlite3
 
-    from watertel.cloud.store.sql import SCHEMA_VERSION
+    from watertel.cloud.store import SCHEMA_VERSION
 
     (tmp_path / "data").mkdir()
     with sqlite3.connect(tmp_path / "data" / "watertel.db") as db:

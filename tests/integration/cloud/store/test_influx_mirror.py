@@ -24,7 +24,7 @@ import threading
 import pytest
 
 from watertel.cloud import metrics
-from watertel.cloud.config import InfluxConfig
+from watertel.cloud.store.config import InfluxConfig
 from watertel.cloud.store.influx_mirror import InfluxMirror, line
 from watertel.readings import Reading
 
@@ -227,9 +227,9 @@ def test_a_hanging_influxdb_never_blocks_ingest_and_overflow_is_counted(influx, 
 
 def test_the_ingest_handler_mirrors_new_readings_once_and_not_duplicates(influx, tmp_path):
     from watertel.cloud.alarms.engine import AlarmEngine
-    from watertel.cloud.config import GatewayEntry
+    from watertel.cloud.gateways import GatewayEntry
     from watertel.cloud.ingest.handler import Handler
-    from watertel.cloud.ingest.registry import Registry
+    from watertel.cloud.ingest.gateway_keys import GatewayKeys
     from watertel.cloud.store.sqlite import SqliteStore
     from watertel.crypto import SM2PrivateKey
     from watertel.envelope import ChainState, seal
@@ -238,7 +238,7 @@ def test_the_ingest_handler_mirrors_new_readings_once_and_not_duplicates(influx,
     (tmp_path / "gw.pub.pem").write_text(key.public.to_pem())
     store = SqliteStore(tmp_path / "w.db")
     mirror = InfluxMirror(config(influx.url, tmp_path))
-    registry = Registry([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw.pub.pem", stations=["S1"])])
+    registry = GatewayKeys([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw.pub.pem", stations=["S1"])])
     handler = Handler(store, registry, AlarmEngine(store), mirror=mirror)
     envs, state = [], ChainState()
     for i in range(3):

@@ -124,7 +124,7 @@ def test_postgres_partitions_readings_by_month(postgres):
 
 
 def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store):
-    from watertel.cloud.store.sql import SCHEMA_VERSION, StoreError
+    from watertel.cloud.store import SCHEMA_VERSION, StoreError
 
     store = open_store()
     store.accept(chain([[r(0), r(1)]])[0])
@@ -150,7 +150,7 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
 
 def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
     from watertel.cloud import audit
-    from watertel.cloud.store.sql import StoreError
+    from watertel.cloud.store import StoreError
 
     store = open_store()
     store.accept(chain([[r(0)]])[0])
@@ -169,7 +169,7 @@ def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
 def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
     """Version 5: alarm history and status, work orders, the notification outbox; an alarm raised
     before it (no status row) is handled like a new one, and stays the only open one when acknowledged."""
-    from watertel.cloud.store.sql import StoreError
+    from watertel.cloud.store import StoreError
 
     store = open_store()
     for table in ("alarm_history", "alarm_status", "work_orders", "notify_outbox", "notify_cursor"):
@@ -194,7 +194,7 @@ def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
 
 
 def test_a_store_from_a_newer_watertel_is_refused(open_store, request):
-    from watertel.cloud.store.sql import SCHEMA_VERSION, StoreError
+    from watertel.cloud.store import SCHEMA_VERSION, StoreError
 
     store = open_store()
     if isinstance(store, SqliteStore):

@@ -208,14 +208,14 @@ def test_rtu_gateway_joins_split_and_multi_packet_reports(tmp_path):
                       "points": {"water_level": {"point": "level", "unit": "m"}}}]})
     recorded: list = []
 
-    class Chain:
+    class Gateway:
         async def record(self, readings) -> None:
             recorded.extend(readings)
 
     sl, szy = _sl_report(), _szy_report()
 
     async def main() -> dict:
-        server = RtuServer(cfg, {Protocol.SZY206: Chain(), Protocol.SL651: Chain()})
+        server = RtuServer(cfg, {Protocol.SZY206: Gateway(), Protocol.SL651: Gateway()})
         port = await server.start("127.0.0.1", 0)
         try:
             await _exchange(port, [sl651.encode(p) for p in split_sl(sl, 11)], 1)

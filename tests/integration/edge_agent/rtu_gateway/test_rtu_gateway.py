@@ -150,7 +150,7 @@ def test_two_hundred_long_connections_with_keepalives(tmp_path):
         try:
             all_open, opened = asyncio.Event(), []
             acks = await asyncio.wait_for(asyncio.gather(*(rtu(gateway.port, i, all_open, opened) for i in range(n))), 60)
-            return acks, dict(gateway.server.stats), gateway.chains[Protocol.SZY206].commits
+            return acks, dict(gateway.server.stats), gateway.gateways[Protocol.SZY206].commits
         finally:
             stop.set()
             await task

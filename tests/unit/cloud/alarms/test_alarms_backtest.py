@@ -92,12 +92,14 @@ GOOD = "station,point,sample_time,value,quality\nWQ-1,ph,2026-11-01T00:00:00+08:
 
 
 @pytest.mark.parametrize("body, message", [
-    (GOOD + "WQ-1,ph,yesterday,7.1,ok\n", r"readings.csv:3: sample_time: .*write ISO 8601"),
-    (GOOD + "WQ-1,ph,2026-11-01T01:00,seven,ok\n", r"readings.csv:3: value: 'seven' is not a number"),
+    (GOOD + "WQ-1,ph,yesterday,7.1,ok\n", r"readings.csv:3: sample_time: 'yesterday' is not a time \(write ISO 8601"),
+    (GOOD + "WQ-1,ph,2026-11-01T01:00,seven,ok\n", r"readings.csv:3: value: 'seven' is not a number \(write e.g. 12.5\)"),
     (GOOD + "WQ-1,ph,2026-11-01T01:00,7,broken\n", r"readings.csv:3: quality: 'broken' is not a quality \(use ok or one"),
-    (GOOD + "WQ-1,ph,2026-11-01T01:00,,ok\n", r"readings.csv:3: value: '': a ok reading needs a finite value"),
-    (GOOD + "WQ-1,PH,2026-11-01T01:00,7,ok\n", r"readings.csv:3: point: 'PH' is not a point name"),
-    ("station,point,value,quality\nWQ-1,ph,7,ok\n", r"readings.csv:1: header: missing column\(s\) sample_time"),
+    (GOOD + "WQ-1,ph,2026-11-01T01:00,,ok\n", r"readings.csv:3: value: '': a ok reading needs a value \(or give the"),
+    (GOOD + "WQ-1,ph,2026-11-01T01:00,inf,ok\n", r"readings.csv:3: value: 'inf' is not a finite number \(leave the cell"),
+    (GOOD + "WQ-1,PH,2026-11-01T01:00,7,ok\n", r"readings.csv:3: point: 'PH' is not a point name \(lower case"),
+    ("station,point,value,quality\nWQ-1,ph,7,ok\n",
+     r"readings.csv:1: sample_time: required column is missing \(the header needs at least station,point,sample_time"),
 ])
 def test_a_bad_readings_file_is_refused_with_file_and_line(tmp_path, body, message):
     (tmp_path / "stations.csv").write_text(STATIONS, encoding="utf-8")
@@ -107,14 +109,14 @@ def test_a_bad_readings_file_is_refused_with_file_and_line(tmp_path, body, messa
 
 
 @pytest.mark.parametrize("row, message", [
-    ("X-1,zj/hz/xh,tower,60,,,,", r"stations.csv:5: kind: .*'tower'"),
-    ("X-1,zj/hz/xh,well,0,,,,", r"stations.csv:5: interval_minutes: .*greater than 0"),
-    ("X-1,,well,60,,,,", r"stations.csv:5: region: '' is not a path"),
-    ("X-1,zj/hz/xh,well,60,-5,,,", r"stations.csv:5: permit_m3: .*greater than 0"),
+    ("X-1,zj/hz/xh,tower,60,,,,", r"stations.csv:5: kind: .*'tower' \(use one of 'intake'"),
+    ("X-1,zj/hz/xh,well,0,,,,", r"stations.csv:5: interval_minutes: .*greater than 0, got '0' \(use a number > 0\)"),
+    ("X-1,,well,60,,,,", r"stations.csv:5: region: '' is not a path like province/city/county \(1 to 3 names"),
+    ("X-1,zj/hz/xh,well,60,-5,,,", r"stations.csv:5: permit_m3: .*greater than 0, got '-5' \(use a number > 0\)"),
     ("X-1,zj/hz/xh,well,60,100,02-30,,", r"stations.csv:5: permit_year_start: .*MM-DD"),
     ("X-1,zj/hz/xh,well,60,,,DMA-1,", r"stations.csv:5: area_role: .*one of inlet, outlet, consumer"),
     ("X-1,zj/hz/xh,well,60,,,DMA-1,consumer", r"stations.csv:5: area: area DMA-1: .*every area needs an inlet"),
-    ("WQ-1,zj/hz/xh,well,60,,,,", r"stations.csv:5: station: 'WQ-1' already on line 2"),
+    ("WQ-1,zj/hz/xh,well,60,,,,", r"stations.csv:5: station: 'WQ-1' already on line 2 \(one row per station\)"),
 ])
 def test_a_bad_station_file_is_refused_with_file_and_line(tmp_path, row, message):
     (tmp_path / "stations.csv").write_text(STATIONS + row + "\n", encoding="utf-8")

@@ -12,14 +12,14 @@ from __future__ import annotations
 import pytest
 
 from watertel.cloud.gateways_file import load_gateways_file
-from watertel.cloud.ingest.registry import GatewaysWatcher, Registry
+from watertel.cloud.ingest.gateway_keys import GatewayKeys, GatewaysWatcher
 
 from tests.support.api import write_files
 
 
 def test_a_broken_gateways_file_is_not_applied(store, tmp_path, hashes, caplog):
     write_files(tmp_path, hashes["argon2"])
-    registry = Registry(load_gateways_file(tmp_path / "gateways.yaml"))
+    registry = GatewayKeys(load_gateways_file(tmp_path / "gateways.yaml"))
     watcher = GatewaysWatcher(registry, tmp_path / "gateways.yaml")
     assert watcher.check() is False  # the same keys
     text = (tmp_path / "gateways.yaml").read_text()

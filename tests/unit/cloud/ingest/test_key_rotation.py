@@ -10,7 +10,7 @@ import pytest
 from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.config import load_cloud_config
 from watertel.cloud.ingest.handler import Handler
-from watertel.cloud.ingest.registry import Registry
+from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.config import ConfigError
 from watertel.crypto import SM2PrivateKey
@@ -43,7 +43,7 @@ def setup(tmp_path):
 """))
     cfg = load_cloud_config(path)
     store = SqliteStore(tmp_path / "w.db")
-    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
+    handler = Handler(store, GatewayKeys(cfg.gateways), AlarmEngine(store))
     keys = {k: SM2PrivateKey.from_pem((tmp_path / "keys" / f"{k}.key.pem").read_text()) for k in ("gw-1-k0", "gw-1-k1", "gw-1-k2")}
     yield handler, keys
     store.close()
@@ -110,7 +110,7 @@ def test_sm2_and_sm4_keys_rotate_together_from_the_yaml(tmp_path):
 """))
     cfg = load_cloud_config(tmp_path / "cloud.yaml")
     store = SqliteStore(tmp_path / "w.db")
-    handler = Handler(store, Registry(cfg.gateways), AlarmEngine(store))
+    handler = Handler(store, GatewayKeys(cfg.gateways), AlarmEngine(store))
     keys = {k: SM2PrivateKey.from_pem((tmp_path / "keys" / f"{k}.key.pem").read_text()) for k in ("gw-1-k1", "gw-1-k2")}
 
     def send(key_id: str, payload_key: str, seq: int, created_ms: int) -> str:

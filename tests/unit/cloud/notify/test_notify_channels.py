@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from watertel.cloud.config import Role, load_cloud_config
+from watertel.cloud.config import load_cloud_config
 from watertel.cloud.notify.config import NotificationsConfig, RoleName
 from watertel.cloud.notify.message import cut
+from watertel.cloud.users import Role
 from watertel.config import ConfigError
 
 from tests.support.paths import ROOT

@@ -34,7 +34,7 @@ def test_due_reports_are_written_once_in_every_format(config):
     cfg = load_cloud_config(config)
     registry, root = load_registry(cfg.registry_file), cfg.data_dir / "reports"
     now = dt.datetime(2026, 11, 1, 2, 0, tzinfo=SHANGHAI)
-    written = write_due(root, lambda: open_store(cfg), registry, cfg.quality, cfg.reports, now)
+    written = write_due(root, lambda: open_store(cfg.store, cfg.data_dir), registry, cfg.quality, cfg.reports, now)
     assert sorted(p.relative_to(root).as_posix() for p in written) == sorted(
         f"{kind}/{label}.{fmt}" for kind, label in (("daily", "2026-10-31"), ("monthly", "2026-10"), ("quarterly", "2026-Q3"))
         for fmt in ("json", "csv", "xlsx"))
@@ -42,6 +42,6 @@ def test_due_reports_are_written_once_in_every_format(config):
     assert (month["overall"]["expected"], month["overall"]["received"]) == (31 + 31 + 26, 23)
     assert listing(root)[1] == {"kind": "monthly", "period": "2026-10", "formats": ["csv", "json", "xlsx"]}
     issued = (root / "monthly" / "2026-10.csv").read_bytes()
-    assert write_due(root, lambda: open_store(cfg), registry, cfg.quality, cfg.reports, now) == []
+    assert write_due(root, lambda: open_store(cfg.store, cfg.data_dir), registry, cfg.quality, cfg.reports, now) == []
     assert (root / "monthly" / "2026-10.csv").read_bytes() == issued
     assert not list(root.rglob(".*.tmp"))

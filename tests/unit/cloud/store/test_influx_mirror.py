@@ -17,7 +17,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from watertel.cloud.config import InfluxConfig, load_cloud_config
+from watertel.cloud.config import load_cloud_config
+from watertel.cloud.store.config import InfluxConfig
 from watertel.cloud.store.influx_mirror import encode, line
 from watertel.readings import Quality, Reading
 

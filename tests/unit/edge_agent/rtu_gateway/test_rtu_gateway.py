@@ -146,7 +146,7 @@ def test_the_shipped_example_config_loads(tmp_path):
     shutil.copy(ROOT / "deploy" / "rtu-gateway.example.yaml", tmp_path / "rtu.yaml")
     write_key_pair(tmp_path / "keys", "rtu-hz")
     cfg = load_rtu_config(tmp_path / "rtu.yaml", listen="127.0.0.1:19206")
-    assert [cfg.chain_id(p) for p in cfg.protocols()] == ["rtu-hz.szy206", "rtu-hz.sl651"]
+    assert [cfg.gateway_id_for(p) for p in cfg.protocols()] == ["rtu-hz.szy206", "rtu-hz.sl651"]
     assert cfg.host_port == ("127.0.0.1", 19206) and cfg.buffer_path(Protocol.SL651).name == "rtu-hz.sl651.db"
 
 

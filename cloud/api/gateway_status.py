@@ -1,6 +1,6 @@
 """The gateway fleet in the console: ``GET /api/fleet`` (operators and admins).
 
-Each registered gateway's line of the fleet view (cloud/fleet.py, as `watertel cloud fleet`
+Each registered gateway's line of the fleet view (cloud/gateway_status.py, as `watertel cloud fleet`
 prints it: agent version, config hash, clock offset, buffer depth, last contact) plus one word
 for the console, ``status``:
 
@@ -17,20 +17,20 @@ depend on it, even if it also serves a neighbour's stations.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from watertel.cloud.api.deps import Principal
-from watertel.cloud.fleet import FleetStatus
+from watertel.cloud.api.deps import AncestryDep, Writer
+from watertel.cloud.api.schemas import refusals
+from watertel.cloud.api.schemas.fleet import FleetPublic
+from watertel.cloud.gateway_status import GatewayStatus
 
 if TYPE_CHECKING:
     from watertel.cloud.config import CloudConfig
 
-Ancestry = Callable[[str], "list[str] | None"]
 STALE_AFTER_S = 300.0  # five status periods of the agent's default (uplink.status_every_s: 60)
 
 
@@ -58,22 +58,22 @@ def status_word(row: dict[str, Any], now_ms: int, stale_after_s: float) -> str:
     return "stale" if now_ms - last > stale_after_s * 1000 else "online"
 
 
-def fleet_router(setup: FleetSetup, ancestry: Ancestry, user: Callable) -> APIRouter:
-    """``/api/fleet`` for the roles ``user`` admits, within their regions."""
-    router = APIRouter(prefix="/api", tags=["fleet"])
-    who_asks = Depends(user)
-    fleet = FleetStatus(setup.folder)
+async def get_fleet_setup(request: Request) -> FleetSetup:
+    return request.app.state.fleet
 
-    @router.get("/fleet")
-    def gateways(who: Principal = who_asks) -> dict:
-        """Every gateway you may see, sorted by id, with its status and when it was last heard from."""
-        now = int(time.time() * 1000)
-        out = []
-        for gateway, stations in sorted(setup.gateways.items()):
-            if not any(who.sees(ancestry(s)) for s in stations):
-                continue
-            r = fleet.row(gateway)
-            out.append({**r, "stations": stations, "status": status_word(r, now, setup.stale_after_s)})
-        return {"now_ms": now, "stale_after_s": setup.stale_after_s, "gateways": out}
 
-    return router
+router = APIRouter(prefix="/api", tags=["fleet"], responses=refusals(401, 403))
+
+
+@router.get("/fleet")
+def gateways(who: Writer, ancestry: AncestryDep, setup: Annotated[FleetSetup, Depends(get_fleet_setup)]) -> FleetPublic:
+    """Every gateway you may see, sorted by id, with its status and when it was last heard from."""
+    now = int(time.time() * 1000)
+    fleet = GatewayStatus(setup.folder)
+    out = []
+    for gateway, stations in sorted(setup.gateways.items()):
+        if not any(who.sees(ancestry.get(s)) for s in stations):
+            continue
+        r = fleet.row(gateway)
+        out.append({**r, "stations": stations, "status": status_word(r, now, setup.stale_after_s)})
+    return FleetPublic.model_validate({"now_ms": now, "stale_after_s": setup.stale_after_s, "gateways": out})

@@ -4,7 +4,7 @@ The readings of SZY 206 RTUs travel as gateway ``<id>.szy206`` and those of SL 6
 ``<id>.sl651``: the envelope format stays as it is, and the gateway id stored with every reading
 in the cloud names the protocol it came in by (``readings.gateway_id``).
 
-Acknowledge after commit: :meth:`Chain.record` returns only once the readings are committed to
+Acknowledge after commit: :meth:`ProtocolGateway.record` returns only once the readings are committed to
 the SQLite buffer (WAL, ``synchronous=FULL``), and the server answers the RTU only then. What
 the RTU was told it delivered survives a kill -9 and goes out at the next start. Many connections
 report at once, so their readings are committed together (one transaction and one fsync for all
@@ -15,33 +15,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig
-from watertel.edge_agent.buffer import Buffer
-from watertel.edge_agent.uplink import Uplink
 from watertel import __version__
 from watertel.crypto import SM2PrivateKey
 from watertel.crypto.sm4 import PayloadKey
-from watertel.envelope import ChainState, seal
+from watertel.edge_agent.buffer import Buffer
+from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig
+from watertel.edge_agent.sealing import Sealing
+from watertel.edge_agent.uplink import Uplink
 from watertel.protocols import Protocol
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.rtu_gateway")
 
 
-class Chain:
+class ProtocolGateway:
+    """The gateway ``<id>.<protocol>``: its buffer, its sealing and its uplink."""
+
     def __init__(self, cfg: RtuGatewayConfig, protocol: Protocol, key: SM2PrivateKey,
                  payload_key: PayloadKey | None) -> None:
-        self.cfg, self.protocol, self.key, self.payload_key = cfg, protocol, key, payload_key
-        self.gateway_id = cfg.chain_id(protocol)
+        self.cfg, self.protocol = cfg, protocol
+        self.gateway_id = cfg.gateway_id_for(protocol)
         self.buffer = Buffer(cfg.buffer_path(protocol), self.gateway_id, int(cfg.buffer.max_mb * 2**20),
                              cfg.buffer.when_full)
-        uplink = cfg.uplink  # one MQTT session per chain: a shared client id would make the broker drop one
+        uplink = cfg.uplink  # one MQTT session per protocol: a shared client id would make the broker drop one
         if uplink.client_id:
             uplink = uplink.model_copy(update={"client_id": f"{uplink.client_id}.{protocol.value}"})
         self.uplink = Uplink(uplink, self.gateway_id, self.buffer,
                              birth={"version": __version__, "kind": "rtu-gateway", "protocol": protocol.value})
+        self.sealing = Sealing(self.buffer, self.uplink, cfg.batching, key, self.gateway_id, cfg.key.key_id,
+                               payload_key)
         self._pending: list[tuple[list[Reading], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self.commits = 0
@@ -80,30 +83,3 @@ class Chain:
             if not future.done():
                 future.cancel()
         self._pending = []
-
-    def _sealer(self, readings: list[Reading], state: ChainState) -> tuple[bytes, ChainState]:
-        return seal(readings, self.key, self.gateway_id, self.cfg.key.key_id, state, int(time.time() * 1000),
-                    self.payload_key)
-
-    def seal_due(self, force: bool = False) -> int:
-        """Seal what is due (Buffer.seal_due) and wake the uplink for it."""
-        batching = self.cfg.batching
-        sealed = self.buffer.seal_due(batching.max_readings, batching.max_latency_s, self._sealer, force)
-        if sealed:
-            self.uplink.wake.set()
-        return sealed
-
-    async def run_sealing(self) -> None:
-        while True:
-            self.seal_due()
-            self.buffer.make_room()
-            await asyncio.sleep(min(0.25, self.cfg.batching.max_latency_s / 4))
-
-    async def drain(self, timeout_s: float) -> bool:
-        """Wait until every sealed batch is acknowledged by the broker, or time runs out."""
-        deadline = time.monotonic() + timeout_s
-        while self.buffer.unsent(1):
-            if time.monotonic() > deadline or self.uplink.broker is None:
-                return False
-            await asyncio.sleep(0.1)
-        return True

@@ -1,5 +1,6 @@
 """Permits in reports: the rates report's ``over_permit`` list, and `watertel report permits` (each
-permit's withdrawal in its permit year, from the cloud store).
+permit's withdrawal in its permit year, from the cloud store; the command loads the cloud config
+in cloud/actions.py and hands over here).
 
 One row per permit: the year-to-date volume against the permitted volume and the running plan
 periods, the tier reached (``alarms.over_permit.tiers``), the projected exceedance date and
@@ -9,16 +10,18 @@ one starting in calendar year Y) up to its end or now; without it, the year runn
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import io
 import json
-import sys
+from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from watertel.cloud.alarms.config import AlarmsConfig, reached
-from watertel.cloud.quality.withdrawal import PermitStatus
+from watertel.cloud.permits.model import Permit
+from watertel.cloud.permits.tiers import PermitRules, reached, rule_for
+from watertel.cloud.permits.withdrawal import PermitStatus, load_status, midnight_ms
+from watertel.cloud.store import SqlStore
 from watertel.errors import OperatorError
 
 COLUMNS = ("permit", "holder", "region", "year", "first_day", "as_of", "volume_m3", "permitted_m3", "share", "tier",
@@ -26,9 +29,10 @@ COLUMNS = ("permit", "holder", "region", "year", "first_day", "as_of", "volume_m
            "plans", "meters")
 
 
-def row(s: PermitStatus, cfg: AlarmsConfig, region: str, tz) -> dict[str, Any]:
+def row(s: PermitStatus, cfg: PermitRules | None, region: str, tz: ZoneInfo) -> dict[str, Any]:
+    """One permit's line of `watertel report permits` and ``GET /api/permits``."""
     p, pr = s.permit, s.projection
-    tier = reached(cfg.for_station(p.id).over_permit.tiers, s.share)
+    tier = reached(rule_for(cfg, p.id).tiers, s.share)
     since = s.crossed_on(tier.share) if tier else None
     return {"permit": p.id, "holder": p.holder, "region": region, "year": s.year, "first_day": s.first.isoformat(),
             "as_of": dt.datetime.fromtimestamp(s.as_of_ms / 1000, tz).isoformat(timespec="seconds"),
@@ -43,7 +47,7 @@ def row(s: PermitStatus, cfg: AlarmsConfig, region: str, tz) -> dict[str, Any]:
                         "rollovers_skipped": m.rollovers_skipped, "resets": m.resets} for m in s.meters]}
 
 
-def over_permit_problems(statuses: list[PermitStatus], cfg: AlarmsConfig, paths: dict[str, str]) -> list[dict]:
+def over_permit_problems(statuses: list[PermitStatus], cfg: PermitRules | None, paths: dict[str, str]) -> list[dict]:
     """The rates report's ``over_permit`` list: permits whose year-to-date withdrawal has reached a
     tier (``alarms.over_permit.tiers``, per permit), with volume, permitted, share and projection.
 
@@ -52,7 +56,7 @@ def over_permit_problems(statuses: list[PermitStatus], cfg: AlarmsConfig, paths:
     out = []
     for s in statuses:
         p, pr = s.permit, s.projection
-        tier = reached(cfg.for_station(p.id).over_permit.tiers, s.share)
+        tier = reached(rule_for(cfg, p.id).tiers, s.share)
         if tier is None:
             continue
         since = s.crossed_on(tier.share)
@@ -80,34 +84,23 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def run(args: argparse.Namespace) -> int:
-    from watertel.cloud.config import load_cloud_config
-    from watertel.cloud.quality.withdrawal import load_status
-    from watertel.cloud.registry import load_registry, to_ms
-    from watertel.cloud.store import open_store
-    from watertel.cloud.store.sql import now_ms
-
-    if args.format not in ("json", "csv"):
-        raise OperatorError("watertel report permits writes json or csv")
-    cfg = load_cloud_config(args.config)
-    if cfg.registry_file is None:
-        raise OperatorError(f"{args.config}: registry_file: not set (the permits are in the station registry)")
-    registry, tz, now = load_registry(cfg.registry_file), cfg.quality.tz, now_ms()
-    paths = {s.id: registry.path(s.region) for s in registry.stations}
+def year_rows(store: SqlStore, permits: list[Permit], rules: PermitRules | None, tz: ZoneInfo, now: int,
+              year: int | None, region: Callable[[str], str]) -> list[dict[str, Any]]:
+    """A ``row`` per permit: its permit year running at ``now``, or (``year``) the one starting in
+    that calendar year, up to its end or now. ``region``: a station's region path."""
     rows = []
-    store = open_store(cfg)
-    try:
-        for p in registry.permits:
-            as_of = now
-            if args.year is not None:
-                first, end = p.year_bounds(args.year)
-                if to_ms(first, tz) >= now:
-                    raise OperatorError(f"permit {p.id}: its permit year {args.year} starts {first}, after today")
-                as_of = min(to_ms(end, tz), now)
-            status = load_status(store, p, as_of, tz, cfg.alarms.for_station(p.id).over_permit.window_days)
-            rows.append(row(status, cfg.alarms, paths.get(p.meters[0].station, ""), tz))
-    finally:
-        store.close()
-    text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n" if args.format == "json" else to_csv(rows)
-    sys.stdout.write(text)
-    return 0
+    for p in permits:
+        as_of = now
+        if year is not None:
+            first, end = p.year_bounds(year)
+            if midnight_ms(first, tz) >= now:
+                raise OperatorError(f"permit {p.id}: its permit year {year} starts {first}, after today")
+            as_of = min(midnight_ms(end, tz), now)
+        status = load_status(store, p, as_of, tz, rule_for(rules, p.id).window_days)
+        rows.append(row(status, rules, region(p.meters[0].station), tz))
+    return rows
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The rows as `watertel report permits` prints them (``fmt``: json or csv)."""
+    return json.dumps(rows, ensure_ascii=False, indent=1) + "\n" if fmt == "json" else to_csv(rows)

@@ -1,6 +1,8 @@
-"""The gateway key registry: which key ids a gateway may sign with (and until when), which are
-revoked, which stations it serves, and the SM4 payload keys of a gateway whose readings must
-travel encrypted (the current one, rotated-out ones until their overlap ends, retired ids)."""
+"""The gateways' keys as ingest checks envelopes with them: which key ids a gateway may sign with
+(and until when), which are revoked, which stations it serves, and the SM4 payload keys of a
+gateway whose readings must travel encrypted (the current one, rotated-out ones until their
+overlap ends, retired ids). Built from the registered gateways (cloud/gateways.py); not the
+station registry (cloud/registry.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from watertel.cloud.config import GatewayEntry
+from watertel.cloud.gateways import GatewayEntry
+from watertel.cloud.gateways_file import load_gateways_file
 from watertel.crypto import SM2PublicKey
 from watertel.crypto.sm4 import PayloadKey
 from watertel.config import ConfigError
@@ -19,7 +22,7 @@ log = logging.getLogger("watertel.cloud.ingest")
 RELOAD_CHECK_S = 2.0  # how often a worker looks at the gateways file (a stat; it is read only when changed)
 
 
-class Registry:
+class GatewayKeys:
     def __init__(self, gateways: list[GatewayEntry]) -> None:
         self.keys = {(g.id, g.key_id): SM2PublicKey.from_pem(g.public_key.read_text()) for g in gateways}
         self.keys |= {(g.id, k.key_id): SM2PublicKey.from_pem(k.public_key.read_text())
@@ -58,7 +61,7 @@ class Registry:
 
 
 class GatewaysWatcher:
-    """Reload a ``Registry`` in place when its gateways file (``gateways_file:``) changes, so keys
+    """Reload ``GatewayKeys`` in place when its gateways file (``gateways_file:``) changes, so keys
     registered, rotated or revoked through the API (or by hand) apply without a restart.
 
     ``check`` is called every ``RELOAD_CHECK_S``; it compares the file's inode, size and mtime, so
@@ -67,14 +70,12 @@ class GatewaysWatcher:
     and the next change is tried again. In place: the handler keeps the same object.
     """
 
-    def __init__(self, registry: Registry, path: Path) -> None:
-        self.registry, self.path = registry, path
+    def __init__(self, keys: GatewayKeys, path: Path) -> None:
+        self.keys, self.path = keys, path
         self.seen: tuple[int, int, int] | None = None  # the first check reads the file (it may have changed since start)
 
     def check(self) -> bool:
         """Whether a new version of the file was applied."""
-        from watertel.cloud.gateways_file import load_gateways_file
-
         try:
             st = os.stat(self.path)
             signature = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -84,7 +85,7 @@ class GatewaysWatcher:
             return False
         self.seen = signature
         try:
-            fresh = Registry(load_gateways_file(self.path))
+            fresh = GatewayKeys(load_gateways_file(self.path))
         except ConfigError as err:
             log.error("gateway keys not reloaded, the ones in use stay: %s", "; ".join(err.problems),
                       extra={"file": str(self.path)})
@@ -92,8 +93,8 @@ class GatewaysWatcher:
         except Exception:  # an unreadable key file between validation and use: same rule
             log.exception("gateway keys not reloaded from %s, the ones in use stay", self.path)
             return False
-        changed = fresh.__dict__ != self.registry.__dict__
-        self.registry.__dict__.update(fresh.__dict__)
+        changed = fresh.__dict__ != self.keys.__dict__
+        self.keys.__dict__.update(fresh.__dict__)
         if changed:
             log.info("gateway keys reloaded from %s: %d gateways", self.path, len(fresh.stations))
         return changed

@@ -1,5 +1,6 @@
-"""The fleet view: every gateway's agent version, config hash, clock offset, buffer depth and last
-contact (`watertel cloud fleet --config cloud.yaml`).
+"""The gateways' status as the cloud last heard it (the console's and the CLI's "fleet" view): every
+gateway's agent version, config hash, clock offset, buffer depth and last contact (`watertel cloud
+fleet --config cloud.yaml`, ``GET /api/fleet``). Not the simulated gateways of simulators/fleet*.py.
 
 The ingest keeps the latest status message of each gateway (the retained birth, refreshed by the
 agent every ``uplink.status_every_s``) in ``<data_dir>/fleet/<gateway>.status.json`` and the time
@@ -25,7 +26,7 @@ from watertel.cloud.files import write_atomic
 TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
 
 
-class FleetStatus:
+class GatewayStatus:
     """The latest status and last contact of each gateway, one small file each."""
 
     def __init__(self, folder: Path) -> None:
@@ -71,32 +72,45 @@ class FleetStatus:
             return None
 
     def row(self, gateway: str) -> dict[str, Any]:
-        """One gateway's line of the fleet view (None where nothing was heard yet)."""
+        """One gateway's line of the status view (None where nothing was heard yet).
+
+        A status message is not signed: a field of an unexpected type shows as None, never as
+        an error of the whole view."""
         entry = self.status(gateway) or {}
-        status = entry.get("status", {})
-        clock, buffer = status.get("clock") or {}, status.get("buffer") or {}
+        status = _field(entry.get("status"), dict) or {}
+        clock, buffer = _field(status.get("clock"), dict) or {}, _field(status.get("buffer"), dict) or {}
         if "offset_ms" in clock:
-            offset, source = clock["offset_ms"], "check_clock"
+            offset, source = _field(clock["offset_ms"], (int, float)), "check_clock"
         else:
             offset, source = entry.get("clock_estimate_ms"), "status" if "clock_estimate_ms" in entry else None
-        change = status.get("config_change") or {}
+        change = _field(status.get("config_change"), dict) or {}
+        state = _field(change.get("state"), str)
         return {
-            "gateway": gateway, "state": status.get("state"), "version": status.get("version"),
-            "config_sm3": status.get("config_sm3"), "clock_offset_ms": offset, "clock_offset_source": source,
-            "clock_synchronised": clock.get("synchronised"),
-            "buffer_unsealed": buffer.get("unsealed"), "buffer_batches_pending": buffer.get("batches_pending"),
-            "buffer_bytes": buffer.get("bytes"), "conditions": sorted(status.get("conditions") or {}),
-            "last_config_change": change.get("state") and f"{change['state']} ({change.get('command_id')})",
+            "gateway": gateway, "state": _field(status.get("state"), str), "version": _field(status.get("version"), str),
+            "config_sm3": _field(status.get("config_sm3"), str), "clock_offset_ms": offset, "clock_offset_source": source,
+            "clock_synchronised": _field(clock.get("synchronised"), bool),
+            "buffer_unsealed": _field(buffer.get("unsealed"), int),
+            "buffer_batches_pending": _field(buffer.get("batches_pending"), int),
+            "buffer_bytes": _field(buffer.get("bytes"), int),
+            "conditions": sorted(str(c) for c in _field(status.get("conditions"), dict) or {}),
+            "last_config_change": state and f"{state} ({_field(change.get('command_id'), str)})",
             "last_contact_ms": self.last_contact_ms(gateway), "status_received_ms": entry.get("received_ms"),
         }
+
+
+def _field(value: Any, kind: type | tuple[type, ...]) -> Any:
+    """``value`` if it is of ``kind`` (a bool is not a number here), else None."""
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        return None
+    return value if isinstance(value, kind) else None
 
 
 def _ago(ms: int | None, now: float) -> str:
     return "never" if ms is None else f"{max(0.0, now - ms / 1000):.0f} s ago"
 
 
-def fleet_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
-    """The fleet as aligned text columns for an operator's terminal."""
+def status_table(rows: list[dict[str, Any]], now: float | None = None) -> str:
+    """The gateways' rows as aligned text columns for an operator's terminal."""
     now = time.time() if now is None else now
     head = ("gateway", "state", "version", "config", "clock offset", "buffer", "conditions", "last contact")
     lines = [head]

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from watertel.cloud.permits import Meter, Permit
-from watertel.cloud.registry import to_ms
+from watertel.cloud.permits.model import Meter, Permit
 from watertel.readings import Quality
 
 DAY = 86_400_000
@@ -42,6 +41,12 @@ WRAP_ZONE = 0.1  # as at the edge (edge_agent/poll/totaliser.py)
 LOOKBACK_MS = 2 * DAY  # readings this long before the year start give the starting value
 WHOLE_YEAR_SLACK_MS = 2 * DAY  # a year is "recorded whole" with readings this close to its ends
 TRUSTED = frozenset(q for q in Quality if q.trusted_value)
+
+
+def midnight_ms(day: dt.date, tz: ZoneInfo) -> int:
+    """Unix milliseconds of a date's local midnight (``registry.to_ms`` of a date; the registry
+    imports the permits, so not the other way round)."""
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp() * 1000)
 
 
 @dataclass
@@ -170,7 +175,7 @@ def permit_status(permit: Permit, rows: dict[tuple[str, str], list[tuple[int, fl
     ``last_year``: the meters' volumes over the previous permit year, for the profile projection.
     """
     first, end = permit.year_bounds(year)
-    start_ms = to_ms(first, tz)
+    start_ms = midnight_ms(first, tz)
     meters = [meter_volume(rows.get(m.key, []), m, start_ms, tz) for m in permit.meters]
     by_day = _sum_days(m.by_day for m in meters)
     volume = sum(m.volume for m in meters)
@@ -210,9 +215,9 @@ def _project(s: PermitStatus, tz: ZoneInfo, window_days: int, last_year: list[Me
     limit = s.permit.permitted_m3
     if s.volume >= limit - 1e-9:
         return Projection(_crossed(s.by_day, limit), "exceeded")
-    start_ms = to_ms(s.first, tz)
+    start_ms = midnight_ms(s.first, tz)
     w_first = dt.datetime.fromtimestamp(max(s.as_of_ms - window_days * DAY, start_ms) / 1000, tz).date()
-    span = (s.as_of_ms - to_ms(w_first, tz)) / DAY
+    span = (s.as_of_ms - midnight_ms(w_first, tz)) / DAY
     if span < 1:
         return Projection(None, "none")
     recent = sum(v for d, v in s.by_day.items() if d >= w_first)
@@ -233,7 +238,7 @@ def _profile_date(s: PermitStatus, tz: ZoneInfo, w_first: dt.date, recent: float
     if not last_year or recent <= 0:
         return None
     prev_first, prev_end = s.permit.year_bounds(s.year - 1)
-    a, b = to_ms(prev_first, tz), to_ms(prev_end, tz)
+    a, b = midnight_ms(prev_first, tz), midnight_ms(prev_end, tz)
     if any(m.first_ms is None or m.first_ms > a + WHOLE_YEAR_SLACK_MS or m.last_ms < b - WHOLE_YEAR_SLACK_MS
            for m in last_year):
         return None
@@ -247,7 +252,7 @@ def _profile_date(s: PermitStatus, tz: ZoneInfo, w_first: dt.date, recent: float
     if before <= 0:
         return None
     scale = recent / before
-    rest = (to_ms(today + dt.timedelta(days=1), tz) - s.as_of_ms) / DAY  # of today, still to come
+    rest = (midnight_ms(today + dt.timedelta(days=1), tz) - s.as_of_ms) / DAY  # of today, still to come
     total, day = s.volume + then(today) * scale * rest, today + dt.timedelta(days=1)
     if rest > 0 and total >= s.permit.permitted_m3 - 1e-9:
         return today
@@ -265,12 +270,12 @@ def load_status(store, permit: Permit, as_of_ms: int, tz: ZoneInfo, window_days:
     (``SqlStore.totaliser_rows``); with ``profile``, last year's readings too."""
     year = permit.year_of(dt.datetime.fromtimestamp((as_of_ms - 1) / 1000, tz).date())
     first, _ = permit.year_bounds(year)
-    start_ms = to_ms(first, tz)
+    start_ms = midnight_ms(first, tz)
     rows = _rows(store, permit, start_ms - LOOKBACK_MS, as_of_ms)
     last_year = None
     if profile:
         prev_first, _ = permit.year_bounds(year - 1)
-        prev_ms = to_ms(prev_first, tz)
+        prev_ms = midnight_ms(prev_first, tz)
         old = _rows(store, permit, prev_ms - LOOKBACK_MS, start_ms)
         last_year = [meter_volume(old.get(m.key, []), m, prev_ms, tz) for m in permit.meters]
     return permit_status(permit, rows, year, as_of_ms, tz, window_days, last_year)

@@ -1,4 +1,4 @@
-"""`watertel cloud fleet` and `watertel cloud rollout`."""
+"""`watertel cloud fleet` (every gateway's status, gateway_status.py) and `watertel cloud rollout`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 
 from watertel.cloud.config import CloudConfig
-from watertel.cloud.fleet import FleetStatus, fleet_table
+from watertel.cloud.gateway_status import GatewayStatus, status_table
 from watertel.cloud.rollout import rollout
 
 
-def run_fleet(cfg: CloudConfig, args: argparse.Namespace) -> int:
+def run(cfg: CloudConfig, args: argparse.Namespace) -> int:
     if args.action == "fleet":
-        fleet = FleetStatus(cfg.data_dir / "fleet")
-        rows = [fleet.row(g.id) for g in sorted(cfg.gateways, key=lambda g: g.id)]
-        print(json.dumps(rows, sort_keys=True) if args.json else fleet_table(rows))
+        status = GatewayStatus(cfg.data_dir / "fleet")
+        rows = [status.row(g.id) for g in sorted(cfg.gateways, key=lambda g: g.id)]
+        print(json.dumps(rows, sort_keys=True) if args.json else status_table(rows))
         return 0
     report = asyncio.run(rollout(cfg, args.gateways, Path(args.push_file), args.stage, args.timeout))
     print(json.dumps(report, indent=1))

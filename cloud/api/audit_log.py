@@ -1,0 +1,74 @@
+"""The audit log over HTTP: the middleware that writes a row for every write through ``/api/``
+(whatever its answer) and the admins' routes that read and check it (cloud/audit.py keeps it).
+
+Routes name what a row says in ``request.state.audit_summary`` (and who asked, through the
+session check, in ``audit_actor``/``audit_role``); the row is written as the answer starts, so it
+is there before the client has its answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from watertel.cloud import audit
+from watertel.cloud.api.deps import MAX_ROW_ID, SAFE_METHODS, Admin, StoreDep
+from watertel.cloud.api.schemas import refusals
+from watertel.cloud.api.schemas.audit import AuditEntry, AuditVerdict
+from watertel.cloud.store import SqlStore
+
+log = logging.getLogger("watertel.api")
+router = APIRouter(prefix="/api/audit", tags=["audit"], responses=refusals(401, 403))
+
+
+class AuditMiddleware:
+    """Append an audit row for each unsafe request under /api/ as its answer starts."""
+
+    def __init__(self, app: ASGIApp, store: SqlStore) -> None:
+        self.app, self.store = app, store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        written = False
+
+        def record(status: int) -> None:
+            nonlocal written
+            written = True
+            try:
+                audit.append(self.store, actor=state.get("audit_actor", ""), role=state.get("audit_role", ""),
+                             client=(scope.get("client") or ("",))[0], method=scope["method"], path=scope["path"],
+                             summary=state.get("audit_summary", ""), status=status)
+            except Exception:  # the write itself is done; say loudly that its record is missing
+                log.exception("audit: could not record %s %s", scope["method"], scope["path"])
+
+        async def send_recorded(message: Message) -> None:
+            if message["type"] == "http.response.start" and not written:
+                record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recorded)
+        except Exception:
+            if not written:
+                record(500)
+            raise
+
+
+@router.get("")
+def audit_log(user: Admin, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+              before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None) -> list[AuditEntry]:
+    """The latest audit rows, newest first (admins only); ``before_id`` pages back."""
+    return [AuditEntry.model_validate(e.public()) for e in audit.recent(store, limit, before_id)]
+
+
+@router.get("/verify")
+def audit_verify(user: Admin, store: StoreDep) -> AuditVerdict:
+    """The chain checked from its first row (as `watertel audit verify`): intact, or where it breaks."""
+    verdict = audit.verify(store)
+    return AuditVerdict(ok=verdict.ok, rows=verdict.entries, bad_row=verdict.broken_id, reason=verdict.problem)
