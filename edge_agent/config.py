@@ -168,21 +168,38 @@ def profile_ref(base: Path, profile: str) -> str | Path:
     return resolve(base, Path(profile)) if profile.endswith((".yaml", ".yml")) else profile
 
 
+def identity_paths(key: KeyConfig, buffer: BufferConfig, uplink: UplinkConfig, base: Path) -> dict[str, Strict]:
+    """A gateway identity's key, buffer and uplink (an edge agent's, or an RTU gateway's) with
+    their relative paths resolved against ``base``, the config file's folder."""
+    return {
+        "key": key.model_copy(update={"private_key": resolve(base, key.private_key),
+                                      "payload_key": key.payload_key and key.payload_key.resolved(base)}),
+        "buffer": buffer.model_copy(update={"path": resolve(base, buffer.path)}),
+        "uplink": uplink.model_copy(update={"tls": uplink.tls and uplink.tls.resolved(base),
+                                            "password_file": resolve(base, uplink.password_file)}),
+    }
+
+
+def key_problems(path: Path, key: KeyConfig) -> list[str]:
+    """The signing key file is missing, or the SM4 payload key cannot be used."""
+    problems = []
+    if not key.private_key.exists():
+        problems.append(f"{path}: key.private_key: {key.private_key} does not exist (run `watertel keys new`)")
+    if key.payload_key and (problem := key.payload_key.problem(path, "key.payload_key")):
+        problems.append(problem)
+    return problems
+
+
 def load_edge_config(path: Path | str) -> EdgeConfig:
     """Load, validate, resolve relative paths and check that every profile loads."""
     path = Path(path)
     cfg = load_model(path, EdgeConfig)
     base = path.parent
-    uplink = cfg.uplink
-    tls = uplink.tls and uplink.tls.resolved(base)
     cfg = cfg.model_copy(update={
-        "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key),
-                                          "payload_key": cfg.key.payload_key and cfg.key.payload_key.resolved(base)}),
-        "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),
+        **identity_paths(cfg.key, cfg.buffer, cfg.uplink, base),
         "status_file": resolve(base, cfg.status_file),
         "commands": cfg.commands and cfg.commands.model_copy(
             update={"cloud_public_key": resolve(base, cfg.commands.cloud_public_key)}),
-        "uplink": uplink.model_copy(update={"tls": tls, "password_file": resolve(base, uplink.password_file)}),
         "buses": [
             bus.model_copy(update={"devices": [
                 dev.model_copy(update={"profile": str(profile_ref(base, dev.profile))}) for dev in bus.devices
@@ -200,10 +217,7 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
     if cfg.commands and not cfg.commands.cloud_public_key.exists():
         problems.append(f"{path}: commands.cloud_public_key: {cfg.commands.cloud_public_key} does not exist"
                         " (copy the cloud's public key here)")
-    if not cfg.key.private_key.exists():
-        problems.append(f"{path}: key.private_key: {cfg.key.private_key} does not exist (run `watertel keys new`)")
-    if cfg.key.payload_key and (problem := cfg.key.payload_key.problem(path, "key.payload_key")):
-        problems.append(problem)
+    problems += key_problems(path, cfg.key)
     if problems:
         raise ConfigError(path, problems)
     return cfg

@@ -30,8 +30,8 @@ from typing import Any, Iterable, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from watertel.edge_agent.config import BatchConfig, BufferConfig, KeyConfig, UplinkConfig
-from watertel.config import ConfigError, Strict, parse_yaml, problem_at, resolve, validate
+from watertel.edge_agent.config import BatchConfig, BufferConfig, KeyConfig, UplinkConfig, identity_paths, key_problems
+from watertel.config import ConfigError, Strict, parse_yaml, problem_at, validate
 from watertel.protocols import Protocol, sl651, szy206
 
 NAME = r"^[A-Za-z0-9_.-]+$"
@@ -144,19 +144,8 @@ def load_rtu_config(path: Path | str, listen: str | None = None) -> RtuGatewayCo
         data = {**data, "listen": listen}
     cfg = validate(path, data, node, RtuGatewayConfig)
     problems = [problem_at(path, node, loc, problem) for loc, problem in _cross_problems(cfg)]
-    base = path.parent
-    uplink = cfg.uplink
-    cfg = cfg.model_copy(update={
-        "key": cfg.key.model_copy(update={"private_key": resolve(base, cfg.key.private_key),
-                                          "payload_key": cfg.key.payload_key and cfg.key.payload_key.resolved(base)}),
-        "buffer": cfg.buffer.model_copy(update={"path": resolve(base, cfg.buffer.path)}),
-        "uplink": uplink.model_copy(update={"tls": uplink.tls and uplink.tls.resolved(base),
-                                            "password_file": resolve(base, uplink.password_file)}),
-    })
-    if not cfg.key.private_key.exists():
-        problems.append(f"{path}: key.private_key: {cfg.key.private_key} does not exist (run `watertel keys new`)")
-    if cfg.key.payload_key and (problem := cfg.key.payload_key.problem(path, "key.payload_key")):
-        problems.append(problem)
+    cfg = cfg.model_copy(update=identity_paths(cfg.key, cfg.buffer, cfg.uplink, path.parent))
+    problems += key_problems(path, cfg.key)
     if problems:
         raise ConfigError(path, problems)
     return cfg
