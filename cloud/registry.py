@@ -24,6 +24,7 @@ service and when it was under maintenance. That lives in one YAML file, named by
         decommissioned: 2027-03-01  # optional: out of service from local midnight of that day
         maintenance:                # optional: excluded from what is expected
           - {start: "2026-10-12T08:00", end: "2026-10-12T20:00", note: pump replaced}
+        location: {lat: 30.312, lon: 120.085}   # optional: WGS-84 degrees (the console's map)
 
 Dates and times without a UTC offset are in the report calendar's time zone (Asia/Shanghai by
 default), so an operator writes local time as it is on the work order.
@@ -97,6 +98,13 @@ class Maintenance(Strict):
         return to_ms(self.start, tz), to_ms(self.end, tz)
 
 
+class Location(Strict):
+    """Where a station is, in WGS-84 degrees (what a GPS and 天地图's CGCS2000 agree on to a metre)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
 class Station(Strict):
     id: str = Field(pattern=ID)
     name: str = ""
@@ -108,6 +116,7 @@ class Station(Strict):
     commissioned: dt.date | dt.datetime  # a date: from its local midnight; a datetime: from that moment
     decommissioned: dt.date | dt.datetime | None = None
     maintenance: list[Maintenance] = []
+    location: Location | None = None
 
     @field_validator("commissioned", "decommissioned", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ warning; another encoding is refused with the fix); every problem is ``file:line
                         (2026-10-10T08:00+08:00)
     maintenance         windows separated by ";", each "START..END" and an optional note after a
                         space: "2026-10-12T08:00..2026-10-12T20:00 pump replaced"
+    lat, lon            where the station is, WGS-84 degrees (both or neither)
     permit              the id of the permit this station's meter counts towards
     permit_holder, permit_m3, permit_year_start (MM-DD)
                         the permit; repeated on each of its stations' rows (empty cells are fine
@@ -39,13 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from watertel.cloud.csv_tables import Row, open_table
-from watertel.cloud.csv_tables.cells import SEP, items
+from watertel.cloud.csv_tables.cells import SEP, items, number
 from watertel.cloud.csv_tables.stations import SHARED, station_fields
 from watertel.cloud.registry import Registry, RegistryFile
 from watertel.errors import OperatorError
 
 STATION_COLUMNS = ("id", "name", "kind", "interval_minutes", "interval_seconds", "points", "commissioned",
-                   "decommissioned", "maintenance")
+                   "decommissioned", "maintenance", "lat", "lon")
 REGION_COLUMNS = ("province", "province_name", "city", "city_name", "region", "region_name")
 PERMIT_COLUMNS = {"permit_holder": "holder", "permit_m3": "permitted_m3", "permit_year_start": "year_start"}
 PLAN_COLUMNS = {"plan_annual": "annual", "plan_monthly": "monthly", "plan_bimonthly": "bimonthly"}
@@ -74,7 +75,8 @@ def dump_csv(registry: Registry) -> str:
                "kind": s.kind.value, "interval_minutes": s.interval_minutes or "", "interval_seconds": s.interval_seconds or "",
                "points": SEP.join(s.points), "commissioned": s.commissioned.isoformat(),
                "decommissioned": s.decommissioned.isoformat() if s.decommissioned else "",
-               "maintenance": SEP.join(_window(s.id, w) for w in s.maintenance)}
+               "maintenance": SEP.join(_window(s.id, w) for w in s.maintenance),
+               "lat": _num(s.location.lat) if s.location else "", "lon": _num(s.location.lon) if s.location else ""}
         mine = meters.get(s.id, [])
         if len(mine) > 1:
             raise OperatorError(f"station {s.id} has {len(mine)} meters ({', '.join(m.label for _, m in mine)}):"
@@ -145,6 +147,10 @@ def _station(row: Row) -> dict[str, Any]:
                 row.problem("maintenance", f"{part!r} is not START..END (e.g. 2026-10-12T08:00..2026-10-12T20:00 note)")
                 continue
             station["maintenance"].append({"start": start, "end": end, **({"note": note.strip()} if note.strip() else {})})
+    if row["lat"] or row["lon"]:
+        lat, lon = row.parse("lat", number, required=True), row.parse("lon", number, required=True)
+        if lat is not None and lon is not None:
+            station["location"] = {"lat": lat, "lon": lon}
     return station
 
 
@@ -239,7 +245,8 @@ def rows_of_problems(path: Path, problems: list[str], where: dict[str, Any]) -> 
     prefix = re.escape(str(path))
 
     def station(m: re.Match) -> str:
-        column = (m.group(2) or "").split(".")[0] or "(row)"
+        field = m.group(2) or ""
+        column = field.split(".")[-1] if field.startswith("location.") else field.split(".")[0] or "(row)"
         return f"{path}:{where['stations'][int(m.group(1))]}: {column}:"
 
     def permit(m: re.Match) -> str:

@@ -42,6 +42,7 @@ stations:
     maintenance:
       - {start: "2026-10-12T08:00", end: "2026-10-12T20:00", note: pump replaced}
       - {start: "2026-11-01T00:00+08:00", end: "2026-11-02T00:00+08:00"}
+    location: {lat: 30.3125, lon: 120.0851}
   - id: ST-2
     region: zj-hz-yh
     kind: well
@@ -154,6 +155,9 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     (2, "id", "ST-1", r"4: id: station id 'ST-1' is used twice \(give each station its own id\)"),
     (0, "commissioned", "2026-13-01", r"2: commissioned: '2026-13-01' is not a date \(write YYYY-MM-DD"),
     (0, "commissioned", "2026/10/10", None),  # Excel's form of a date
+    (0, "lat", "north", r"2: lat: 'north' is not a number \(write e\.g\. 12\.5\)"),
+    (0, "lon", "", r"2: lon: '' is not a number \(write e\.g\. 12\.5\)"),  # lat without lon
+    (0, "lat", "95", r"2: lat: Input should be less than or equal to 90, got 95"),
 ])
 def test_a_bad_csv_names_row_and_column_and_changes_nothing(cloud, tmp_path, row, column, value, expected):
     rows = export_csv(cloud)
@@ -185,7 +189,7 @@ def test_a_bad_yaml_names_its_line_and_nothing_changes(cloud, tmp_path):
     src.write_text(REGISTRY.replace("interval_minutes: 60", "interval_minutes: -1"), encoding="utf-8")
     out = watertel("cloud", "import", str(src), "--config", str(cloud))
     assert out.returncode == 1
-    assert f"{src}:34: stations.2.interval_minutes: Input should be greater than 0" in out.stderr
+    assert f"{src}:35: stations.2.interval_minutes: Input should be greater than 0" in out.stderr
     assert (tmp_path / "registry.yaml").read_text(encoding="utf-8") == REGISTRY
 
 

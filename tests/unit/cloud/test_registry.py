@@ -73,6 +73,8 @@ def test_a_good_registry_loads_with_its_region_tree(tmp_path):
     (('end: "2026-10-12T20:00"', 'end: "2026-10-12T07:00"'), r":19: stations\.0\.maintenance\.0: end must be after start"),
     (("    commissioned: 2026-10-10\n", ""), r":11: stations\.0\.commissioned: required key is missing"),
     (("    kind: intake\n", "    kind: intake\n    colour: red\n"), r":15: stations\.0\.colour: unknown key"),
+    (("    kind: intake\n", "    kind: intake\n    location: {lat: 30.3, lon: 200}\n"),
+     r":15: stations\.0\.location\.lon: Input should be less than or equal to 180, got 200"),
 ])
 def test_bad_registries_are_refused_naming_file_line_and_key(tmp_path, change, expected):
     path = write(tmp_path, GOOD.replace(*change, 1))
