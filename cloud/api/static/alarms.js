@@ -133,6 +133,7 @@ async function reload() {
 }
 
 mountHeader("/alarms");
+renderSound();  // the toggle shows its state at once, not only once the alarms have loaded
 live({
   alarm: ({change, alarm}) => {
     const before = alarms.get(alarm.id);
