@@ -41,7 +41,6 @@ from watertel.cloud.store import SqlStore
 
 log = logging.getLogger("watertel.api.events")
 MESSAGE = Message.model_json_schema()  # errors are JSON, whatever the stream's media type
-ALARM_COLUMNS = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms")
 
 
 @dataclass(eq=False)
@@ -138,7 +137,7 @@ class EventHub:
         gone = [i for i in before if i not in now_open]  # an alarm raised and cleared between two polls is not news
         if gone:
             rows = self.store.alarm_records(gone)
-            closed = {r[0]: dict(zip(ALARM_COLUMNS, r)) for r in rows}
+            closed = {r.id: r._asdict() for r in rows}
             events += [("alarm", before[i]["station"],
                         {"change": "cleared", "alarm": closed.get(i, {**before[i], "state": "cleared"})}) for i in gone]
         return events
