@@ -51,7 +51,10 @@ def test_an_admin_adds_a_route_edits_a_contact_and_removes_the_route_through_the
     page.goto(f"{base_url}/admin")
     page.wait_for_selector("#routes tbody tr")
     assert rows(page, "routes") == ["zj-hz | red | 0 | hz-duty | 删除"]
-    assert page.is_hidden("#routes-readonly") and page.is_visible("#route-form")
+    # editable here (notifications_file set, an admin of every region): no "not enabled" note, the form enabled
+    assert page.get_attribute("#routes-box", "data-section-state") != "off"
+    assert page.locator("#routes-box .section-status.off").count() == 0
+    assert page.is_visible("#route-form") and page.is_enabled("#route-add")
     assert "qyapi" not in page.content() and HOOK_SECRET not in page.content()
 
     page.fill("#route-form input[name=regions]", "zj-nb")
@@ -79,7 +82,8 @@ def test_an_admin_adds_a_route_edits_a_contact_and_removes_the_route_through_the
 
     page.click("#contacts tr[data-id=desk] button.delete-contact")  # a route names it: refused, with the reason
     page.wait_for_function("document.getElementById('contact-error').textContent.length > 0")
-    assert "named by route 1" in page.text_content("#contact-error")
+    # in the user's language, routes numbered as the table shows them (from 1)
+    assert page.text_content("#contact-error") == "联系人 desk 被第 2 条通知路由使用：请先从这些路由中移除"
     assert [c["id"] for c in on_disk(tmp_path)["contacts"]] == ["hz-duty", "desk"]
 
     page.fill("#route-form input[name=regions]", "zj-hz")  # nobody to tell: refused, nothing written
