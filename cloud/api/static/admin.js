@@ -419,7 +419,10 @@ async function load() {
     features = await getJson("/api/admin/features");
     applyFeatures();
   } catch (error) { showError(error); }  // the sections still load; a refused write says why
-  await Promise.all([loadStations(), loadGateways(), loadUsers(), loadRoutes(), loadAudit()]);
+  // A part the configuration leaves off is not asked for (its 409 would only repeat the note).
+  const on = (part) => !features || features[part].enabled;
+  await Promise.all([on("registry") && loadStations(), on("gateways") && loadGateways(), loadUsers(),
+    on("notifications") && loadRoutes(), loadAudit()]);
   applyFeatures();  // rows drawn since: their buttons too
 }
 
