@@ -202,7 +202,8 @@ function routeBody(r) {
 }
 
 function contactChannels(c) {
-  return ["email", "phone", "webhook", "robot"].filter((k) => c[k]).map((k) => `${k}: ${c[k]}`).join("; ");
+  const names = {email: "admin.email", phone: "admin.phone_short", webhook: "admin.webhook", robot: "admin.robot"};
+  return Object.keys(names).filter((k) => c[k]).map((k) => t("admin.channel", {name: t(names[k]), id: c[k]})).join(t("list.sep"));
 }
 
 function renderRoutes(answer = notifications) {
@@ -214,7 +215,7 @@ function renderRoutes(answer = notifications) {
   problems.textContent = (answer.problems || []).join("\n");
   problems.hidden = !problems.textContent;
   document.querySelector("#routes tbody").replaceChildren(...answer.routes.map((r, i) => el("tr", {"data-index": String(i)},
-    el("td", {}, r.regions.join("; ") || t("admin.all_regions")), el("td", {}, r.severities.join(", ") || "—"),
+    el("td", {}, r.regions.join("; ") || t("admin.all_regions")), el("td", {className: "severities"}, r.severities.map((v) => t(`sev.${v}`)).join(t("list.sep")) || "—"),
     el("td", {}, String(r.level)), el("td", {className: "reaches"}, r.reaches.join(", ") || "—"),
     ...(editable ? [el("td", {}, el("button", {type: "button", className: "remove-route", onclick: () => removeRoute(i)},
       t("admin.delete")))] : []))));

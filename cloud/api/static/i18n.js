@@ -112,6 +112,7 @@ export const STRINGS = {
     "alarms.sound_on": "🔔 声音提示：开", "alarms.sound_off": "🔕 声音提示：关", "alarms.new_red": "新红色告警：{what}",
     // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
     // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
+    "admin.phone_short": "短信", "admin.channel": "{name}：{id}",
     "fleet.clock": "{v} 秒（{how}）", "fleet.contact": "{time} · {age}前",
     "login.title": "供水监测与数据质量平台", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
     "console.totals": "数据概况", "console.alarms": "告警", "console.latest": "最新数据", "console.no_data": "暂无数据",
@@ -307,6 +308,7 @@ export const STRINGS = {
     "alarms.sound_on": "🔔 Sound on", "alarms.sound_off": "🔕 Sound off", "alarms.new_red": "New red alarm: {what}",
     // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
     // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
+    "admin.phone_short": "SMS", "admin.channel": "{name}: {id}",
     "fleet.clock": "{v} s ({how})", "fleet.contact": "{time} · {age} ago",
     "login.title": "Water telemetry and data quality", "login.username": "Username", "login.password": "Password",
     "login.submit": "Log in",

@@ -46,7 +46,7 @@ def test_an_admin_creates_changes_and_deletes_a_user_through_the_page(page, base
     page.goto(f"{base_url}/admin")
     page.wait_for_selector("#users tbody tr[data-id=hz-viewer]")
     assert "hz-viewer | 只读 | zj-hz-xh | 编辑重置密码删除" in rows(page, "users")
-    assert rows(page, "routes") == ["zj-hz | red | 0 | hz-duty"]
+    assert rows(page, "routes") == ["zj-hz | 红色 | 0 | hz-duty"]
 
     page.fill("#user-form input[name=username]", "wang")
     page.fill("#user-form input[name=password]", NEW_PASSWORD)
