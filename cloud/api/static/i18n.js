@@ -117,7 +117,7 @@ export const STRINGS = {
     "login.title": "供水监测与数据质量平台", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
     "console.totals": "数据概况", "console.alarms": "告警", "console.latest": "最新数据", "console.no_data": "暂无数据",
     "console.envelopes": "已验证批次", "console.readings": "读数", "console.refused": "拒收批次",
-    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、",
+    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、", "list.or": "或",
     "section.loading": "加载中…", "section.failed": "本栏加载失败：{msg}", "section.retry": "重试",
     "feature.read_only": "{feature}由 cloud.yaml 管理：设置 {setting} 以在此管理",
     "feature.off": "{feature}未启用：在 cloud.yaml 中设置 {setting} 以启用",
@@ -315,7 +315,7 @@ export const STRINGS = {
     "console.totals": "Data received", "console.alarms": "Open alarms", "console.latest": "Latest values",
     "console.no_data": "No data yet", "console.envelopes": "Verified envelopes", "console.readings": "Readings",
     "console.refused": "Refused envelopes",
-    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ",
+    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ", "list.or": " or ",
     "section.loading": "Loading…", "section.failed": "This section could not load: {msg}", "section.retry": "Retry",
     "feature.read_only": "{feature}: managed in cloud.yaml; set {setting} to manage them here",
     "feature.off": "{feature}: not enabled; set {setting} in cloud.yaml to enable",
@@ -547,8 +547,14 @@ const PARAM_CATALOGUE = {point: "point", points: "point", flow_point: "point", p
   plan: "permits.plan"};
 const COUNTS = new Set(["n", "count", "intervals", "reports", "days", "nights", "minutes", "missed", "max", "row", "id", "routes"]);
 
+const ALTERNATIVES = new Set(["roles"]);  // lists of which one is enough: the roles a step needs
+
 function fmtParam(name, value, params) {
-  if (Array.isArray(value)) return value.map((v) => fmtParam(name, v, params)).join(t("list.sep"));
+  if (Array.isArray(value)) {
+    const items = value.map((v) => fmtParam(name, v, params));
+    if (!ALTERNATIVES.has(name) || items.length < 2) return items.join(t("list.sep"));
+    return `${items.slice(0, -1).join(t("list.sep"))}${t("list.or")}${items[items.length - 1]}`;  // 管理员、维修班组或调度员
+  }
   if (value === null || value === undefined) return "—";
   if (typeof value === "object") return t(`msg.part.${name}`, fmtParams(value));  // one part of a list: faults, plans
   const prefix = PARAM_CATALOGUE[name];

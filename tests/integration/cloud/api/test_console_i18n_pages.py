@@ -237,3 +237,32 @@ def test_the_pages_fit_the_screen_in_both_languages(browser, console, width, hei
         page.click("#lang")  # back to Chinese for the next page
         page.wait_for_function("document.documentElement.lang === 'zh-CN'")
     assert page.problems == []
+
+
+@pytest.mark.server
+def test_api_errors_are_said_in_the_users_language_from_their_code(browser, console):
+    """What the API answers (code and params) as the pages say it, through common.js and i18n.js."""
+    page = utc_page(browser)
+    log_in(page, console, "operator")
+    say = """async ([lang, status, body]) => {
+      const {apiError} = await import("/static/common.js");
+      const {errorText} = await import("/static/i18n.js");
+      localStorage.setItem("watertel_lang", lang);
+      return errorText(apiError({status, statusText: ""}, body));
+    }"""
+    role = {"detail": "assignee 'nobody' is not a user of role admin or crew or operator", "code": "assignee.role",
+            "params": {"name": "nobody", "roles": ["admin", "crew", "operator"]}}
+    assert page.evaluate(say, ["zh", 422, role]) == "nobody 不是管理员、维修班组或调度员用户"
+    assert page.evaluate(say, ["en", 422, role]) == "nobody is not a user of role Admin, Crew or Operator"
+    off = {"detail": "no station registry", "code": "feature.off", "params": {"feature": "registry", "setting": "registry_file"}}
+    assert page.evaluate(say, ["zh", 409, off]) == "站点登记未启用：在 cloud.yaml 中设置 registry_file 以启用"
+    old = {"detail": "something an older server said"}  # no code: the sentence as it came
+    assert page.evaluate(say, ["zh", 500, old]) == "something an older server said"
+    # and a real answer of the running API, through the page's own getJson
+    answer = page.evaluate("""async () => {
+      const {getJson} = await import("/static/common.js");
+      const {errorText} = await import("/static/i18n.js");
+      localStorage.setItem("watertel_lang", "zh");
+      try { await getJson("/api/admin/users"); return null; } catch (e) { return [e.code, errorText(e)]; }
+    }""")
+    assert answer == ["auth.role", "调度员角色无权进行此操作（需要：管理员）"]
