@@ -7,7 +7,7 @@
 // box and leaves the others as they are. What the configuration keeps read-only or leaves off
 // (GET /api/admin/features) says so and how to enable it, with its forms and buttons disabled.
 import {ApiError, apiError, csrfToken, el, getJson, labelCells, mountHeader, notEnabled, section, showError} from "./common.js";
-import {errorText, fmtDateTime, t} from "./i18n.js";
+import {errorText, fmtDateTime, pointName, t} from "./i18n.js";
 
 let stations = [];
 let editing = null;  // the station being edited, as GET /api/registry/stations answered it
@@ -50,7 +50,8 @@ function interval(s) {
 function renderStations() {
   document.querySelector("#stations tbody").replaceChildren(...stations.map((s) => el("tr", {"data-id": s.id},
     el("td", {}, s.id), el("td", {}, s.name), el("td", {}, s.region_path), el("td", {}, t(`kind.${s.kind}`)),
-    el("td", {className: "interval"}, interval(s)), el("td", {}, s.points.join("; ")),
+    el("td", {className: "interval"}, interval(s)), el("td", {className: "points", title: s.points.join("; ")},  // names; the ids (what the form takes) on hover
+      s.points.map(pointName).join(t("list.sep")) || "—"),
     el("td", {}, String(s.maintenance.length)), el("td", {}, s.permit ? s.permit.id : "—"),
     el("td", {}, el("button", {type: "button", className: "edit", disabled: !editable("registry"),
       onclick: () => openEdit(s)}, t("admin.edit"))))));
