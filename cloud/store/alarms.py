@@ -1,13 +1,13 @@
 """Alarms raised and cleared by the rules (cloud/alarms), and read back; what people and timers do
-with them afterwards is ``AlarmHandling`` (handling.py)."""
+with them afterwards is ``AlarmHandling`` (handling.py) and ``WorkOrders`` (work_orders.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from watertel.cloud.store.handling import AlarmHandling
 from watertel.cloud.store.schema import OPEN_STATES, OPEN_STATES_LIST
+from watertel.cloud.store.work_orders import WorkOrders
 
 
 class AlarmRecord(NamedTuple):
@@ -24,7 +24,7 @@ class AlarmRecord(NamedTuple):
     cleared_ms: int | None
 
 
-class Alarms(AlarmHandling):
+class Alarms(WorkOrders):
     def raise_alarm(self, station: str, point: str, type_: str, severity: str, message: str, t_ms: int,
                     suppressed: bool = False) -> bool:
         """Open an alarm unless one of the same kind is already open; True if a new one opened.
