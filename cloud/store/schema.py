@@ -81,6 +81,14 @@ LIFECYCLE_TABLES = [
     "CREATE TABLE IF NOT EXISTS notify_cursor (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL)",
 ]
 
+# Alarm messages as data (cloud/alarms/messages.py): the message code and its parameters (JSON
+# text) beside the English message, so the console renders it in its user's language; older rows
+# keep '' and '{}' and are shown by their text.
+ALARM_MESSAGE_COLUMNS = [
+    "ALTER TABLE alarms ADD COLUMN message_code TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE alarms ADD COLUMN message_params TEXT NOT NULL DEFAULT '{}'",
+]
+
 # Field work (cloud/store/work_orders.py, idempotency.py): the photos a crew attaches to a work
 # order, kept in the store itself (a backup holds them, every API process serves them; one photo
 # per order and content, by its SM3 hash), and the idempotency keys of the writes a phone may send
@@ -106,7 +114,8 @@ MIGRATIONS: dict[int, list[str]] = {
     4: ROLLUP_TABLES,
     5: LIFECYCLE_TABLES,
     6: HOURLY_TABLES,
-    7: FIELD_WORK_TABLES,
+    7: ALARM_MESSAGE_COLUMNS,
+    8: FIELD_WORK_TABLES,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from watertel.cloud.store.handling import ALARM_KEYS, ALARM_SELECT, AlarmHandling, HandlingError, _where
+from watertel.cloud.store.handling import ALARM_SELECT, AlarmHandling, HandlingError, _where, alarm_dict
 from watertel.cloud.store.idempotency import Idempotency, Once
 
 ORDER_KEYS = ("id", "alarm_id", "station", "title", "state", "created_ms", "created_by", "assignee", "due_ms",
@@ -116,7 +116,7 @@ class WorkOrders(AlarmHandling, Idempotency):
         rows = self._rows(ALARM_SELECT + " WHERE a.type = ? AND a.state IN ('raised','acknowledged')"
                           " AND coalesce(s.suppressed, 0) = 0 AND NOT EXISTS (SELECT 1 FROM work_orders w"
                           " WHERE w.alarm_id = a.id AND w.state != 'closed') ORDER BY a.id", (type_,))
-        return [dict(zip(ALARM_KEYS, row)) for row in rows]
+        return [alarm_dict(row) for row in rows]
 
     # --- photos ---------------------------------------------------------------------------------
     def add_photo(self, order_id: int, actor: str, t_ms: int, media_type: str, data: bytes, sm3: str,
