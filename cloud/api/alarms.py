@@ -61,12 +61,13 @@ def check_assignee(users: dict[str, UserEntry], ancestry: AncestryMap, name: str
                    roles: frozenset[Role]) -> None:
     """The assignee must be a user of one of ``roles`` whose regions hold the station (422, coded)."""
     user = users.get(name)
-    wanted = " or ".join(sorted(r.value for r in roles))
+    names = sorted(r.value for r in roles)
+    wanted = " or ".join(names)
     if user is None:
-        raise Refusal(422, "assignee.unknown", f"there is no user {name!r}: choose a {wanted} user", name=name, roles=wanted)
+        raise Refusal(422, "assignee.unknown", f"there is no user {name!r}: choose a {wanted} user", name=name, roles=names)
     if user.role not in roles:
         raise Refusal(422, "assignee.role", f"{name!r} is a {user.role.value} user: only a {wanted} user can be assigned this",
-                      name=name, role=user.role.value, roles=wanted)
+                      name=name, role=user.role.value, roles=names)
     if not covers(user, ancestry, station):
         raise Refusal(422, "assignee.region", f"{name!r} does not cover the region of station {station}",
                       name=name, station=station)

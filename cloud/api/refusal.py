@@ -2,8 +2,8 @@
 scripts and logs) plus a stable ``code`` and its ``params``, which the console turns into Chinese
 or English through its one catalogue (cloud/api/static/i18n.js, ``err.<code>``)::
 
-    422 {"detail": "assignee 'bob' is a viewer user: …", "code": "assignee.role",
-         "params": {"name": "bob", "role": "viewer", "roles": "crew"}}
+    422 {"detail": "'bob' is a viewer user: only a crew user can be assigned this", "code": "assignee.role",
+         "params": {"name": "bob", "role": "viewer", "roles": ["crew"]}}
 
 Raise ``Refusal`` where an ``HTTPException`` would do; ``install`` registers the answer's shape.
 The store's own refusals (an alarm or work order not in a state for a step) are translated here
@@ -24,7 +24,8 @@ class Refusal(HTTPException):
     def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None,
                  **params: object) -> None:
         super().__init__(status, detail, headers)
-        self.code, self.params = code, {k: str(v) for k, v in params.items()}
+        self.code = code
+        self.params = {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v) for k, v in params.items()}
 
 
 def handling(err: HandlingError) -> Refusal:

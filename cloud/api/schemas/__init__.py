@@ -22,7 +22,7 @@ class Message(BaseModel):
 
     detail: str | list[str]
     code: str | None = None
-    params: dict[str, str] | None = None
+    params: dict[str, str | list[str]] | None = None
 
 
 class FieldProblem(BaseModel):
@@ -41,7 +41,7 @@ class Invalid(BaseModel):
 
     detail: str | list[str] | list[FieldProblem]
     code: str | None = None
-    params: dict[str, str] | None = None
+    params: dict[str, str | list[str]] | None = None
 
 
 WHY = {
