@@ -214,7 +214,7 @@ class Spike(PerStation):
                           f"{r.point} {r.value:.6g} {r.unit} above max_flow {max_flow:g}" if high
                           else f"{r.point} {r.value:.6g} {r.unit}",
                           "spike.above_max" if high else "",
-                          {"point": r.point, "value": num(r.value), "unit": r.unit, "max": max_flow} if high else {})]
+                          {"point": r.point, "value": num(r.value), "unit": r.unit, "limit": max_flow} if high else {})]
 
     def _total(self, r: Reading, max_flow: float | None, factor: float) -> list[Condition]:
         key = (r.station, r.point)

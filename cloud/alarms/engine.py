@@ -148,7 +148,7 @@ class AlarmEngine:
         for gateway_id, missing in gaps.items():
             shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             self.on_security_event(gateway_id, "chain_gap", f"envelopes missing before: {shown}", now,
-                                   code="chain_gap", params={"missing": missing[:5], "more": max(0, len(missing) - 5)})
+                                   code="chain_gap", params={"missing": missing[:5], "count": len(missing)})
         for alarm in self.store.alarms(open_only=True):
             if alarm["type"] == "chain_gap" and alarm["station"] not in gaps:
                 self.store.clear_alarm(alarm["station"], "*", "chain_gap", now)

@@ -30,7 +30,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "data_stopped.since_start": ("start_ms", "last_ms", "interval_s"),
     "consecutive_zeros": ("point", "reports", "since_ms"),
     "spike.out_of_range": ("point", "value", "unit"),
-    "spike.above_max": ("point", "value", "unit", "max"),
+    "spike.above_max": ("point", "value", "unit", "limit"),
     "spike.jump": ("point", "step", "value", "unit", "elapsed_s", "allowed"),
     "volume_change": ("volume", "unit", "day", "change_share", "median", "days"),
     # water_quality.py
@@ -47,7 +47,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "over_permit_projected": ("permit", "holder", "year_start", "volume", "permitted", "unit", "share", "date",
                               "method", "rate", "rate_unit"),
     # engine.py and ingest (gateways)
-    "chain_gap": ("missing", "more"),
+    "chain_gap": ("missing", "count"),  # missing: the first five sequence numbers
     "gateway_offline": (),
     "buffer_full": ("detail",),
     "refused_envelope": ("reason", "detail"),

@@ -5,7 +5,7 @@ the notification outbox (admins).
 
 Every answer is within the user's regions: an alarm outside them is 404, as if it did not exist.
 A step the alarm's state does not allow (acknowledging a cleared alarm) is 409. Refusals a console
-shows carry a catalogue code (cloud/api/refusal.py): an unknown assignee, one of the wrong role or
+shows carry a catalogue code (cloud/api/errors.py): an unknown assignee, one of the wrong role or
 one whose regions do not hold the station are three different messages.
 """
 
@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from watertel.cloud.alarms.lifecycle import Severity
 from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap, Principal, Reader, StoreDep, UsersDep,
                                      WorkOrdersDep, Writer)
-from watertel.cloud.api.refusal import Refusal, handling
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import (AlarmHistoryPublic, AlarmPublic, AlarmState, AssigneePublic, Assign, Bulk,
                                                BulkOutcome, BulkRefused, Comment, DispatchPublic, Note, OutboxPublic)
@@ -39,8 +39,12 @@ MAX_MS = 10**14  # year 5138
 STEPPERS = frozenset({Role.OPERATOR, Role.CREW, Role.ADMIN})  # who may be made responsible for an alarm
 
 
-def handling_error(err: HandlingError) -> HTTPException:
-    return handling(err)
+def handling_error(err: HandlingError) -> Problem:
+    what = err.what.replace(" ", "_")  # alarm | work_order
+    if err.missing:
+        return Problem(404, f"{what}.unknown", str(err), id=err.id)
+    state = {"state" if what == "alarm" else "order_state": err.state}  # their states are named apart (i18n.js)
+    return Problem(409, f"{what}.state", str(err), id=err.id, action=err.action, **state)
 
 
 def scoped_alarm(store: SqlStore, ancestry: AncestryMap, user: Principal, alarm_id: int) -> dict:
@@ -48,7 +52,7 @@ def scoped_alarm(store: SqlStore, ancestry: AncestryMap, user: Principal, alarm_
     refuses to bind) is just as unknown."""
     alarm = store.alarm(alarm_id) if 0 < alarm_id <= MAX_ROW_ID else None
     if alarm is None or not user.sees(ancestry.get(alarm["station"])):
-        raise Refusal(404, "handling.missing", f"no alarm {alarm_id}", what="alarm", id=alarm_id)
+        raise Problem(404, "alarm.unknown", f"no alarm {alarm_id}", id=alarm_id)
     return alarm
 
 
@@ -64,12 +68,12 @@ def check_assignee(users: dict[str, UserEntry], ancestry: AncestryMap, name: str
     names = sorted(r.value for r in roles)
     wanted = " or ".join(names)
     if user is None:
-        raise Refusal(422, "assignee.unknown", f"there is no user {name!r}: choose a {wanted} user", name=name, roles=names)
+        raise Problem(422, "assignee.unknown", f"there is no user {name!r}: choose a {wanted} user", name=name, roles=names)
     if user.role not in roles:
-        raise Refusal(422, "assignee.role", f"{name!r} is a {user.role.value} user: only a {wanted} user can be assigned this",
+        raise Problem(422, "assignee.role", f"{name!r} is a {user.role.value} user: only a {wanted} user can be assigned this",
                       name=name, role=user.role.value, roles=names)
     if not covers(user, ancestry, station):
-        raise Refusal(422, "assignee.region", f"{name!r} does not cover the region of station {station}",
+        raise Problem(422, "assignee.region", f"{name!r} does not cover the region of station {station}",
                       name=name, station=station)
 
 
@@ -147,8 +151,8 @@ def bulk(ids: list[int], user: Principal, store: SqlStore, ancestry: AncestryMap
         try:
             scoped_alarm(store, ancestry, user, alarm_id)
             done.append(AlarmPublic.model_validate(do(alarm_id)))
-        except (Refusal, HandlingError) as err:
-            why = handling(err) if isinstance(err, HandlingError) else err
+        except (Problem, HandlingError) as err:
+            why = handling_error(err) if isinstance(err, HandlingError) else err
             refused.append(BulkRefused(id=alarm_id, status=why.status_code, detail=str(why.detail), code=why.code,
                                        params=why.params))
     return BulkOutcome(done=done, refused=refused)

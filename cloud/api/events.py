@@ -41,11 +41,12 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from watertel.cloud.api.deps import Principal, Reader
 from watertel.cloud.api.event_sources import ChangeReader, Event
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import RETRY_AFTER, WHY, Message
 from watertel.cloud.api.series import LatestCache, StationStatus
 from watertel.cloud.store import SqlStore
@@ -82,10 +83,10 @@ class EventHub:
     # --- subscribers ---------------------------------------------------------------------------
     def subscribe(self, user: Principal) -> Subscriber:
         if self.closed:
-            raise HTTPException(503, "the server is shutting down", headers={"Retry-After": "5"})
+            raise Problem(503, "events.closing", "the server is shutting down", headers={"Retry-After": "5"})
         if sum(s.user.username == user.username for s in self.subscribers) >= self.max_per_user:
-            raise HTTPException(429, f"at most {self.max_per_user} live streams per user: close one first",
-                                headers={"Retry-After": "5"})
+            raise Problem(429, "events.too_many", f"at most {self.max_per_user} live streams per user: close one first",
+                          headers={"Retry-After": "5"}, max=self.max_per_user)
         sub = Subscriber(user)
         self.subscribers.add(sub)
         if self._task is None or self._task.done():

@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from watertel.cloud.api.alarms import now_ms
+from watertel.cloud.api.alarms import handling_error, now_ms
 from watertel.cloud.api.deps import MAX_ROW_ID, AncestryDep, Crew, Reader, StoreDep, WorkOrdersDep
-from watertel.cloud.api.refusal import Refusal, handling
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.workorders import PhotoPublic
 from watertel.cloud.api.workorders import IdempotencyKey, scoped
@@ -47,7 +47,7 @@ def media_type_of(data: bytes) -> str | None:
 
 async def read_limited(request: Request, max_bytes: int) -> bytes:
     """The body, refused (413) as soon as it is longer than ``max_bytes``."""
-    too_big = Refusal(413, "photo.size", f"a photo may be at most {max_bytes // 1024} kB", max_kb=max_bytes // 1024)
+    too_big = Problem(413, "photo.size", f"a photo may be at most {max_bytes // 1024} kB", max_kb=max_bytes // 1024)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_big
@@ -76,7 +76,7 @@ async def add_photo(order_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], user: C
     data = await read_limited(request, cfg.photos.max_kb * 1024)
     media_type = media_type_of(data)
     if media_type is None:
-        raise Refusal(415, "photo.type", "not a JPEG or PNG image (judged by its bytes)")
+        raise Problem(415, "photo.type", "not a JPEG or PNG image (judged by its bytes)")
     digest = sm3(data).hex()
     request.state.audit_summary = f"photo for work order {order_id}: {media_type}, {len(data)} bytes, SM3 {digest}"
     done = Once(user.username, idempotency_key, f"POST {request.url.path} sm3:{digest}") if idempotency_key else None
@@ -84,11 +84,11 @@ async def add_photo(order_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], user: C
         photo = await run_in_threadpool(store.add_photo, order_id, user.username, now_ms(), media_type, data, digest,
                                         cfg.photos.per_order, done)
     except HandlingError as err:
-        raise handling(err) from err
+        raise handling_error(err) from err
     except PhotoLimit as err:
-        raise Refusal(409, "photo.limit", str(err), limit=err.limit) from err
+        raise Problem(409, "photo.limit", str(err), limit=err.limit) from err
     except IdempotencyConflict as err:
-        raise Refusal(422, "idempotency.reuse", str(err), key=err.key) from err
+        raise Problem(422, "idempotency.reuse", str(err), key=err.key) from err
     if done is not None and done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return public(photo)
@@ -109,7 +109,7 @@ def get_photo(order_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], photo_id: Pho
     scoped(store, ancestry, user, order_id)
     found = store.photo(photo_id)
     if found is None or found[0]["order_id"] != order_id:
-        raise Refusal(404, "handling.missing", f"no photo {photo_id} in work order {order_id}", what="photo", id=photo_id)
+        raise Problem(404, "photo.unknown", f"no photo {photo_id} in work order {order_id}", id=photo_id, order=order_id)
     meta, data = found
     return Response(data, media_type=meta["media_type"], headers={
         "Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff",

@@ -21,11 +21,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from watertel.cloud.api.alarms import check_assignee, now_ms, scoped_alarm
+from watertel.cloud.api.alarms import check_assignee, handling_error, now_ms, scoped_alarm
 from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap, Crew, Principal, Reader, RegistryDep,
                                      StoreDep, UsersDep, WorkOrdersDep, Writer)
 from watertel.cloud.api.event_sources import overdue
-from watertel.cloud.api.refusal import Refusal, handling
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import Note
 from watertel.cloud.api.schemas.workorders import (OrderState, WorkOrderAssign, WorkOrderCreate, WorkOrderPublic,
@@ -54,7 +54,7 @@ def visible(user: Principal, order: dict | None, ancestry: AncestryMap) -> bool:
 def scoped(store: SqlStore, ancestry: AncestryMap, user: Principal, order_id: int) -> dict:
     order = store.work_order(order_id) if 0 < order_id <= MAX_ROW_ID else None  # the database binds 64 bits
     if not visible(user, order, ancestry):
-        raise Refusal(404, "handling.missing", f"no work order {order_id}", what="work_order", id=order_id)
+        raise Problem(404, "work_order.unknown", f"no work order {order_id}", id=order_id)
     return order
 
 
@@ -71,9 +71,9 @@ def step(call: Callable[[], dict], response: Response | None = None, done: Once 
     try:
         order = WorkOrderPublic.model_validate(call())
     except HandlingError as err:
-        raise handling(err) from err
+        raise handling_error(err) from err
     except IdempotencyConflict as err:
-        raise Refusal(422, "idempotency.reuse", str(err), key=err.key) from err
+        raise Problem(422, "idempotency.reuse", str(err), key=err.key) from err
     if response is not None and done is not None and done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return order
@@ -126,7 +126,7 @@ def create(body: WorkOrderCreate, user: Writer, request: Request, store: StoreDe
         check_assignee(users, ancestry, body.assignee, alarm["station"], CREW_ONLY)
     t = now_ms()
     if body.due_ms is not None and not t < body.due_ms <= t + MAX_DUE_MS:
-        raise Refusal(422, "workorder.due", f"due_ms must lie in the next {MAX_DUE_MS // 86_400_000} days"
+        raise Problem(422, "work_order.due", f"due_ms must lie in the next {MAX_DUE_MS // 86_400_000} days"
                                             f" (got {body.due_ms}, now {t})", days=MAX_DUE_MS // 86_400_000)
     due = body.due_ms if body.due_ms is not None else cfg.due_ms(alarm, t)
     return step(lambda: store.create_work_order(body.alarm_id, user.username, t, due, body.title, body.assignee))

@@ -97,7 +97,7 @@ class BulkRefused(BaseModel):
     status: int
     detail: str
     code: str | None = None
-    params: dict[str, str | list[str]] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class BulkOutcome(BaseModel):
