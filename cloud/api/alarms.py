@@ -68,9 +68,9 @@ def check_assignee(users: dict[str, UserEntry], ancestry: AncestryMap, name: str
     names = sorted(r.value for r in roles)
     wanted = " or ".join(names)
     if user is None:
-        raise Problem(422, "assignee.unknown", f"there is no user {name!r}: choose a {wanted} user", name=name, roles=names)
+        raise Problem(422, "assignee.unknown", f"there is no user {name!r}: choose a user of role {wanted}", name=name, roles=names)
     if user.role not in roles:
-        raise Problem(422, "assignee.role", f"{name!r} is a {user.role.value} user: only a {wanted} user can be assigned this",
+        raise Problem(422, "assignee.role", f"{name!r} is a {user.role.value} user: only a user of role {wanted} can be assigned this",
                       name=name, role=user.role.value, roles=names)
     if not covers(user, ancestry, station):
         raise Problem(422, "assignee.region", f"{name!r} does not cover the region of station {station}",

@@ -262,7 +262,7 @@ async function bulkStep(path, pick) {
   try {
     const outcome = await send("POST", `/api/alarms/${path}`, {ids});
     outcome.done.forEach((a) => { if (matches(a)) alarms.set(a.id, a); else alarms.delete(a.id); selected.delete(a.id); });
-    const why = outcome.refused.map((r) => `${r.id}：${refusalText({...r, params: r.params || {}})}`).join("；");
+    const why = outcome.refused.map((r) => `${r.id}：${refusalText({...r, message: r.detail, params: r.params || {}})}`).join("；");
     $("bulk-result").textContent = t("ac.bulk_done", {n: outcome.done.length})
       + (outcome.refused.length ? ` ${t("ac.bulk_refused", {n: outcome.refused.length, why})}` : "");
     showRefusal($("error"), null);

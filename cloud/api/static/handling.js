@@ -25,20 +25,10 @@ export function newKey() {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const STATE_KEYS = {alarm: "state", work_order: "wo"};
-
-// A refusal in the user's language: the lifecycle's own (what / state / step named through the
-// catalogue), else the console's errorText (err.<code>, network failures, HTTP statuses).
+// A refusal in the user's language: the API's code through the catalogue (errorText: err.<code>
+// with its parameters named in the user's language), network failures, HTTP statuses.
 export function refusalText(error) {
-  const code = error && error.code;
-  if (code === "handling.state" || code === "handling.missing") {
-    const p = error.params || {};
-    const what = has(`what.${p.what}`) ? t(`what.${p.what}`) : p.what;
-    const stateKey = `${STATE_KEYS[p.what] || "state"}.${p.state}`;
-    return t(`err.${code}`, {id: p.id, what, state: has(stateKey) ? t(stateKey) : p.state,
-      action: has(`do.${p.action}`) ? t(`do.${p.action}`) : p.action});
-  }
-  if (error instanceof ApiError && error.status === 401) return t("err.http.401");
+  if (error instanceof ApiError && error.status === 401 && !error.code) return t("err.http.401");
   return errorText(error);
 }
 
