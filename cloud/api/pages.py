@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, HTTPException, Request
+from fastapi import APIRouter, Cookie, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
 from watertel.cloud.api.deps import SessionsDep
@@ -39,6 +39,13 @@ for _path in PAGES:
 def crew_service_worker() -> FileResponse:
     """Revalidated on every load (no-cache), so a new version of the console reaches phones."""
     return FileResponse(STATIC / "crew-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon (204), said once a day: browsers ask on every page, and a 404 is a failed request in
+    the console's own checks (no console error, no failed request)."""
+    return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/login")

@@ -159,8 +159,8 @@ async function reload() {
 async function whoAmI() {
   try {
     const me = await getJson("/api/me");
-    if (me.username !== user) localStorage.setItem(USER_KEY, me.username);
-    user = me.username;
+    if (me.user !== user) localStorage.setItem(USER_KEY, me.user);
+    user = me.user;
   } catch (error) {
     if (!user) throw error;  // never logged in on this phone, and no network: nothing to show
   }
