@@ -7,7 +7,7 @@
 // the work order. Kept current by /api/events; each part loads on its own (section()).
 import {el, getJson, live, mountHeader, section} from "./common.js";
 import {alarmMessage, fmtAge, fmtDateTime, pointName, ruleName, t} from "./i18n.js";
-import {dueText, send, showRefusal, stepName, stepNote} from "./handling.js";
+import {dueText, orderTitle, send, showRefusal, stepName, stepNote} from "./handling.js";
 
 const id = Number(new URLSearchParams(location.search).get("id"));
 const $ = (name) => document.getElementById(name);
@@ -16,6 +16,7 @@ let alarm = null;
 let station = null;  // the registry's entry, when there is one to see
 let dispatch = null;  // who may be assigned, and the rule's due time (writers only)
 let orders = [];
+let regions = null;  // region id -> name (the registry's), for the station's place
 const drafts = {};  // text typed in the forms, kept when a live update redraws them
 
 const writer = () => me.role === "operator" || me.role === "admin";
@@ -39,6 +40,8 @@ async function step(path, body, box = $("error")) {
   } catch (error) { showRefusal(box, error); }
 }
 
+const regionNames = (path) => path.split("/").map((id) => (regions && regions.get(id)) || id).join(" / ");
+
 // --- the alarm -----------------------------------------------------------------------------------
 function renderSummary() {
   if (!alarm) return;
@@ -49,13 +52,13 @@ function renderSummary() {
     el("span", {className: `sev-badge sev-${alarm.severity}`}, t(`sev.${alarm.severity}`)),
     el("strong", {className: "al-rule"}, ruleName(alarm.type)),
     el("span", {className: `al-state al-state-${alarm.state}`}, stateText),
-    alarm.level ? el("span", {className: "badge escalated"}, t("alarms.level", {n: alarm.level})) : null,
-    alarm.flapping ? el("span", {className: "badge flapping"}, t("alarms.flapping")) : null,
+    ...(alarm.level ? [el("span", {className: "badge escalated"}, t("alarms.level", {n: alarm.level}))] : []),
+    ...(alarm.flapping ? [el("span", {className: "badge flapping"}, t("alarms.flapping"))] : []),
     el("p", {className: "al-message"}, alarmMessage(alarm)));
   const name = station ? `${station.name} (${alarm.station})` : alarm.station;
   const facts = [
     ["col.station", el("a", {href: `/station?id=${encodeURIComponent(alarm.station)}`}, name)],
-    ["col.region", station ? station.region_path : "—"],
+    ["col.region", station ? regionNames(station.region_path) : "—"],
     ["col.point", pointName(alarm.point)],
     ["col.raised", `${fmtDateTime(alarm.raised_ms)} · ${fmtAge((alarm.cleared_ms ?? Date.now()) - alarm.raised_ms)}`],
     ["al.cleared", fmtDateTime(alarm.cleared_ms)],
@@ -160,7 +163,7 @@ async function orderCard(o) {
   return el("article", {className: `wo-card${o.overdue ? " overdue" : ""}${open ? "" : " closed"}`, "data-id": o.id},
     el("h3", {}, t("al.wo_ref", {id: o.id}), " ", el("span", {className: `wo-state wo-${o.state}`}, t(`wo.${o.state}`)),
       o.overdue ? el("span", {className: "badge late"}, t("wl.overdue")) : null),
-    el("p", {className: "wo-title"}, o.title),
+    el("p", {className: "wo-title"}, orderTitle(o, station && station.name)),
     el("dl", {className: "al-facts"},
       el("dt", {}, t("al.wo_assignee")), el("dd", {}, o.assignee || t("wl.unassigned")),
       el("dt", {}, t("al.wo_due")), el("dd", {}, dueText(o.due_ms)),
@@ -182,7 +185,7 @@ function renderHistory(history) {
     el("time", {}, fmtDateTime(h.t_ms)),
     el("span", {className: "tl-step"}, stepName(h.action)),
     el("span", {className: "tl-actor"}, h.actor === "system" ? t("al.system") : h.actor),
-    h.note ? el("span", {className: "tl-note"}, stepNote(h)) : null)));
+    h.note ? el("span", {className: "tl-note"}, stepNote(h, alarm)) : null)));
 }
 
 // --- loading -----------------------------------------------------------------------------------------------
@@ -190,6 +193,9 @@ async function loadAlarm() {
   await section($("al-summary"), async () => {
     alarm = await getJson(`/api/alarms/${id}`);
     if (!station) station = await getJson(`/api/registry/stations/${encodeURIComponent(alarm.station)}`).catch(() => null);
+    if (station && !regions) {
+      regions = new Map((await getJson("/api/registry/regions").catch(() => [])).map((r) => [r.id, r.name]));
+    }
     if (writer() && alarm.state !== "closed") dispatch = await getJson(`/api/alarms/${id}/dispatch`).catch(() => null);
     renderSummary();
   });

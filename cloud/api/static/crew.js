@@ -8,7 +8,7 @@
 // the page's files: the page opens, and takes steps, without a network.
 import {el, getJson, live, mountHeader} from "./common.js";
 import {fmtDateTime, t} from "./i18n.js";
-import {dueText, mapLinkNodes, newKey, refusalText} from "./handling.js";
+import {dueText, mapLinkNodes, newKey, orderTitle, refusalText} from "./handling.js";
 import {Outbox, discard, keepOrders, keptOrders, steps} from "./crew-outbox.js";
 
 const $ = (name) => document.getElementById(name);
@@ -109,7 +109,7 @@ function card(o) {
   }
   return el("article", {className: `order cr-card${o.overdue ? " overdue" : ""}${unsent ? " unsent" : ""}`, "data-id": o.id,
     "data-state": state},
-    el("h3", {}, o.title || o.station_name || o.station),
+    el("h3", {}, orderTitle(o)),
     el("p", {className: "meta"}, `${o.station_name || o.station} · ${o.region_path || o.station}`),
     el("p", {className: "meta"}, el("span", {className: `wo-state wo-${state}`}, t(`wo.${state}`)),
       unsent ? el("span", {className: "badge cr-unsent"}, t("cr.unsent")) : null, " · ",

@@ -2,7 +2,7 @@
 // part of issue 20): writes that may carry an idempotency key or a photo, refusals in the
 // user's language, the names of lifecycle steps, and links that open a station in a map app.
 import {ApiError, apiError, csrfToken, el} from "./common.js";
-import {errorText, fmtDateTime, has, t} from "./i18n.js";
+import {alarmMessage, errorText, fmtDateTime, has, ruleName, t} from "./i18n.js";
 
 // A write: JSON (or a Blob with its own type) with the CSRF token and, when given, an
 // Idempotency-Key. The answer's JSON; an ApiError with the server's code and params; a TypeError
@@ -44,8 +44,9 @@ export function stepName(action) {
 
 // What a history row says, in the user's language where the row's note is one the store writes
 // itself (work order numbers, "to crew"); a person's comment or note is shown as written.
-export function stepNote(h) {
+export function stepNote(h, alarm = null) {
   const note = h.note || "";
+  if (h.action === "raised" && alarm && note === alarm.message) return alarmMessage(alarm);
   const order = /^work order (\d+)(?:: (.*))?$/s.exec(note);
   if (order && h.action.startsWith("work_order.") && h.action !== "work_order.photo") {
     const rest = order[2] || "";
@@ -112,3 +113,13 @@ export function dueText(dueMs, now = Date.now()) {
   return t(left >= 0 ? "wl.due_in" : "wl.due_late", {time: fmtDateTime(dueMs), span});
 }
 
+
+// A work order's title as the user reads it: the one an operator typed, or, for the store's own
+// ("data_stopped ST-XH: no data …", English), the rule's name and the station's.
+export function orderTitle(order, stationName = "") {
+  const made = /^([a-z_]+) (\S+): /.exec(order.title || "");
+  if (!order.title || (made && made[2] === order.station)) {
+    return `${ruleName(made ? made[1] : order.alarm_type || "")} · ${stationName || order.station_name || order.station}`;
+  }
+  return order.title;
+}

@@ -5,7 +5,7 @@
 // Kept current by /api/events (workorder events).
 import {el, getJson, live, mountHeader} from "./common.js";
 import {ruleName, t} from "./i18n.js";
-import {dueText, send, showRefusal} from "./handling.js";
+import {dueText, orderTitle, send, showRefusal} from "./handling.js";
 
 const $ = (name) => document.getElementById(name);
 let me = {role: "viewer"};
@@ -27,7 +27,7 @@ function row(o) {
     el("td", {"data-label": t("wl.col.id")}, el("a", {href: `/alarm?id=${o.alarm_id}#order-${o.id}`}, `#${o.id}`)),
     el("td", {"data-label": t("col.station")}, el("a", {href: `/station?id=${encodeURIComponent(o.station)}`},
       o.station_name || o.station), o.region_path ? el("small", {className: "muted block"}, o.region_path) : null),
-    el("td", {"data-label": t("wl.col.title")}, o.title, el("small", {className: "muted block"}, ruleName(o.alarm_type))),
+    el("td", {"data-label": t("wl.col.title")}, orderTitle(o), el("small", {className: "muted block"}, ruleName(o.alarm_type))),
     el("td", {"data-label": t("col.severity"), className: `sev-${o.severity}`}, t(`sev.${o.severity}`),
       o.level ? el("span", {className: "badge escalated"}, t("alarms.level", {n: o.level})) : null),
     el("td", {"data-label": t("wl.col.state")}, el("span", {className: `wo-state wo-${o.state}`}, t(`wo.${o.state}`))),
