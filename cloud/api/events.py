@@ -128,9 +128,12 @@ class EventHub:
                                                           else self.status_every_s)
                 alarms = fresh or "alarms" in want
                 if alarms or stations:
-                    try:
-                        for kind, station, data in await anyio.to_thread.run_sync(self.poll, fresh, alarms, stations):
-                            self._publish(kind, station, data)
+                    try:  # alarms first, sent before the stations are read (that read may take a while)
+                        parts = [(True, False), (False, True)] if alarms and stations and not fresh else [(alarms, stations)]
+                        for with_alarms, with_stations in parts:
+                            for kind, station, data in await anyio.to_thread.run_sync(self.poll, fresh, with_alarms,
+                                                                                      with_stations):
+                                self._publish(kind, station, data)
                         if failing:
                             log.info("events: the store answers again")
                         failing, fresh = False, False
