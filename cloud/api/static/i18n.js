@@ -33,18 +33,15 @@ export const STRINGS = {
     "admin.permit_id": "许可证号（留空：无许可）", "admin.holder": "取水户", "admin.permitted_m3": "许可水量 (m³/年)",
     "admin.year_start": "许可年度起始 (MM-DD)", "admin.plan_annual": "年度计划 (m³)", "admin.gateway": "网关",
     "admin.keys": "签名密钥 (SM2)", "admin.payload_keys": "加密密钥 (SM4)",
-    "admin.keys_readonly": "云端配置设置 gateways_file 后可在此注册网关、轮换和吊销密钥，采集进程数秒内生效；否则请在云端配置 gateways 中修改。",
     "admin.users": "用户与角色", "admin.username": "用户名", "admin.password": "密码（至少 8 位）", "admin.role": "角色",
     "admin.regions": "区域", "admin.regions_hint": "区域编号，用分号分隔；留空：全部区域", "admin.all_regions": "全部区域",
     "admin.create_user": "新建用户", "admin.reset": "重置密码", "admin.delete": "删除", "admin.new_password": "新密码",
     "admin.confirm_delete": "确定删除用户 {name}？", "admin.user_saved": "已保存用户 {name}", "admin.user_deleted": "已删除用户 {name}",
-    "admin.users_readonly": "用户保存在云端配置 api.users 中：设置 api.users_file 后可在此编辑。",
     "admin.register": "注册网关", "admin.rotate": "轮换密钥", "admin.revoke": "吊销 {key}", "admin.key_id": "密钥编号",
     "admin.public_key": "SM2 公钥 (PEM)", "admin.old_valid_until": "旧密钥有效至（含时区，留空：立即）",
     "admin.revoke_old": "立即吊销旧密钥（密钥泄露时）", "admin.gateway_saved": "已保存网关 {id}",
     "admin.confirm_revoke": "确定吊销网关 {id} 的密钥 {key}？吊销后用它签名的数据一律拒收。",
     "admin.routes": "通知路由", "admin.severities": "级别", "admin.level": "升级层级",
-    "admin.routes_readonly": "通知路由保存在云端配置 notifications 中：设置 notifications_file 后可在此编辑（仅限全部区域的管理员）。",
     "admin.route_roles": "按角色通知", "admin.quiet_hours": "免打扰时段", "admin.add_route": "添加路由",
     "admin.routes_saved": "已保存通知路由（共 {n} 条），通知进程下一轮生效", "admin.confirm_remove_route": "确定删除第 {n} 条通知路由？",
     "admin.email": "邮箱", "admin.phone": "手机号（短信）", "admin.webhook": "Webhook", "admin.robot": "群机器人", "admin.no_role": "无",
@@ -159,7 +156,20 @@ export const STRINGS = {
     "action.add a photo to": "上传照片",
     // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
     // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
-    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、",
+    "audit.login": "登录", "audit.logout": "退出", "audit.alarm_ack": "确认告警 {id}", "audit.alarm_assign": "指派告警 {id}",
+    "audit.alarm_comment": "评论告警 {id}", "audit.alarm_close": "关闭告警 {id}", "audit.wo_create": "新建工单",
+    "audit.wo_assign": "指派工单 {id}", "audit.wo_accept": "接受工单 {id}", "audit.wo_report": "回报工单 {id}",
+    "audit.wo_close": "关闭工单 {id}", "audit.station_put": "保存站点 {id}", "audit.station_delete": "删除站点 {id}",
+    "audit.user_create": "新建用户", "audit.user_update": "修改用户 {id}", "audit.user_delete": "删除用户 {id}",
+    "audit.user_password": "重置用户 {id} 的密码", "audit.routes_set": "设置通知路由", "audit.contact_put": "保存联系人 {id}",
+    "audit.contact_delete": "删除联系人 {id}", "audit.gateway_register": "注册网关", "audit.gateway_rotate": "轮换网关 {id} 的密钥",
+    "audit.gateway_revoke": "吊销网关 {id} 的密钥",
+    "admin.phone_short": "短信", "admin.channel": "{name}：{id}",
+    "fleet.clock": "{v} 秒（{how}）", "fleet.contact": "{time} · {age}前",
+    "login.title": "供水监测与数据质量平台", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
+    "console.totals": "数据概况", "console.alarms": "告警", "console.latest": "最新数据", "console.no_data": "暂无数据",
+    "console.envelopes": "已验证批次", "console.readings": "读数", "console.refused": "拒收批次",
+    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、", "list.or": "或",
     "section.loading": "加载中…", "section.failed": "本栏加载失败：{msg}", "section.retry": "重试",
     "feature.read_only": "{feature}由 cloud.yaml 管理：设置 {setting} 以在此管理",
     "feature.off": "{feature}未启用：在 cloud.yaml 中设置 {setting} 以启用",
@@ -270,18 +280,15 @@ export const STRINGS = {
     "admin.permit_id": "Permit id (empty: no permit)", "admin.holder": "Holder", "admin.permitted_m3": "Permitted (m³/year)",
     "admin.year_start": "Permit year starts (MM-DD)", "admin.plan_annual": "Annual plan (m³)", "admin.gateway": "Gateway",
     "admin.keys": "Signing keys (SM2)", "admin.payload_keys": "Payload keys (SM4)",
-    "admin.keys_readonly": "With gateways_file set in the cloud config, register gateways and rotate or revoke keys here; ingest workers apply them within seconds. Otherwise change the cloud config's gateways.",
     "admin.users": "Users and roles", "admin.username": "Username", "admin.password": "Password (8 characters or more)", "admin.role": "Role",
     "admin.regions": "Regions", "admin.regions_hint": "region ids separated by semicolons; empty: every region", "admin.all_regions": "every region",
     "admin.create_user": "Create user", "admin.reset": "Reset password", "admin.delete": "Delete", "admin.new_password": "New password",
     "admin.confirm_delete": "Delete user {name}?", "admin.user_saved": "User {name} saved", "admin.user_deleted": "User {name} deleted",
-    "admin.users_readonly": "Users are kept in the cloud config's api.users: set api.users_file to edit them here.",
     "admin.register": "Register gateway", "admin.rotate": "Rotate key", "admin.revoke": "Revoke {key}", "admin.key_id": "Key id",
     "admin.public_key": "SM2 public key (PEM)", "admin.old_valid_until": "Old key valid until (with time zone; empty: now)",
     "admin.revoke_old": "Revoke the old key at once (a leaked key)", "admin.gateway_saved": "Gateway {id} saved",
     "admin.confirm_revoke": "Revoke key {key} of gateway {id}? Everything signed with it will be refused.",
     "admin.routes": "Notification routes", "admin.severities": "Severities",
-    "admin.routes_readonly": "Notification routes are kept in the cloud config's notifications: set notifications_file to edit them here (admins with every region).",
     "admin.route_roles": "Roles told", "admin.quiet_hours": "Quiet hours", "admin.add_route": "Add route",
     "admin.routes_saved": "Notification routes saved ({n}); the notifier applies them at its next round",
     "admin.confirm_remove_route": "Remove notification route {n}?",
@@ -399,7 +406,23 @@ export const STRINGS = {
     "action.add a photo to": "add a photo to it",
     // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
     // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
-    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ",
+    "audit.login": "Log in", "audit.logout": "Log out", "audit.alarm_ack": "Acknowledge alarm {id}",
+    "audit.alarm_assign": "Assign alarm {id}", "audit.alarm_comment": "Comment on alarm {id}", "audit.alarm_close": "Close alarm {id}",
+    "audit.wo_create": "Create a work order", "audit.wo_assign": "Assign work order {id}", "audit.wo_accept": "Accept work order {id}",
+    "audit.wo_report": "Report on work order {id}", "audit.wo_close": "Close work order {id}", "audit.station_put": "Save station {id}",
+    "audit.station_delete": "Delete station {id}", "audit.user_create": "Create a user", "audit.user_update": "Change user {id}",
+    "audit.user_delete": "Delete user {id}", "audit.user_password": "Reset the password of user {id}",
+    "audit.routes_set": "Set notification routes", "audit.contact_put": "Save contact {id}",
+    "audit.contact_delete": "Delete contact {id}", "audit.gateway_register": "Register a gateway",
+    "audit.gateway_rotate": "Rotate the key of gateway {id}", "audit.gateway_revoke": "Revoke a key of gateway {id}",
+    "admin.phone_short": "SMS", "admin.channel": "{name}: {id}",
+    "fleet.clock": "{v} s ({how})", "fleet.contact": "{time} · {age} ago",
+    "login.title": "Water telemetry and data quality", "login.username": "Username", "login.password": "Password",
+    "login.submit": "Log in",
+    "console.totals": "Data received", "console.alarms": "Open alarms", "console.latest": "Latest values",
+    "console.no_data": "No data yet", "console.envelopes": "Verified envelopes", "console.readings": "Readings",
+    "console.refused": "Refused envelopes",
+    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ", "list.or": " or ",
     "section.loading": "Loading…", "section.failed": "This section could not load: {msg}", "section.retry": "Retry",
     "feature.read_only": "{feature}: managed in cloud.yaml; set {setting} to manage them here",
     "feature.off": "{feature}: not enabled; set {setting} in cloud.yaml to enable",
@@ -631,8 +654,14 @@ const PARAM_CATALOGUE = {point: "point", points: "point", flow_point: "point", p
   plan: "permits.plan"};
 const COUNTS = new Set(["n", "count", "intervals", "reports", "days", "nights", "minutes", "missed", "max", "row", "id", "routes"]);
 
+const ALTERNATIVES = new Set(["roles"]);  // lists of which one is enough: the roles a step needs
+
 function fmtParam(name, value, params) {
-  if (Array.isArray(value)) return value.map((v) => fmtParam(name, v, params)).join(t("list.sep"));
+  if (Array.isArray(value)) {
+    const items = value.map((v) => fmtParam(name, v, params));
+    if (!ALTERNATIVES.has(name) || items.length < 2) return items.join(t("list.sep"));
+    return `${items.slice(0, -1).join(t("list.sep"))}${t("list.or")}${items[items.length - 1]}`;  // 管理员、维修班组或调度员
+  }
   if (value === null || value === undefined) return "—";
   if (typeof value === "object") return t(`msg.part.${name}`, fmtParams(value));  // one part of a list: faults, plans
   const prefix = PARAM_CATALOGUE[name];
@@ -662,6 +691,7 @@ export function alarmMessage(alarm) {
 }
 
 export function notEnabledText(code, feature, setting) {
+  if (code && !code.startsWith("feature.") && has(`err.${code}`)) return t(`err.${code}`);  // e.g. notifications.scope
   return t(code === "feature.off" ? "feature.off" : "feature.read_only", {feature: named("feature")(feature), setting});
 }
 

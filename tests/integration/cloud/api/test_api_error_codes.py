@@ -126,3 +126,27 @@ def test_parts_the_configuration_leaves_off_say_which_setting_enables_them(bare)
             "feature.read_only", feature="notifications", setting="notifications_file")
     status, body, _ = admin.call("GET", "/api/admin/users")
     assert status == 200 and body["editable"] is False, "reading still works: only the writes are off"
+
+
+# --- GET /api/admin/features: what the admin page disables before anyone submits a form -----------
+
+
+def test_features_say_what_the_configuration_enables_to_admins_only(api, bare):
+    full = bearer(api, "admin").call("GET", "/api/admin/features")[1]
+    assert {part: (f["enabled"], f["editable"], f["code"]) for part, f in full.items()} == {
+        "users": (True, True, None), "registry": (True, True, None), "gateways": (True, True, None),
+        "notifications": (True, False, "feature.read_only")}  # routes kept in the config here
+    assert full["notifications"]["setting"] == "notifications_file" and full["users"]["setting"] == "api.users_file"
+    scoped = bearer(api, "hz-admin").call("GET", "/api/admin/features")[1]  # an admin of Hangzhou only
+    assert scoped["notifications"]["code"] == "notifications.scope" and scoped["users"]["editable"] is True
+    refused(bearer(api, "operator").call("GET", "/api/admin/features"), 403, "auth.role", role="operator", roles=["admin"])
+    refused(Client(api).call("GET", "/api/admin/features"), 401, "auth.required")
+
+    admin = Client(bare)
+    assert admin.login("admin")[0] == 200
+    none = admin.call("GET", "/api/admin/features")[1]
+    assert {part: (f["enabled"], f["editable"], f["code"], f["setting"]) for part, f in none.items()} == {
+        "users": (True, False, "feature.read_only", "api.users_file"),
+        "registry": (False, False, "feature.off", "registry_file"),
+        "gateways": (True, False, "feature.read_only", "gateways_file"),
+        "notifications": (True, False, "feature.read_only", "notifications_file")}
