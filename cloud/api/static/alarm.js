@@ -166,7 +166,7 @@ async function orderCard(o) {
     el("p", {className: "wo-title"}, orderTitle(o, station && station.name)),
     el("dl", {className: "al-facts"},
       el("dt", {}, t("al.wo_assignee")), el("dd", {}, o.assignee || t("wl.unassigned")),
-      el("dt", {}, t("al.wo_due")), el("dd", {}, dueText(o.due_ms)),
+      el("dt", {}, t("al.wo_due")), el("dd", {}, ["reported", "closed"].includes(o.state) ? fmtDateTime(o.due_ms) : dueText(o.due_ms)),
       el("dt", {}, t("al.wo_report")), el("dd", {className: "wo-report"}, o.report || "—")),
     await photoStrip(o),
     actions.length ? el("div", {className: "al-row"}, ...actions) : null);
@@ -175,7 +175,9 @@ async function orderCard(o) {
 async function renderOrders() {
   const current = orders.find((o) => o.state !== "closed");
   const cards = await Promise.all(orders.map(orderCard));
-  $("al-order-body").replaceChildren(...(current ? [] : [newOrderForm()]), ...cards);
+  const canSend = !current && writer() && alarm && alarm.state !== "closed" && dispatch;
+  const head = canSend ? [newOrderForm()] : orders.length ? [] : [el("p", {className: "muted"}, t("al.wo_none"))];
+  $("al-order-body").replaceChildren(...head, ...cards);
 }
 
 // --- the timeline --------------------------------------------------------------------------------------

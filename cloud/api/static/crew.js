@@ -113,7 +113,7 @@ function card(o) {
     el("p", {className: "meta"}, `${o.station_name || o.station} · ${o.region_path || o.station}`),
     el("p", {className: "meta"}, el("span", {className: `wo-state wo-${state}`}, t(`wo.${state}`)),
       unsent ? el("span", {className: "badge cr-unsent"}, t("cr.unsent")) : null, " · ",
-      el("span", {className: o.overdue ? "late" : ""}, dueText(o.due_ms))),
+      el("span", {className: o.overdue ? "late" : ""}, state === "reported" ? fmtDateTime(o.due_ms) : dueText(o.due_ms))),
     el("div", {className: "cr-map"}, ...mapLinkNodes(o.location, o.station_name || o.station)),
     ...body,
     p.failed.length ? el("ul", {className: "cr-failed-list"}, ...p.failed.map(failedLine)) : null,

@@ -4,7 +4,7 @@
 // A row opens the alarm's page, where the order is handled; admins close reported orders here too.
 // Kept current by /api/events (workorder events).
 import {el, getJson, live, mountHeader} from "./common.js";
-import {ruleName, t} from "./i18n.js";
+import {fmtDateTime, ruleName, t} from "./i18n.js";
 import {dueText, orderTitle, send, showRefusal} from "./handling.js";
 
 const $ = (name) => document.getElementById(name);
@@ -33,7 +33,8 @@ function row(o) {
     el("td", {"data-label": t("wl.col.state")}, el("span", {className: `wo-state wo-${o.state}`}, t(`wo.${o.state}`))),
     el("td", {"data-label": t("wl.col.assignee")}, o.assignee || el("span", {className: "muted"}, t("wl.unassigned"))),
     el("td", {"data-label": t("wl.col.due"), className: o.overdue ? "late" : ""},
-      o.overdue ? el("span", {className: "badge late"}, t("wl.overdue")) : null, " ", dueText(o.due_ms)),
+      o.overdue ? el("span", {className: "badge late"}, t("wl.overdue")) : null, " ",
+      ["reported", "closed"].includes(o.state) ? fmtDateTime(o.due_ms) : dueText(o.due_ms)),
     el("td", {"data-label": t("wl.col.photos")}, String(o.photos)),
     el("td", {className: "actions", "data-label": t("col.actions")},
       me.role === "admin" && o.state === "reported" ? el("button", {type: "button", className: "wo-close",
