@@ -10,6 +10,7 @@ Every page is checked as its users see it, in Chinese with the CJK font: no hori
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 import zlib
@@ -197,6 +198,37 @@ def test_the_pages_fit_a_phone_and_a_desktop(store, base):
             w.look("workorder-list")
             assert w.problems == [], w.problems
             w.context.close()
+
+
+KEY = re.compile(r"\b(?:ac|al|act|wl|cr|err|state|wo|sev|rule|msg)\.[a-z_.]+\b")
+
+
+def test_the_pages_read_in_english_after_the_toggle(store, base):
+    now = int(time.time() * 1000)
+    store.raise_alarm("ST-XH", "*", "data_stopped", "orange", "no data", now - HOUR,
+                      code="data_stopped", params={"last_ms": now - 2 * HOUR, "interval_s": 300, "missed": 12})
+    alarm_id = store.alarm_rows(stations=["ST-XH"])[0]["id"]
+    order = store.create_work_order(alarm_id, "operator", now, now + 72 * HOUR, "", "crew")
+    with chromium() as browser:
+        for user, viewport, paths in (("operator", DESKTOP, ["/alarms", f"/alarm?id={alarm_id}", "/workorders"]),
+                                      ("crew", PHONE, ["/crew"])):
+            w = Watched(browser, viewport, user)
+            browser_login(w.page, base, user, paths[0])
+            w.page.click("#lang")
+            for path in paths:
+                w.page.goto(f"{base}{path}")
+                w.page.wait_for_selector("#live[data-state=open]")
+                w.page.wait_for_timeout(300)
+                text = w.page.inner_text("body")
+                assert not KEY.findall(text), (path, KEY.findall(text))
+                for name in ("西湖一号", "海曙一号", "浙江", "杭州", "西湖", "宁波", "海曙", "中文"):  # the registry's, the toggle's
+                    text = text.replace(name, "")
+                assert "Data stopped" in text and not re.findall("[\u4e00-\u9fff]+", text), (path, re.findall(
+                    "[\u4e00-\u9fff]+", text))
+                w.look(f"en-{path.strip('/').split('?')[0] or 'home'}")
+            assert w.problems == [], w.problems
+            w.context.close()
+    assert order["state"] == "assigned"
 
 
 def test_a_report_taken_offline_survives_a_reload_and_arrives_once(store, base):
