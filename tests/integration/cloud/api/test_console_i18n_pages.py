@@ -260,6 +260,9 @@ def test_api_errors_are_said_in_the_users_language_from_their_code(browser, cons
     assert page.evaluate(say, ["en", 422, role]) == "nobody is not a user of role Admin, Crew or Operator"
     off = {"detail": "no station registry", "code": "feature.off", "params": {"feature": "registry", "setting": "registry_file"}}
     assert page.evaluate(say, ["zh", 409, off]) == "站点登记未启用：在 cloud.yaml 中设置 registry_file 以启用"
+    wait = {"detail": "too many failed logins", "code": "auth.too_many", "params": {"wait_s": 300}}
+    assert page.evaluate(say, ["zh", 429, wait]) == "登录失败次数过多，请 5 分钟后再试"  # a duration, not 300
+    assert page.evaluate(say, ["en", 429, wait]) == "Too many failed logins: try again in 5 min"
     old = {"detail": "something an older server said"}  # no code: the sentence as it came
     assert page.evaluate(say, ["zh", 500, old]) == "something an older server said"
     # and a real answer of the running API, through the page's own getJson
