@@ -248,7 +248,11 @@ async def live_alarms(port: int, tokens: list[str], raise_one: Callable[[int], t
     return {"subscribers": len(tokens), "ready": len(opened), "ready_s": round(ready_s, 2), "alarms": len(raised),
             "received_per_alarm": delivered, "all_received": all(n == len(tokens) for n in delivered),
             "latency": figures(latencies) if latencies else None,
-            "latency_from_call": figures(from_call) if from_call else None}
+            "latency_from_call": figures(from_call) if from_call else None,
+            # per alarm: its first and last stream's delay (ms): a late read delays both, a slow fan-out the last
+            "first_last_ms": [[round(min(got[a] - t for got in received if a in got) * 1000, 1),
+                               round(max(got[a] - t for got in received if a in got) * 1000, 1)]
+                              for a, t in raised.items() if any(a in got for got in received)]}
 
 
 def store_raiser(store) -> tuple[Callable[[int], tuple[int, float, float]], Callable[[], None]]:
