@@ -14,10 +14,23 @@ the real API (`watertel cloud api`, a subprocess), logs in with a bearer token a
   (the station page's trend: 2,016 slots, served as min/max/mean buckets);
 - ``--subscribers`` concurrent ``GET /api/events`` streams, one per user (a user may hold five):
   once all are ``ready``, ``--alarms`` alarms are raised through the store one after another, and
-  for each, how many streams got its ``alarm`` event and after how long (the hub polls once a
-  second, so about half a second is expected).
+  for each, how many streams got its ``alarm`` event and after how long (``events``: the API and
+  the raising process apart over SQLite, the deployment of this run).
 
-Targets (issue 9): station list p95 ≤ 200 ms, 7-day trend p95 ≤ 200 ms, 100 subscribers served.
+Then the push latency (issue 20, item 10), ``push``: raise → ``alarm`` event at every one of
+``--subscribers`` streams, p50/p95 over all deliveries, for each way the store's arrival signal
+reaches the API (cloud/store/changes.py), each on a fresh store with the same registry:
+
+- ``in_process``: the API and the raising store in one process (as `watertel cloud run` has ingest
+  and the API): in-process listeners, fired right after the commit;
+- ``postgres``: the API (`watertel cloud api`) apart from the raising process, PostgreSQL's
+  LISTEN/NOTIFY (a throw-away cluster; skipped without the Debian package);
+- ``sqlite_apart``: the same apart over SQLite: the fallback short poll of the file's
+  ``data_version`` (0.1 s).
+
+``--push-only`` measures only that (no readings are built). Targets: station list p95 ≤ 200 ms,
+7-day trend p95 ≤ 200 ms, 100 subscribers served (issue 9); raise → browser p95 ≤ 200 ms with
+100 subscribers where the signal is pushed (in-process, PostgreSQL; issue 20).
 Progress goes to stderr; the last stdout line is one JSON object.
 """
 
@@ -38,6 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import yaml
@@ -50,6 +64,7 @@ from bench_rates import readings, stations  # noqa: E402
 from watertel.cloud.api.auth import hash_password  # noqa: E402
 from watertel.cloud.store.sqlite import SqliteStore  # noqa: E402
 from watertel.ports import free_port, port_open  # noqa: E402
+from watertel.shell.postgres import Postgres, find_pg_bin  # noqa: E402
 
 DAY_MS = 86_400_000
 PASSWORD = "bench console password"
@@ -117,12 +132,12 @@ def build_store(folder: Path, n: int, days: int, interval: int) -> dict:
 
 
 # --- the API -----------------------------------------------------------------------------------
-def write_config(folder: Path, port: int, users: int) -> Path:
+def write_config(folder: Path, port: int, users: int, store: dict | None = None) -> Path:
     """A cloud.yaml over the store and registry in ``folder``: ``users`` operators, one admin."""
     digest = hash_password(PASSWORD)  # one hash for all: each login still verifies it (argon2)
     config = folder / "cloud.yaml"
     config.write_text(yaml.safe_dump({
-        "data_dir": str(folder), "registry_file": str(folder / "registry.yaml"),
+        "data_dir": str(folder), "registry_file": str(folder / "registry.yaml"), **({"store": store} if store else {}),
         "api": {"port": port, "users": [{"username": "admin", "password_hash": digest, "role": "admin"}] + [
             {"username": f"op{i:03d}", "password_hash": digest, "role": "operator"} for i in range(users)]}}))
     return config
@@ -198,8 +213,12 @@ async def subscriber(port: int, token: str, ready: asyncio.Event, got: dict[int,
         writer.close()
 
 
-async def live_alarms(port: int, tokens: list[str], store_path: Path, alarms: int) -> dict:
-    """Open every stream, wait for all to be ready, raise ``alarms`` alarms through the store."""
+async def live_alarms(port: int, tokens: list[str], raise_one: Callable[[int], tuple[int, float, float]], alarms: int,
+                      gap_s: float = 0.5) -> dict:
+    """Open every stream, wait for all to be ready, raise ``alarms`` alarms one after another
+    (``raise_one(i)``: the alarm's id, the time of the call and the time its commit returned),
+    ``gap_s`` apart. ``latency`` runs from the commit (the alarm exists), ``latency_from_call``
+    from the call (with the raising transaction's own commit, fsync included)."""
     ready, opened = asyncio.Event(), []
     ready.n = len(tokens)  # type: ignore[attr-defined]
     received: list[dict[int, float]] = [{} for _ in tokens]
@@ -211,29 +230,143 @@ async def live_alarms(port: int, tokens: list[str], store_path: Path, alarms: in
         pass
     ready_s = time.monotonic() - start
     say(f"events: {len(opened)} of {len(tokens)} streams ready after {ready_s:.1f} s")
-    store, raised = SqliteStore(store_path), {}
+    raised, called = {}, {}
     try:
+        await asyncio.sleep(1.0)  # the hub's first reads after the last subscriber: not part of a raise
         for i in range(alarms):
-            t = time.time()
-            station = f"ST-{random.randrange(1000):05d}"
-            await asyncio.to_thread(store.raise_alarm, station, "flow", "bench_live", "orange", f"bench alarm {i}",
-                                    int(t * 1000))
-            (alarm_id,) = store._rows("SELECT max(id) FROM alarms")[0]  # noqa: SLF001 - a bench, not the API
-            raised[alarm_id] = t
-            await asyncio.sleep(2.5)  # two polls of the hub: every stream has it by then, or never will
-        for alarm_id in raised:  # leave the store as found, so the next run raises afresh
-            await asyncio.to_thread(store.clear_alarm, *store._rows(  # noqa: SLF001
-                "SELECT station, point, type FROM alarms WHERE id = ?", (alarm_id,))[0], int(time.time() * 1000))
+            alarm_id, t_call, t_done = await asyncio.to_thread(raise_one, i)
+            raised[alarm_id], called[alarm_id] = t_done, t_call
+            await asyncio.sleep(gap_s)
+        await asyncio.sleep(2.0)  # the last one's stragglers
     finally:
-        store.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    latencies = [got[a] - t for a, t in raised.items() for got in received if a in got]
+    latencies = [max(0.0, got[a] - t) for a, t in raised.items() for got in received if a in got]
+    from_call = [got[a] - t for a, t in called.items() for got in received if a in got]
     delivered = [sum(a in got for got in received) for a in raised]
     return {"subscribers": len(tokens), "ready": len(opened), "ready_s": round(ready_s, 2), "alarms": len(raised),
             "received_per_alarm": delivered, "all_received": all(n == len(tokens) for n in delivered),
-            "latency": figures(latencies) if latencies else None}
+            "latency": figures(latencies) if latencies else None,
+            "latency_from_call": figures(from_call) if from_call else None,
+            # per alarm: its first and last stream's delay (ms): a late read delays both, a slow fan-out the last
+            "first_last_ms": [[round(min(got[a] - t for got in received if a in got) * 1000, 1),
+                               round(max(got[a] - t for got in received if a in got) * 1000, 1)]
+                              for a, t in raised.items() if any(a in got for got in received)]}
+
+
+def store_raiser(store) -> tuple[Callable[[int], tuple[int, float, float]], Callable[[], None]]:
+    """Raise through ``store`` (open alarms are cleared first, so each raise is new); and the clean-up."""
+    made: list[tuple[str, str, str]] = []
+
+    def raise_one(i: int) -> tuple[int, float, float]:
+        station = f"ST-{i % 1000:05d}"
+        t = time.time()
+        store.raise_alarm(station, "flow", "bench_live", "orange", f"bench alarm {i}", int(t * 1000))
+        done = time.time()
+        made.append((station, "flow", "bench_live"))
+        return max(a["id"] for a in store.alarm_rows(stations=[station], types=["bench_live"])), t, done
+
+    def clean() -> None:  # leave the store as found, so the next run raises afresh
+        for key in dict.fromkeys(made):
+            store.clear_alarm(*key, int(time.time() * 1000))
+    return raise_one, clean
+
+
+# --- push latency by deployment (issue 20, item 10) ------------------------------------------------
+def serve_in_process(folder: Path, port: int) -> None:
+    """The API and a raising store in one process (as `watertel cloud run`): stdin "raise <i>" →
+    stdout "<alarm id> <time of the call> <time the commit returned>"; "clean" clears what was raised."""
+    import threading
+
+    import uvicorn
+
+    from watertel.cloud.api.app import create_app
+    from watertel.cloud.config import load_cloud_config
+    from watertel.cloud.registry import load_registry
+
+    cfg = load_cloud_config(folder / "cloud.yaml")
+    app = create_app(SqliteStore(folder / "watertel.db"), cfg.api, registry=load_registry(folder / "registry.yaml"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    raise_one, clean = store_raiser(SqliteStore(folder / "watertel.db"))  # its own store object, as ingest has
+    for line in sys.stdin:
+        if line.startswith("raise"):
+            alarm_id, t, done = raise_one(int(line.split()[1]))
+            print(alarm_id, repr(t), repr(done), flush=True)
+        elif line.startswith("clean"):
+            clean()
+            print("cleaned", flush=True)
+    server.should_exit = True
+
+
+def fresh_folder(root: Path, name: str, n: int, interval: int, users: int, port: int, store: dict | None = None) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "registry.yaml").write_text(yaml.safe_dump(registry_doc(n, interval), sort_keys=False), encoding="utf-8")
+    write_config(folder, port, users, store)
+    return folder
+
+
+def push_latency(root: Path, args: argparse.Namespace) -> dict:
+    """Raise → event p50/p95 for each deployment (the module docstring)."""
+    out: dict = {}
+    for deploy in args.deploy:
+        port = free_port()
+        pg = None
+        try:
+            if deploy == "in_process":
+                folder = fresh_folder(root, deploy, args.stations, args.interval, args.subscribers, port)
+                SqliteStore(folder / "watertel.db").close()
+                proc = subprocess.Popen([sys.executable, __file__, "--serve-in-process", str(folder), "--port", str(port)],
+                                        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        stderr=open(folder / "api.log", "wb"))  # noqa: SIM115
+                deadline = time.monotonic() + 60
+                while not port_open(port):
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError((folder / "api.log").read_text()[-2000:])
+                    time.sleep(0.1)
+
+                def raise_one(i: int, proc=proc) -> tuple[int, float, float]:
+                    proc.stdin.write(f"raise {i}\n")
+                    proc.stdin.flush()
+                    alarm_id, t, done = proc.stdout.readline().split()
+                    return int(alarm_id), float(t), float(done)
+                clean = None
+            else:
+                if deploy == "postgres":
+                    bindir = find_pg_bin()
+                    if bindir is None:
+                        out[deploy] = {"skipped": "no PostgreSQL server (Debian package postgresql)"}
+                        continue
+                    pg = Postgres(bindir)
+                    pg.start()
+                    dsn = pg.new_database()
+                    store_cfg = {"kind": "postgres", "dsn": dsn}
+                    folder = fresh_folder(root, deploy, args.stations, args.interval, args.subscribers, port, store_cfg)
+                    from watertel.cloud.store.postgres import PostgresStore
+                    store = PostgresStore(dsn)
+                else:
+                    folder = fresh_folder(root, deploy, args.stations, args.interval, args.subscribers, port)
+                    store = SqliteStore(folder / "watertel.db")
+                proc = start_api(folder / "cloud.yaml", port)
+                raise_one, clean = store_raiser(store)
+            try:
+                tokens = [log_in(port, f"op{i:03d}") for i in range(args.subscribers)]
+                found = asyncio.run(live_alarms(port, tokens, raise_one, args.push_alarms, args.push_gap))
+            finally:
+                proc.terminate()
+                proc.wait(30)
+                if clean is not None:
+                    clean()
+                    store.close()
+            out[deploy] = {**found, "target_p95_ms": 200,
+                           "met": bool(found["latency"] and found["all_received"] and found["latency"]["p95_ms"] <= 200)}
+            say(f"push, {deploy}: {out[deploy]['latency']} all received: {found['all_received']}")
+        finally:
+            if pg is not None:
+                pg.stop()
+    return out
 
 
 def main() -> None:
@@ -245,7 +378,23 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="per endpoint")
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--alarms", type=int, default=5)
+    parser.add_argument("--push-only", action="store_true", help="only the push latency (no readings built)")
+    parser.add_argument("--push-alarms", type=int, default=20, help="alarms raised per deployment")
+    parser.add_argument("--push-gap", type=float, default=0.5, help="seconds between two raises")
+    parser.add_argument("--deploy", nargs="+", choices=["in_process", "postgres", "sqlite_apart"],
+                        default=["in_process", "postgres", "sqlite_apart"])
+    parser.add_argument("--serve-in-process", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_in_process:
+        serve_in_process(args.serve_in_process, args.port)
+        return
+    if args.push_only:
+        with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
+            push = push_latency(Path(tmp), args)
+        print(json.dumps({"bench": "console", "machine": platform.machine(), "cpus": os.cpu_count(),
+                          "stations": args.stations, "push": push}))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         folder = args.data_dir or Path(tmp)
         built = build_store(folder, args.stations, args.days, args.interval)
@@ -256,6 +405,10 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
+        with tempfile.TemporaryDirectory(prefix="bench-push-") as push_tmp:
+            result["push"] = push_latency(Path(push_tmp), args)
+        pushed = [v for k, v in result["push"].items() if k != "sqlite_apart" and "skipped" not in v]  # the fallback: no target
+        result["targets_met"]["push_p95"] = bool(pushed) and all(v["met"] for v in pushed)
     print(json.dumps(result))
 
 
@@ -271,7 +424,9 @@ def measure(port: int, folder: Path, built: dict, args: argparse.Namespace) -> d
                                      f"&from={end - week}&to={end}" for _ in range(args.requests)])
     say(f"series (7 days): {figures(trend)}")
     tokens = [log_in(port, f"op{i:03d}") for i in range(args.subscribers)]
-    live = asyncio.run(live_alarms(port, tokens, folder / "watertel.db", args.alarms))
+    raise_one, clean = store_raiser(SqliteStore(folder / "watertel.db"))
+    live = asyncio.run(live_alarms(port, tokens, raise_one, args.alarms))
+    clean()
     say(f"events: {live}")
     stations_fig, trend_fig = figures(listing), figures(trend)
     return {"bench": "console", "machine": platform.machine(), "cpus": os.cpu_count(), **{

@@ -11,10 +11,12 @@ The ``lifecycle:`` section of the cloud config, with the operators' response tar
         auto_for: [data_stopped]    # opened by the system when such an alarm is raised
         due_hours: {data_stopped: 72, serious: 12, ordinary: 4}
         serious: [red, orange]      # severities whose faults count as serious
+        photos: {max_kb: 5120, per_order: 12}  # what a crew may attach to one work order
 
 ``Lifecycle.tick`` runs on a timer in the service: escalates raised alarms nobody acknowledged,
-clears flapping alarms that stayed calm, opens the automatic work orders and notes overdue ones.
-Each step writes the alarm's history, which the notifier (cloud/notify) follows.
+clears flapping alarms that stayed calm, opens the automatic work orders and notes overdue ones
+(and, once an hour, forgets idempotency keys older than their 30 days). Each step writes the
+alarm's history, which the notifier (cloud/notify) follows.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from watertel.cloud.store.handling import HandlingError
+from watertel.cloud.store.idempotency import KEEP_DAYS
 from watertel.config import Strict
 
 log = logging.getLogger("watertel.cloud.lifecycle")
@@ -58,18 +61,32 @@ class FlappingConfig(Strict):
     window_min: float = Field(60.0, gt=0)
 
 
+class PhotoLimits(Strict):
+    """What a crew may attach to a work order: JPEG or PNG (checked by their bytes), each at most
+    ``max_kb``, at most ``per_order`` per order. The crew page shrinks a phone's photo to about
+    1,600 px before sending it (a few hundred kB), so the limit is for what arrives otherwise."""
+
+    max_kb: int = Field(5120, ge=16, le=50 * 1024)
+    per_order: int = Field(12, ge=1, le=100)
+
+
 class WorkOrdersConfig(Strict):
     auto_for: list[str] = ["data_stopped"]  # alarm types that open a work order by themselves
     due_hours: dict[str, float] = {}  # by alarm type, or serious/ordinary; unnamed keys keep DUE_HOURS
     serious: list[Severity] = [Severity.RED, Severity.ORANGE]
+    photos: PhotoLimits = PhotoLimits()
 
-    def due_ms(self, alarm: dict, now_ms: int) -> int:
-        """When a work order for this alarm must be done: by its type, else by its severity."""
+    def due_hours_for(self, alarm: dict) -> float:
+        """The hours a work order for this alarm gets: by its type, else by its severity."""
         due = {**DUE_HOURS, **self.due_hours}
         hours = due.get(alarm["type"])
         if hours is None:
             hours = due["serious" if alarm["severity"] in {s.value for s in self.serious} else "ordinary"]
-        return now_ms + int(hours * 3_600_000)
+        return hours
+
+    def due_ms(self, alarm: dict, now_ms: int) -> int:
+        """When a work order for this alarm made now must be done (``due_hours_for``)."""
+        return now_ms + int(self.due_hours_for(alarm) * 3_600_000)
 
 
 class LifecycleConfig(Strict):
@@ -116,6 +133,7 @@ class Lifecycle:
 
     def __init__(self, store, cfg: LifecycleConfig | None = None, clock: Callable[[], float] = time.time) -> None:
         self.store, self.cfg, self.clock = store, cfg or LifecycleConfig(), clock
+        self._forgot_ms = 0  # when idempotency keys were last forgotten
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -135,6 +153,9 @@ class Lifecycle:
             except HandlingError as err:  # made by another process a moment ago
                 log.debug("automatic work order for alarm %d: %s", alarm["id"], err)
         out.overdue = self.store.mark_overdue(now)
+        if now - self._forgot_ms >= 3_600_000:
+            self.store.forget_idempotency_keys(now - KEEP_DAYS * 86_400_000)
+            self._forgot_ms = now
         return out
 
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
-                                events, health, pages, permits, series, session, stations, workorders)
+                                events, health, pages, permits, series, session, stations, workorder_photos, workorders)
 from watertel.cloud.api import gateway_status, registry as registry_api, reports as reports_api
 from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
@@ -34,8 +34,8 @@ from watertel.cloud.store import SqlStore
 from watertel.cloud.users_file import load_users_file
 
 ROUTERS = (health.router, session.router, stations.router, series.router, events.router, alarms.router,
-           workorders.router, permits.router, registry_api.router, admin.router, admin_features.router,
-           admin_notifications.router, admin_gateways.router, audit_log.router)
+           workorders.router, workorder_photos.router, permits.router, registry_api.router, admin.router,
+           admin_features.router, admin_notifications.router, admin_gateways.router, audit_log.router)
 
 
 def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = None, *,

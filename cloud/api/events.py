@@ -1,21 +1,32 @@
-"""Live alarms and station status as server-sent events: ``GET /api/events``.
+"""Live alarms, work orders and station status as server-sent events: ``GET /api/events``.
 
-One shared loop per app polls the store once a second, only while someone listens, and fans the
-changes out to every subscriber within their region scope::
+Pushed, not polled: one loop per app, only while someone listens, waits on the store's arrival
+signal (cloud/store/changes.py) and reads what changed (event_sources.py) when it fires:
 
-    event: ready     data: {"t_ms": …}                                   once, on connect
-    event: alarm     data: {"change": "new"|"changed"|"cleared", "alarm": {…row of /api/alarms…}}
-    event: station   data: {"station": …, "last_seen_ms": …, "status": "online"|"offline",
-                            "points": [{…changed rows of /api/latest…}]}
-    : heartbeat                                                          every 15 s without events
+- in-process right after a commit: the API's own writes, and ingest and the lifecycle's timers
+  when they share the process (`watertel cloud run`);
+- from other processes (`watertel cloud api` beside `cloud ingest` workers): PostgreSQL's
+  LISTEN/NOTIFY; with SQLite, the file's change counter read every ``poll_s`` (0.1 s: the short
+  poll kept as the fallback there, a read of shared memory).
 
-A poll is cheap when nothing happens: the open alarms (few), and the newest envelope's arrival
-time (an index lookup); the latest values come from the ``LatestCache`` the station list uses, read
-again only after an envelope arrived. A client
-that reconnects (``EventSource`` does by itself) reloads /api/alarms and /api/stations for the
-state it missed. A subscriber whose queue fills up (a stalled client) is dropped; a user may hold
-``max_per_user`` streams at once (429 past that). Streams end when the session does, when uvicorn
-drains connections to stop (noticed within a second) and on ``EventHub.close()``.
+It fans the changes out to every subscriber within their region scope (a crew user: their own
+work orders)::
+
+    event: ready      data: {"t_ms": …}                                   once, on connect
+    event: alarm      data: {"change": "new"|"changed"|"cleared"|"closed", "alarm": {…row of /api/alarms…}}
+    event: workorder  data: {"change": "created"|"assigned"|"accepted"|"photo"|"reported"|"closed"|"overdue",
+                             "order": {…row of /api/workorders…}}
+    event: station    data: {"station": …, "last_seen_ms": …, "status": "online"|"offline",
+                             "points": [{…changed rows of /api/latest…}]}
+    : heartbeat                                                           every 15 s without events
+
+Alarm changes go out at once; station changes at most every ``station_every_s`` (1 s: the latest
+values of 4,000 stations take ~150 ms to read), and a station that goes offline with the clock
+alone is noticed within ``status_every_s``. A client that reconnects (``EventSource`` does by
+itself) reloads /api/alarms and /api/stations for the state it missed. A subscriber whose queue
+fills up (a stalled client) is dropped; a user may hold ``max_per_user`` streams at once (429 past
+that). Streams end when the session does, when uvicorn drains connections to stop (noticed within
+a second) and on ``EventHub.close()``.
 """
 
 from __future__ import annotations
@@ -24,7 +35,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,13 +45,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from watertel.cloud.api.deps import Principal, Reader
+from watertel.cloud.api.event_sources import ChangeReader, Event
 from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import RETRY_AFTER, WHY, Message
 from watertel.cloud.api.series import LatestCache, StationStatus
 from watertel.cloud.store import SqlStore
+from watertel.cloud.store.changes import KINDS, ChangeFeed
+from watertel.cloud.users import Role
 
 log = logging.getLogger("watertel.api.events")
 MESSAGE = Message.model_json_schema()  # errors are JSON, whatever the stream's media type
+FALLBACK_POLL_S = 0.1  # SQLite across processes: how often the file's change counter is read
 
 
 @dataclass(eq=False)
@@ -52,23 +66,19 @@ class Subscriber:
 
 
 class EventHub:
-    """The shared poll loop and its subscribers (all on the server's event loop)."""
+    """The shared loop and its subscribers (all on the server's event loop)."""
 
     def __init__(self, store: SqlStore, ancestry: Callable[[str], list[str] | None], status: StationStatus, *,
-                 latest: LatestCache | None = None, poll_s: float = 1.0, heartbeat_s: float = 15.0,
-                 max_per_user: int = 5) -> None:
-        self.store, self.ancestry, self.status = store, ancestry, status
-        self.latest = latest or LatestCache(store)
+                 latest: LatestCache | None = None, poll_s: float = FALLBACK_POLL_S, heartbeat_s: float = 15.0,
+                 max_per_user: int = 5, station_every_s: float = 1.0, status_every_s: float = 2.0) -> None:
+        self.store, self.ancestry = store, ancestry
+        self.reader = ChangeReader(store, status, latest or LatestCache(store))
         self.poll_s, self.heartbeat_s, self.max_per_user = poll_s, heartbeat_s, max_per_user
+        self.station_every_s, self.status_every_s = station_every_s, status_every_s
         self.subscribers: set[Subscriber] = set()
         self.closed = False
         self._task: asyncio.Task | None = None
         self._primed: asyncio.Event | None = None  # set once the running loop has its first snapshot
-        self._alarms: dict[int, dict] | None = None  # open alarms by id at the last poll
-        self._rows: tuple[dict, ...] | None = None  # the latest values at the last poll
-        self._lock = threading.Lock()
-        self._latest: dict[tuple[str, str], dict] = {}
-        self._seen: dict[str, tuple[int, str]] = {}  # station: (last sample, status)
 
     # --- subscribers ---------------------------------------------------------------------------
     def subscribe(self, user: Principal) -> Subscriber:
@@ -87,87 +97,65 @@ class EventHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
         if not self.subscribers and self._task is not None:
-            self._task.cancel()  # nobody listens: stop polling; the next subscriber starts afresh
+            self._task.cancel()  # nobody listens: stop waiting; the next subscriber starts afresh
             self._task = None
 
     def _publish(self, kind: str, station: str, data: dict) -> None:
         message = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
         region = self.ancestry(station)
+        crew_only = data["order"].get("assignee") if kind == "workorder" else None
         for sub in list(self.subscribers):
             if sub.dropped or not sub.user.sees(region):
                 continue
+            if kind == "workorder" and sub.user.role == Role.CREW and crew_only != sub.user.username:
+                continue  # a crew user sees their own work orders only
             try:
                 sub.queue.put_nowait(message)
             except asyncio.QueueFull:  # a client that stopped reading: its stream ends
                 sub.dropped = True
                 log.warning("events: dropped a stalled stream of %s", sub.user.username)
 
-    # --- the poll loop -------------------------------------------------------------------------
+    # --- the loop ------------------------------------------------------------------------------
     async def _run(self, primed: asyncio.Event) -> None:
-        failing, fresh = False, True
-        while True:
-            try:
-                for kind, station, data in await anyio.to_thread.run_sync(self.poll, fresh):
-                    self._publish(kind, station, data)
-                if failing:
-                    log.info("events: the store answers again")
-                failing = False
-            except Exception:  # noqa: BLE001 - keep streaming; say once, repeats at debug
-                (log.debug if failing else log.exception)("events: polling the store failed")
-                failing = True
-            primed.set()
-            fresh = False
-            await asyncio.sleep(self.poll_s)
+        """Read and send what changed whenever the store signals a change (alarms at once, stations
+        at most every ``station_every_s``), and look at station statuses every ``status_every_s``."""
+        feed = ChangeFeed(self.store, self.poll_s)
+        want, fresh, failing, stations_at = set(KINDS), True, False, -1e9
+        try:
+            while True:
+                now = time.monotonic()
+                stations = fresh or now - stations_at >= (self.station_every_s if "envelopes" in want
+                                                          else self.status_every_s)
+                alarms = fresh or "alarms" in want
+                if alarms or stations:
+                    try:  # alarms first, sent before the stations are read (that read may take a while)
+                        parts = [(True, False), (False, True)] if alarms and stations and not fresh else [(alarms, stations)]
+                        for with_alarms, with_stations in parts:
+                            for kind, station, data in await anyio.to_thread.run_sync(self.poll, fresh, with_alarms,
+                                                                                      with_stations):
+                                self._publish(kind, station, data)
+                        if failing:
+                            log.info("events: the store answers again")
+                        failing, fresh = False, False
+                        want -= {"alarms"} if alarms else set()
+                        if stations:
+                            want.discard("envelopes")
+                            stations_at = now
+                    except Exception:  # noqa: BLE001 - keep streaming; say once, repeats at debug
+                        (log.debug if failing else log.exception)("events: reading the store failed")
+                        failing = True
+                        primed.set()
+                        await asyncio.sleep(1.0)  # and try again, whatever the signal says
+                        continue
+                primed.set()
+                due = stations_at + (self.station_every_s if "envelopes" in want else self.status_every_s)
+                want |= await feed.wait(due - time.monotonic())
+        finally:
+            await feed.close()
 
-    def poll(self, fresh: bool = False) -> list[tuple[str, str, dict]]:
-        """One look at the store: the events since the last look (none when ``fresh``, a new snapshot).
-
-        Under a lock: a cancelled loop's last poll may still run in its thread when the next starts."""
-        with self._lock:
-            if fresh:
-                self._alarms, self._rows, self._latest, self._seen = None, None, {}, {}
-            return self._poll_alarms() + self._poll_stations()
-
-    def _poll_alarms(self) -> list[tuple[str, str, dict]]:
-        now_open = {a["id"]: a for a in self.store.alarms(open_only=True)}
-        before, self._alarms = self._alarms, now_open
-        if before is None:
-            return []
-        events = [("alarm", a["station"], {"change": "new" if i not in before else "changed", "alarm": a})
-                  for i, a in now_open.items() if before.get(i) != a]
-        gone = [i for i in before if i not in now_open]  # an alarm raised and cleared between two polls is not news
-        if gone:
-            rows = self.store.alarm_records(gone)
-            closed = {r.id: r._asdict() for r in rows}
-            events += [("alarm", before[i]["station"],
-                        {"change": "cleared", "alarm": closed.get(i, {**before[i], "state": "cleared"})}) for i in gone]
-        return events
-
-    def _poll_stations(self) -> list[tuple[str, str, dict]]:
-        now = int(time.time() * 1000)
-        rows = self.latest.rows()
-        changed: dict[str, list[dict]] = {}
-        if rows is not self._rows:
-            first = self._rows is None
-            self._rows = rows
-            for row in rows:
-                key = (row["station"], row["point"])
-                if self._latest.get(key) != row:
-                    self._latest[key] = row
-                    if not first:
-                        changed.setdefault(row["station"], []).append(row)
-        last: dict[str, int] = {}
-        for (station, _), row in self._latest.items():
-            last[station] = max(last.get(station, 0), row["t_ms"])
-        events = []
-        for station, t_ms in last.items():
-            state = (t_ms, self.status(station, t_ms, now))
-            previous = self._seen.get(station)
-            self._seen[station] = state
-            if station in changed or (previous is not None and previous[1] != state[1]):
-                events.append(("station", station, {"station": station, "last_seen_ms": t_ms, "status": state[1],
-                                                    "points": changed.get(station, [])}))
-        return events
+    def poll(self, fresh: bool = False, alarms: bool = True, stations: bool = True) -> list[Event]:
+        """One look at the store: the events since the last look (none when ``fresh``, a new snapshot)."""
+        return self.reader.read(fresh, alarms, stations)
 
     # --- the stream of one client --------------------------------------------------------------
     async def stream(self, sub: Subscriber, alive: Callable[[], bool], draining: Callable[[], bool]) -> AsyncIterator[str]:
@@ -229,12 +217,13 @@ async def get_hub(request: Request) -> EventHub:
 
 
 @router.get("/events", response_class=EventStream, responses={
-    200: {"description": "``ready``, then ``alarm`` and ``station`` events and heartbeats, until the session"
-                         " or the server ends"},
+    200: {"description": "``ready``, then ``alarm``, ``workorder`` and ``station`` events and heartbeats, until"
+                         " the session or the server ends"},
     **{code: {"description": WHY[code], "content": {"application/json": {"schema": MESSAGE}},
               **({"headers": RETRY_AFTER} if code in (429, 503) else {})} for code in (401, 403, 429, 503)}})
 async def events(request: Request, who: Reader, hub: Annotated[EventHub, Depends(get_hub)]) -> EventStream:
-    """Server-sent events: ``alarm`` and ``station`` changes in your regions, heartbeats every 15 s."""
+    """Server-sent events: ``alarm``, ``workorder`` and ``station`` changes in your regions (a crew user:
+    their own work orders), pushed as the store commits them; heartbeats every 15 s."""
     sub = hub.subscribe(who)
     sessions = request.app.state.sessions
     return EventStream(hub.stream(sub, lambda: sessions.get(who.token, who.via) is not None, _draining(request)),

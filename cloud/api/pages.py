@@ -1,5 +1,9 @@
 """The console: its pages (for logged-in users; others go to /login), the login page and the
-static files (cloud/api/static). None of them is part of the API's schema."""
+static files (cloud/api/static). None of them is part of the API's schema.
+
+The crew page's service worker (``/crew-sw.js``) is served from the root, so it may take charge of
+/crew: it keeps the page's files so that a phone can reload the page without a network (its
+reports wait in the phone's IndexedDB meanwhile; crew.js, crew-outbox.js)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from watertel.cloud.api.deps import SessionsDep
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "console.html", "/alarms": "alarms.html", "/stations": "stations.html", "/station": "station.html",
          "/quality": "quality.html", "/crew": "crew.html", "/permits": "permits.html", "/fleet": "fleet.html",
-         "/admin": "admin.html"}
+         "/admin": "admin.html", "/alarm": "alarm.html", "/workorders": "workorders.html"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,6 +33,12 @@ def page(request: Request, sessions: SessionsDep,
 
 for _path in PAGES:
     router.add_api_route(_path, page, methods=["GET"], response_model=None)
+
+
+@router.get("/crew-sw.js")
+def crew_service_worker() -> FileResponse:
+    """Revalidated on every load (no-cache), so a new version of the console reaches phones."""
+    return FileResponse(STATIC / "crew-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/login")

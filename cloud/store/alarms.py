@@ -1,5 +1,5 @@
 """Alarms raised and cleared by the rules (cloud/alarms), and read back; what people and timers do
-with them afterwards is ``AlarmHandling`` (handling.py)."""
+with them afterwards is ``AlarmHandling`` (handling.py) and ``WorkOrders`` (work_orders.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from watertel.cloud.store.handling import AlarmHandling, params_of
+from watertel.cloud.store.handling import params_of
 from watertel.cloud.store.schema import OPEN_STATES, OPEN_STATES_LIST
+from watertel.cloud.store.work_orders import WorkOrders
 
 
 class AlarmRecord(NamedTuple):
@@ -27,7 +28,7 @@ class AlarmRecord(NamedTuple):
     message_params: dict[str, Any]
 
 
-class Alarms(AlarmHandling):
+class Alarms(WorkOrders):
     def raise_alarm(self, station: str, point: str, type_: str, severity: str, message: str, t_ms: int,
                     suppressed: bool = False, *, code: str = "", params: Mapping[str, Any] | None = None) -> bool:
         """Open an alarm unless one of the same kind is already open; True if a new one opened.

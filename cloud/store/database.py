@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable
 from typing import Any
+
+from watertel.cloud.store.changes import ChangeTracking
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Database(ABC):
+class Database(ChangeTracking, ABC):
     @abstractmethod
     def _execute(self, sql: str, params: tuple = ()) -> Any:
         """Run one statement (``?`` placeholders); return a cursor."""
@@ -52,6 +55,10 @@ class Database(ABC):
     def rollup_lock(self) -> AbstractContextManager:
         """Held by a rollup refresh, across processes: two refreshes never write the same days."""
         return nullcontext()
+
+    async def watch_others(self, hear: Callable[[frozenset[str]], None], poll_s: float) -> None:
+        """Call ``hear(kinds)`` when another process commits a change, until cancelled (the
+        back-end's way: changes.py); without one, other processes' changes go unheard."""
 
     def _settle(self) -> None:
         """Return once every write transaction in flight now has ended (rollup marks: a writer that

@@ -81,6 +81,7 @@ class Envelopes(Database):
         if not linked:
             return Accepted("refused", reason="chain_mismatch")
         new = self._insert(env, now)
+        self._changed("envelopes")  # the live events read the latest values again (changes.py)
         return Accepted("stored", tuple(new), len(env.readings) - len(new), gap_before=gap)
 
     def chain_gaps(self, received_before_ms: int) -> dict[str, list[int]]:

@@ -1,16 +1,15 @@
 """What people and timers do with alarms, in the store: acknowledge, assign, comment, close,
-escalate, calm a flapping alarm; work orders; the notification outbox.
+escalate, calm a flapping alarm; the notification outbox (work orders: work_orders.py).
 
 A part of ``SqlStore`` (tables in schema.py, ``LIFECYCLE_TABLES``): every change is one write
 transaction that also appends the alarm's history, so the history is the full account and the
-notifier can follow it (``route_history``). Lifecycle::
+notifier and the console's live events can follow it (``route_history``, ``alarm_changes``).
+Lifecycle::
 
     raised ──ack──> acknowledged ──(condition ends)──> cleared ──close──> closed
       └───────────(condition ends)──> cleared            (close also ends an alarm no rule clears)
 
-Work orders::
-
-    open ──assign──> assigned ──accept──> accepted ──report──> reported ──close──> closed
+Assignments, comments, escalations and work-order steps are history rows beside these states.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ ALARM_SELECT = ("SELECT a.id, a.station, a.point, a.type, a.severity, a.state, a
                 " coalesce(s.flapping, 0), s.calm_since_ms, coalesce(s.suppressed, 0), a.message_code, a.message_params"
                 " FROM alarms a LEFT JOIN alarm_status s ON s.alarm_id = a.id")
 HISTORY_KEYS = ("id", "alarm_id", "t_ms", "actor", "action", "note", "level")
-ORDER_KEYS = ("id", "alarm_id", "station", "title", "state", "created_ms", "created_by", "assignee", "due_ms",
-              "accepted_ms", "reported_ms", "report", "closed_ms", "closed_by", "overdue_ms")
 OUTBOX_KEYS = ("id", "history_id", "channel", "address", "payload", "created_ms", "attempts", "next_ms", "sent_ms",
                "last_error")
 
@@ -70,17 +67,25 @@ class AlarmHandling(Database):
     """Part of ``SqlStore``: each change in one write transaction with its history row."""
 
     def _history(self, alarm_id: int, t_ms: int, actor: str, action: str, note: str, level: int = 0) -> None:
-        """Append one row to an alarm's history (inside the caller's write transaction)."""
+        """Append one row to an alarm's history (inside the caller's write transaction); the live
+        events follow the history, so this is also their signal (changes.py)."""
+        self._changed("alarms")
         self._execute("INSERT INTO alarm_history (alarm_id, t_ms, actor, action, note, level) VALUES (?,?,?,?,?,?)",
                       (alarm_id, t_ms, actor, action, note, level))
 
     # --- alarms ---------------------------------------------------------------------------------
     def alarm_rows(self, states: Iterable[str] | None = None, severities: Iterable[str] | None = None,
                    stations: Iterable[str] | None = None, ids: Iterable[int] | None = None,
-                   limit: int | None = None) -> list[dict]:
-        """Alarms with their handling, newest first; each filter (None: any) is a set of values."""
+                   limit: int | None = None, types: Iterable[str] | None = None,
+                   raised_from: int | None = None, raised_to: int | None = None) -> list[dict]:
+        """Alarms with their handling, newest first; each filter (None: any) is a set of values;
+        ``raised_from``/``raised_to``: raised in [from, to) (ms)."""
         where, params = _where([("a.state", states), ("a.severity", severities), ("a.station", stations),
-                                ("a.id", ids)])
+                                ("a.id", ids), ("a.type", types)])
+        for bound, op in ((raised_from, ">="), (raised_to, "<")):
+            if bound is not None:
+                where += (" AND " if where else " WHERE ") + f"a.raised_ms {op} ?"
+                params += (bound,)
         sql = ALARM_SELECT + where + " ORDER BY a.raised_ms DESC, a.id DESC" + (f" LIMIT {int(limit)}" if limit else "")
         return [alarm_dict(row) for row in self._rows(sql, params)]
 
@@ -91,6 +96,18 @@ class AlarmHandling(Database):
     def alarm_history(self, alarm_id: int) -> list[dict]:
         rows = self._rows(f"SELECT {', '.join(HISTORY_KEYS)} FROM alarm_history WHERE alarm_id = ? ORDER BY id", (alarm_id,))
         return [dict(zip(HISTORY_KEYS, row)) for row in rows]
+
+    def last_history_id(self) -> int:
+        """Where the history ends now (0: empty): the live events start following it there."""
+        return self._rows("SELECT coalesce(max(id), 0) FROM alarm_history")[0][0]
+
+    def alarm_changes(self, after_id: int, also: Iterable[int] = (), limit: int = 1000) -> list[tuple[int, int, str]]:
+        """(history id, alarm id, action) of the history rows after ``after_id`` and of the ids in
+        ``also`` (rows a reader skipped because they were not committed yet), oldest first."""
+        also = list(also)
+        extra = f" OR id IN ({','.join('?' * len(also))})" if also else ""
+        return [tuple(r) for r in self._rows(f"SELECT id, alarm_id, action FROM alarm_history WHERE id > ?{extra}"
+                                              f" ORDER BY id LIMIT {int(limit)}", (after_id, *also))]
 
     def _state(self, alarm_id: int, action: str, allowed: Iterable[str]) -> str:
         rows = self._rows("SELECT state FROM alarms WHERE id = ?", (alarm_id,))
@@ -162,83 +179,6 @@ class AlarmHandling(Database):
                 self._execute("UPDATE alarm_status SET calm_since_ms = NULL WHERE alarm_id = ?", (alarm_id,))
                 self._history(alarm_id, t_ms, "system", "cleared", f"steady for {window_ms / 60_000:g} min after flapping")
         return [alarm_id for alarm_id, _ in rows]
-
-    # --- work orders ----------------------------------------------------------------------------
-    def create_work_order(self, alarm_id: int, actor: str, t_ms: int, due_ms: int, title: str = "",
-                          assignee: str | None = None) -> dict:
-        """A work order for an alarm (one unclosed per alarm): ``assigned`` when given a crew."""
-        with self._write():
-            alarm = self._rows("SELECT station, type, message, state FROM alarms WHERE id = ?", (alarm_id,))
-            if not alarm:
-                raise HandlingError("alarm", alarm_id, "make a work order for", None)
-            station, type_, message, _ = alarm[0]
-            if self._rows("SELECT id FROM work_orders WHERE alarm_id = ? AND state != 'closed'", (alarm_id,)):
-                raise HandlingError("alarm", alarm_id, "make a second work order for", "already in a work order")
-            (order_id,), = self._rows(
-                "INSERT INTO work_orders (alarm_id, station, title, state, created_ms, created_by, assignee, due_ms)"
-                " VALUES (?,?,?,?,?,?,?,?) RETURNING id",
-                (alarm_id, station, title or f"{type_} {station}: {message}", "assigned" if assignee else "open", t_ms,
-                 actor, assignee, due_ms))
-            self._history(alarm_id, t_ms, actor, "work_order.created",
-                          f"work order {order_id}" + (f" for {assignee}" if assignee else ""))
-        return self.work_order(order_id)
-
-    def work_orders(self, states: Iterable[str] | None = None, assignees: Iterable[str] | None = None,
-                    ids: Iterable[int] | None = None, overdue_at: int | None = None) -> list[dict]:
-        """Work orders by due time; ``overdue_at``: only those due before it and not reported yet."""
-        where, params = _where([("state", states), ("assignee", assignees), ("id", ids)])
-        if overdue_at is not None:
-            where += (" AND " if where else " WHERE ") + "due_ms < ? AND state NOT IN ('reported', 'closed')"
-            params += (overdue_at,)
-        rows = self._rows(f"SELECT {', '.join(ORDER_KEYS)} FROM work_orders{where} ORDER BY due_ms, id", params)
-        return [dict(zip(ORDER_KEYS, row)) for row in rows]
-
-    def work_order(self, order_id: int) -> dict | None:
-        rows = self.work_orders(ids=[order_id])
-        return rows[0] if rows else None
-
-    def _order_step(self, order_id: int, action: str, allowed: Iterable[str], actor: str, t_ms: int, sets: str,
-                    params: tuple, note: str = "") -> dict:
-        with self._write():
-            rows = self._rows("SELECT state, alarm_id FROM work_orders WHERE id = ?", (order_id,))
-            if not rows or rows[0][0] not in allowed:
-                raise HandlingError("work order", order_id, action, rows[0][0] if rows else None)
-            self._execute(f"UPDATE work_orders SET {sets} WHERE id = ?", (*params, order_id))
-            self._history(rows[0][1], t_ms, actor, f"work_order.{action}", f"work order {order_id}" + (f": {note}" if note else ""))
-        return self.work_order(order_id)
-
-    def assign_work_order(self, order_id: int, assignee: str, actor: str, t_ms: int) -> dict:
-        return self._order_step(order_id, "assigned", ("open", "assigned", "accepted"), actor, t_ms,
-                                "state = 'assigned', assignee = ?, accepted_ms = NULL", (assignee,), f"to {assignee}")
-
-    def accept_work_order(self, order_id: int, actor: str, t_ms: int) -> dict:
-        return self._order_step(order_id, "accepted", ("assigned",), actor, t_ms, "state = 'accepted', accepted_ms = ?", (t_ms,))
-
-    def report_work_order(self, order_id: int, actor: str, t_ms: int, notes: str) -> dict:
-        return self._order_step(order_id, "reported", ("accepted",), actor, t_ms,
-                                "state = 'reported', reported_ms = ?, report = ?", (t_ms, notes), notes)
-
-    def close_work_order(self, order_id: int, actor: str, t_ms: int, note: str = "") -> dict:
-        return self._order_step(order_id, "closed", ("open", "assigned", "accepted", "reported"), actor, t_ms,
-                                "state = 'closed', closed_ms = ?, closed_by = ?", (t_ms, actor), note)
-
-    def mark_overdue(self, t_ms: int) -> list[dict]:
-        """Work orders past due and not reported, noted once each in their alarm's history."""
-        with self._write():
-            rows = self._rows("SELECT id, alarm_id, assignee, due_ms FROM work_orders WHERE due_ms < ? AND overdue_ms IS NULL"
-                              " AND state NOT IN ('reported', 'closed')", (t_ms,))
-            for order_id, alarm_id, assignee, due_ms in rows:
-                self._execute("UPDATE work_orders SET overdue_ms = ? WHERE id = ?", (t_ms, order_id))
-                self._history(alarm_id, t_ms, "system", "work_order.overdue",
-                              f"work order {order_id} ({assignee or 'unassigned'}) was due {(t_ms - due_ms) // 60_000} min ago", 1)
-        return [{"id": r[0], "alarm_id": r[1]} for r in rows]
-
-    def open_alarms_without_work_order(self, type_: str) -> list[dict]:
-        """Open, not suppressed alarms of this type with no unclosed work order (automatic orders)."""
-        rows = self._rows(ALARM_SELECT + " WHERE a.type = ? AND a.state IN ('raised','acknowledged')"
-                          " AND coalesce(s.suppressed, 0) = 0 AND NOT EXISTS (SELECT 1 FROM work_orders w"
-                          " WHERE w.alarm_id = a.id AND w.state != 'closed') ORDER BY a.id", (type_,))
-        return [alarm_dict(row) for row in rows]
 
     # --- notification outbox ----------------------------------------------------------------------
     def route_history(self, route: Callable[[dict, dict], list[tuple[str, str, str]]], t_ms: int,

@@ -10,19 +10,22 @@ envelope allows the whole unsigned 64-bit range.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors
 
+from watertel.cloud.store.changes import CHANNEL, KINDS
 from watertel.cloud.store.envelopes import Accepted
-from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES,
-                                         LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, StoreError,
+from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, FIELD_WORK_TABLES,
+                                         HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, StoreError,
                                          pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
@@ -46,8 +49,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES,
-               *ALARM_MESSAGE_COLUMNS])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in [*LIFECYCLE_TABLES, *FIELD_WORK_TABLES]),
+                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS])
 
 # The new readings also mark their rollup buckets (schema.py, MARK_DIRTY), in the same statement.
 INSERT = """
@@ -62,6 +65,7 @@ ON CONFLICT DO NOTHING)
 SELECT station, point, t_ms FROM new
 """.replace("{bucket}", str(DIRTY_BUCKET_MS))
 
+log = logging.getLogger("watertel.cloud.store.postgres")
 ROLLUP_LOCK = 0x726F6C6C  # the session advisory lock a rollup refresh holds ("roll")
 
 
@@ -75,7 +79,10 @@ def month_of(t_ms: int) -> tuple[str, int, int]:
 
 class PostgresStore(SqlStore):
     def __init__(self, dsn: str, migrate: bool = False) -> None:
+        self.dsn = dsn
         self.conn = psycopg.connect(dsn, autocommit=True)
+        info = self.conn.info
+        self.identity = f"postgresql:{info.host}:{info.port}/{info.dbname}"
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(0)")  # two workers starting at once
             self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -99,8 +106,31 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        with self.conn.transaction():
+        """A transaction; its changes are announced to other processes (NOTIFY, delivered at
+        commit) and to this one's listeners after it (changes.py)."""
+        with self._collecting() as kinds, self.conn.transaction():
             yield
+            for kind in sorted(kinds):
+                self.conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, kind))
+
+    async def watch_others(self, hear: Callable[[frozenset[str]], None], poll_s: float) -> None:
+        """Other processes' commits: LISTEN on a connection of its own. After a lost connection
+        (said once, then at debug) it connects again and reports every kind (it may have missed some)."""
+        failing = False
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    if failing:
+                        log.info("change notifications: listening again")
+                        hear(KINDS)
+                    failing = False
+                    async for note in conn.notifies():
+                        hear(frozenset({note.payload}) & KINDS or KINDS)
+            except (psycopg.Error, OSError) as err:
+                (log.debug if failing else log.warning)("change notifications: %s (trying again)", err)
+                failing = True
+                await asyncio.sleep(max(poll_s, 1.0))
 
     def _lock_chain(self, gateway_id: str) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (gateway_id,))

@@ -89,6 +89,23 @@ ALARM_MESSAGE_COLUMNS = [
     "ALTER TABLE alarms ADD COLUMN message_params TEXT NOT NULL DEFAULT '{}'",
 ]
 
+# Field work (cloud/store/work_orders.py, idempotency.py): the photos a crew attaches to a work
+# order, kept in the store itself (a backup holds them, every API process serves them; one photo
+# per order and content, by its SM3 hash), and the idempotency keys of the writes a phone may send
+# again after losing the answer on a weak signal: a repeat gets the first answer (``request``: what
+# was asked, so the same key for something else is refused). BYTEA is PostgreSQL's byte string;
+# SQLite keeps bytes bound as a blob whatever the column's declared type. alarms_raised serves the
+# board's time filter.
+FIELD_WORK_TABLES = [
+    "CREATE TABLE IF NOT EXISTS work_order_photos (id {serial}, order_id BIGINT NOT NULL, t_ms BIGINT NOT NULL,"
+    " actor TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL, sm3 TEXT NOT NULL, data BYTEA NOT NULL,"
+    " UNIQUE (order_id, sm3))",
+    "CREATE TABLE IF NOT EXISTS idempotency_keys (actor TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,"
+    " t_ms BIGINT NOT NULL, status INTEGER NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (actor, key))",
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys(t_ms)",
+    "CREATE INDEX IF NOT EXISTS alarms_raised ON alarms(raised_ms)",
+]
+
 # Each schema change raises SCHEMA_VERSION and adds the SQL that takes a store from the version
 # before to it (SQL both back-ends accept); a new store is created at the latest version directly.
 MIGRATIONS: dict[int, list[str]] = {
@@ -98,6 +115,7 @@ MIGRATIONS: dict[int, list[str]] = {
     5: LIFECYCLE_TABLES,
     6: HOURLY_TABLES,
     7: ALARM_MESSAGE_COLUMNS,
+    8: FIELD_WORK_TABLES,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -3,13 +3,15 @@ PostgreSQL share. Each concern is a part of its own (one module each, all on ``D
 
 - envelopes.py: envelopes in, exactly once, the chain checked, refusals in quarantine;
 - readings.py: the latest values, totals, raw rows for the rates and permits, retention;
-- alarms.py, handling.py: alarms raised and cleared, then handled (acknowledged, escalated, work
-  orders, the notification outbox);
+- alarms.py, handling.py, work_orders.py, idempotency.py: alarms raised and cleared, then handled
+  (acknowledged, escalated, the notification outbox), work orders with their photos, and the
+  idempotency keys of the writes a phone may repeat;
 - audit.py: the API's audit log; rollups.py, hourly.py: the day and hour rollups;
 - series.py: one point over a time range, for the console's charts.
 
 A back-end (sqlite.py, postgres.py) supplies the connection, the schema (schema.py), write
-transactions, locks and the bulk insert of readings; no SQL lives outside this package.
+transactions, locks, the bulk insert of readings and the way other processes' changes are heard
+(changes.py: the arrival signal of the console's live events); no SQL lives outside this package.
 """
 
 from __future__ import annotations

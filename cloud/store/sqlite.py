@@ -7,17 +7,19 @@ their order and their differences.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import math
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from watertel.cloud.store.changes import KINDS
 from watertel.cloud.store.envelopes import Accepted
-from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES,
-                                         LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION,
+from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, FIELD_WORK_TABLES,
+                                         HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION,
                                          pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
@@ -44,14 +46,15 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES,
-               *ALARM_MESSAGE_COLUMNS])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in [*LIFECYCLE_TABLES, *FIELD_WORK_TABLES]),
+                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS])
 
 
 class SqliteStore(SqlStore):
     def __init__(self, path: Path, migrate: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.identity = f"sqlite:{path.resolve()}"
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for attempt in range(50):  # several workers starting on a new file: one sets it up, the others wait
             try:
@@ -90,9 +93,25 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        with self.db:
+        with self._collecting(), self.db:  # listeners hear the changes once committed (changes.py)
             self.db.execute("BEGIN IMMEDIATE")
             yield
+
+    async def watch_others(self, hear: Callable[[frozenset[str]], None], poll_s: float) -> None:
+        """Other processes' commits: ``PRAGMA data_version`` on a read-only connection of its own
+        moves when any other connection commits; read every ``poll_s`` (the fallback poll)."""
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            read = lambda: db.execute("PRAGMA data_version").fetchone()[0]  # noqa: E731
+            seen = await asyncio.to_thread(read)
+            while True:
+                await asyncio.sleep(poll_s)
+                now = await asyncio.to_thread(read)
+                if now != seen:
+                    seen = now
+                    hear(KINDS)  # the counter does not say what changed
+        finally:
+            db.close()
 
     def _insert(self, env: Envelope, received_ms: int) -> list[Reading]:
         self.db.execute("INSERT INTO envelopes VALUES (?,?,?,?,?,?,?,?)", self._envelope_row(env, received_ms))

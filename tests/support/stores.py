@@ -16,6 +16,8 @@ BACK_ENDS = ["sqlite", "postgres"]
 # What migration 7 added (alarm message codes): a test that makes a store look like an older
 # schema version runs these as well, so the migration finds the store as that version left it.
 UNDO_VERSION_7 = ("ALTER TABLE alarms DROP COLUMN message_code", "ALTER TABLE alarms DROP COLUMN message_params")
+# What migration 8 added (field work: photos, idempotency keys, the board's time index).
+UNDO_VERSION_8 = ("DROP TABLE work_order_photos", "DROP TABLE idempotency_keys", "DROP INDEX alarms_raised")
 
 
 def store_on(request: pytest.FixtureRequest, path: Path, migrate: bool = False) -> SqlStore:

@@ -170,8 +170,9 @@ def test_the_operators_journey_from_login_to_the_audit_log(browser, service, mos
             time.sleep(0.3)
         red = page.wait_for_selector("#board tbody tr.row-red", timeout=15_000)
         cells = red.eval_on_selector_all("td", "tds => tds.map(td => td.textContent)")
-        assert cells[1:4] == ["burst", STATION, "*"], cells
-        assert cells[4].startswith("burst? flow up") and "pressure down" in cells[4], cells[4]
+        # the rule, the point and the message in the page's language (issue 20, item 8)
+        assert cells[1:4] == ["Burst?", STATION, "Whole station"], cells
+        assert cells[4].startswith("Burst? Flow up") and "Pressure down" in cells[4], cells[4]
         assert page.evaluate("window.notReloaded") is True, "the board was reloaded"
         assert page.is_visible("#red-banner") and page.title().startswith("(1) ")
         alarm_id = int(red.get_attribute("data-id"))

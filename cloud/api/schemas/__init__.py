@@ -41,7 +41,8 @@ class FieldProblem(BaseModel):
 
 
 class Invalid(BaseModel):
-    """422: the request does not fit the schema (FastAPI's problems), or a check of ours refused it."""
+    """422: the request does not fit the schema (FastAPI's problems), or a check of ours refused it
+    (with a catalogue ``code`` and ``params`` where the console localises it)."""
 
     detail: str | list[str] | list[FieldProblem]
     code: str = Field(description=CODE_HELP)
@@ -54,6 +55,8 @@ WHY = {
     403: "Logged in, but the role, the regions or the CSRF header do not allow it",
     404: "No such thing (or not within your regions)",
     409: "Not in a state that allows it, or not editable here (the message names the fix)",
+    413: "The body is larger than allowed (the message names the limit)",
+    415: "The body is not of a media type this operation takes (checked by its bytes)",
     422: "The request does not fit the schema, or a check refused it",
     429: "Too many at once, or too many failures: try again after Retry-After seconds",
     503: "Not ready, or shutting down: try again after Retry-After seconds",

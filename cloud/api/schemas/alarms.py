@@ -81,3 +81,47 @@ class Assign(BaseModel):
 
 class Comment(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
+
+
+class Bulk(BaseModel):
+    """The same step for several alarms (the board's bulk acknowledge, a manager's bulk close)."""
+
+    ids: list[int] = Field(min_length=1, max_length=500)
+    note: str = Field("", max_length=2000)
+
+
+class BulkRefused(BaseModel):
+    """An alarm of a bulk step that was left as it was, and why (as its own route would answer)."""
+
+    id: int
+    status: int
+    detail: str
+    code: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class BulkOutcome(BaseModel):
+    done: list[AlarmPublic]
+    refused: list[BulkRefused]
+
+
+class AssigneePublic(BaseModel):
+    """A user who may be made responsible for an alarm or its work order."""
+
+    username: str
+    role: str
+    regions: list[str] = Field(description="empty: every region")
+    open_orders: int = Field(description="work orders assigned to them and not reported yet")
+
+
+class DispatchPublic(BaseModel):
+    """What a work order for this alarm would get: its due time by the rule's response target
+    (``lifecycle.work_orders``), and who may take it (crews whose regions hold the station) or be
+    assigned the alarm itself (``operators``: operators and admins who cover it)."""
+
+    alarm_id: int
+    station: str
+    due_hours: float
+    due_ms: int = Field(description="now + due_hours")
+    crews: list[AssigneePublic]
+    operators: list[AssigneePublic]

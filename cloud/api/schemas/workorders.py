@@ -6,6 +6,11 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from watertel.cloud.alarms.lifecycle import Severity
+from watertel.cloud.registry import Location
+
+MAX_MS = 10**14  # year 5138
+
 
 class OrderState(str, Enum):
     OPEN = "open"
@@ -19,6 +24,8 @@ class WorkOrderCreate(BaseModel):
     alarm_id: int
     assignee: str | None = Field(None, max_length=128)  # a crew user; none: assign later
     title: str = Field("", max_length=500)
+    due_ms: int | None = Field(None, ge=0, le=MAX_MS,
+                               description="when it must be done (Unix ms, in the future); none: by the rule's target")
 
 
 class WorkOrderAssign(BaseModel):
@@ -30,7 +37,7 @@ class WorkOrderReport(BaseModel):
 
 
 class WorkOrderPublic(BaseModel):
-    """One work order as the store keeps it (cloud/store/handling.py ``ORDER_KEYS``)."""
+    """One work order as the store keeps it (cloud/store/work_orders.py ``ORDER_KEYS``)."""
 
     id: int
     alarm_id: int
@@ -47,9 +54,37 @@ class WorkOrderPublic(BaseModel):
     closed_ms: int | None
     closed_by: str | None
     overdue_ms: int | None = Field(description="when it was first found overdue (null: never)")
+    photos: int = Field(0, description="photos the crew attached")
 
 
 class WorkOrderListed(WorkOrderPublic):
     """A work order in a list, with whether it is past due and not reported yet, now."""
 
     overdue: bool
+
+
+class WorkOrderView(WorkOrderListed):
+    """A work order with what its crew and the operators' list need beside it: the station's name,
+    place and coordinates (registry; null when it does not know them) and its alarm's severity,
+    state and escalation level."""
+
+    station_name: str
+    region_path: str
+    location: Location | None
+    alarm_type: str
+    severity: Severity
+    alarm_state: str
+    level: int = Field(description="the alarm's escalation level (0: not escalated)")
+
+
+class PhotoPublic(BaseModel):
+    """A photo kept with a work order (its bytes: ``url``)."""
+
+    id: int
+    order_id: int
+    t_ms: int
+    actor: str
+    media_type: str
+    size: int = Field(description="bytes")
+    sm3: str = Field(description="SM3 hash of the bytes (hex)")
+    url: str

@@ -89,8 +89,10 @@ def test_states_checks_and_unknown_things_have_codes_with_their_values(api, stor
     cleared = alarm_id(store, "ST-XH")
     refused(operator.call("POST", f"/api/alarms/{cleared}/ack", {}), 409, "alarm.state",
             id=cleared, state="cleared", action="acknowledge")
-    refused(operator.call("POST", f"/api/alarms/{cleared}/assign", {"assignee": "nobody"}), 422, "assignee.role",
-            name="nobody", roles=["admin", "crew", "operator"])
+    refused(operator.call("POST", f"/api/alarms/{cleared}/assign", {"assignee": "nobody"}), 422, "assignee.unknown",
+            name="nobody", roles=["admin", "crew", "operator"])  # no such user: said apart from a wrong role
+    refused(operator.call("POST", f"/api/alarms/{cleared}/assign", {"assignee": "viewer"}), 422, "assignee.role",
+            name="viewer", role="viewer", roles=["admin", "crew", "operator"])
     refused(operator.call("GET", "/api/workorders/12345"), 404, "work_order.unknown", id=12345)
     refused(admin.call("POST", "/api/admin/users", {"username": "viewer", "password": "a long password"}),
             409, "user.exists", name="viewer")

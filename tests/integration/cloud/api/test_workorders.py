@@ -124,6 +124,8 @@ def test_the_crew_page_accepts_and_reports_back_on_a_phone(api, store, browser_p
     card.locator("textarea.notes").fill("换了天线 antenna replaced")
     card.locator("button.report").click()
     page.wait_for_function("() => !document.querySelector('.order textarea')")
+    # the card shows the report at once (kept on the phone); it is on the server once not marked unsent
+    page.wait_for_selector(f".order[data-id='{order['id']}'][data-state='reported']:not(.unsent)")
     done = store.work_order(order["id"])
     assert (done["state"], done["report"]) == ("reported", "换了天线 antenna replaced")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "fits a phone's width"
