@@ -41,7 +41,7 @@ Assumptions, where the key facts and public examples are silent:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from watertel.protocols import sl651_ascii
 from watertel.protocols.common import CHINA, FrameError, Reader, bcd_digits, bcd_int, bcd_time, time_bcd, to_bcd
@@ -49,6 +49,10 @@ from watertel.protocols.sl651_frame import (  # the frame model, re-exported: ca
     ELEMENTS, HEADER, MIN_FRAME, SERIES, START, STATUS_BITS, STX, SYN, Category, ClockAnswer,
     Downlink, Element, End, Fragment, Frame, Function, LinkCheck, Message, Report, crc16, end_code,
 )
+
+# An element holds up to 31 bytes (62 digits); decimal's default 28-digit context would round the
+# longest ones on scaling, and the frame would no longer encode back to its own bytes.
+EXACT = Context(prec=80)
 
 # ---------------------------------------------------------------- decoding
 
@@ -176,7 +180,7 @@ def _value(ident: int, definition: int, body: Reader) -> Decimal | None:
         return None
     negative = len(raw) > 1 and raw[0] == 0xFF
     magnitude = Decimal(bcd_int(raw[1:] if negative else raw, f"element {ident:02X}H"))
-    return (-magnitude if negative else magnitude).scaleb(-(definition & 7))
+    return (magnitude.copy_negate() if negative else magnitude).scaleb(-(definition & 7), EXACT)
 
 
 def _series_element(ident: int, definition: int, body: Reader) -> Element:
@@ -257,7 +261,7 @@ def _value_bytes(element: Element, value: Decimal | None) -> bytes:
         return int(value or 0).to_bytes(size, "big")
     if value is None:
         return b"\xaa" * size
-    scaled = value.scaleb(element.definition & 7)
+    scaled = value.scaleb(element.definition & 7, EXACT)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"element {element.ident:02X}H: {value} has more than {element.definition & 7} decimals")
     if value.is_signed():
