@@ -1,5 +1,24 @@
 // Every UI string of the console pages, one table per language. 简体中文 by default; the choice
 // is kept in localStorage. Elements with data-i18n="key" get their text from here.
+//
+// One catalogue for everything a user reads: rule names, alarm messages, quality flags, API
+// errors, point names, units and dates. Pages never print a raw id, a browser-local time or a
+// float as it came; they use these helpers (all follow the current language):
+//   fmtDateTime(ms, {seconds, zone})  China time, zone shown: "2026-12-07 20:31 (UTC+8)"; the
+//                                     console never shows browser-local time. fmtDate(ms): "2026-12-07".
+//   fmtNumber(value, unit, point)     decimals by unit (m³/h 2, MPa 3, pH 2, m³ 1, …); counters and
+//                                     codes as plain integers (no thousands separators); boolean
+//                                     points as 开/关 (running) or 是/否 (a state): fmtBool(v, "onoff"|"yesno").
+//   fmtValue(value, unit, point)      fmtNumber and the unit: "12.50 m³/h".
+//   fmtPercent(fraction, digits=1)    the rates: "83.3%".
+//   unitName(u), pointName(p), flagName(q), ruleName(type)   through the catalogue, else as given.
+//   alarmMessage(alarm)               the alarm's message_code + message_params through msg.*,
+//                                     else its plain message (older rows, unknown codes).
+//   errorText(error)                  an API error (ApiError from common.js: code + params) through
+//                                     err.*, else the server's detail; a network failure localised.
+//   notEnabledText(code, feature, setting)  "用户由 cloud.yaml 管理：设置 api.users_file 以在此管理".
+//   has(key)                          whether the catalogue knows a key.
+// The per-section loader, section(box, load), and notEnabled(box, …) are in common.js.
 export const STRINGS = {
   zh: {
     "lang.switch": "English",
@@ -94,6 +113,45 @@ export const STRINGS = {
     "col.gateway": "网关", "col.version": "程序版本", "col.config": "配置哈希", "col.clock": "时钟偏差",
     "col.buffer": "缓存积压", "col.last_contact": "最后联系", "col.stations_served": "所辖站点", "col.conditions": "异常状况",
     "alarms.sound_on": "🔔 声音提示：开", "alarms.sound_off": "🔕 声音提示：关", "alarms.new_red": "新红色告警：{what}",
+    // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
+    // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
+    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、",
+    "section.loading": "加载中…", "section.failed": "本栏加载失败：{msg}", "section.retry": "重试",
+    "feature.read_only": "{feature}由 cloud.yaml 管理：设置 {setting} 以在此管理",
+    "feature.off": "{feature}未启用：在 cloud.yaml 中设置 {setting} 以启用",
+    "feature.users": "用户", "feature.gateways": "网关与密钥", "feature.registry": "站点登记",
+    "feature.notifications": "通知路由与联系人", "feature.reports": "数据质量报表", "feature.fleet": "网关运行状态",
+    "err.network": "无法连接服务器，请检查网络后重试",
+    "err.http.400": "请求无法读取", "err.http.401": "请先登录", "err.http.403": "无权进行此操作",
+    "err.http.404": "没有该对象或无权查看", "err.http.409": "当前状态不允许此操作", "err.http.422": "提交的内容有误",
+    "err.http.429": "请求过多，请稍后再试", "err.http.500": "服务器内部错误", "err.http.503": "服务暂不可用，请稍后再试",
+    "unit.m3/h": "m³/h", "unit.m3": "m³", "unit.m3/d": "m³/天", "unit.degC": "°C", "unit.uS/cm": "μS/cm", "unit.-": "",
+    "unit.mg/L": "mg/L", "unit.NTU": "NTU", "unit.pH": "", "unit.MPa": "MPa", "unit.kPa": "kPa", "unit.m": "m",
+    "unit.m/s": "m/s", "unit.Hz": "Hz", "unit.A": "A", "unit.V": "V", "unit.mV": "mV", "unit.kW": "kW",
+    "unit.kWh": "kWh", "unit.kvarh": "kvarh",
+    "point.*": "整站", "point.flow": "瞬时流量", "point.total": "累计流量", "point.forward_total": "正向累计流量",
+    "point.net_total": "净累计流量", "point.velocity": "流速", "point.pressure": "压力", "point.level": "水位",
+    "point.water_column": "水柱高度", "point.depth_to_water": "埋深", "point.turbidity": "浊度", "point.ph": "pH",
+    "point.free_chlorine": "游离氯", "point.residual_chlorine": "余氯", "point.total_chlorine": "总氯",
+    "point.chlorine_dioxide": "二氧化氯", "point.codmn": "高锰酸盐指数", "point.conductivity": "电导率",
+    "point.temperature": "水温", "point.dissolved_oxygen": "溶解氧", "point.electrode_mv": "电极电位",
+    "point.running": "运行", "point.run_command": "启停命令", "point.fault_code": "故障代码", "point.remote_mode": "远程控制",
+    "point.speed_setpoint": "转速设定", "point.frequency": "频率", "point.current": "电流", "point.current_l1": "A 相电流",
+    "point.current_l2": "B 相电流", "point.current_l3": "C 相电流", "point.voltage_l1": "A 相电压",
+    "point.voltage_l2": "B 相电压", "point.voltage_l3": "C 相电压", "point.power": "功率", "point.active_power": "有功功率",
+    "point.energy": "电量", "point.active_energy": "有功电量", "point.reactive_energy": "无功电量",
+    "point.power_factor": "功率因数", "point.sample_flow_ok": "采样水流正常", "point.cleaning_start": "电极清洗",
+    "point.low_alarm_setpoint": "低限报警设定", "point.no_signal": "无信号", "point.signal_quality": "信号质量",
+    "point.firmware_version": "固件版本", "point.permit": "取水许可",
+    "flag.OK": "正常", "flag.TIMEOUT": "超时", "flag.EXCEPTION": "设备异常应答", "flag.OUT_OF_RANGE": "超量程",
+    "flag.SENSOR_FAULT": "传感器故障", "flag.COMM_ERROR": "通信故障", "flag.TOTAL_ROLLOVER": "累计量溢出归零",
+    "flag.TOTAL_RESET": "累计量回退", "flag.CLOCK_UNSYNCED": "时钟未同步",
+    "rule.device_fault": "设备故障", "rule.clock_unsynced": "网关时钟未同步", "rule.totaliser_reset": "累计量回退",
+    "rule.data_stopped": "数据停报", "rule.consecutive_zeros": "连续报零", "rule.spike": "冒大数",
+    "rule.volume_change": "水量突变", "rule.water_quality": "水质超标", "rule.night_flow": "夜间最小流量升高",
+    "rule.mass_balance": "水量不平衡", "rule.burst": "疑似爆管", "rule.over_permit": "超许可取水",
+    "rule.over_plan": "超计划取水", "rule.over_permit_projected": "预计超许可", "rule.refused_envelope": "数据包拒收",
+    "rule.chain_gap": "报文链缺失", "rule.gateway_offline": "网关离线", "rule.buffer_full": "网关缓存已满",
   },
   en: {
     "lang.switch": "中文",
@@ -189,6 +247,50 @@ export const STRINGS = {
     "col.gateway": "Gateway", "col.version": "Agent version", "col.config": "Config hash", "col.clock": "Clock offset",
     "col.buffer": "Buffer", "col.last_contact": "Last contact", "col.stations_served": "Stations", "col.conditions": "Conditions",
     "alarms.sound_on": "🔔 Sound on", "alarms.sound_off": "🔕 Sound off", "alarms.new_red": "New red alarm: {what}",
+    // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
+    // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
+    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ",
+    "section.loading": "Loading…", "section.failed": "This section could not load: {msg}", "section.retry": "Retry",
+    "feature.read_only": "{feature}: managed in cloud.yaml; set {setting} to manage them here",
+    "feature.off": "{feature}: not enabled; set {setting} in cloud.yaml to enable",
+    "feature.users": "Users", "feature.gateways": "Gateways and keys", "feature.registry": "Station registry",
+    "feature.notifications": "Notification routes and contacts", "feature.reports": "Data-quality reports",
+    "feature.fleet": "Gateway fleet",
+    "err.network": "The server cannot be reached: check the network and try again",
+    "err.http.400": "The request could not be read", "err.http.401": "Log in first", "err.http.403": "Not allowed",
+    "err.http.404": "No such thing, or not yours to see", "err.http.409": "Not possible in the current state",
+    "err.http.422": "Something in the request is not right", "err.http.429": "Too many requests: try again later",
+    "err.http.500": "Internal server error", "err.http.503": "Not available right now: try again later",
+    "unit.m3/h": "m³/h", "unit.m3": "m³", "unit.m3/d": "m³/day", "unit.degC": "°C", "unit.uS/cm": "μS/cm", "unit.-": "",
+    "unit.mg/L": "mg/L", "unit.NTU": "NTU", "unit.pH": "", "unit.MPa": "MPa", "unit.kPa": "kPa", "unit.m": "m",
+    "unit.m/s": "m/s", "unit.Hz": "Hz", "unit.A": "A", "unit.V": "V", "unit.mV": "mV", "unit.kW": "kW",
+    "unit.kWh": "kWh", "unit.kvarh": "kvarh",
+    "point.*": "Whole station", "point.flow": "Flow", "point.total": "Total volume", "point.forward_total": "Forward total",
+    "point.net_total": "Net total", "point.velocity": "Velocity", "point.pressure": "Pressure", "point.level": "Level",
+    "point.water_column": "Water column", "point.depth_to_water": "Depth to water", "point.turbidity": "Turbidity",
+    "point.ph": "pH", "point.free_chlorine": "Free chlorine", "point.residual_chlorine": "Residual chlorine",
+    "point.total_chlorine": "Total chlorine", "point.chlorine_dioxide": "Chlorine dioxide", "point.codmn": "CODMn",
+    "point.conductivity": "Conductivity", "point.temperature": "Water temperature", "point.dissolved_oxygen": "Dissolved oxygen",
+    "point.electrode_mv": "Electrode potential", "point.running": "Running", "point.run_command": "Run command",
+    "point.fault_code": "Fault code", "point.remote_mode": "Remote control", "point.speed_setpoint": "Speed setpoint",
+    "point.frequency": "Frequency", "point.current": "Current", "point.current_l1": "Current L1",
+    "point.current_l2": "Current L2", "point.current_l3": "Current L3", "point.voltage_l1": "Voltage L1",
+    "point.voltage_l2": "Voltage L2", "point.voltage_l3": "Voltage L3", "point.power": "Power",
+    "point.active_power": "Active power", "point.energy": "Energy", "point.active_energy": "Active energy",
+    "point.reactive_energy": "Reactive energy", "point.power_factor": "Power factor",
+    "point.sample_flow_ok": "Sample flow OK", "point.cleaning_start": "Electrode cleaning",
+    "point.low_alarm_setpoint": "Low alarm setpoint", "point.no_signal": "No signal", "point.signal_quality": "Signal quality",
+    "point.firmware_version": "Firmware version", "point.permit": "Permit",
+    "flag.OK": "OK", "flag.TIMEOUT": "Timeout", "flag.EXCEPTION": "Device exception", "flag.OUT_OF_RANGE": "Out of range",
+    "flag.SENSOR_FAULT": "Sensor fault", "flag.COMM_ERROR": "Communication error", "flag.TOTAL_ROLLOVER": "Totaliser rollover",
+    "flag.TOTAL_RESET": "Totaliser reset", "flag.CLOCK_UNSYNCED": "Clock not synchronised",
+    "rule.device_fault": "Device fault", "rule.clock_unsynced": "Gateway clock unsynchronised",
+    "rule.totaliser_reset": "Totaliser reset", "rule.data_stopped": "Data stopped", "rule.consecutive_zeros": "Consecutive zeros",
+    "rule.spike": "Spike value", "rule.volume_change": "Sudden volume change", "rule.water_quality": "Water quality",
+    "rule.night_flow": "Night flow rising", "rule.mass_balance": "Mass balance", "rule.burst": "Burst?",
+    "rule.over_permit": "Over permit", "rule.over_plan": "Over plan", "rule.over_permit_projected": "Projected over permit",
+    "rule.refused_envelope": "Envelope refused", "rule.chain_gap": "Chain gap", "rule.gateway_offline": "Gateway offline",
+    "rule.buffer_full": "Gateway buffer full",
   },
 };
 
@@ -217,7 +319,8 @@ export function applyI18n(root = document) {
   root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
 }
 
-// Date and time in Asia/Shanghai, whatever the browser's own zone.
+// Date and time in Asia/Shanghai, whatever the browser's own zone (without the zone shown: new
+// code uses fmtDateTime below, which shows it).
 export function fmtTime(ms) {
   if (ms === null || ms === undefined) return "—";
   return new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "zh-CN", {
@@ -234,6 +337,117 @@ export function fmtAge(ms) {
   return t("age.d", {n: Math.floor(s / 86400)});
 }
 
-export function fmtPercent(fraction) {
-  return fraction === null || fraction === undefined ? "—" : `${(fraction * 100).toFixed(1)}%`;
+
+// --- i18n part (issue 20): formats and catalogue look-ups (documented at the top of this file) ---
+const SHANGHAI_MS = 8 * 3600e3;  // Asia/Shanghai keeps UTC+8 all year (no daylight saving)
+
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(STRINGS[lang()], key) || Object.prototype.hasOwnProperty.call(STRINGS.zh, key);
+}
+
+// China time whatever the browser's zone: the instant shifted by 8 h and read as UTC.
+export function fmtDateTime(ms, {seconds = false, zone = true} = {}) {
+  if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return "—";
+  const iso = new Date(Number(ms) + SHANGHAI_MS).toISOString();
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, seconds ? 19 : 16)}`;
+  return zone ? `${text} (${t("fmt.zone")})` : text;
+}
+
+export function fmtDate(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return "—";
+  return new Date(Number(ms) + SHANGHAI_MS).toISOString().slice(0, 10);
+}
+
+// Decimals by unit; points whose value is a state or a count are named below.
+const DECIMALS = {"m3/h": 2, "m3": 1, "m3/d": 1, "MPa": 3, "kPa": 1, "m": 2, "m/s": 2, "mg/L": 2, "NTU": 2, "pH": 2,
+  "uS/cm": 0, "degC": 1, "V": 1, "A": 1, "mV": 0, "kW": 1, "kWh": 1, "kvarh": 1, "Hz": 1, "%": 1};
+const BOOLEAN_POINTS = {running: "onoff", run_command: "onoff", cleaning_start: "onoff", remote_mode: "yesno",
+  sample_flow_ok: "yesno", no_signal: "yesno"};
+const COUNTER_POINTS = new Set(["fault_code", "firmware_version", "signal_quality"]);
+const POINT_DECIMALS = {power_factor: 2};
+
+export function fmtBool(value, meaning = "yesno") {
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return "—";
+  const on = typeof value === "boolean" ? value : Number(value) !== 0;
+  return t(meaning === "onoff" ? (on ? "bool.on" : "bool.off") : (on ? "bool.yes" : "bool.no"));
+}
+
+export function fmtNumber(value, unit = "", point = "") {
+  if (value === null || value === undefined || value === "") return "—";
+  if (BOOLEAN_POINTS[point]) return fmtBool(value, BOOLEAN_POINTS[point]);
+  const v = Number(value);
+  if (!Number.isFinite(v)) return "—";
+  let digits = POINT_DECIMALS[point] ?? DECIMALS[unit];
+  if (COUNTER_POINTS.has(point) || (digits === undefined && Number.isInteger(v))) digits = 0;
+  if (digits === undefined) digits = Math.abs(v) >= 1000 ? 0 : Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 1 ? 2 : 3;
+  const text = v.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;  // no "-0.00"
+}
+
+export function unitName(unit) {
+  if (!unit) return "";
+  return has(`unit.${unit}`) ? t(`unit.${unit}`) : unit;
+}
+
+export function fmtValue(value, unit = "", point = "") {
+  const number = fmtNumber(value, unit, point);
+  const shown = unitName(unit);
+  return number === "—" || BOOLEAN_POINTS[point] || !shown ? number : `${number} ${shown}`;
+}
+
+export function fmtPercent(fraction, digits = 1) {
+  if (fraction === null || fraction === undefined || !Number.isFinite(Number(fraction))) return "—";
+  return `${(Number(fraction) * 100).toFixed(digits)}%`;
+}
+
+const named = (prefix) => (id) => (id !== null && id !== undefined && has(`${prefix}.${id}`) ? t(`${prefix}.${id}`) : (id ?? ""));
+export const pointName = named("point");
+export const flagName = named("flag");
+export const ruleName = named("rule");
+
+// Message and error parameters, each shown in the current language: names through their
+// catalogue (point, rule, role, kind, feature, state, quality/flag, unit), times (…_ms) in China
+// time, shares (…share) as percentages, counts as integers, other numbers by their unit
+// (``x_unit`` for ``x_…``, else ``unit``), lists joined.
+const PARAM_CATALOGUE = {point: "point", points: "point", rule: "rule", type: "rule", role: "role", roles: "role",
+  kind: "kind", feature: "feature", state: "state", quality: "flag", flags: "flag", unit: "unit", severity: "sev",
+  was: "sev", method: "permits.method", plan: "permits.plan"};
+const COUNTS = new Set(["n", "count", "intervals", "reports", "days", "nights", "minutes", "missed", "more", "row", "id"]);
+
+function fmtParam(name, value, params) {
+  if (Array.isArray(value)) return value.map((v) => fmtParam(name, v, params)).join(t("list.sep"));
+  if (value === null || value === undefined) return "—";
+  const prefix = PARAM_CATALOGUE[name];
+  if (prefix && typeof value === "string") return prefix === "unit" ? unitName(value) : named(prefix)(value);
+  if (typeof value !== "number") return String(value);
+  if (name.endsWith("_ms")) return fmtDateTime(value);
+  if (name.endsWith("share")) return fmtPercent(value, Math.abs(value) >= 0.1 ? 0 : 1);
+  if (COUNTS.has(name)) return String(Math.round(value));
+  const unit = params[`${name.split("_")[0]}_unit`] ?? params.unit ?? "";
+  return fmtNumber(value, unit, params.point && name === "value" ? params.point : "");
+}
+
+export function fmtParams(params = {}) {
+  return Object.fromEntries(Object.entries(params || {}).map(([k, v]) => [k, fmtParam(k, v, params)]));
+}
+
+export function alarmMessage(alarm) {
+  if (alarm && alarm.message_code && has(`msg.${alarm.message_code}`)) {
+    return t(`msg.${alarm.message_code}`, fmtParams(alarm.message_params));
+  }
+  return alarm ? alarm.message ?? "" : "";
+}
+
+export function notEnabledText(code, feature, setting) {
+  return t(code === "feature.off" ? "feature.off" : "feature.read_only", {feature: named("feature")(feature), setting});
+}
+
+export function errorText(error) {
+  if (!error) return "";
+  if (error instanceof TypeError) return t("err.network");  // fetch() failed: no answer at all
+  const code = error.code;
+  if (code && code.startsWith("feature.")) return notEnabledText(code, error.params?.feature, error.params?.setting);
+  if (code && has(`err.${code}`)) return t(`err.${code}`, fmtParams(error.params));
+  if (error.message) return error.message;
+  return error.status && has(`err.http.${error.status}`) ? t(`err.http.${error.status}`) : String(error);
 }
