@@ -190,6 +190,7 @@ export const STRINGS = {
     "permits.chart.legend": "实线面积：本许可年度累计取水量；紫色虚线：按近期速率的预测；横线：许可水量与告警分级；点线：用水计划。",
     "permits.chart.withdrawn": "累计取水量", "permits.chart.projection": "预测", "permits.chart.plan_steps": "计划累计",
     "permits.chart.permitted": "许可水量 {v}", "permits.chart.reach": "预计 {day} 达到许可",
+    "admin.lat": "纬度", "admin.lon": "经度", "admin.location_hint": "WGS-84 度，如 30.259",
   },
   en: {
     "lang.switch": "中文",
@@ -368,6 +369,7 @@ export const STRINGS = {
     "permits.chart.legend": "Area: the permit year's running total; purple dashes: the projection at the recent rate; lines: the permitted volume and the alarm tiers; dots: the plan.",
     "permits.chart.withdrawn": "Withdrawn so far", "permits.chart.projection": "Projection", "permits.chart.plan_steps": "Plan, running total",
     "permits.chart.permitted": "Permitted {v}", "permits.chart.reach": "reaches the permit {day}",
+    "admin.lat": "Latitude", "admin.lon": "Longitude", "admin.location_hint": "WGS-84 degrees, e.g. 30.259",
   },
 };
 
