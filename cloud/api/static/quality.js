@@ -252,7 +252,7 @@ function renderSlots() {
   head("late", ["col.point", "quality.col.slot", "col.sampled", "quality.col.received", "quality.col.delay"]);
   document.querySelector("#late tbody").replaceChildren(...(slots.late_reports.length ? slots.late_reports.map((x) => el("tr", {},
     el("td", {}, point(x.point)), el("td", {}, fmtDateTime(x.slot_ms)), el("td", {}, fmtDateTime(x.sample_ms, {seconds: true})),
-    el("td", {}, fmtDateTime(x.received_ms, {seconds: true})), el("td", {}, span(x.delay_s * 1000)))))
+    el("td", {}, fmtDateTime(x.received_ms, {seconds: true})), el("td", {}, span(x.delay_s * 1000))))
     : [el("tr", {}, el("td", {colspan: "5"}, t("quality.none")))]));
 }
 
