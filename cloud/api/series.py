@@ -152,8 +152,9 @@ def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: Anc
 
 
 def aged_out(store: SqlStore, station: str, point: str, start: int, end: int, max_points: int) -> str | None:
-    """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading."""
-    first = store.first_rolled_hour(station, point, hour_floor(start), end)
+    """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading.
+    The hours whole in the range count: the one it starts in may hold readings from before it."""
+    first = store.first_rolled_hour(station, point, -(-start // HOUR) * HOUR, end)
     if first is None:
         return None
     raw = store.first_sample_ms(station, point, start, end)
