@@ -28,8 +28,10 @@ const LIMIT_COLORS = {gb5749: COLORS.red, alarm: COLORS.orange, permit: COLORS.r
 const SEVERITY_COLORS = {red: COLORS.red, orange: COLORS.orange, yellow: COLORS.yellow, blue: COLORS.blue};
 const charts = new Set();
 
-// An ECharts instance in box (replacing one there), SVG where it may be printed, else canvas.
-export function init(box, {svg = false} = {}) {
+// An ECharts instance in box (replacing one there). SVG by default: sharp on paper (the printed
+// report), text a page can measure (no label drawn over another), and fast enough for the
+// 2,000 points a series brings at most; canvas on request.
+export function init(box, {svg = true} = {}) {
   const old = window.echarts.getInstanceByDom(box);
   if (old) { charts.delete(old); old.dispose(); }
   const chart = window.echarts.init(box, null, {renderer: svg ? "svg" : "canvas", locale: lang() === "en" ? "EN" : "ZH"});
@@ -73,7 +75,7 @@ function timeAxis(min, max) {
 }
 
 function valueAxis(unit, extra = {}) {
-  return {type: "value", scale: true, name: unitName(unit), nameLocation: "end", nameGap: 14,
+  return {type: "value", scale: true, splitNumber: 4, name: unitName(unit), nameLocation: "end", nameGap: 14,
     nameTextStyle: {align: "left", color: COLORS.text, padding: [0, 0, 0, -8]},
     axisLabel: {formatter: numberLabel, color: COLORS.text}, splitLine: {lineStyle: {color: COLORS.grid}}, ...extra};
 }
@@ -83,12 +85,13 @@ function limitLabel(limit, unit) {
 }
 
 // Limits near the data are drawn (the axis stretched to hold them); far ones only listed, so a
-// flow ceiling of 800 m³/h does not flatten a trend at 20.
+// flow ceiling of 800 m³/h does not flatten a trend at 20. Near: the axis holding the limit is at
+// most 4 times the data's own (turbidity at 0.3–0.6 NTU shows its 1 NTU line).
 function splitLimits(limits, values) {
   if (!values.length) return {drawn: limits, far: []};
   const lo = Math.min(...values), hi = Math.max(...values);
   const span = Math.max(hi - lo, Math.abs(hi) * 0.2, 1e-9);
-  const near = (v) => v >= lo - span && v <= hi + span;
+  const near = (v) => Math.max(hi, v) - Math.min(lo, v) <= 4 * span;
   return {drawn: limits.filter((l) => near(l.value)), far: limits.filter((l) => !near(l.value))};
 }
 
@@ -138,12 +141,12 @@ export function trendChart(box, series, {point = "", range, now = Date.now(), ma
       {name: "max", type: "line", stack: "band", symbol: "none", lineStyle: {opacity: 0}, silent: true, tooltip: {show: false},
         areaStyle: {color: COLORS.band}, data: rows.map((r) => [toChart(r.t), r.hi === null || r.lo === null ? null : r.hi - r.lo])});
   }
-  const [lo, hi] = finite([...values, ...drawn.map((l) => l.value)]);
+  const [lo, hi] = finite(drawn.map((l) => l.value));  // the axis stretched to hold the limits drawn
   chart.setOption({
     ...base({zoom: true}),
     tooltip: {trigger: "axis", confine: true, formatter: (items) => tooltip(items, rows, unit, point, raw)},
     xAxis: timeAxis(toChart(x0), toChart(x1)),
-    yAxis: valueAxis(unit, lo === undefined ? {} : {min: (e) => pad(e.min, lo, hi, -1), max: (e) => pad(e.max, lo, hi, 1)}),
+    yAxis: valueAxis(unit, lo === undefined ? {} : {min: (e) => pad(e, lo, hi, -1), max: (e) => pad(e, lo, hi, 1)}),
     dataZoom: zoom(),
     series: seriesList,
   });
@@ -154,10 +157,10 @@ export function trendChart(box, series, {point = "", range, now = Date.now(), ma
   return {chart, rows, header, far, csv: (r) => raw ? [csvTime(r.t), r.v, r.q] : [csvTime(r.t), r.v, r.lo, r.hi, r.n]};
 }
 
-// Keep the limits inside the axis with a little air, without ECharts' "nice" range running far off.
-function pad(edge, lo, hi, dir) {
-  const air = Math.max((hi - lo) * 0.08, Math.abs(hi || lo) * 0.02, 1e-6);
-  return dir < 0 ? Math.min(edge, lo - air) : Math.max(edge, hi + air);
+// The data's extent (e) stretched to hold the limit lines [lo, hi], with 5 % of the whole as air.
+function pad(e, lo, hi, dir) {
+  const air = (Math.max(e.max, hi) - Math.min(e.min, lo)) * 0.05;
+  return dir < 0 ? Math.min(e.min, lo - air) : Math.max(e.max, hi + air);
 }
 
 function pointLabel(point) {
@@ -208,7 +211,7 @@ export function barChart(box, bars, {unit = "m3", day = false, limits = [], buck
 }
 
 // A general chart: ECharts option pieces merged over the console's defaults (fonts, UTC time).
-export function lineChart(box, option, {svg = false} = {}) {
+export function lineChart(box, option, {svg = true} = {}) {
   const chart = init(box, {svg});
   chart.setOption({...base(), ...option});
   return chart;

@@ -11,6 +11,9 @@
 //   map.show(stations)                  (re)draws the station layer; box.dataset.drawMs: how
 //                                       long the first draw took (markers made, canvas painted)
 //   map.update(station)                 one station's colour after a live event
+//   map.pixelOf(id)                     where a station is drawn, in page pixels (markers live on
+//                                       a canvas: a click there opens its popup); the map is
+//                                       also box.stationMap
 //   stateOf(station)                    maintenance > alarm > online / offline / never
 import {escapeHtml} from "./chart.js";
 import {fmtDateTime, t} from "./i18n.js";
@@ -95,7 +98,7 @@ export function stationMap(box, settings, regions) {
       .setContent(escapeHtml(path.split(" / ").pop())))).addTo(map);
   }
 
-  return {
+  const api = {
     map,
     async show(stations) {
       const start = performance.now();
@@ -129,5 +132,14 @@ export function stationMap(box, settings, regions) {
       if (marker) marker.setStyle(style(s));
     },
     resize() { map.invalidateSize(); },
+    pixelOf(id) {
+      const marker = markers.get(id);
+      if (!marker) return null;
+      const point = map.latLngToContainerPoint(marker.getLatLng());
+      const r = box.getBoundingClientRect();
+      return {x: r.left + point.x, y: r.top + point.y};
+    },
   };
+  box.stationMap = api;
+  return api;
 }

@@ -75,11 +75,15 @@ function renderLegend(list) {
   unplaced ? el("span", {className: "legend-item unplaced"}, t("map.unplaced", {n: unplaced})) : "");
 }
 
-function render() {
+let typing = null;  // the map follows the search after a pause in typing: 4,000 markers need not follow every key
+
+function render({later = false} = {}) {
   const list = shown();
   renderList(list);
   renderLegend(list);
-  if (map) map.show(list);
+  clearTimeout(typing);
+  if (map && later) typing = setTimeout(() => map.show(shown()), 150);
+  else if (map) map.show(list);
 }
 
 async function reload() {
@@ -104,9 +108,8 @@ async function loadMap() {
 }
 
 mountHeader("/stations");
-let typing = null;  // the search redraws after a pause in typing: 4,000 markers need not follow every key
-document.getElementById("search").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(render, 150); });
-for (const id of ["region", "kind"]) document.getElementById(id).addEventListener("input", render);
+document.getElementById("search").addEventListener("input", () => render({later: true}));  // the list at once
+for (const id of ["region", "kind"]) document.getElementById(id).addEventListener("input", () => render());
 document.getElementById("search").value = params.get("q") || "";
 loadMap();
 live({
