@@ -82,6 +82,14 @@ function planSteps(p) {
   return steps;
 }
 
+// An axis top at a whole number of round ticks (1, 2, 2.5 or 5 × 10^k, about 5 of them): 6,000 over
+// 5,306 m³, not a "5,306" tick squeezed above "5,000".
+function niceTop(top) {
+  const raw = top / 5, mag = 10 ** Math.floor(Math.log10(raw || 1));
+  const interval = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((x) => x >= raw);
+  return {max: Math.ceil(top / interval) * interval, interval};
+}
+
 function renderChart() {
   const box = document.getElementById("permit-chart");
   const p = permits.find((x) => x.permit === chosen);
@@ -113,14 +121,20 @@ function renderChart() {
     ...p.tiers.filter((tier) => Math.abs(tier.share - 1) > 1e-9).map((tier) => level(tier.share * p.permitted_m3,
       SEVERITY[tier.severity], `${fmtPercent(tier.share, 0)} ${t(`sev.${tier.severity}`)}`)),
     ...(p.plan && p.plan.annual ? [level(p.plan.annual, COLORS.plan, t("permits.annual_plan", {v: fmtM3(p.plan.annual)}), "dotted")] : [])];
-  if (p.projection_date && p.projection_method !== "exceeded" && midnight(p.projection_date) < end) {
-    marks.push({xAxis: toChart(midnight(p.projection_date)), lineStyle: {color: COLORS.projection, type: "dashed"},
-      label: {formatter: t("permits.chart.reach", {day: p.projection_date}), position: "insideEndTop", color: COLORS.projection, fontSize: 11}});
-  }
+  // labels alternate left and right from the top line down: neighbours a few pixels apart never collide
+  marks.sort((a, b) => b.yAxis - a.yAxis).forEach((m, i) => { m.label.position = i % 2 ? "insideEndTop" : "insideStartTop"; });
   const top = Math.max(p.permitted_m3 * 1.1, total * 1.05, ...lines.flatMap((l) => l.data.map((x) => x[1])));
+  // the day the permit is reached: a vertical line named in the legend (a label on it would cross the tiers')
+  if (p.projection_date && p.projection_method !== "exceeded" && midnight(p.projection_date) < end) {
+    const x = toChart(midnight(p.projection_date));
+    lines.push({name: t("permits.chart.reach", {day: p.projection_date}), type: "line", symbol: "none", silent: true,
+      lineStyle: {color: COLORS.projection, type: "dashed", width: 1}, itemStyle: {color: COLORS.projection},
+      tooltip: {show: false}, data: [[x, 0], [x, niceTop(top).max]]});
+  }
+  const narrow = box.clientWidth < 560;  // the legend wraps onto a second row on a phone
   lineChart(box, {
-    grid: {left: 8, right: 24, top: 48, bottom: 24, containLabel: true},
-    legend: {top: 0, type: "scroll"},
+    grid: {left: 8, right: 24, top: narrow ? 72 : 48, bottom: 24, containLabel: true},
+    legend: {top: 0, left: "center", textStyle: {fontSize: 12}, itemGap: 8},
     tooltip: {trigger: "axis", confine: true, formatter: (items) => {
       const when = fmtDateTime(fromChart(items[0].value[0])).slice(0, 10);
       return `${when}<br>${items.map((i) => `${i.marker}${i.seriesName}: ${fmtM3(i.value[1])}`).join("<br>")}`;
@@ -129,7 +143,7 @@ function renderChart() {
       const d = new Date(v);
       return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
     }}},
-    yAxis: {type: "value", min: 0, max: Math.ceil(top), name: "m³", nameGap: 12, axisLabel: {formatter: numberLabel}},
+    yAxis: {type: "value", min: 0, ...niceTop(top), name: "m³", nameGap: 12, axisLabel: {formatter: numberLabel}},
     series: [{name: t("permits.chart.withdrawn"), type: "line", symbol: "none", areaStyle: {color: "rgba(11, 79, 108, 0.12)"},
       lineStyle: {color: COLORS.line, width: 2}, itemStyle: {color: COLORS.line}, data: running,
       markLine: {symbol: "none", silent: true, data: marks}}, ...lines],
