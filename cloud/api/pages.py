@@ -35,6 +35,12 @@ for _path in PAGES:
     router.add_api_route(_path, page, methods=["GET"], response_model=None)
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The console's icon (browsers ask every page for it; a 404 there is an error in every console)."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers=IMMUTABLE)
+
+
 @router.get("/login")
 def login_page() -> FileResponse:
     return FileResponse(STATIC / "login.html")
