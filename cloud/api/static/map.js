@@ -1,6 +1,7 @@
 // The station map, drawn by Leaflet (vendored: /static/vendor/leaflet-*.js, a classic script, so
-// `window.L` is there) on a canvas: 4,000 stations draw in one frame where 4,000 SVG circles
-// would not.
+// `window.L` is there). The stations are one canvas layer of our own (StationLayer): painted in
+// one pass, a path per colour, and hit-tested by distance on click, rather than a Leaflet layer per
+// station (4,000 objects with their own events and bounds): 15–40 ms to draw 4,000 on the bench.
 //
 // Base layer: the tile URL of api.map (e.g. 天地图 with its key, or a tile server on the
 // intranet), with its overlay (labels); without one, a plain map that needs no internet: the
@@ -41,6 +42,71 @@ function popup(s) {
     + `<br><a href="/station?id=${encodeURIComponent(s.station)}">${escapeHtml(t("map.open_station"))}</a>`;
 }
 
+const RADIUS = {alarm: 7};  // px; others 6
+const HIT_PX = 9;  // a click this close to a station opens it
+
+// The stations on a canvas the size of the map, redrawn after each move or zoom (hidden while a
+// zoom animates, like Leaflet's own renderers). items: [{station, latlng}] in drawing order.
+function stationLayer(L) {
+  return L.Layer.extend({
+    initialize() { this.items = []; this.points = []; },
+    onAdd(map) {
+      this.canvas = L.DomUtil.create("canvas", "station-layer leaflet-zoom-hide");
+      map.getPanes().overlayPane.appendChild(this.canvas);
+      map.on("moveend zoomend resize viewreset", this.redraw, this);
+      this.redraw();
+    },
+    onRemove(map) {
+      this.canvas.remove();
+      map.off("moveend zoomend resize viewreset", this.redraw, this);
+    },
+    setItems(items) { this.items = items; this.redraw(); },
+    redraw() {
+      const map = this._map;
+      if (!map) return;
+      const size = map.getSize(), ratio = window.devicePixelRatio || 1, canvas = this.canvas;
+      L.DomUtil.setPosition(canvas, map.containerPointToLayerPoint([0, 0]));
+      canvas.width = size.x * ratio;
+      canvas.height = size.y * ratio;
+      canvas.style.width = `${size.x}px`;
+      canvas.style.height = `${size.y}px`;
+      const ctx = canvas.getContext("2d");
+      ctx.scale(ratio, ratio);
+      const byState = new Map(STATES.map((state) => [state, []]));
+      this.points = this.items.map((item) => {
+        const p = map.latLngToContainerPoint(item.latlng);
+        const state = stateOf(item.station);
+        if (p.x > -10 && p.y > -10 && p.x < size.x + 10 && p.y < size.y + 10) byState.get(state).push(p);
+        return p;
+      });
+      // the quiet states first, alarms last: an alarm is never hidden under a neighbour
+      for (const state of ["never", "offline", "online", "maintenance", "alarm"]) {
+        const points = byState.get(state);
+        if (!points.length) continue;
+        const r = RADIUS[state] || 6;
+        ctx.beginPath();
+        for (const p of points) { ctx.moveTo(p.x + r, p.y); ctx.arc(p.x, p.y, r, 0, 2 * Math.PI); }
+        ctx.fillStyle = STATE_COLORS[state];
+        ctx.globalAlpha = 0.95;
+        ctx.fill();
+        ctx.globalAlpha = 1;
+        ctx.lineWidth = 1;
+        ctx.strokeStyle = state === "never" ? "#7f8c8d" : "#ffffff";
+        ctx.stroke();
+      }
+    },
+    // the station nearest a point of the map's container, within HIT_PX
+    near(point) {
+      let best = null, bestD = HIT_PX * HIT_PX;
+      this.points.forEach((p, i) => {
+        const d = (p.x - point.x) ** 2 + (p.y - point.y) ** 2;
+        if (d <= bestD) { best = this.items[i]; bestD = d; }
+      });
+      return best;
+    },
+  });
+}
+
 export function stationMap(box, settings, regions) {
   const L = window.L;
   const map = L.map(box, {preferCanvas: true, worldCopyJump: false, zoomSnap: 0.5, attributionControl: true});
@@ -69,17 +135,15 @@ export function stationMap(box, settings, regions) {
     });
     box.dataset.regions = String(regions.features.length);
   }
-  const group = L.featureGroup().addTo(map);
-  const markers = new Map();
+  const layer = new (stationLayer(L))().addTo(map);
+  const byId = new Map();
   let labels = null;
   let fitted = false;
-  group.on("click", (e) => { if (e.layer.station) e.layer.bindPopup(popup(e.layer.station)).openPopup(); });
-
-  function style(s) {
-    const state = stateOf(s);
-    return {radius: state === "alarm" ? 7 : 6, color: state === "never" ? "#7f8c8d" : "#ffffff", weight: 1,
-      fillColor: STATE_COLORS[state], fillOpacity: 0.95};
-  }
+  map.on("click", (e) => {
+    const hit = layer.near(e.containerPoint);
+    if (hit) L.popup({offset: [0, -4]}).setLatLng(hit.latlng).setContent(popup(hit.station)).openOn(map);
+  });
+  map.on("mousemove", (e) => { box.style.cursor = layer.near(e.containerPoint) ? "pointer" : ""; });
 
   // Without boundaries and without tiles: each county's name at the middle of its stations.
   function regionLabels(stations) {
@@ -98,44 +162,50 @@ export function stationMap(box, settings, regions) {
       .setContent(escapeHtml(path.split(" / ").pop())))).addTo(map);
   }
 
+  function counts() {
+    const n = Object.fromEntries(STATES.map((state) => [state, 0]));
+    layer.items.forEach((item) => { n[stateOf(item.station)] += 1; });
+    for (const state of STATES) box.dataset[`n${state[0].toUpperCase()}${state.slice(1)}`] = String(n[state]);
+  }
+
   const api = {
     map,
     async show(stations) {
       const start = performance.now();
-      group.clearLayers();
-      markers.clear();
-      const placed = [];
+      byId.clear();
+      const items = [];
       for (const s of stations) {
         if (!s.location) continue;
-        const marker = L.circleMarker([s.location.lat, s.location.lon], {...style(s), renderer});
-        marker.station = s;
-        markers.set(s.station, marker);
-        placed.push(marker);
+        const item = {station: s, latlng: L.latLng(s.location.lat, s.location.lon)};
+        byId.set(s.station, item);
+        items.push(item);
       }
-      placed.forEach((m) => group.addLayer(m));
       if (!fitted) {
-        const bounds = placed.length ? group.getBounds() : outline ? outline.getBounds() : L.latLngBounds(CHINA);
+        const bounds = items.length ? L.latLngBounds(items.map((i) => i.latlng)) : outline ? outline.getBounds() : L.latLngBounds(CHINA);
         map.fitBounds(bounds.pad(0.08), {maxZoom: 13, animate: false});
         fitted = true;
       }
+      layer.setItems(items);
       regionLabels(stations);
       await frame();
       const ms = performance.now() - start;
       if (!box.dataset.drawMs) box.dataset.drawMs = ms.toFixed(1);  // the first draw
-      Object.assign(box.dataset, {drawn: String(placed.length), unplaced: String(stations.length - placed.length)});
-      for (const state of STATES) box.dataset[`n${state[0].toUpperCase()}${state.slice(1)}`] =
-        String(placed.filter((m) => stateOf(m.station) === state).length);
-      return placed.length;
+      Object.assign(box.dataset, {drawn: String(items.length), unplaced: String(stations.length - items.length)});
+      counts();
+      return items.length;
     },
     update(s) {
-      const marker = markers.get(s.station);
-      if (marker) marker.setStyle(style(s));
+      const item = byId.get(s.station);
+      if (!item) return;
+      item.station = s;
+      layer.redraw();
+      counts();
     },
     resize() { map.invalidateSize(); },
     pixelOf(id) {
-      const marker = markers.get(id);
-      if (!marker) return null;
-      const point = map.latLngToContainerPoint(marker.getLatLng());
+      const item = byId.get(id);
+      if (!item) return null;
+      const point = map.latLngToContainerPoint(item.latlng);
       const r = box.getBoundingClientRect();
       return {x: r.left + point.x, y: r.top + point.y};
     },
