@@ -46,7 +46,14 @@ function stationRow(s) {
 }
 
 // One <tbody> per region (its path), in the order the registry lists them; unknown stations last.
+// A long list (a province's 4,000 stations) shows its regions folded, each opened on a click: a
+// table of thousands of rows is no one's reading and its layout held the map's first draw for
+// seconds; a search or a region filter narrows it to a list shown whole.
+const LONG = 300;
+const opened = new Set();  // the regions (paths) opened in a folded list
+
 function renderList(list) {
+  const folded = list.length > LONG;
   const groups = new Map();
   for (const s of list) {
     const key = s.region_path || "";
@@ -55,11 +62,16 @@ function renderList(list) {
   }
   const bodies = Array.from(groups, ([path, members]) => {
     const online = members.filter((s) => s.status === "online").length;
+    const open = !folded || opened.has(path);
+    const toggle = folded ? el("button", {type: "button", className: "group-toggle", "aria-expanded": String(open),
+      onclick: () => { if (open) opened.delete(path); else opened.add(path); renderList(shown()); }},
+    t(open ? "map.fold" : "map.unfold", {n: members.length})) : "";
     return el("tbody", {className: "region-group", "data-region": members[0].region || ""},
       el("tr", {className: "group-head"}, el("th", {colspan: "7"}, path || t("map.no_region"), " ",
-        el("small", {}, t("map.group_counts", {n: members.length, online})))),
-      ...members.map(stationRow));
+        el("small", {}, t("map.group_counts", {n: members.length, online})), toggle)),
+      ...(open ? members.map(stationRow) : []));
   });
+  document.getElementById("folded").hidden = !folded;
   const table = document.getElementById("stations");
   table.querySelectorAll("tbody").forEach((b) => b.remove());
   table.append(...(bodies.length ? bodies : [el("tbody", {}, el("tr", {}, el("td", {colspan: "7"}, t("map.none_found"))))]));

@@ -224,3 +224,35 @@ def test_water_quality_draws_the_gb5749_limit_and_the_alarm_marker(browser, site
     page.wait_for_function(f"document.querySelector('{box} svg') && document.querySelector('{box}').innerHTML.includes('GB 5749 max')")
     watch.clean()
     context.close()
+
+
+@pytest.mark.server
+def test_a_long_list_folds_by_region_and_the_map_draws_every_station(browser, tmp_path, store, password_hash):
+    counties = [f"c{k}" for k in range(8)]
+    stations = "".join(f"  - {{id: W{i:03d}, name: 井{i}, kind: well, region: {counties[i % 8]}, interval_minutes: 60,"
+                       f" commissioned: 2024-01-01, location: {{lat: {27 + (i % 20) * 0.2}, lon: {118 + (i // 20) * 0.2}}}}}\n"
+                       for i in range(320))
+    (tmp_path / "registry.yaml").write_text(
+        "provinces:\n  - id: p\n    name: 某省\n    cities:\n      - id: c\n        name: 某市\n        counties: ["
+        + ", ".join(f"{{id: {c}, name: {c}县}}" for c in counties) + "]\nstations:\n" + stations, encoding="utf-8")
+    users = [UserEntry(username="operator", password_hash=password_hash, role="operator")]
+    app = create_app(store, ApiConfig(users=users), registry=load_registry(tmp_path / "registry.yaml"))
+    with served(app) as base:
+        context, page, watch = open_page(browser, base, "operator", SIZES["desktop"])
+        page.goto(f"{base}/stations")
+        page.wait_for_selector("#map[data-draw-ms]")
+        assert page.get_attribute("#map", "data-drawn") == "320" and page.get_attribute("#map", "data-n-never") == "320"
+        # 320 stations: the regions folded, each heading with its count and a button
+        assert page.is_visible("#folded") and page.locator("#stations tr[data-station]").count() == 0
+        assert page.locator("#stations tr.group-head").count() == 8
+        page.click("#stations tbody[data-region=c3] button.group-toggle")
+        page.wait_for_selector("#stations tbody[data-region=c3] tr[data-station]")
+        assert page.locator("#stations tr[data-station]").count() == 40
+        assert page.get_attribute("#stations tbody[data-region=c3] button.group-toggle", "aria-expanded") == "true"
+        judged(page, watch, "stations-folded", "desktop")
+        page.fill("#search", "井1")  # a search narrows it to a list shown whole: 井1, 井10–19, 井100–199
+        page.wait_for_function("document.querySelectorAll('#stations tr[data-station]').length === 111")
+        assert not page.is_visible("#folded")
+        page.wait_for_function("document.querySelector('#map').dataset.drawn === '111'")
+        watch.clean()
+        context.close()
