@@ -141,12 +141,12 @@ export function trendChart(box, series, {point = "", range, now = Date.now(), ma
       {name: "max", type: "line", stack: "band", symbol: "none", lineStyle: {opacity: 0}, silent: true, tooltip: {show: false},
         areaStyle: {color: COLORS.band}, data: rows.map((r) => [toChart(r.t), r.hi === null || r.lo === null ? null : r.hi - r.lo])});
   }
-  const [lo, hi] = finite(drawn.map((l) => l.value));  // the axis stretched to hold the limits drawn
+  const [lo, hi] = finite([...values, ...drawn.map((l) => l.value)]);  // the axis stretched to hold the limits drawn
   chart.setOption({
     ...base({zoom: true}),
     tooltip: {trigger: "axis", confine: true, formatter: (items) => tooltip(items, rows, unit, point, raw)},
     xAxis: timeAxis(toChart(x0), toChart(x1)),
-    yAxis: valueAxis(unit, lo === undefined ? {} : {min: (e) => pad(e, lo, hi, -1), max: (e) => pad(e, lo, hi, 1)}),
+    yAxis: valueAxis(unit, lo === undefined || !drawn.length ? {} : niceRange(lo, hi)),
     dataZoom: zoom(),
     series: seriesList,
   });
@@ -157,10 +157,17 @@ export function trendChart(box, series, {point = "", range, now = Date.now(), ma
   return {chart, rows, header, far, csv: (r) => raw ? [csvTime(r.t), r.v, r.q] : [csvTime(r.t), r.v, r.lo, r.hi, r.n]};
 }
 
-// The data's extent (e) stretched to hold the limit lines [lo, hi], with 5 % of the whole as air.
-function pad(e, lo, hi, dir) {
-  const air = (Math.max(e.max, hi) - Math.min(e.min, lo)) * 0.05;
-  return dir < 0 ? Math.min(e.min, lo - air) : Math.max(e.max, hi + air);
+// The axis holding the data and the limit lines drawn [lo, hi], with 5 % of the whole as air, on
+// round ticks (1, 2, 2.5 or 5 × 10^k, about four): its edges are ticks like the others (an edge at
+// 0.265 was labelled "0.3" a few pixels under the "0.4" tick).
+function niceRange(lo, hi) {
+  const span = hi - lo || Math.abs(hi) || 1;
+  const air = span * 0.05;
+  const mag = 10 ** Math.floor(Math.log10(span / 4));
+  const interval = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((x) => x >= span / 4);
+  const round = (v) => +v.toPrecision(12);  // 0.30000000000000004 → 0.3
+  return {min: round(Math.floor((lo - air) / interval) * interval), max: round(Math.ceil((hi + air) / interval) * interval),
+    interval: round(interval)};
 }
 
 function pointLabel(point) {

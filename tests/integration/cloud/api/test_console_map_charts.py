@@ -46,12 +46,14 @@ def png() -> bytes:
 
 def fill(store, registry, now: int) -> dict:
     """ST-XH: two hours of flow and energy (a new station), three days of its totaliser; ST-NB:
-    turbidity with an open red alarm; ST-BJ: a reading, in maintenance; ST-NOWHERE: nothing."""
+    turbidity with an open red alarm, three days of its totaliser (90 m³ a day: its permit P-NB
+    allows 100 a day, plans 80); ST-BJ: a reading, in maintenance; ST-NOWHERE: nothing."""
     first_flow = now - 2 * HOUR
     put(store, *(Reading("ST-XH", "flow", first_flow + i * 5 * MIN, 10 + (i * 7) % 9, "m3/h", Quality.OK) for i in range(24)),
         *(Reading("ST-XH", "energy", first_flow + i * 5 * MIN, 80012.3 + i * 0.31, "kWh", Quality.OK) for i in range(24)),
         *(Reading("ST-XH", "total", now - 72 * HOUR + i * HOUR, 5000.0 + 12.5 * i, "m3", Quality.OK) for i in range(72)),
         *(Reading("ST-NB", "turbidity", now - 6 * HOUR + i * 10 * MIN, 0.3 + (i % 4) * 0.1, "NTU", Quality.OK) for i in range(36)),
+        *(Reading("ST-NB", "total", now - 72 * HOUR + i * HOUR, 100.0 + 3.75 * i, "m3", Quality.OK) for i in range(72)),
         Reading("ST-BJ", "flow", now - MIN, 3.0, "m3/h", Quality.OK))
     store.raise_alarm("ST-NB", "turbidity", "water_quality", "red", "turbidity 1.2 NTU above 1", now - 3 * HOUR)
     refresh(store, registry.stations, RatesConfig())  # the hour rollups behind the volume bars
@@ -256,3 +258,21 @@ def test_a_long_list_folds_by_region_and_the_map_draws_every_station(browser, tm
         page.wait_for_function("document.querySelector('#map').dataset.drawn === '111'")
         watch.clean()
         context.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("size", SIZES)
+def test_daily_volumes_against_the_permits_and_the_plans_daily_share(browser, site, size):
+    base, _ = site
+    context, page, watch = open_page(browser, base, "operator", SIZES[size])
+    page.goto(f"{base}/station?id=ST-NB&range=7d")
+    box = "section[data-volume=day] .chart"
+    page.wait_for_selector(f"{box}[data-n] svg")
+    assert 3 <= int(page.get_attribute(box, "data-n")) <= 4  # 72 hours of steps over three or four China days
+    assert page.get_attribute(box, "data-limits") == "permit plan"
+    html = page.inner_html(box)
+    assert "许可日均 100.0 m³" in html and "计划日均 80.0 m³" in html, html[:400]
+    days = page.eval_on_selector(box, "b => echarts.getInstanceByDom(b).getOption().series[0].data.map(d => d[1])")
+    assert sum(days) == pytest.approx(71 * 3.75) and max(days) <= 90.0 + 1e-6
+    judged(page, watch, "station-days", size, charts="section.chart-box .chart")
+    context.close()
