@@ -33,16 +33,20 @@ function shown() {
     && (!region || s.regions.includes(region)) && (!kind || s.kind === kind));
 }
 
+// Each cell labelled with its column (data-label): on a phone the table (class "stack") reads as
+// a card per station; the region is the group's heading there, so its cell stays off.
 function stationRow(s) {
   const state = stateOf(s);
+  const label = (key) => ({"data-label": t(key)});
   return el("tr", {"data-station": s.station, "data-state": state},
-    el("td", {}, el("span", {className: "dot", style: `background:${STATE_COLORS[state]}`, title: t(`map.state.${state}`)}),
-      el("a", {href: `/station?id=${encodeURIComponent(s.station)}`}, s.station)),
-    el("td", {}, s.name), el("td", {}, t(`kind.${s.kind}`)), el("td", {className: "region-path"}, s.region_path),
-    el("td", {}, el("span", {className: `status status-${s.status}`}, t(`status.${s.status}`)),
-      s.maintenance ? el("span", {className: "status status-maintenance"}, t("map.state.maintenance")) : ""),
-    el("td", {}, fmtDateTime(s.last_seen_ms)),
-    el("td", {}, s.open_alarms ? el("span", {className: "badge"}, String(s.open_alarms)) : ""));
+    el("td", label("col.station"), el("span", {}, el("span", {className: "dot", style: `background:${STATE_COLORS[state]}`,
+      title: t(`map.state.${state}`)}), el("a", {href: `/station?id=${encodeURIComponent(s.station)}`}, s.station))),
+    el("td", label("col.name"), s.name), el("td", label("col.kind"), t(`kind.${s.kind}`)),
+    el("td", {className: "region-path", ...label("col.region")}, s.region_path),
+    el("td", label("col.status"), el("span", {}, el("span", {className: `status status-${s.status}`}, t(`status.${s.status}`)),
+      s.maintenance ? el("span", {className: "status status-maintenance"}, t("map.state.maintenance")) : "")),
+    el("td", label("col.last_seen"), fmtDateTime(s.last_seen_ms)),
+    el("td", label("col.open_alarms"), s.open_alarms ? el("span", {className: "badge"}, String(s.open_alarms)) : ""));
 }
 
 // One <tbody> per region (its path), in the order the registry lists them; unknown stations last.
