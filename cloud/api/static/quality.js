@@ -197,22 +197,25 @@ function renderTrend() {
   const months = trend.months;
   const targets = trend.targets;
   const labels = months.map((m) => (m.partial ? `${m.period} ${t("quality.partial")}` : m.period));
+  // the lines and the target lines over the abnormal rate's bars (z), so no bar hides a label
   const line = (rate) => ({name: t(`rate.${rate}`), type: rate === "abnormal_rate" ? "bar" : "line", barMaxWidth: 14,
+    z: rate === "abnormal_rate" ? 2 : 3,
     symbolSize: 6, connectNulls: false, itemStyle: {color: RATE_COLORS[rate]}, lineStyle: {color: RATE_COLORS[rate]},
     data: months.map((m) => ({value: m[rate] === null ? null : +(m[rate] * 100).toFixed(2),
       itemStyle: m.below_target.split(" ").includes(rate) ? {color: "#c0392b", borderColor: "#c0392b"} : undefined}))});
   const goal = (value, color, label) => ({yAxis: value * 100, name: label, lineStyle: {color, type: "dashed"},
-    label: {formatter: label, position: "insideEndTop", color, fontSize: 11}});
+    label: {formatter: label, position: "insideEndTop", color, fontSize: 11, backgroundColor: "rgba(255, 255, 255, 0.85)",
+      padding: [1, 3]}});
   const chart = lineChart(box, {
     grid: {left: 8, right: 16, top: 56, bottom: 24, containLabel: true},
     legend: {top: 0, type: "scroll", textStyle: {fontSize: 12}},
     tooltip: {trigger: "axis", confine: true, valueFormatter: (v) => (v === null || v === undefined ? "—" : `${v.toFixed(1)}%`)},
     xAxis: {type: "category", data: labels, axisLabel: {hideOverlap: true}},
     yAxis: {type: "value", min: 0, max: 100, name: "%", nameGap: 12, axisLabel: {formatter: "{value}%"}},
-    series: [...["completeness", "upload_rate", "timeliness"].map(line),
-      {...line("abnormal_rate"), markLine: {symbol: "none", silent: true, data: [
-        goal(targets.upload_rate, "#1e8449", t("quality.target_line", {v: fmtPercent(targets.upload_rate, 0)})),
-        goal(targets.abnormal_rate_max, "#c0392b", t("quality.abnormal_line", {v: fmtPercent(targets.abnormal_rate_max, 0)}))]}}],
+    series: [{...line("completeness"), markLine: {symbol: "none", silent: true, data: [
+      goal(targets.upload_rate, "#1e8449", t("quality.target_line", {v: fmtPercent(targets.upload_rate, 0)})),
+      goal(targets.abnormal_rate_max, "#c0392b", t("quality.abnormal_line", {v: fmtPercent(targets.abnormal_rate_max, 0)}))]}},
+    ...["upload_rate", "timeliness", "abnormal_rate"].map(line)],
   }, {svg: true});
   box.dataset.months = String(months.length);
   box.dataset.below = months.filter((m) => m.below_target).map((m) => m.period).join(" ");
