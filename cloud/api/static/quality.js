@@ -112,6 +112,12 @@ function renderRegions() {
   el("td", {}, String(r.received)), el("td", {}, String(r.on_time)), ...RATES.map((rate) => rateCell(r, rate)))));
 }
 
+// A station's region as names ("浙江省 / 杭州市 / 西湖区"), from its path of ids ("zj/hz/xh").
+function regionPath(path) {
+  const names = new Map([...regionNames.map(([id, name]) => [id, name]), ...report.regions.map((r) => [r.region, r.name])]);
+  return path.split("/").map((id) => names.get(id) || id).join(" / ");
+}
+
 function renderStations() {
   head("stations", ["col.station", "col.name", "col.region", "col.expected", "col.received", "col.on_time",
     "quality.col.late", "rate.upload_rate", "rate.timeliness", "col.normal", "col.abnormal", "quality.col.detail"]);
@@ -121,7 +127,7 @@ function renderStations() {
     fmtPercent(value));
   document.querySelector("#stations tbody").replaceChildren(...report.stations.map((s) => el("tr", {"data-station": s.station},
     el("td", {}, el("a", {href: `/station?id=${encodeURIComponent(s.station)}`}, s.station)), el("td", {}, s.name),
-    el("td", {}, s.region), el("td", {}, String(s.expected)), el("td", {}, String(s.received)), el("td", {}, String(s.on_time)),
+    el("td", {}, regionPath(s.region)), el("td", {}, String(s.expected)), el("td", {}, String(s.received)), el("td", {}, String(s.on_time)),
     el("td", {}, String(s.late)), pct(s.upload_rate, targets.upload_rate), pct(s.timeliness, targets.timeliness),
     el("td", {className: s.reporting_normally ? "ok" : "bad"}, yes(s.reporting_normally)),
     el("td", {className: s.abnormal ? "bad" : "ok"}, yes(s.abnormal)),

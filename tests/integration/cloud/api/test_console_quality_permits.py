@@ -65,6 +65,7 @@ def test_the_quality_dashboard_trend_drill_down_and_downloads(browser, quality, 
     assert page.get_attribute("#trend", "data-below").split() == [f"2026-{m:02d}" for m in range(1, 11)]
     assert page.eval_on_selector("#regions tr[data-region=hz] td[data-rate=upload_rate]", "td => td.className") == "rate below"
     assert page.eval_on_selector("#regions tr[data-region=xh] td[data-rate=upload_rate]", "td => td.className") == "rate met"
+    assert page.text_content("#stations tr[data-station=B] td:nth-child(3)") == "浙江省 / 杭州市 / 余杭区"  # names, not ids
     judged(page, watch, "quality", size, charts="#trend")
 
     page.click("#stations tr[data-station=B] button.slots")  # drill down: B's missing days
