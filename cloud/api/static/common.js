@@ -12,6 +12,8 @@
 //   notEnabled(box, code, feature, setting)  says the feature is not enabled and how to
 //       enable it ("用户由 cloud.yaml 管理：设置 api.users_file 以在此管理"), and disables the
 //       forms inside the box (every input, select, textarea and button of its <form>s).
+//   labelCells(table)  labels each cell with its column header, so a table of class "stack"
+//       reads as one card per row on a phone (style.css) instead of overflowing the screen.
 //   ApiError: status, message (the server's detail, for logs), code and params (for errorText
 //       in i18n.js); apiError(response, body) builds one from an error answer; sendJson(method,
 //       path, body) is the write with the CSRF header. showError(error) shows errorText(error).
@@ -152,6 +154,15 @@ function showStatus(box) {
   } else {
     line.className = "section-status";
     line.replaceChildren();
+  }
+}
+
+// Phones: a table of class "stack" shows each row as a card (style.css); each cell is labelled
+// with its column's header (data-label), set again after every render.
+export function labelCells(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.tBodies[0]?.rows || []) {
+    [...row.cells].forEach((cell, i) => { if (heads[i]) cell.dataset.label = heads[i]; });
   }
 }
 

@@ -33,18 +33,15 @@ export const STRINGS = {
     "admin.permit_id": "许可证号（留空：无许可）", "admin.holder": "取水户", "admin.permitted_m3": "许可水量 (m³/年)",
     "admin.year_start": "许可年度起始 (MM-DD)", "admin.plan_annual": "年度计划 (m³)", "admin.gateway": "网关",
     "admin.keys": "签名密钥 (SM2)", "admin.payload_keys": "加密密钥 (SM4)",
-    "admin.keys_readonly": "云端配置设置 gateways_file 后可在此注册网关、轮换和吊销密钥，采集进程数秒内生效；否则请在云端配置 gateways 中修改。",
     "admin.users": "用户与角色", "admin.username": "用户名", "admin.password": "密码（至少 8 位）", "admin.role": "角色",
     "admin.regions": "区域", "admin.regions_hint": "区域编号，用分号分隔；留空：全部区域", "admin.all_regions": "全部区域",
     "admin.create_user": "新建用户", "admin.reset": "重置密码", "admin.delete": "删除", "admin.new_password": "新密码",
     "admin.confirm_delete": "确定删除用户 {name}？", "admin.user_saved": "已保存用户 {name}", "admin.user_deleted": "已删除用户 {name}",
-    "admin.users_readonly": "用户保存在云端配置 api.users 中：设置 api.users_file 后可在此编辑。",
     "admin.register": "注册网关", "admin.rotate": "轮换密钥", "admin.revoke": "吊销 {key}", "admin.key_id": "密钥编号",
     "admin.public_key": "SM2 公钥 (PEM)", "admin.old_valid_until": "旧密钥有效至（含时区，留空：立即）",
     "admin.revoke_old": "立即吊销旧密钥（密钥泄露时）", "admin.gateway_saved": "已保存网关 {id}",
     "admin.confirm_revoke": "确定吊销网关 {id} 的密钥 {key}？吊销后用它签名的数据一律拒收。",
     "admin.routes": "通知路由", "admin.severities": "级别", "admin.level": "升级层级",
-    "admin.routes_readonly": "通知路由保存在云端配置 notifications 中：设置 notifications_file 后可在此编辑（仅限全部区域的管理员）。",
     "admin.route_roles": "按角色通知", "admin.quiet_hours": "免打扰时段", "admin.add_route": "添加路由",
     "admin.routes_saved": "已保存通知路由（共 {n} 条），通知进程下一轮生效", "admin.confirm_remove_route": "确定删除第 {n} 条通知路由？",
     "admin.email": "邮箱", "admin.phone": "手机号（短信）", "admin.webhook": "Webhook", "admin.robot": "群机器人", "admin.no_role": "无",
@@ -115,7 +112,12 @@ export const STRINGS = {
     "alarms.sound_on": "🔔 声音提示：开", "alarms.sound_off": "🔕 声音提示：关", "alarms.new_red": "新红色告警：{what}",
     // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
     // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
-    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、",
+    "admin.phone_short": "短信", "admin.channel": "{name}：{id}",
+    "fleet.clock": "{v} 秒（{how}）", "fleet.contact": "{time} · {age}前",
+    "login.title": "供水监测与数据质量平台", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
+    "console.totals": "数据概况", "console.alarms": "告警", "console.latest": "最新数据", "console.no_data": "暂无数据",
+    "console.envelopes": "已验证批次", "console.readings": "读数", "console.refused": "拒收批次",
+    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、", "list.or": "或",
     "section.loading": "加载中…", "section.failed": "本栏加载失败：{msg}", "section.retry": "重试",
     "feature.read_only": "{feature}由 cloud.yaml 管理：设置 {setting} 以在此管理",
     "feature.off": "{feature}未启用：在 cloud.yaml 中设置 {setting} 以启用",
@@ -152,6 +154,66 @@ export const STRINGS = {
     "rule.mass_balance": "水量不平衡", "rule.burst": "疑似爆管", "rule.over_permit": "超许可取水",
     "rule.over_plan": "超计划取水", "rule.over_permit_projected": "预计超许可", "rule.refused_envelope": "数据包拒收",
     "rule.chain_gap": "报文链缺失", "rule.gateway_offline": "网关离线", "rule.buffer_full": "网关缓存已满",
+    "msg.was": "（由{was}升级）", "msg.part.faults": "{point}（{quality}）",
+    "msg.part.plans": "{plan} {first} 至 {last}：{volume} / {planned} {unit}（{share}）",
+    "msg.device_fault": "设备故障：{faults}", "msg.clock_unsynced": "网关时钟未同步，采样时间可能不准",
+    "msg.totaliser_reset": "{point}回退到 {value} {unit}：是否更换或清零了表计？",
+    "msg.data_stopped": "自 {last_ms}（最后一次采样）起无数据，应每 {interval_s}上报一次，已缺报 {missed} 次",
+    "msg.data_stopped.never": "自 {start_ms}（开始服务）起从未上报，应每 {interval_s}上报一次",
+    "msg.data_stopped.since_start": "自 {start_ms}（恢复服务）起无数据（最后一次采样 {last_ms}），应每 {interval_s}上报一次",
+    "msg.consecutive_zeros": "{point}自 {since_ms} 起连续 {reports} 次报零",
+    "msg.spike.out_of_range": "{point} {value} {unit}，超出仪表量程（网关标记）",
+    "msg.spike.above_max": "{point} {value} {unit}，超过最大流量 {limit} {unit}",
+    "msg.spike.jump": "{point}在 {elapsed_s}内跳增 {step} {unit}，达到 {value} {unit}（最多允许 {allowed} {unit}）",
+    "msg.volume_change": "{day} 日水量 {volume} {unit}，较前 {days} 天中位数 {median} {unit} 变化 {change_share}",
+    "msg.water_quality.above": "{point} {value} {unit}，高于上限 {limit} {unit}（自 {since_ms} 起超标）",
+    "msg.water_quality.below": "{point} {value} {unit}，低于下限 {limit} {unit}（自 {since_ms} 起超标）",
+    "msg.night_flow": "{point} {day} 夜间（{window}）最小流量 {flow} {unit}，高于前 {nights} 夜中位数 {median} {unit}（阈值 {threshold} {unit}）",
+    "msg.mass_balance": "计量区 {area}：进水 {inflow} {unit}，未计量水量 {loss} {unit}，超过限值 {limit} {unit}（截至 {until_ms} 的 {window_s}）",
+    "msg.burst": "疑似爆管：{flow_point}由 {flow_before} 升至 {flow_after} {flow_unit}（{rise_share}），{pressure_point}由 {pressure_before} 降至 {pressure_after} {pressure_unit}（{drop_share}）",
+    "msg.over_permit": "许可证 {permit}（{holder}，许可年度自 {year_start}）：已取水 {volume} {unit}，许可 {permitted} {unit}（{share}），已达 {tier_share} 告警线",
+    "msg.over_plan": "许可证 {permit}（{holder}，许可年度自 {year_start}）：{plans}",
+    "msg.over_permit_projected": "许可证 {permit}（{holder}，许可年度自 {year_start}）：已取水 {volume} {unit}（{share}），{method}预计 {date} 达到许可水量 {permitted} {unit}（每天 {rate} {rate_unit}）",
+    "msg.chain_gap": "报文链缺失 {count} 个（序号 {missing}）", "msg.gateway_offline": "网关离线（遗嘱消息或正常停止）",
+    "msg.buffer_full": "网关缓存已满：{detail}", "msg.refused_envelope": "数据包被拒收：{reason}（{detail}）",
+    "refusal.bad_signature": "签名校验失败", "refusal.unknown_key": "未登记的密钥", "refusal.key_revoked": "密钥已吊销",
+    "refusal.key_expired": "密钥已过期", "refusal.chain_mismatch": "哈希链不连续", "refusal.seq_reused": "序号重复",
+    "refusal.not_encrypted": "未按要求加密", "refusal.topic_mismatch": "主题与网关不符", "refusal.unknown_station": "未登记的站点",
+    "refusal.truncated": "报文不完整", "refusal.bad_magic": "不是 watertel 报文", "refusal.bad_ciphertext": "密文无法解密",
+    "refusal.no_payload_key": "缺少加密密钥", "refusal.payload_key_expired": "加密密钥已过期",
+    "action.acknowledge": "确认", "action.assign": "指派", "action.comment on": "评论", "action.close": "关闭",
+    "action.make a work order for": "派工单", "action.make a second work order for": "再派工单", "action.assigned": "指派",
+    "action.accepted": "接单", "action.reported": "回单", "action.closed": "关闭", "state.already in a work order": "已有工单",
+    "err.auth.required": "请先登录", "err.auth.csrf": "会话校验失败，请刷新页面后重试",
+    "err.auth.role": "{role}角色无权进行此操作（需要：{roles}）", "err.auth.failed": "用户名或密码错误",
+    "err.auth.too_many": "登录失败次数过多，请 {wait_s}后再试",
+    "err.events.closing": "服务器正在关闭，请稍后重连", "err.events.too_many": "每个用户最多同时打开 {max} 个实时连接，请先关闭一个",
+    "err.regions.need_registry": "设置区域需要站点登记：在 cloud.yaml 中设置 {setting}",
+    "err.regions.unknown": "站点登记中没有这些区域：{regions}（请填写省、市或县区编号）",
+    "err.regions.outside": "只能填写你所辖的区域：{regions}", "err.user.unknown": "没有用户 {name}（或不在你的区域内）",
+    "err.user.exists": "用户 {name} 已存在，请换一个用户名", "err.user.last_admin": "这样将没有管理全部区域的管理员：请先另建一个",
+    "err.user.self_change": "不能修改自己的角色或区域（请其他管理员操作）", "err.user.self_delete": "不能删除自己（请其他管理员操作）",
+    "err.file.problems": "{file}文件有问题，请先修正：{problems}", "err.invalid": "提交的内容有误：{problems}",
+    "err.request.invalid": "提交的内容有误：{fields}",
+    "err.stations.unknown": "站点登记中没有这些站点：{stations}（请先添加）",
+    "err.gateway.outside": "该网关有站点不在你的区域内，不能由你修改", "err.gateway.unknown": "没有网关 {gateway}",
+    "err.gateway.exists": "网关 {gateway} 已存在（请改为轮换密钥）",
+    "err.key.current": "{key} 是当前密钥：请轮换到新密钥，并选择立即吊销旧密钥", "err.key.revoked": "密钥 {key} 已吊销",
+    "err.key.unknown": "网关 {gateway} 没有密钥 {key}",
+    "err.key.bad_pem": "不是 SM2 公钥 PEM：请提交 `watertel keys new` 生成的 .pub.pem 文件内容",
+    "err.key.file_exists": "已有另一把编号为 {key} 的密钥：请换一个密钥编号", "err.key.used": "密钥编号 {key} 已被网关 {gateway} 用过：请换一个",
+    "err.notifications.scope": "通知路由与联系人覆盖全部区域：只有管理全部区域的管理员可以修改",
+    "err.id.mismatch": "编号 {id} 与地址中的 {path} 不一致", "err.contact.unknown": "没有联系人 {contact}",
+    "err.contact.in_use": "联系人 {contact} 被第 {routes} 条通知路由使用：请先从这些路由中移除",
+    "err.alarm.unknown": "没有告警 {id}（或无权查看）", "err.alarm.state": "告警 {id} 当前为“{state}”，不能{action}",
+    "err.work_order.unknown": "没有工单 {id}（或无权查看）", "err.work_order.state": "工单 {id} 当前为“{order_state}”，不能{action}",
+    "err.assignee.role": "{name} 不是{roles}用户", "err.assignee.region": "{name} 不负责站点 {station} 所在的区域",
+    "err.station.unknown": "没有站点 {station}（或无权查看）", "err.station.outside": "站点 {station} 不在你的区域内",
+    "err.region.outside": "区域 {region} 不在你的区域内", "err.region.unknown": "站点登记中没有区域 {region}",
+    "err.region.choose": "请选择一个区域：你可查看 {regions}", "err.permit.mapping": "取水许可应为键值对（或留空表示无许可）",
+    "err.period.invalid": "无法识别统计周期 {period}（如 2026-10、2026-10-01、2026-Q3）",
+    "err.report.unknown": "报表 {kind}/{name} 尚未生成", "err.reports.scope": "已生成的报表覆盖全部区域：请按你的区域查询",
+    "err.range.order": "开始时间应早于结束时间", "err.range.too_long": "时间范围内有 {n} 个区间，超过上限 {max}：请缩短时间范围",
     // --- maps-charts part (issue 20, branch maps-charts): the station map, the charts, the 三率
     // dashboard's trend and drill-down, the printable report, the permits' chart ---
     "map.title": "站点分布", "map.state.online": "在线", "map.state.offline": "离线", "map.state.alarm": "告警",
@@ -206,18 +268,15 @@ export const STRINGS = {
     "admin.permit_id": "Permit id (empty: no permit)", "admin.holder": "Holder", "admin.permitted_m3": "Permitted (m³/year)",
     "admin.year_start": "Permit year starts (MM-DD)", "admin.plan_annual": "Annual plan (m³)", "admin.gateway": "Gateway",
     "admin.keys": "Signing keys (SM2)", "admin.payload_keys": "Payload keys (SM4)",
-    "admin.keys_readonly": "With gateways_file set in the cloud config, register gateways and rotate or revoke keys here; ingest workers apply them within seconds. Otherwise change the cloud config's gateways.",
     "admin.users": "Users and roles", "admin.username": "Username", "admin.password": "Password (8 characters or more)", "admin.role": "Role",
     "admin.regions": "Regions", "admin.regions_hint": "region ids separated by semicolons; empty: every region", "admin.all_regions": "every region",
     "admin.create_user": "Create user", "admin.reset": "Reset password", "admin.delete": "Delete", "admin.new_password": "New password",
     "admin.confirm_delete": "Delete user {name}?", "admin.user_saved": "User {name} saved", "admin.user_deleted": "User {name} deleted",
-    "admin.users_readonly": "Users are kept in the cloud config's api.users: set api.users_file to edit them here.",
     "admin.register": "Register gateway", "admin.rotate": "Rotate key", "admin.revoke": "Revoke {key}", "admin.key_id": "Key id",
     "admin.public_key": "SM2 public key (PEM)", "admin.old_valid_until": "Old key valid until (with time zone; empty: now)",
     "admin.revoke_old": "Revoke the old key at once (a leaked key)", "admin.gateway_saved": "Gateway {id} saved",
     "admin.confirm_revoke": "Revoke key {key} of gateway {id}? Everything signed with it will be refused.",
     "admin.routes": "Notification routes", "admin.severities": "Severities",
-    "admin.routes_readonly": "Notification routes are kept in the cloud config's notifications: set notifications_file to edit them here (admins with every region).",
     "admin.route_roles": "Roles told", "admin.quiet_hours": "Quiet hours", "admin.add_route": "Add route",
     "admin.routes_saved": "Notification routes saved ({n}); the notifier applies them at its next round",
     "admin.confirm_remove_route": "Remove notification route {n}?",
@@ -289,7 +348,14 @@ export const STRINGS = {
     "alarms.sound_on": "🔔 Sound on", "alarms.sound_off": "🔕 Sound off", "alarms.new_red": "New red alarm: {what}",
     // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
     // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
-    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ",
+    "admin.phone_short": "SMS", "admin.channel": "{name}: {id}",
+    "fleet.clock": "{v} s ({how})", "fleet.contact": "{time} · {age} ago",
+    "login.title": "Water telemetry and data quality", "login.username": "Username", "login.password": "Password",
+    "login.submit": "Log in",
+    "console.totals": "Data received", "console.alarms": "Open alarms", "console.latest": "Latest values",
+    "console.no_data": "No data yet", "console.envelopes": "Verified envelopes", "console.readings": "Readings",
+    "console.refused": "Refused envelopes",
+    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ", "list.or": " or ",
     "section.loading": "Loading…", "section.failed": "This section could not load: {msg}", "section.retry": "Retry",
     "feature.read_only": "{feature}: managed in cloud.yaml; set {setting} to manage them here",
     "feature.off": "{feature}: not enabled; set {setting} in cloud.yaml to enable",
@@ -331,6 +397,71 @@ export const STRINGS = {
     "rule.over_permit": "Over permit", "rule.over_plan": "Over plan", "rule.over_permit_projected": "Projected over permit",
     "rule.refused_envelope": "Envelope refused", "rule.chain_gap": "Chain gap", "rule.gateway_offline": "Gateway offline",
     "rule.buffer_full": "Gateway buffer full",
+    "msg.was": " (escalated from {was})", "msg.part.faults": "{point} ({quality})",
+    "msg.part.plans": "{plan} {first} to {last}: {volume} of {planned} {unit} ({share})",
+    "msg.device_fault": "Device fault: {faults}", "msg.clock_unsynced": "The gateway clock is not synchronised: sample times may be wrong",
+    "msg.totaliser_reset": "{point} went back to {value} {unit}: meter replaced or reset?",
+    "msg.data_stopped": "No data since {last_ms} (last sample), expected every {interval_s}; {missed} intervals missed",
+    "msg.data_stopped.never": "Nothing since {start_ms} (start of service), expected every {interval_s}",
+    "msg.data_stopped.since_start": "No data since {start_ms} (back in service; last sample {last_ms}), expected every {interval_s}",
+    "msg.consecutive_zeros": "{point} reported zero {reports} times in a row since {since_ms}",
+    "msg.spike.out_of_range": "{point} {value} {unit}, above the meter's range (flagged by the gateway)",
+    "msg.spike.above_max": "{point} {value} {unit}, above the maximum flow {limit} {unit}",
+    "msg.spike.jump": "{point} jumped {step} {unit} to {value} {unit} in {elapsed_s} (at most {allowed} {unit} allowed)",
+    "msg.volume_change": "Day volume {volume} {unit} on {day}: {change_share} from the median {median} {unit} of the {days} days before",
+    "msg.water_quality.above": "{point} {value} {unit}, above the limit {limit} {unit} (since {since_ms})",
+    "msg.water_quality.below": "{point} {value} {unit}, below the limit {limit} {unit} (since {since_ms})",
+    "msg.night_flow": "{point}: minimum night flow {flow} {unit} on the night of {day} ({window}), above the median {median} {unit} of the {nights} nights before (threshold {threshold} {unit})",
+    "msg.mass_balance": "Area {area}: inflow {inflow} {unit}, unaccounted {loss} {unit}, above the limit {limit} {unit} (the {window_s} before {until_ms})",
+    "msg.burst": "Burst? {flow_point} up from {flow_before} to {flow_after} {flow_unit} ({rise_share}) and {pressure_point} down from {pressure_before} to {pressure_after} {pressure_unit} ({drop_share})",
+    "msg.over_permit": "Permit {permit} ({holder}, permit year from {year_start}): {volume} of {permitted} {unit} withdrawn ({share}), past the {tier_share} tier",
+    "msg.over_plan": "Permit {permit} ({holder}, permit year from {year_start}): {plans}",
+    "msg.over_permit_projected": "Permit {permit} ({holder}, permit year from {year_start}): {volume} {unit} withdrawn ({share}); {method} it reaches the permitted {permitted} {unit} on {date} ({rate} {rate_unit})",
+    "msg.chain_gap": "{count} envelopes missing from the chain (seq {missing})", "msg.gateway_offline": "The gateway went offline (last will or clean stop)",
+    "msg.buffer_full": "Gateway buffer full: {detail}", "msg.refused_envelope": "Envelope refused: {reason} ({detail})",
+    "refusal.bad_signature": "bad signature", "refusal.unknown_key": "unknown key", "refusal.key_revoked": "key revoked",
+    "refusal.key_expired": "key expired", "refusal.chain_mismatch": "hash chain broken", "refusal.seq_reused": "sequence number reused",
+    "refusal.not_encrypted": "not encrypted", "refusal.topic_mismatch": "wrong topic", "refusal.unknown_station": "unknown station",
+    "refusal.truncated": "truncated", "refusal.bad_magic": "not a watertel envelope", "refusal.bad_ciphertext": "cannot be decrypted",
+    "refusal.no_payload_key": "no payload key", "refusal.payload_key_expired": "payload key expired",
+    "action.acknowledge": "acknowledge it", "action.assign": "assign it", "action.comment on": "comment on it",
+    "action.close": "close it", "action.make a work order for": "make a work order for it",
+    "action.make a second work order for": "make a second work order for it", "action.assigned": "assign it",
+    "action.accepted": "accept it", "action.reported": "report on it", "action.closed": "close it",
+    "state.already in a work order": "already in a work order",
+    "err.auth.required": "Log in first", "err.auth.csrf": "The session check failed: reload the page and try again",
+    "err.auth.role": "The {role} role may not do this (needs {roles})", "err.auth.failed": "Wrong username or password",
+    "err.auth.too_many": "Too many failed logins: try again in {wait_s}",
+    "err.events.closing": "The server is shutting down: reconnect in a moment",
+    "err.events.too_many": "At most {max} live streams per user: close one first",
+    "err.regions.need_registry": "Regions need the station registry: set {setting} in cloud.yaml",
+    "err.regions.unknown": "Not regions of the registry: {regions} (use province, city or county ids)",
+    "err.regions.outside": "Give regions within your own: {regions}", "err.user.unknown": "No user {name} (or not within your regions)",
+    "err.user.exists": "User {name} exists: choose another name", "err.user.last_admin": "That would leave no admin with every region: make another one first",
+    "err.user.self_change": "You cannot change your own role or regions (ask another admin)",
+    "err.user.self_delete": "You cannot delete yourself (ask another admin)",
+    "err.file.problems": "The {file} file has problems; fix it first: {problems}", "err.invalid": "Something is not right: {problems}",
+    "err.request.invalid": "Something in the request is not right: {fields}",
+    "err.stations.unknown": "Not in the station registry: {stations} (add them first)",
+    "err.gateway.outside": "This gateway has stations outside your regions: not yours to change", "err.gateway.unknown": "No gateway {gateway}",
+    "err.gateway.exists": "Gateway {gateway} exists (rotate its key instead)",
+    "err.key.current": "{key} is the current key: rotate to a new one and revoke the old one at once",
+    "err.key.revoked": "Key {key} is already revoked", "err.key.unknown": "Gateway {gateway} has no key {key}",
+    "err.key.bad_pem": "Not an SM2 public key PEM: send the .pub.pem that `watertel keys new` wrote",
+    "err.key.file_exists": "Another key with id {key} exists: choose a new key id",
+    "err.key.used": "Key id {key} was already used by gateway {gateway}: choose a new one",
+    "err.notifications.scope": "Notification routes and contacts serve every region: only an admin with every region changes them",
+    "err.id.mismatch": "The id {id} differs from {path} in the address", "err.contact.unknown": "No contact {contact}",
+    "err.contact.in_use": "Contact {contact} is named by route {routes}: remove it from those routes first",
+    "err.alarm.unknown": "No alarm {id} (or not yours to see)", "err.alarm.state": "Alarm {id} is {state}: cannot {action}",
+    "err.work_order.unknown": "No work order {id} (or not yours to see)", "err.work_order.state": "Work order {id} is {order_state}: cannot {action}",
+    "err.assignee.role": "{name} is not a user of role {roles}", "err.assignee.region": "{name} does not cover the region of station {station}",
+    "err.station.unknown": "No station {station} (or not yours to see)", "err.station.outside": "Station {station} is outside your regions",
+    "err.region.outside": "Region {region} is outside your regions", "err.region.unknown": "No region {region} in the registry",
+    "err.region.choose": "Choose a region: you see {regions}", "err.permit.mapping": "A permit is a mapping of keys (or empty for none)",
+    "err.period.invalid": "Period {period} not understood (e.g. 2026-10, 2026-10-01, 2026-Q3)",
+    "err.report.unknown": "Report {kind}/{name} has not been written", "err.reports.scope": "Stored reports cover every region: ask for your region instead",
+    "err.range.order": "The start must be before the end", "err.range.too_long": "{n} buckets in the range, more than {max}: choose a shorter range",
     // --- maps-charts part (issue 20, branch maps-charts): the station map, the charts, the 三率
     // dashboard's trend and drill-down, the printable report, the permits' chart ---
     "map.title": "Station map", "map.state.online": "Online", "map.state.offline": "Offline", "map.state.alarm": "Alarm",
@@ -490,19 +621,32 @@ export const ruleName = named("rule");
 // catalogue (point, rule, role, kind, feature, state, quality/flag, unit), times (…_ms) in China
 // time, shares (…share) as percentages, counts as integers, other numbers by their unit
 // (``x_unit`` for ``x_…``, else ``unit``), lists joined.
-const PARAM_CATALOGUE = {point: "point", points: "point", rule: "rule", type: "rule", role: "role", roles: "role",
-  kind: "kind", feature: "feature", state: "state", quality: "flag", flags: "flag", unit: "unit", severity: "sev",
-  was: "sev", method: "permits.method", plan: "permits.plan"};
-const COUNTS = new Set(["n", "count", "intervals", "reports", "days", "nights", "minutes", "missed", "more", "row", "id"]);
+const PARAM_CATALOGUE = {point: "point", points: "point", flow_point: "point", pressure_point: "point", rule: "rule",
+  type: "rule", role: "role", roles: "role", kind: "kind", feature: "feature", file: "feature", state: "state",
+  order_state: "wo", action: "action", reason: "refusal", quality: "flag", flags: "flag", unit: "unit",
+  flow_unit: "unit", pressure_unit: "unit", rate_unit: "unit", severity: "sev", was: "sev", method: "permits.method",
+  plan: "permits.plan"};
+const COUNTS = new Set(["n", "count", "intervals", "reports", "days", "nights", "minutes", "missed", "max", "row", "id", "routes"]);
+
+const ALTERNATIVES = new Set(["roles"]);  // lists of which one is enough: the roles a step needs
 
 function fmtParam(name, value, params) {
-  if (Array.isArray(value)) return value.map((v) => fmtParam(name, v, params)).join(t("list.sep"));
+  if (Array.isArray(value)) {
+    const items = value.map((v) => fmtParam(name, v, params));
+    if (!ALTERNATIVES.has(name) || items.length < 2) return items.join(t("list.sep"));
+    return `${items.slice(0, -1).join(t("list.sep"))}${t("list.or")}${items[items.length - 1]}`;  // 管理员、维修班组或调度员
+  }
   if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return t(`msg.part.${name}`, fmtParams(value));  // one part of a list: faults, plans
   const prefix = PARAM_CATALOGUE[name];
   if (prefix && typeof value === "string") return prefix === "unit" ? unitName(value) : named(prefix)(value);
   if (typeof value !== "number") return String(value);
   if (name.endsWith("_ms")) return fmtDateTime(value);
-  if (name.endsWith("share")) return fmtPercent(value, Math.abs(value) >= 0.1 ? 0 : 1);
+  if (name.endsWith("_s")) return fmtAge(value * 1000);
+  if (name.endsWith("share")) {
+    const text = fmtPercent(value, Math.abs(value) >= 0.1 || value === 0 ? 0 : 1);
+    return name.startsWith("change") && value > 0 ? `+${text}` : text;  // a change says its direction
+  }
   if (COUNTS.has(name)) return String(Math.round(value));
   const unit = params[`${name.split("_")[0]}_unit`] ?? params.unit ?? "";
   return fmtNumber(value, unit, params.point && name === "value" ? params.point : "");
@@ -514,12 +658,14 @@ export function fmtParams(params = {}) {
 
 export function alarmMessage(alarm) {
   if (alarm && alarm.message_code && has(`msg.${alarm.message_code}`)) {
-    return t(`msg.${alarm.message_code}`, fmtParams(alarm.message_params));
+    const params = fmtParams(alarm.message_params);
+    return t(`msg.${alarm.message_code}`, params) + (alarm.message_params?.was ? t("msg.was", params) : "");
   }
   return alarm ? alarm.message ?? "" : "";
 }
 
 export function notEnabledText(code, feature, setting) {
+  if (code && !code.startsWith("feature.") && has(`err.${code}`)) return t(`err.${code}`);  // e.g. notifications.scope
   return t(code === "feature.off" ? "feature.off" : "feature.read_only", {feature: named("feature")(feature), setting});
 }
 

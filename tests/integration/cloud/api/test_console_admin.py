@@ -48,7 +48,7 @@ def test_an_admin_edits_a_stations_interval_through_the_page(page, base_url, sto
     page.wait_for_selector("#stations tbody tr")
     assert rows(page, "stations")[0] == "ST-XH | 西湖一号 | zj/zj-hz/zj-hz-xh | 水源井 | 5 分钟 | flow; total | 0 | — | 编辑"
     assert page.text_content("#gateways tbody tr[data-id=gw-hz] td.keys") == (
-        "k3 (当前); k2 (轮换中，有效至 2999-01-01T00:00:00+08:00); k1 (已过期 2020-01-01T00:00:00+08:00); k0 (已吊销)")
+        "k3 (当前); k2 (轮换中，有效至 2999-01-01 00:00 (UTC+8)); k1 (已过期 2020-01-01 00:00 (UTC+8)); k0 (已吊销)")  # China time
 
     page.click("#stations tr[data-id=ST-XH] button.edit")
     assert page.input_value("#edit input[name=interval]") == "5"
