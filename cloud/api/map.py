@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 
 from watertel.cloud.api.deps import Principal, Reader, RegistryDep
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.map import MapPublic, RegionsGeoJson
 from watertel.cloud.console_map import REGION_KEY, MapConfig
@@ -45,7 +46,7 @@ def settings(who: Reader, cfg: MapDep, regions: RegionsDep) -> MapPublic:
 def boundaries(who: Reader, regions: RegionsDep, registry: RegistryDep) -> RegionsGeoJson:
     """The region boundaries within your regions (GeoJSON; 404 without ``api.map.regions_geojson``)."""
     if regions is None:
-        raise HTTPException(404, "no region boundaries: set api.map.regions_geojson in the cloud config")
+        raise Problem(404, "map.no_regions", "no region boundaries: set api.map.regions_geojson in the cloud config")
     return RegionsGeoJson.model_validate({"type": "FeatureCollection", "features": [
         f for f in regions["features"] if _visible(who, registry, f["properties"].get(REGION_KEY))]})
 

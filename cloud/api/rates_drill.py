@@ -12,14 +12,15 @@ import datetime as dt
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from watertel.cloud.api.deps import Reader, StoreDep
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.reports import ReportsDep, ReportsSetup, region_in_scope
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.reports import RatesTrendPublic, StationSlotsPublic
 from watertel.cloud.quality.period import PeriodError, parse_period
-from watertel.cloud.quality.slots import as_json, station_slots
+from watertel.cloud.quality.slots import MAX_DAYS, as_json, station_slots
 from watertel.cloud.quality.trend import MAX_MONTHS, monthly_trend
 from watertel.cloud.registry import Registry
 
@@ -49,19 +50,23 @@ def slots(station: str, period: str, who: Reader, store: StoreDep, setup: Report
     registry = _registry(setup)
     st = next((s for s in registry.stations if s.id == station), None)
     if st is None:
-        raise HTTPException(404, f"station {station!r} is not in the registry")
+        raise Problem(404, "station.unknown", f"station {station!r} is not in the registry", station=station)
     if not who.sees(registry.ancestry(st.region)):
-        raise HTTPException(403, f"station {station!r} is outside your regions")
+        raise Problem(403, "station.outside", f"station {station!r} is outside your regions", station=station)
     try:
         found = station_slots(store, st, parse_period(period, setup.rates.tz), setup.rates)
-    except (PeriodError, ValueError) as err:  # unreadable, or longer than slots.MAX_DAYS
-        raise HTTPException(422, str(err)) from None
+    except PeriodError as err:  # unreadable
+        raise Problem(422, "period.invalid", str(err), period=period) from None
+    except ValueError as err:  # longer than slots.MAX_DAYS
+        raise Problem(422, "period.too_long", str(err), period=period, max=MAX_DAYS) from None
     except OverflowError:  # a date next to year 1 or 9999: its midnights are out of range
-        raise HTTPException(422, f"period {period!r}: outside the dates this system handles") from None
+        raise Problem(422, "period.invalid", f"period {period!r}: outside the dates this system handles",
+                      period=period) from None
     return StationSlotsPublic.model_validate(as_json(found))
 
 
 def _registry(setup: ReportsSetup) -> Registry:
     if setup.registry is None:
-        raise HTTPException(409, "no station registry: set registry_file in the cloud config")
+        raise not_enabled("registry", "registry_file", "no station registry: set registry_file in the cloud config",
+                          read_only=False)
     return setup.registry

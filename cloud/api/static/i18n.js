@@ -254,6 +254,8 @@ export const STRINGS = {
     "permits.chart.withdrawn": "累计取水量", "permits.chart.projection": "预测", "permits.chart.plan_steps": "计划累计",
     "permits.chart.permitted": "许可水量 {v}", "permits.chart.reach": "预计 {day} 达到许可",
     "admin.lat": "纬度", "admin.lon": "经度", "admin.location_hint": "WGS-84 度，如 30.259",
+    "err.period.too_long": "统计周期 {period} 超过 {max} 天：请选择较短的周期", 
+    "err.map.no_regions": "未配置行政区划边界：在 cloud.yaml 的 api.map.regions_geojson 指定 GeoJSON 文件",
   },
   en: {
     "lang.switch": "中文",
@@ -503,6 +505,8 @@ export const STRINGS = {
     "permits.chart.withdrawn": "Withdrawn so far", "permits.chart.projection": "Projection", "permits.chart.plan_steps": "Plan, running total",
     "permits.chart.permitted": "Permitted {v}", "permits.chart.reach": "reaches the permit {day}",
     "admin.lat": "Latitude", "admin.lon": "Longitude", "admin.location_hint": "WGS-84 degrees, e.g. 30.259",
+    "err.period.too_long": "Period {period} is longer than {max} days: choose a shorter one", 
+    "err.map.no_regions": "No region boundaries: name a GeoJSON file in cloud.yaml's api.map.regions_geojson",
   },
 };
 

@@ -78,6 +78,7 @@ def test_without_map_settings_the_map_is_plain_and_has_no_boundaries(tmp_path, s
                                                           "attribution": "", "max_zoom": 18, "regions": False})
         status, body = get(base, "viewer", "/api/map/regions")
         assert status == 404 and body["detail"] == "no region boundaries: set api.map.regions_geojson in the cloud config"
+        assert body["code"] == "map.no_regions"
     finally:
         server.should_exit = True
         thread.join(10)
@@ -154,11 +155,14 @@ def test_the_rates_trend_and_slots_within_the_users_regions(api, store):
     assert slots["station"] == "ST-XH" and slots["points"] == ["flow", "total"] and slots["interval_ms"] == 5 * MIN
     assert slots["expected"] == slots["received"] + slots["missing"] and slots["received"] >= 10
     assert sum(g["slots"] for g in slots["gaps"]) == slots["missing"] and {g["point"] for g in slots["gaps"]} >= {"total"}
-    assert get(api, "hz-viewer", f"/api/rates/slots?station=ST-NB&period={today}")[0] == 403  # out of region
-    assert get(api, "viewer", f"/api/rates/slots?station=ST-NONE&period={today}")[0] == 404
+    status, body = get(api, "hz-viewer", f"/api/rates/slots?station=ST-NB&period={today}")  # out of region
+    assert status == 403 and (body["code"], body["params"]) == ("station.outside", {"station": "ST-NB"})
+    status, body = get(api, "viewer", f"/api/rates/slots?station=ST-NONE&period={today}")
+    assert status == 404 and body["code"] == "station.unknown"
     status, body = get(api, "viewer", "/api/rates/slots?station=ST-XH&period=2026-13")
-    assert status == 422 and "no month 13" in body["detail"]
-    assert get(api, "viewer", "/api/rates/slots?station=ST-XH&period=2024-01-01..2025-06-01")[0] == 422
+    assert status == 422 and "no month 13" in body["detail"] and body["code"] == "period.invalid"
+    status, body = get(api, "viewer", "/api/rates/slots?station=ST-XH&period=2024-01-01..2025-06-01")
+    assert status == 422 and (body["code"], body["params"]["max"]) == ("period.too_long", 366)
     assert get(api, "viewer", "/api/rates/slots?station=ST-XH&period=9999-12-31")[0] == 422  # its midnight after: no date
     assert Client(api).call("GET", f"/api/rates/slots?station=ST-XH&period={today}")[0] == 401
 
@@ -169,6 +173,7 @@ def test_the_rates_views_need_a_registry(tmp_path, store, password_hash):
     try:
         status, body = get(base, "viewer", "/api/rates/trend")
         assert status == 409 and "registry_file" in body["detail"]
+        assert (body["code"], body["params"]) == ("feature.off", {"feature": "registry", "setting": "registry_file"})
     finally:
         server.should_exit = True
         thread.join(10)
