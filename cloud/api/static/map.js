@@ -136,6 +136,20 @@ export function stationMap(box, settings, regions) {
     box.dataset.regions = String(regions.features.length);
   }
   const layer = new (stationLayer(L))().addTo(map);
+
+  // Region names that would print over one another (a county inside its city, zoomed out): the
+  // one listed first (the boundaries file's order, the registry's with station labels) is kept.
+  function declutter() {
+    const kept = [];
+    for (const label of box.querySelectorAll(".region-label")) {
+      label.style.visibility = "";
+      const r = label.getBoundingClientRect();
+      if (kept.some((k) => r.left < k.right && k.left < r.right && r.top < k.bottom && k.top < r.bottom)) {
+        label.style.visibility = "hidden";
+      } else kept.push(r);
+    }
+  }
+  map.on("zoomend moveend", declutter);
   const byId = new Map();
   let labels = null;
   let fitted = false;
@@ -187,6 +201,7 @@ export function stationMap(box, settings, regions) {
       }
       layer.setItems(items);
       regionLabels(stations);
+      declutter();
       await frame();
       const ms = performance.now() - start;
       if (!box.dataset.drawMs) box.dataset.drawMs = ms.toFixed(1);  // the first draw

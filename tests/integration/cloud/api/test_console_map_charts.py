@@ -86,6 +86,19 @@ def browser():
         yield browser
 
 
+# Pairs of visible region names on the map whose boxes overlap.
+OVERLAPPING_LABELS = """(() => {
+  const rs = [...document.querySelectorAll('.region-label')].filter(l => getComputedStyle(l).visibility !== 'hidden')
+    .map(l => [l.textContent, l.getBoundingClientRect()]);
+  const out = [];
+  for (let i = 0; i < rs.length; i++) for (let j = i + 1; j < rs.length; j++) {
+    const [a, p] = rs[i], [b, q] = rs[j];
+    if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) out.push(a + ' / ' + b);
+  }
+  return out;
+})()"""
+
+
 def external(page) -> list[str]:
     """Requests the page made to anywhere but the console itself, from now on."""
     seen: list[str] = []
@@ -107,6 +120,7 @@ def test_the_plain_map_shows_status_colours_and_boundaries_without_the_internet(
     counts = {s: page.get_attribute(box, f"data-n-{s}") for s in ("online", "offline", "alarm", "maintenance", "never")}
     assert counts == {"online": "1", "offline": "0", "alarm": "1", "maintenance": "1", "never": "0"}
     assert sorted(page.eval_on_selector_all(".region-label", "ls => ls.map(l => l.textContent)")) == ["宁波市", "杭州市", "西湖区"]
+    assert page.evaluate(OVERLAPPING_LABELS) == [], "region names printed over one another"
     assert "未配置底图" in page.text_content("#map-note") and page.query_selector(".leaflet-tile") is None
     legend = page.text_content("#legend")
     assert "在线 1" in legend and "告警 1" in legend and "维护中 1" in legend and "1 个站点未登记坐标" in legend
