@@ -7,7 +7,7 @@
 // box and leaves the others as they are. What the configuration keeps read-only or leaves off
 // (GET /api/admin/features) says so and how to enable it, with its forms and buttons disabled.
 import {ApiError, apiError, csrfToken, el, getJson, labelCells, mountHeader, notEnabled, section, showError} from "./common.js";
-import {errorText, fmtDateTime, t} from "./i18n.js";
+import {errorText, fmtDateTime, pointName, t} from "./i18n.js";
 
 let stations = [];
 let editing = null;  // the station being edited, as GET /api/registry/stations answered it
@@ -50,7 +50,8 @@ function interval(s) {
 function renderStations() {
   document.querySelector("#stations tbody").replaceChildren(...stations.map((s) => el("tr", {"data-id": s.id},
     el("td", {}, s.id), el("td", {}, s.name), el("td", {}, s.region_path), el("td", {}, t(`kind.${s.kind}`)),
-    el("td", {className: "interval"}, interval(s)), el("td", {}, s.points.join("; ")),
+    el("td", {className: "interval"}, interval(s)), el("td", {className: "points", title: s.points.join("; ")},  // names; the ids (what the form takes) on hover
+      s.points.map(pointName).join(t("list.sep")) || "—"),
     el("td", {}, String(s.maintenance.length)), el("td", {}, s.permit ? s.permit.id : "—"),
     el("td", {}, el("button", {type: "button", className: "edit", disabled: !editable("registry"),
       onclick: () => openEdit(s)}, t("admin.edit"))))));
@@ -384,11 +385,49 @@ function loadRoutes() {
 
 let oldestAudit = null;  // the id of the oldest audit row shown ("older" pages back from it)
 
+// The audit row's action in the user's language, from its method and path; the recorded summary
+// (English, part of the hash chain) stays beneath it as the record. Unknown routes: the record only.
+const AUDIT_ACTIONS = [
+  ["POST", /^\/api\/login$/, "audit.login"], ["POST", /^\/api\/logout$/, "audit.logout"],
+  ["POST", /^\/api\/alarms\/([^/]+)\/ack$/, "audit.alarm_ack"], ["POST", /^\/api\/alarms\/([^/]+)\/assign$/, "audit.alarm_assign"],
+  ["POST", /^\/api\/alarms\/([^/]+)\/comment$/, "audit.alarm_comment"], ["POST", /^\/api\/alarms\/([^/]+)\/close$/, "audit.alarm_close"],
+  ["POST", /^\/api\/workorders$/, "audit.wo_create"], ["POST", /^\/api\/workorders\/([^/]+)\/assign$/, "audit.wo_assign"],
+  ["POST", /^\/api\/workorders\/([^/]+)\/accept$/, "audit.wo_accept"],
+  ["POST", /^\/api\/workorders\/([^/]+)\/report$/, "audit.wo_report"],
+  ["POST", /^\/api\/workorders\/([^/]+)\/close$/, "audit.wo_close"],
+  ["PUT", /^\/api\/registry\/stations\/([^/]+)$/, "audit.station_put"],
+  ["DELETE", /^\/api\/registry\/stations\/([^/]+)$/, "audit.station_delete"],
+  ["POST", /^\/api\/admin\/users$/, "audit.user_create"], ["PATCH", /^\/api\/admin\/users\/([^/]+)$/, "audit.user_update"],
+  ["DELETE", /^\/api\/admin\/users\/([^/]+)$/, "audit.user_delete"],
+  ["POST", /^\/api\/admin\/users\/([^/]+)\/password$/, "audit.user_password"],
+  ["PUT", /^\/api\/admin\/notifications\/routes$/, "audit.routes_set"],
+  ["PUT", /^\/api\/admin\/notifications\/contacts\/([^/]+)$/, "audit.contact_put"],
+  ["DELETE", /^\/api\/admin\/notifications\/contacts\/([^/]+)$/, "audit.contact_delete"],
+  ["POST", /^\/api\/admin\/gateways$/, "audit.gateway_register"],
+  ["POST", /^\/api\/admin\/gateways\/([^/]+)\/rotate$/, "audit.gateway_rotate"],
+  ["POST", /^\/api\/admin\/gateways\/([^/]+)\/revoke$/, "audit.gateway_revoke"],
+];
+
+function auditAction(r) {
+  for (const [method, pattern, key] of AUDIT_ACTIONS) {
+    const match = r.method === method && pattern.exec(r.path);
+    if (match) return t(key, {id: match[1] ? decodeURIComponent(match[1]) : ""});
+  }
+  return null;
+}
+
+function auditCell(r) {
+  const record = `${r.summary} (${r.method} ${r.path})`;
+  const action = auditAction(r);
+  return el("td", {className: "action"}, ...(action ? [el("span", {}, action), el("br"),
+    el("small", {className: "record", lang: "en"}, record)] : [el("span", {lang: "en"}, record)]));
+}
+
 function renderAudit() {
   document.querySelector("#audit tbody").replaceChildren(...auditRows.map((r) => el("tr", {"data-id": r.id},
     el("td", {className: "time"}, fmtDateTime(r.t_ms, {seconds: true})), el("td", {}, r.actor),
     el("td", {}, r.role ? t(`role.${r.role}`) : "—"), el("td", {}, r.client),
-    el("td", {}, `${r.summary} (${r.method} ${r.path})`), el("td", {}, String(r.status)))));
+    auditCell(r), el("td", {}, String(r.status)))));
   labelCells(document.getElementById("audit"));
   const note = document.getElementById("audit-chain");
   if (!chain) return;

@@ -80,6 +80,7 @@ def visible_texts(page) -> list[str]:
       for (let n = walk.nextNode(); n; n = walk.nextNode()) {
         const text = n.textContent.trim(), el = n.parentElement;
         if (el.closest("#lang")) continue;  // the toggle names the other language
+        if (el.closest("body [lang]")) continue;  // marked as recorded text in its own language (the audit's record)
         if (text && el.getClientRects().length && getComputedStyle(el).visibility !== "hidden") out.push(text);
       }
       for (const f of document.querySelectorAll("input[placeholder]")) if (f.getClientRects().length) out.push(f.placeholder);
@@ -199,6 +200,9 @@ def test_the_admin_page_says_which_setting_enables_each_part_and_disables_its_fo
         "users-box": "用户由 cloud.yaml 管理：设置 api.users_file 以在此管理",
         "routes-box": "通知路由与联系人由 cloud.yaml 管理：设置 notifications_file 以在此管理"}
     assert rows(page, "users") == ["admin | 管理员 | 全部区域 | "]
+    login = page.locator("#audit tbody tr").last  # the action in the user's language, the record beneath it
+    assert login.locator("td.action span").text_content() == "登录"
+    assert login.locator("td.action small.record").text_content() == "login (cookie) (POST /api/login)"
     for form in ("#key-form", "#user-form", "#route-form", "#contact-form"):
         controls = page.locator(f"{form} input, {form} select, {form} textarea, {form} button")
         assert controls.count() > 0 and all(controls.nth(i).is_disabled() for i in range(controls.count())), form
@@ -256,6 +260,9 @@ def test_api_errors_are_said_in_the_users_language_from_their_code(browser, cons
     assert page.evaluate(say, ["en", 422, role]) == "nobody is not a user of role Admin, Crew or Operator"
     off = {"detail": "no station registry", "code": "feature.off", "params": {"feature": "registry", "setting": "registry_file"}}
     assert page.evaluate(say, ["zh", 409, off]) == "站点登记未启用：在 cloud.yaml 中设置 registry_file 以启用"
+    wait = {"detail": "too many failed logins", "code": "auth.too_many", "params": {"wait_s": 300}}
+    assert page.evaluate(say, ["zh", 429, wait]) == "登录失败次数过多，请 5 分钟后再试"  # a duration, not 300
+    assert page.evaluate(say, ["en", 429, wait]) == "Too many failed logins: try again in 5 min"
     old = {"detail": "something an older server said"}  # no code: the sentence as it came
     assert page.evaluate(say, ["zh", 500, old]) == "something an older server said"
     # and a real answer of the running API, through the page's own getJson
