@@ -52,7 +52,7 @@ function stationLayer(L) {
     initialize() { this.items = []; this.points = []; },
     onAdd(map) {
       this.canvas = L.DomUtil.create("canvas", "station-layer leaflet-zoom-hide");
-      map.getPanes().overlayPane.appendChild(this.canvas);
+      map.getPane("stations").appendChild(this.canvas);
       map.on("moveend zoomend resize viewreset", this.redraw, this);
       this.redraw();
     },
@@ -112,6 +112,10 @@ export function stationMap(box, settings, regions) {
   const map = L.map(box, {preferCanvas: true, worldCopyJump: false, zoomSnap: 0.5, attributionControl: true});
   map.attributionControl.setPrefix("Leaflet");
   const renderer = L.canvas({padding: 0.2});
+  // boundaries (overlay pane, 400) < region names < stations < popups (700); in Leaflet's own
+  // tooltip pane (650) a name hid a station
+  map.createPane("region-names").style.zIndex = 420;
+  map.createPane("stations").style.zIndex = 450;
   if (settings.tiles) {
     const text = escapeHtml(settings.attribution || "");
     const options = {maxZoom: settings.max_zoom, attribution: text, ...(settings.subdomains.length ? {subdomains: settings.subdomains} : {})};
@@ -130,7 +134,7 @@ export function stationMap(box, settings, regions) {
     outline.eachLayer((layer) => {
       const name = layer.feature.properties.name;
       if (name && !layer.feature.geometry.type.includes("Line")) {
-        layer.bindTooltip(escapeHtml(name), {permanent: true, direction: "center", className: "region-label"});
+        layer.bindTooltip(escapeHtml(name), {permanent: true, direction: "center", className: "region-label", pane: "region-names"});
       }
     });
     box.dataset.regions = String(regions.features.length);
@@ -172,7 +176,7 @@ export function stationMap(box, settings, regions) {
     }
     if (where.size > 200) return;  // too many to read
     labels = L.layerGroup(Array.from(where, ([path, w]) => L.tooltip({permanent: true, direction: "center",
-      className: "region-label", interactive: false}).setLatLng([w.lat / w.n, w.lon / w.n])
+      className: "region-label", interactive: false, pane: "region-names"}).setLatLng([w.lat / w.n, w.lon / w.n])
       .setContent(escapeHtml(path.split(" / ").pop())))).addTo(map);
   }
 
