@@ -140,17 +140,23 @@ def test_the_plain_map_shows_status_colours_and_boundaries_without_the_internet(
 
 
 @pytest.mark.server
-def test_a_marker_opens_its_station_and_a_scoped_user_sees_only_their_regions(browser, site):
+def test_a_marker_opens_its_station_and_a_scoped_user_sees_only_their_regions(browser, site, store):
     base, _ = site
     context, page, watch = open_page(browser, base, "hz-viewer", SIZES["desktop"])
     page.goto(f"{base}/stations")
     page.wait_for_selector("#map[data-draw-ms]")
     assert page.get_attribute("#map", "data-drawn") == "2" and page.get_attribute("#map", "data-regions") == "2"
+    assert (page.get_attribute("#map", "data-n-online"), page.get_attribute("#map", "data-n-alarm")) == ("1", "0")
+    store.raise_alarm("ST-XH", "flow", "spike", "orange", "flow 99 m3/h", int(time.time() * 1000))
+    page.wait_for_function("document.querySelector('#map').dataset.nAlarm === '1'")  # live: the marker turns red
+    assert page.get_attribute("#map", "data-n-online") == "0"
+    assert page.get_attribute("#stations tr[data-station=ST-XH]", "data-state") == "alarm"
     assert sorted(page.eval_on_selector_all(".region-label", "ls => ls.map(l => l.textContent)")) == ["杭州市", "西湖区"]
     xh = page.eval_on_selector("#map", "box => box.stationMap.pixelOf('ST-XH')")  # drawn on a canvas: clicked by place
     page.mouse.click(xh["x"], xh["y"])
     page.wait_for_selector(".leaflet-popup-content a[href='/station?id=ST-XH']")
-    assert "西湖水源井" in page.text_content(".leaflet-popup-content") and "在线" in page.text_content(".leaflet-popup-content")
+    popup = page.text_content(".leaflet-popup-content")
+    assert "西湖水源井" in popup and "告警 ·" in popup and "未关闭告警 1 条" in popup
     page.click(".leaflet-popup-content a")
     page.wait_for_url(f"{base}/station?id=ST-XH")
     watch.clean()
