@@ -68,10 +68,18 @@ function zoom() {
     {type: "slider", xAxisIndex: 0, filterMode: "none", height: 16, bottom: 10, labelFormatter: (v) => timeLabel(v)}];
 }
 
+// The zone is said by the page's hint, the tooltips, the CSV and the chart box's aria-label (an
+// invisible axis name for it still took room over the first tick).
 function timeAxis(min, max) {
-  return {type: "time", min, max, name: t("chart.china_time"), nameLocation: "start", nameGap: 0,
-    nameTextStyle: {color: "transparent", fontSize: 1},  // announced to screen readers; the zone is in the tooltip
-    axisLabel: {formatter: timeLabel, hideOverlap: true, color: COLORS.text}, splitLine: {show: false}};
+  return {type: "time", min, max, axisLabel: {formatter: timeLabel, hideOverlap: true, color: COLORS.text},
+    splitLine: {show: false}};
+}
+
+function timeChart(box) {
+  const chart = init(box);
+  box.setAttribute("role", "img");
+  box.setAttribute("aria-label", t("chart.china_time"));
+  return chart;
 }
 
 function valueAxis(unit, extra = {}) {
@@ -123,7 +131,7 @@ export function trendChart(box, series, {point = "", range, now = Date.now(), ma
   const last = times.length ? Math.max(...times) : range[1];
   // the data fills the axis: from the first reading (not the range's start) to now or the range's end
   const x0 = Math.max(range[0], first - half), x1 = Math.max(Math.min(range[1], now), last + half);
-  const chart = init(box);
+  const chart = timeChart(box);
   const main = {name: pointLabel(point), type: "line", showSymbol: raw && rows.length <= 60, symbolSize: 4,
     sampling: raw && rows.length > 1500 ? "lttb" : undefined, connectNulls: false, z: 3,
     lineStyle: {width: 1.5, color: COLORS.line}, itemStyle: {color: COLORS.line},
@@ -193,7 +201,7 @@ export function escapeHtml(text) {
 
 // bars: [{t_ms, volume}], one a bucket of bucket_ms (hours) or a local day (day: true).
 export function barChart(box, bars, {unit = "m3", day = false, limits = [], bucketMs = 3600e3} = {}) {
-  const chart = init(box);
+  const chart = timeChart(box);
   const drawn = day ? limits.filter((l) => l.applies_to === "day_volume") : [];
   const width = day ? 86400e3 : bucketMs;
   const lastDay = bars.length ? bars[bars.length - 1].t_ms + width : Date.now();

@@ -212,9 +212,10 @@ function renderTrend() {
   const goal = (value, color, label) => ({yAxis: value * 100, name: label, lineStyle: {color, type: "dashed"},
     label: {formatter: label, position: "insideEndTop", color, fontSize: 11, backgroundColor: "rgba(255, 255, 255, 0.85)",
       padding: [1, 3]}});
+  const narrow = box.clientWidth < 480;  // the legend wraps onto a second row on a phone (a scrolled one cut its last item)
   const chart = lineChart(box, {
-    grid: {left: 8, right: 16, top: 56, bottom: 24, containLabel: true},
-    legend: {top: 0, type: "scroll", textStyle: {fontSize: 12}},
+    grid: {left: 8, right: 16, top: narrow ? 76 : 56, bottom: 24, containLabel: true},
+    legend: {top: 0, left: "center", itemGap: 8, textStyle: {fontSize: 12}},
     tooltip: {trigger: "axis", confine: true, valueFormatter: (v) => (v === null || v === undefined ? "—" : `${v.toFixed(1)}%`)},
     xAxis: {type: "category", data: labels, axisLabel: {hideOverlap: true}},
     yAxis: {type: "value", min: 0, max: 100, name: "%", nameGap: 12, axisLabel: {formatter: "{value}%"}},

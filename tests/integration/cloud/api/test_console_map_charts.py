@@ -296,3 +296,14 @@ def test_daily_volumes_against_the_permits_and_the_plans_daily_share(browser, si
     assert sum(days) == pytest.approx(71 * 3.75) and max(days) <= 90.0 + 1e-6
     judged(page, watch, "station-days", size, charts="section.chart-box .chart")
     context.close()
+
+
+@pytest.mark.server
+def test_in_english_on_a_phone_the_charts_keep_their_labels_apart(browser, site):
+    base, _ = site
+    context, page, watch = open_page(browser, base, "operator", SIZES["phone"], lang="en")
+    page.goto(f"{base}/station?id=ST-NB&range=7d")
+    page.wait_for_selector("section[data-volume=day] .chart[data-n] svg")
+    assert page.get_attribute(CHART.format("turbidity"), "aria-label") == "China time (UTC+8)"
+    judged(page, watch, "station-en", "phone", charts="section.chart-box .chart")
+    context.close()

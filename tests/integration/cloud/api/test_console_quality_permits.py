@@ -92,6 +92,16 @@ def test_the_quality_dashboard_trend_drill_down_and_downloads(browser, quality, 
     context.close()
 
 
+@pytest.mark.server
+def test_in_english_on_a_phone_the_trend_keeps_its_legend_whole(browser, quality):
+    context, page, watch = open_page(browser, quality, "operator", SIZES["phone"], lang="en")
+    page.goto(f"{quality}/quality?period=2026-10")
+    page.wait_for_selector("#trend[data-months] svg")
+    assert "Abnormal rate" in page.inner_html("#trend")
+    judged(page, watch, "quality-en", "phone", charts="#trend")  # the legend wraps: no item cut by the edge
+    context.close()
+
+
 def overflowing(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
