@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.console_map import GeoJsonError, MapConfig, load_regions, region_ids
 from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.gateways_file import load_gateways_file
 from watertel.cloud.mqtt import MqttConfig
@@ -41,6 +42,7 @@ class ApiConfig(Strict):
     login_window_s: float = Field(300.0, gt=0)
     secure_cookies: bool = False  # true when the console is served over HTTPS (e.g. behind a TLS proxy)
     users_file: Path | None = None  # set: the users live in this YAML (cloud/users_file.py), admins edit them in the API
+    map: MapConfig = MapConfig()  # the console's station map: tiles, region boundaries (cloud/console_map.py)
 
     @model_validator(mode="after")
     def _unique(self) -> ApiConfig:
@@ -130,12 +132,17 @@ def _with_files(path: Path, cfg: CloudConfig) -> tuple[CloudConfig, list[str]]:
             update["gateways"] = load_gateways_file(gateways_file)
         except ConfigError as err:
             problems += err.problems
+    api: dict[str, Any] = {}
     if cfg.api.users_file is not None:
-        api: dict[str, Any] = {"users_file": resolve(path.parent, cfg.api.users_file)}
+        api["users_file"] = resolve(path.parent, cfg.api.users_file)
         try:
             api["users"] = load_users_file(api["users_file"])
         except ConfigError as err:
             problems += err.problems
+    if cfg.api.map.regions_geojson is not None:
+        api["map"] = cfg.api.map.model_copy(update={"regions_geojson": resolve(path.parent, cfg.api.map.regions_geojson)})
+        problems += _map_problems(path, api["map"].regions_geojson, cfg.registry_file)
+    if api:
         update["api"] = cfg.api.model_copy(update=api)
     if cfg.notifications_file is not None:
         update["notifications_file"] = notifications_file = resolve(path.parent, cfg.notifications_file)
@@ -144,6 +151,22 @@ def _with_files(path: Path, cfg: CloudConfig) -> tuple[CloudConfig, list[str]]:
         except ConfigError as err:
             problems += err.problems
     return cfg.model_copy(update=update), problems
+
+
+def _map_problems(path: Path, geojson: Path, registry_file: Path | None) -> list[str]:
+    """The map's regions file draws (cloud/console_map.py), and the regions it names are the registry's."""
+    where = f"{path}: api.map.regions_geojson: {geojson}"
+    try:
+        named = region_ids(load_regions(geojson))
+    except GeoJsonError as err:
+        return [f"{where}: {err}"]
+    if not named:
+        return []
+    if registry_file is None:
+        return [f"{where}: its features name regions (properties.region): needs registry_file (the regions are defined there)"]
+    known = set(load_registry(registry_file).regions())
+    return [f"{where}: features.{i}.properties.region: {region!r} is not a region in {registry_file.name}"
+            " (use a province, city or county id, or leave it out)" for i, region in named if region not in known]
 
 
 def _permit_retention_problems(path: Path, cfg: CloudConfig) -> list[str]:

@@ -17,7 +17,7 @@ from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
                                 events, health, pages, permits, series, session, stations, workorder_photos, workorders)
-from watertel.cloud.api import gateway_status, registry as registry_api, reports as reports_api
+from watertel.cloud.api import gateway_status, map as map_api, rates_drill, registry as registry_api, reports as reports_api
 from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
 from watertel.cloud.api.events import EventHub
@@ -25,6 +25,7 @@ from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
 from watertel.cloud.api.series import LatestCache, status_rule
 from watertel.cloud.config import ApiConfig
+from watertel.cloud.console_map import load_regions
 from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.gateways_file import load_gateways_file
 from watertel.cloud.notify.config import NotificationsConfig
@@ -35,7 +36,7 @@ from watertel.cloud.users_file import load_users_file
 
 ROUTERS = (health.router, session.router, stations.router, series.router, events.router, alarms.router,
            workorders.router, workorder_photos.router, permits.router, registry_api.router, admin.router,
-           admin_features.router, admin_notifications.router, admin_gateways.router, audit_log.router)
+           admin_features.router, admin_notifications.router, admin_gateways.router, audit_log.router, map_api.router)
 
 
 def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = None, *,
@@ -73,11 +74,14 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     s.work_orders = (lifecycle or LifecycleConfig()).work_orders
     s.gateways = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
     s.notifications = ShownNotifications(notifications or NotificationsConfig())
+    s.map = cfg.map  # the station map's base layer; its boundaries read once (the config load checked them)
+    s.map_regions = load_regions(cfg.map.regions_geojson) if cfg.map.regions_geojson else None
     s.files = EditedFiles(users=EditedFile(cfg.users_file), registry=EditedFile(registry_file),
                           gateways=EditedFile(gateways_file), notifications=EditedFile(notifications_file))
     for router in ROUTERS:
         app.include_router(router)
     if reports is not None:
+        app.include_router(rates_drill.router)  # /api/rates/trend, /api/rates/slots: before /api/rates' own
         app.include_router(reports_api.router)
     if fleet is not None:
         app.include_router(gateway_status.router)

@@ -1,5 +1,7 @@
 """The console: its pages (for logged-in users; others go to /login), the login page and the
-static files (cloud/api/static). None of them is part of the API's schema.
+static files (cloud/api/static, and the vendored front-end libraries in its ``vendor/`` folder:
+ECharts and Leaflet, served from here because consoles run on intranets without a CDN). None of
+them is part of the API's schema.
 
 The crew page's service worker (``/crew-sw.js``) is served from the root, so it may take charge of
 /crew: it keeps the page's files so that a phone can reload the page without a network (its
@@ -16,6 +18,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from watertel.cloud.api.deps import SessionsDep
 
 STATIC = Path(__file__).parent / "static"
+VENDOR = STATIC / "vendor"
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}  # vendored files carry their version in the name
 PAGES = {"/": "console.html", "/alarms": "alarms.html", "/stations": "stations.html", "/station": "station.html",
          "/quality": "quality.html", "/crew": "crew.html", "/permits": "permits.html", "/fleet": "fleet.html",
          "/admin": "admin.html", "/alarm": "alarm.html", "/workorders": "workorders.html"}
@@ -56,6 +60,14 @@ def favicon() -> FileResponse:
 def asset(name: str) -> FileResponse:
     """A file of cloud/api/static by its bare name (nothing below it, nothing outside it)."""
     path = STATIC / name
-    if name not in {p.name for p in STATIC.iterdir()}:
+    if name not in {p.name for p in STATIC.iterdir() if p.is_file()}:  # not the vendor folder itself
         raise HTTPException(404)
     return FileResponse(path)
+
+
+@router.get("/static/vendor/{name}")
+def vendored(name: str) -> FileResponse:
+    """A vendored library file by its bare name (cloud/api/static/vendor; nothing below or outside it)."""
+    if name not in {p.name for p in VENDOR.iterdir()}:
+        raise HTTPException(404)
+    return FileResponse(VENDOR / name, headers=IMMUTABLE)

@@ -1,7 +1,7 @@
 """Water-withdrawal permits in the console: ``GET /api/permits``.
 
 One row per permit in the registry, within the reader's regions: the permit year's withdrawal
-so far against the permitted volume, the plan as the registry gives it and the running plan
+so far against the permitted volume (and day by day, for the chart of its running total), the plan as the registry gives it and the running plan
 periods, the tier reached and the projected exceedance date. The figures come from the same
 code as `watertel report permits` and the over-permit alarms (``withdrawal.load_status`` and
 ``permits_report.row``), so the console, the report and the alarm never disagree.
@@ -62,4 +62,5 @@ def _permit_row(store: SqlStore, registry: Registry, p: Permit, alarms: AlarmsCo
             "last_day": (status.end - dt.timedelta(days=1)).isoformat(),
             "plan": p.plan,
             "tiers": [{"share": t.share, "severity": t.severity} for t in rule.tiers],
-            "alarm_enabled": rule.enabled}
+            "alarm_enabled": rule.enabled,
+            "by_day": [{"day": d.isoformat(), "volume_m3": round(v, 3)} for d, v in sorted(status.by_day.items())]}

@@ -60,7 +60,7 @@ def rates_report(period: str, who: Reader, store: StoreDep, setup: ReportsDep, r
     if registry is None:
         raise not_enabled("registry", "registry_file", "no station registry: set registry_file in the cloud config",
                           read_only=False)
-    region = _in_scope(who, registry, region)
+    region = region_in_scope(who, registry, region)
     try:
         report = build_report(store, registry, parse_period(period, setup.rates.tz), setup.rates, region,
                               alarms=setup.alarms)
@@ -95,7 +95,7 @@ def download(kind: str, name: str, who: Reader, setup: ReportsDep) -> FileRespon
     return FileResponse(path, media_type=MEDIA[fmt], headers=_attachment(f"rates-{kind}-{name}"))
 
 
-def _in_scope(who: Principal, registry: Registry, region: str | None) -> str | None:
+def region_in_scope(who: Principal, registry: Registry, region: str | None) -> str | None:
     """The region to report on: the one asked for if the user may see it, else the user's own."""
     if region is not None and region not in registry.names:
         raise Problem(404, "region.unknown", f"region {region!r} is not in the registry", region=region)

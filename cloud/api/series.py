@@ -18,6 +18,9 @@ values and, for ``total``, the volume. Without ``step`` they are used too when t
 part of the range have aged out (retention.raw_days): a rolled-up hour with readings lies before
 the first raw reading left; then hours if at most ``max_points`` of them, else days.
 
+``limits``: the lines to draw beside it (GB 5749 and configured water-quality limits, the flow
+ceiling, a permit's daily share; cloud/api/series_limits.py), from the alarm settings in force.
+
 The series answers within the user's regions, like /api/alarms; the station list is
 cloud/api/stations.py.
 """
@@ -32,13 +35,16 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import TypeAdapter
 
-from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, StoreDep
+from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, RegistryDep, StoreDep
 from watertel.cloud.api.errors import Problem
+from watertel.cloud.api.reports import ReportsSetup, get_reports_setup
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.stations import SeriesPublic
+from watertel.cloud.api.series_limits import limit_lines
 from watertel.cloud.quality.hourly import HOUR, day_rollups, hour_floor, hour_rollups
 from watertel.cloud.registry import Registry
 from watertel.cloud.store import SqlStore
@@ -113,6 +119,7 @@ router = APIRouter(prefix="/api", tags=["stations"], responses=refusals(401))
 
 @router.get("/series", responses=refusals(403, 422))
 def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: AncestryDep, rates: RatesDep,
+           registry: RegistryDep, reports: Annotated[ReportsSetup | None, Depends(get_reports_setup)],
            start: Annotated[int | None, Query(alias="from", ge=0, le=MAX_MS, description="Unix ms, inclusive (default: to - 24 h)")] = None,
            end: Annotated[int | None, Query(alias="to", ge=0, le=MAX_MS, description="Unix ms, exclusive (default: now)")] = None,
            max_points: Annotated[int, Query(ge=10, le=10_000)] = MAX_POINTS,
@@ -127,8 +134,10 @@ def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: Anc
     if start >= end:
         raise Problem(422, "range.order", f"from must be before to (got from {start}, to {end})", from_ms=start, to_ms=end)
     count = store.series_count(station, point, start, end)
+    alarms = (reports.alarms if reports else None) or AlarmsConfig()  # the engine's defaults when none configured
+    today = dt.datetime.fromtimestamp(end / 1000, rates.tz).date()
     answer = {"station": station, "point": point, "unit": store.series_unit(station, point, start, end),
-              "from": start, "to": end, "count": count}
+              "from": start, "to": end, "count": count, "limits": limit_lines(alarms, registry, station, point, today)}
     step = step or aged_out(store, station, point, start, end, max_points)
     if step:
         return SERIES.validate_python({**answer, **rolled_up(store, station, point, start, end, step, max_points, rates.tz)})
@@ -144,8 +153,9 @@ def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: Anc
 
 
 def aged_out(store: SqlStore, station: str, point: str, start: int, end: int, max_points: int) -> str | None:
-    """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading."""
-    first = store.first_rolled_hour(station, point, hour_floor(start), end)
+    """"hour" or "day" when a rolled-up hour with readings lies before the range's first raw reading.
+    The hours whole in the range count: the one it starts in may hold readings from before it."""
+    first = store.first_rolled_hour(station, point, -(-start // HOUR) * HOUR, end)
     if first is None:
         return None
     raw = store.first_sample_ms(station, point, start, end)

@@ -4,22 +4,25 @@ value of every point) and ``GET /api/summary`` (totals for the console's header)
 
 Status and latest values: cloud/api/series.py (``status_rule``, ``LatestCache``). The station list
 works from the registry's stations as the API started (names, kinds, points, and the intervals
-that set the online thresholds) until the next start.
+that set the online thresholds) until the next start; where a station is (``location``, for the
+map) and whether it is in a maintenance window now come from the registry as it is now, so an
+admin's edit shows at once.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 
-from watertel.cloud.api.deps import AncestryDep, Reader, RegistryDep, StoreDep
+from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, RegistryDep, StoreDep
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.session import Summary
 from watertel.cloud.api.schemas.stations import LatestReading, StationsPublic
 from watertel.cloud.api.series import LatestCache, StationStatus
-from watertel.cloud.registry import Station
+from watertel.cloud.registry import Registry, Station
 
 router = APIRouter(prefix="/api", tags=["stations"], responses=refusals(401, 403))
 
@@ -58,10 +61,12 @@ def summary(user: Reader, store: StoreDep) -> Summary:
 
 @router.get("/stations")
 def stations(who: Reader, store: StoreDep, registry: RegistryDep, ancestry: AncestryDep, cache: LatestDep,
-             status: StatusDep, known: KnownDep) -> StationsPublic:
-    """Every station in your regions with kind, region, status, last seen, open alarms and latest values;
-    ``regions``: the regions they lie in (for a filter), provinces first."""
+             status: StatusDep, known: KnownDep, rates: RatesDep) -> StationsPublic:
+    """Every station in your regions with kind, region, status, last seen, open alarms, latest values,
+    location and whether it is under maintenance now; ``regions``: the regions they lie in (for a
+    filter), provinces first."""
     now = int(time.time() * 1000)
+    where = _now_in_registry(registry, now, rates.tz)
     latest = cache.by_station()
     alarms: dict[str, int] = {}
     for a in store.alarms(open_only=True):
@@ -81,7 +86,17 @@ def stations(who: Reader, store: StoreDep, registry: RegistryDep, ancestry: Ance
                     "region": s.region if s else None, "regions": chain or [],
                     "region_path": " / ".join(registry.names[r] for r in reversed(chain)) if chain else "",
                     "interval_ms": s.interval_ms if s else None, "last_seen_ms": last,
-                    "status": status(sid, last, now), "open_alarms": alarms.get(sid, 0), "points": points})
+                    "status": status(sid, last, now), "open_alarms": alarms.get(sid, 0), "points": points,
+                    **where.get(sid, {"location": None, "maintenance": False})})
     regions = [{"id": r, "name": registry.names[r], "level": registry.levels[r]}
                for r in registry.regions() if r in seen_regions] if registry else []
     return StationsPublic.model_validate({"now_ms": now, "regions": regions, "stations": out})
+
+
+def _now_in_registry(registry: Registry | None, now: int, tz: ZoneInfo) -> dict[str, dict]:
+    """Per station of the registry as it is now: its location and whether a maintenance window holds ``now``."""
+    if registry is None:
+        return {}
+    return {s.id: {"location": s.location and s.location.model_dump(),
+                   "maintenance": any(a <= now < b for a, b in (w.bounds_ms(tz) for w in s.maintenance))}
+            for s in registry.stations}

@@ -33,7 +33,7 @@ from tests.support.permits_fleet import fill, fleet_files, site
 # (file name, path, what shows the page has drawn its data); the admin page where there is one
 SHOTS = [("login", "/login", "form#login"), ("overview", "/", "#latest tbody tr"),
          ("alarms", "/alarms", "#board tbody tr.row-red"), ("stations", "/stations", "#stations tbody tr"),
-         ("station", "/station?id=ST-XH", "section[data-point=flow] svg.chart"),
+         ("station", "/station?id=ST-XH", "section[data-point=flow] .chart[data-n] svg"),
          ("quality", "/quality?period={month}", "#overall .card"), ("permits", "/permits", "#permits tbody tr"),
          ("fleet", "/fleet", "#fleet tbody tr"), ("crew", "/crew", "#orders article")]
 SHOTS += [("admin", "/admin", "main")] if "/admin" in PAGES and (STATIC / PAGES["/admin"]).is_file() else []

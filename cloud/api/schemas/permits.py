@@ -39,6 +39,11 @@ class TierPublic(BaseModel):
     severity: Severity
 
 
+class DayVolume(BaseModel):
+    day: IsoDate
+    volume_m3: float
+
+
 class PermitPublic(BaseModel):
     permit: str
     holder: str
@@ -64,6 +69,7 @@ class PermitPublic(BaseModel):
     plan: Plan | None
     tiers: list[TierPublic]
     alarm_enabled: bool
+    by_day: list[DayVolume] = Field(description="the permit year's withdrawal per local day so far (days with some)")
 
 
 class PermitsPublic(BaseModel):

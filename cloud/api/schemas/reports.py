@@ -151,3 +151,75 @@ class StoredReport(BaseModel):
     kind: Literal["daily", "monthly", "quarterly"]
     period: str
     formats: list[Literal["json", "csv", "xlsx"]]
+
+
+class MonthRates(BaseModel):
+    """One month of a region: counts and rates as that month's report gives them."""
+
+    period: str = Field(description="YYYY-MM")
+    first_day: IsoDate
+    last_day: IsoDate = Field(description="the last day counted (yesterday for the month running now)")
+    partial: bool = Field(description="the month running now: counted over its whole days so far")
+    stations: int
+    reporting_normally: int
+    abnormal_stations: int
+    expected: int
+    received: int
+    on_time: int
+    completeness: Rate
+    upload_rate: Rate
+    timeliness: Rate
+    abnormal_rate: Rate
+    below_target: str = Field(description="the rates that miss their target, space separated")
+
+
+class RatesTrendPublic(BaseModel):
+    region: str | None = Field(description="null: every region")
+    name: str
+    timezone: str
+    targets: dict[str, float] = Field(description="completeness, upload_rate, timeliness, abnormal_rate_max")
+    months: list[MonthRates] = Field(description="oldest first")
+
+
+class GapPublic(BaseModel):
+    """Consecutive expected slots of one point without a report, [from_ms, to_ms)."""
+
+    point: str = Field(description='"" for a station that lists no points (any point fills a slot)')
+    from_ms: int
+    to_ms: int
+    slots: int
+
+
+class LatePublic(BaseModel):
+    """A report received after the on-time window: its slot, and its first reading's sample and arrival."""
+
+    point: str
+    slot_ms: int
+    sample_ms: int
+    received_ms: int
+    delay_s: float
+
+
+class StationSlotsPublic(BaseModel):
+    """A station's missing and late reports in a period (cloud/quality/slots.py); the totals are
+    those of the rates report while the raw readings are kept."""
+
+    station: str
+    name: str
+    region: str
+    period: str
+    first_day: IsoDate
+    last_day: IsoDate
+    timezone: str
+    interval_ms: int
+    points: list[str]
+    expected: int
+    received: int
+    on_time: int
+    late: int
+    future: int
+    missing: int
+    gaps: list[GapPublic] = Field(description="time order; at most 500 (gaps_total counts all)")
+    gaps_total: int
+    late_reports: list[LatePublic] = Field(description="time order; at most 500 (late counts all)")
+    raw_gone_days: list[IsoDate] = Field(description="days whose raw readings are gone: left out of both lists")

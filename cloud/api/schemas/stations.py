@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from watertel.cloud.registry import StationKind
+from watertel.cloud.registry import Location, StationKind
 from watertel.readings import Quality
 
 QualityName = Literal[tuple(q.name for q in Quality)]  # type: ignore[valid-type]  # watertel/readings.py
@@ -54,6 +54,8 @@ class StationLive(BaseModel):
     status: Literal["online", "offline", "never"]
     open_alarms: int
     points: list[PointValue]
+    location: Location | None = Field(description="WGS-84 degrees from the registry (null: not given)")
+    maintenance: bool = Field(description="in one of its maintenance windows now")
 
 
 class StationsPublic(BaseModel):
@@ -95,6 +97,16 @@ class Rollup(BaseModel):
     volume: float | None
 
 
+class LimitLine(BaseModel):
+    """A line to draw beside a series (cloud/api/series_limits.py)."""
+
+    value: float
+    side: Literal["low", "high"]
+    source: Literal["gb5749", "alarm", "permit", "plan"] = Field(
+        description="GB 5749-2022's default, a configured alarm threshold, a permit's or its plan's daily share")
+    applies_to: Literal["value", "day_volume"] = Field(description="the readings, or a day's volume of a totaliser")
+
+
 class SeriesBase(BaseModel):
     station: str
     point: str
@@ -102,6 +114,7 @@ class SeriesBase(BaseModel):
     start: int = Field(alias="from", description="Unix ms, inclusive")
     end: int = Field(alias="to", description="Unix ms, exclusive")
     count: int = Field(description="raw readings in the range")
+    limits: list[LimitLine] = Field(description="limit lines from the alarm settings and the permit")
 
 
 class SeriesRaw(SeriesBase):

@@ -315,6 +315,8 @@ function openEdit(s) {
   form.interval.value = s.interval_seconds || s.interval_minutes;
   form.unit.value = s.interval_seconds ? "s" : "min";
   form.points.value = s.points.join("; ");
+  form.lat.value = s.location?.lat ?? "";  // maps-charts: the station's place on the map (WGS-84)
+  form.lon.value = s.location?.lon ?? "";
   form.maintenance.value = s.maintenance.map((w) => `${w.start}..${w.end}${w.note ? " " + w.note : ""}`).join("\n");
   const p = s.permit || {};
   form.permit_id.value = p.id || "";
@@ -335,6 +337,8 @@ function fromForm(form) {
   body.interval_minutes = form.unit.value === "min" ? value : null;
   body.interval_seconds = form.unit.value === "s" ? value : null;
   body.points = form.points.value.split(/[;,\s]+/).filter(Boolean);
+  const [lat, lon] = [form.lat.value.trim(), form.lon.value.trim()];  // both empty: no place on the map
+  body.location = lat === "" && lon === "" ? null : {lat: lat === "" ? null : Number(lat), lon: lon === "" ? null : Number(lon)};
   body.maintenance = form.maintenance.value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
     const [span, ...note] = line.split(" ");
     const [start, end] = span.split("..");

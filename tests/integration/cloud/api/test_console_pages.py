@@ -71,6 +71,19 @@ def browser():
         yield browser
 
 
+# The points an ECharts trend drew (its main series, values present), and its min–max band (the
+# filled "max" series stacked on "min", one value per bucket).
+DRAWN = "box => echarts.getInstanceByDom(box).getOption().series.at(-1).data.filter(d => d[1] !== null).length"
+BAND = ("box => { const s = echarts.getInstanceByDom(box).getOption().series.find(x => x.name === 'max');"
+        " return s && s.areaStyle ? s.data.filter(d => d[1] !== null).length : 0; }")
+
+
+def station_rows(page) -> list[str]:
+    """The station rows of the grouped list (not the regions' heading rows), cells joined by " | "."""
+    return page.eval_on_selector_all("#stations tbody tr[data-station]",
+                                     "trs => trs.map(tr => [...tr.cells].map(td => td.textContent).join(' | '))")
+
+
 def open_logged_in(browser, base_url: str, path: str):
     page = new_page(browser)
     page.goto(f"{base_url}/login")
@@ -116,8 +129,8 @@ def test_the_station_list_shows_status_and_filters_by_region_kind_and_text(brows
     now = int(time.time() * 1000)
     put(store, Reading("ST-XH", "flow", T0, 1.0, "m3/h", Quality.OK), Reading("ST-BJ", "flow", now - MIN, 2.0, "m3/h", Quality.OK))
     page = open_logged_in(browser, base_url, "/stations")
-    page.wait_for_selector("#stations tbody tr")
-    shown = lambda: [r.split(" | ")[:5] for r in rows(page, "stations")]  # noqa: E731
+    page.wait_for_selector("#stations tbody tr[data-station]")
+    shown = lambda: [r.split(" | ")[:5] for r in station_rows(page)]  # noqa: E731
     assert shown() == [["ST-XH", "西湖水源井", "水源井", "浙江省 / 杭州市 / 西湖区", "离线"],
                        ["ST-BJ", "滨江泵站", "泵站", "浙江省 / 杭州市 / 滨江区", "在线"],
                        ["ST-NB", "海曙水源井", "水源井", "浙江省 / 宁波市 / 海曙区", "从未上报"]]
@@ -143,15 +156,17 @@ def test_the_station_page_draws_each_point_from_the_series(browser, base_url, st
     put(store, *(Reading("ST-XH", "flow", T0 + i * MIN, 10 + i % 7, "m3/h", Quality.OK) for i in range(50)))
     put(store, *(Reading("ST-XH", "level", T0 + i * 1000, float(i % 100), "m", Quality.OK) for i in range(2500)))
     page = open_logged_in(browser, base_url, f"/station?id=ST-XH&from={T0}&to={T0 + 50 * MIN}")
-    page.wait_for_selector("section[data-point=flow] svg.chart")
-    assert page.get_attribute("section[data-point=flow] svg.chart", "data-n") == "50"
-    vertices = page.eval_on_selector("section[data-point=flow] polyline.line", "p => p.points.numberOfItems")
+    flow = "section[data-point=flow] .chart[data-n]"
+    page.wait_for_selector(f"{flow} svg")
+    assert page.get_attribute(flow, "data-n") == "50"
+    vertices = page.eval_on_selector(flow, DRAWN)
     assert vertices == 50
     api = page.request.get(f"{base_url}/api/series?station=ST-XH&point=flow&from={T0}&to={T0 + 50 * MIN}").json()
     assert api["mode"] == "raw" and api["count"] == 50
     # 2,500 level readings in the range: the server sends at most 2,000 min/mean/max buckets, drawn with a band
-    level = int(page.get_attribute("section[data-point=level] svg.chart", "data-n"))
-    assert 1000 < level <= 2000 and page.is_visible("section[data-point=level] polygon.band")
+    level = int(page.get_attribute("section[data-point=level] .chart", "data-n"))
+    band = page.eval_on_selector("section[data-point=level] .chart", BAND)
+    assert 1000 < level <= 2000 and band == level and page.get_attribute("section[data-point=level] .chart", "data-mode") == "buckets"
     assert "西湖水源井" in page.text_content("#station-name") and "水源井" in page.text_content("#station-info")
 
 

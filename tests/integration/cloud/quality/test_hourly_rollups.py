@@ -148,10 +148,14 @@ def test_series_serves_hours_and_days_and_falls_back_to_them_when_raw_is_gone(tm
             [(t - 8 * HOUR, 192, 288), (t + 16 * HOUR, 288, 288), (t + 40 * HOUR, 96, 288)]
 
         assert viewer.call("GET", query)[1]["mode"] == "raw"  # 576 readings, none aged out
+        # a range from mid-hour: the hour it starts in has readings before it, none aged out
+        mid = f"/api/series?station=ST-XH&point=flow&from={t + 57 * MIN}&to={t + 2 * DAY}"
+        assert viewer.call("GET", mid)[1]["mode"] == "raw"
         assert store.delete_readings_before(t + DAY, limit=10**6) == 288  # the first day's raw aged out
         status, body, _ = viewer.call("GET", query)
         assert status == 200 and body["mode"] == "hour" and body["count"] == 288 and len(body["points"]) == 48
         assert body["points"][0]["n"] == 12 and body["unit"] == "m3"
+        assert viewer.call("GET", mid)[1]["mode"] == "hour"
         status, body, _ = viewer.call("GET", query + "&max_points=10")
         assert body["mode"] == "day" and len(body["points"]) == 3
         assert viewer.call("GET", f"/api/series?station=ST-XH&point=flow&from={t + DAY}&to={t + 2 * DAY}")[1]["mode"] == "raw"
