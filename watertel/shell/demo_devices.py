@@ -39,7 +39,7 @@ SITES = {  # one supply area each; the live devices all belong to 瓶窑
                          drawdown=6, water_temperature=17),
     "deqing": SiteConfig(mean_demand=350, seed=41, pipe_diameter_m=0.4, static_pressure=0.44),
     "anji": SiteConfig(mean_demand=330, seed=81, pipe_diameter_m=0.4),
-    "irrigation": SiteConfig(mean_demand=10, seed=71, pumps=[{"start": 9, "stop": 12}], pump_kw=15),
+    "irrigation": SiteConfig(mean_demand=10, seed=71, pumps=[{"start": 9, "stop": 11}], pump_kw=11),
 }
 DMA_SHARES = {"YH-DMA1-C1": 0.44, "YH-DMA1-C2": 0.33, "YH-DMA1-C3": 0.18}  # 95 % of the demand: 5 % real losses
 DAILY_SITES = {"DQ-IN1": ("brewery", 0.6, 0.10, 51), "AJ-IN1": ("papermill", 0.7, 0.08, 61)}  # night factor, variation, seed
@@ -87,15 +87,14 @@ PLAYED = (
 
 def site(name: str, tl: Timeline) -> SiteConfig:
     """A site by name: the DMA's consumers are its demand scaled (same seed: same days and hours),
-    the daily permit meters' demand is sized to their permit's plan share used so far."""
+    the daily permit meters' demand is sized to their holder's pace of the plan."""
     if name.startswith("cangqian-c"):
         share = DMA_SHARES[f"YH-DMA1-C{name[-1]}"]
         return SITES["cangqian"].model_copy(update={"mean_demand": SITES["cangqian"].mean_demand * share})
     for sid, (key, night, variation, seed) in DAILY_SITES.items():
         if key == name:
             permit = next(p for p in PERMITS if p.station == sid)
-            hours = (tl.now - tl.at(tl.permit_year)) / HOUR
-            return SiteConfig(mean_demand=permit.plan_m3 * permit.used_share / hours, night_factor=night,
+            return SiteConfig(mean_demand=permit.plan_m3 * permit.pace / (365 * 24), night_factor=night,
                               day_variation=variation, seed=seed)
     return SITES[name]
 
@@ -108,6 +107,8 @@ def events(device: str, start: float, tl: Timeline) -> list:
                     "note": "a service pipe opening up under 仓前 road works"}],
         "dma-c2": [{"at": at(-4, "13:00"), "for": 2.5 * HOUR, "kind": "offline", "device": "dma-c2",
                     "note": "the meter's RS-485 cable cut by a contractor"}],
+        "dq-in1": [{"at": at(-20, "08:00"), "kind": "leak", "rate": 9,
+                    "note": "the brewery's second bottling line in production: +9 m³/h"}],
         "dq-ps1": [{"at": at(-3, "09:00"), "for": 6 * HOUR, "kind": "offline", "device": "dq-ps1",
                     "note": "the flow meter away for calibration (the registry's maintenance window)"}],
         "la-wq1": [{"at": at(-1, "14:00"), "for": 2.5 * HOUR, "kind": "drift", "device": "la-wq1", "point": "turbidity",

@@ -103,25 +103,29 @@ AREA = {"id": "YH-DMA1", "inlets": ["YH-DMA1-IN"], "consumers": ["YH-DMA1-C1", "
 
 @dataclass(frozen=True)
 class PermitPlan:
-    """A permit and how far into its plan the holder is when the demo starts (the daily meter's
-    demand is sized from ``used_share`` of the annual plan over the permit year so far)."""
+    """A permit and its holder's pace: the daily meter draws ``pace`` of the annual plan's daily
+    rate (the brewery more since its second bottling line started, demo_devices.py)."""
 
     id: str
     holder: str
     station: str
     permitted_m3: float
     plan_m3: float
-    used_share: float
+    pace: float
     point: str = "total"
     coefficient: float | None = None  # m³/kWh: 以电折水
 
 
 PERMITS = (
-    PermitPlan("D330521S2021-0007", "浙江德清绿源啤酒有限公司", "DQ-IN1", 150_000, 130_000, 0.86),  # over plan, projected over permit
-    PermitPlan("D330523S2020-0031", "安吉竹韵纸业有限公司", "AJ-IN1", 420_000, 400_000, 0.52),
-    PermitPlan("D330523G2023-0102", "孝丰镇横溪坞村经济合作社", "AJ-W1", 30_000, 26_000, 0.35, point="energy", coefficient=2.4),
+    # on plan for months, then a second bottling line: last month over plan, projected over the permit
+    PermitPlan("D330521S2021-0007", "浙江德清绿源啤酒有限公司", "DQ-IN1", 150_000, 130_000, 0.92),
+    PermitPlan("D330523S2020-0031", "安吉竹韵纸业有限公司", "AJ-IN1", 420_000, 400_000, 0.85),
+    # the well's pump: 2 h a day at ~11 kW, 2.4 m³/kWh (its pace follows from the pump, not from here)
+    PermitPlan("D330523G2023-0102", "孝丰镇横溪坞村经济合作社", "AJ-W1", 30_000, 26_000, 0.75, point="energy", coefficient=2.4),
 )
-MONTHLY_SHAPE = (0.07, 0.08, 0.09, 0.10, 0.10, 0.09, 0.08, 0.08, 0.08, 0.08, 0.08, 0.07)  # in permit-year order
+# the plans' months, in permit-year order: near flat (the simulated demand has no seasons), a
+# little less in the first two and the last two months
+MONTHLY_SHAPE = (0.08, 0.08, 0.085, 0.085, 0.085, 0.085, 0.085, 0.085, 0.085, 0.085, 0.08, 0.08)
 
 
 def station(sid: str) -> Station:
@@ -152,7 +156,9 @@ def _permit(p: PermitPlan, tl: Timeline) -> dict:
 
 def alarms() -> dict:
     """The ``alarms:`` section as a utility sets it: quality held 15 min with a margin, data stopped
-    after two hours for stations behind DTUs that upload hourly, the metered area's balance."""
+    after two hours for stations behind DTUs that upload hourly, the metered area's balance, plans
+    warned once a month's plan is used up (the 80 % default would warn every holder on plan at
+    the end of every month)."""
     hourly_uploads = [s.id for s in STATIONS if s.gateway not in LIVE_GATEWAYS and s.minutes < 60]
     return {
         "check_every_s": 60, "permits_every_s": 900,
@@ -160,6 +166,8 @@ def alarms() -> dict:
         "data_stopped": {"intervals": 3},
         "mass_balance": {"window_minutes": 60, "sustain_minutes": 60, "max_loss_share": 0.08, "clear_share": 0.04},
         "night_flow": {"min_nights": 4},
+        "over_permit": {"plan_tiers": [{"share": 1.0, "severity": "yellow"}, {"share": 1.1, "severity": "orange"},
+                                       {"share": 1.25, "severity": "red"}]},
         "areas": [AREA],
         "overrides": {sid: {"data_stopped": {"intervals": 120 // station(sid).minutes}} for sid in hourly_uploads},
     }
