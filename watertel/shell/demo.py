@@ -277,6 +277,7 @@ class Demo:
         by_type = lambda rows: dict(sorted(_count(a["type"] for a in rows).items()))
         return {
             "duration_s": round(duration_s, 1), "gateways": len(EDGES), "devices": len(LIVE),
+            "live_since_ms": self.live_since_ms,
             "polled": len(polled), "published": published, "stored": len(stored),
             "verified": counts["envelopes"] - self._history_stored() - self._feed_acked(),
             "rejected": sum(counts["refused"].values()),
