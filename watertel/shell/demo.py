@@ -186,8 +186,9 @@ class Demo:
         """Replay the region's past through the cloud's ingest path; keep the rest of the stream live."""
         cfg = load_cloud_config(self.dir / "cloud.yaml")
         tl = self.timeline
-        past, rest = split(history(past_gateways(self.dir / "keys", tl)), self.live_since_ms)
-        self.feed = Feed(self.broker_url, rest)
+        gateways = past_gateways(self.dir / "keys", tl)
+        past, rest = split(history(gateways), self.live_since_ms)
+        self.feed = Feed(self.broker_url, rest, [g for g in gateways if g.id not in EDGES])
         self.feed.start()
         run = backfill(cfg, load_registry(cfg.registry_file), self.broker_url, past, int(tl.at(tl.long_start) * 1000),
                        int(tl.at(tl.week_start) * 1000), self.live_since_ms, progress)
