@@ -41,6 +41,9 @@ SITES = {  # one supply area each; the live devices all belong to 瓶窑
     "anji": SiteConfig(mean_demand=330, seed=81, pipe_diameter_m=0.4),
     "irrigation": SiteConfig(mean_demand=10, seed=71, pumps=[{"start": 9, "stop": 11}], pump_kw=11),
 }
+# an analyser's noise as its data sheet gives it; the default (0.2 % of the span) is 0.2 NTU on a
+# 0-100 NTU turbidity channel: network water at 0.3 NTU would jump to 0 and back every sample
+NOISE = {"water_quality": {"turbidity": 0.015, "free_chlorine": 0.005, "conductivity": 2.0}}
 DMA_SHARES = {"YH-DMA1-C1": 0.44, "YH-DMA1-C2": 0.33, "YH-DMA1-C3": 0.18}  # 95 % of the demand: 5 % real losses
 DAILY_SITES = {"DQ-IN1": ("brewery", 0.6, 0.10, 51), "AJ-IN1": ("papermill", 0.7, 0.08, 61)}  # night factor, variation, seed
 
@@ -130,7 +133,7 @@ def outages(gw: str, tl: Timeline) -> list[tuple[float, float | None]]:
 def past_device(d: Device, start: float, tl: Timeline) -> PastDevice:
     st = station(d.station)
     tick = 300 if st.minutes < 60 else 3600
-    model = ModelConfig(kind=d.kind, tick_s=tick, totals=d.totals) if d.kind else None
+    model = ModelConfig(kind=d.kind, tick_s=tick, totals=d.totals, noise=NOISE.get(d.kind, {})) if d.kind else None
     signals = {point: Signal.model_validate(s) for point, s in d.signals.items()}
     return PastDevice(d.name, d.station, d.profile, st.minutes * 60, start, site=site(d.site, tl), model=model,
                       signals=signals, events=events(d.name, start, tl), seed=d.seed)
@@ -173,7 +176,8 @@ def sim_devices(tl: Timeline, history: bool) -> list[dict]:
     for d in LIVE:
         entry: dict = {"name": d.name, "profile": d.profile, "seed": d.seed}
         if d.kind:
-            entry["model"] = {"kind": d.kind, **({"totals": totals.get(d.name, d.totals)} if d.totals else {})}
+            entry["model"] = {"kind": d.kind, **({"totals": totals.get(d.name, d.totals)} if d.totals else {}),
+                              **({"noise": NOISE[d.kind]} if d.kind in NOISE else {})}
         else:
             entry["signals"] = d.signals
         if d.name == "wq-1":  # flagged as a sensor fault for a minute: first 8 s after start, then every 30 min
