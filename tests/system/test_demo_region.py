@@ -119,6 +119,10 @@ def test_the_last_full_day_has_rates_for_every_station_with_a_regulators_flaws(d
     assert rows["YH-PH1"]["upload_rate"] == 1 and rows["YH-PH1"]["timeliness"] == 1, rows["YH-PH1"]
     power_cut = {r["station"]: r for r in demo.get("admin", f"/api/rates?period={_day(2)}")["stations"]}
     assert 0.5 < power_cut["AJ-PS1"]["upload_rate"] < 0.8, power_cut["AJ-PS1"]  # no power 01:00-10:00
+    last_month = (dt.datetime.now(region.TZ).date().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    month = {r["station"]: r for r in demo.get("admin", f"/api/rates?period={last_month}")["stations"]}
+    well = month["AJ-W1"]  # the quality page's first view: its DTU struck by lightning, two days missing
+    assert well["expected"] - well["received"] == 2 and not well["reporting_normally"], well
     scoped = demo.get("viewer", f"/api/rates?period={_day(1)}")
     assert {r["station"] for r in scoped["stations"]} == IN_CITY["zj-huz"]
 

@@ -9,6 +9,8 @@ what a regulator would find in a real one:
 * a leak growing in the 仓前 metered area two days ago (night flow and mass balance alarms);
 * a turbidity episode above 1 NTU at 青山水厂 yesterday afternoon (a water-quality alarm, cleared);
 * 安吉县第一水厂's gateway without power from 01:00 to 10:00 two days ago (missing part of a day);
+* 孝丰镇农灌机井's DTU struck by lightning on the 12th of last month and replaced a day later
+  (two daily reports missing from last month's report);
 * 於潜镇1号水源井's DTU on a weak 4G signal, uploading every two hours (half its reports late);
 * 青山湖街道's pressure gateway dead since five hours ago (data stopped, still open);
 * a consumer meter not answering for two and a half hours (device fault), and a meter away for
@@ -17,6 +19,7 @@ what a regulator would find in a real one:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,8 +129,12 @@ UPLOADS = {"gw-la-2": 2 * HOUR}  # the weak 4G link: every two hours (the rest u
 
 
 def outages(gw: str, tl: Timeline) -> list[tuple[float, float | None]]:
+    last_month = (tl.today.replace(day=1) - dt.timedelta(days=1)).replace(day=12)
     return {"gw-la-3": [(tl.now - 5 * HOUR, None)],  # dead since five hours ago
-            "gw-aj-1": [(tl.at(-2, "01:00"), tl.at(-2, "10:00"))]}.get(gw, [])  # a power cut
+            "gw-aj-1": [(tl.at(-2, "01:00"), tl.at(-2, "10:00"))],  # a power cut
+            # the well's DTU struck by lightning, replaced two days later: last month's report
+            # (the quality page's first view) is not 100 % either
+            "gw-aj-3": [(tl.at(last_month, "06:00"), tl.at(last_month + dt.timedelta(days=1), "11:00"))]}.get(gw, [])
 
 
 def past_device(d: Device, start: float, tl: Timeline) -> PastDevice:
