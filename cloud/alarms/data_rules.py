@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.messages import num
 from watertel.cloud.alarms.rules import Condition
 from watertel.cloud.registry import Station, to_ms
 from watertel.readings import Quality, Reading
@@ -115,16 +116,21 @@ def stopped_conditions(stations: list[Station], last: dict[str, int], now: int, 
             continue
         ref = start if seen is None else max(seen, start)
         active = now - ref > rule.intervals * st.interval_ms
+        interval_s = st.interval_ms / 1000
         if not active:
-            message = "reporting"
+            message, code, params = "reporting", "", {}
         elif seen is None or seen < start:
             message = (f"no data since {local_time(start, tz)} (start of service"
                        f"{'' if seen is None else f'; last sample {local_time(seen, tz)}'}),"
                        f" expected every {st.interval_text}")
+            code, params = ("data_stopped.never", {"start_ms": start, "interval_s": interval_s}) if seen is None else (
+                "data_stopped.since_start", {"start_ms": start, "last_ms": seen, "interval_s": interval_s})
         else:
+            missed = (now - seen) // st.interval_ms
             message = (f"no data since {local_time(seen, tz)} (last sample), expected every"
-                       f" {st.interval_text}, {(now - seen) // st.interval_ms} intervals missed")
-        found.append(Condition(st.id, "*", "data_stopped", "orange", active, message))
+                       f" {st.interval_text}, {missed} intervals missed")
+            code, params = "data_stopped", {"last_ms": seen, "interval_s": interval_s, "missed": missed}
+        found.append(Condition(st.id, "*", "data_stopped", "orange", active, message, code, params))
     return found
 
 
@@ -164,7 +170,8 @@ class ConsecutiveZeros(PerStation):
             if run.count >= rule.reports:
                 found.append(Condition(r.station, r.point, "consecutive_zeros", "yellow", True,
                                        f"{r.point} reported zero {rule.reports} times in a row"
-                                       f" since {local_time(run.since, self.tz)}"))
+                                       f" since {local_time(run.since, self.tz)}", "consecutive_zeros",
+                                       {"point": r.point, "reports": rule.reports, "since_ms": run.since}))
         return found
 
 
@@ -198,13 +205,16 @@ class Spike(PerStation):
     def _flow(r: Reading, max_flow: float | None) -> list[Condition]:
         if r.quality is Quality.OUT_OF_RANGE and math.isfinite(r.value) and r.value > 0:
             return [Condition(r.station, r.point, "spike", "orange", True,
-                              f"{r.point} {r.value:.6g} {r.unit} above the meter's range (flagged by the gateway)")]
+                              f"{r.point} {r.value:.6g} {r.unit} above the meter's range (flagged by the gateway)",
+                              "spike.out_of_range", {"point": r.point, "value": num(r.value), "unit": r.unit})]
         if not usable(r):
             return []
         high = max_flow is not None and r.value > max_flow
         return [Condition(r.station, r.point, "spike", "orange", high,
                           f"{r.point} {r.value:.6g} {r.unit} above max_flow {max_flow:g}" if high
-                          else f"{r.point} {r.value:.6g} {r.unit}")]
+                          else f"{r.point} {r.value:.6g} {r.unit}",
+                          "spike.above_max" if high else "",
+                          {"point": r.point, "value": num(r.value), "unit": r.unit, "limit": max_flow} if high else {})]
 
     def _total(self, r: Reading, max_flow: float | None, factor: float) -> list[Condition]:
         key = (r.station, r.point)
@@ -220,7 +230,9 @@ class Spike(PerStation):
         return [Condition(r.station, r.point, "spike", "orange", jump,
                           f"{r.point} jumped {step:.6g} {r.unit} to {r.value:.6g} in {hours * 60:.3g} min"
                           f" (more than {allowed:.6g} = max_flow {max_flow:g} x {hours:.3g} h x {factor:g})"
-                          if jump else f"{r.point} {r.value:.6g} {r.unit}")]
+                          if jump else f"{r.point} {r.value:.6g} {r.unit}", "spike.jump" if jump else "",
+                          {"point": r.point, "step": num(step), "value": num(r.value), "unit": r.unit,
+                           "elapsed_s": num(hours * 3600), "allowed": num(allowed)} if jump else {})]
 
 
 # --- sudden volume change ----------------------------------------------------------------------
@@ -287,4 +299,7 @@ class VolumeChange(PerStation):
         active = abs(deviation) > rule.max_deviation
         return [Condition(r.station, r.point, "volume_change", "yellow", active,
                           f"day volume {state.volume:.6g} m3 on {state.day.isoformat()} is {deviation:+.0%}"
-                          f" from the median {median:.6g} m3 of the {len(state.history)} days before")]
+                          f" from the median {median:.6g} m3 of the {len(state.history)} days before",
+                          "volume_change", {"volume": num(state.volume), "unit": "m3", "day": state.day.isoformat(),
+                                            "change_share": num(deviation), "median": num(median),
+                                            "days": len(state.history)})]

@@ -61,11 +61,11 @@ class AlarmEngine:
             key = (c.station, c.point, c.type)
             if c.active and key in self._calming:  # a flapping alarm held raised: its condition is back
                 self._calming.discard(key)
-                self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms)
+                self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms, code=c.code, params=c.params)
             elif c.active and key not in open_now:
                 open_now.add(key)
                 if self.store.raise_alarm(c.station, c.point, c.type, c.severity, c.message, t_ms,
-                                          suppressed=self.in_maintenance(c.station, t_ms)):
+                                          suppressed=self.in_maintenance(c.station, t_ms), code=c.code, params=c.params):
                     raised += 1
                     log.info("alarm raised: %s %s/%s: %s", c.type, c.station, c.point, c.message)
             elif not c.active and key in open_now:
@@ -147,23 +147,28 @@ class AlarmEngine:
         gaps = self.store.chain_gaps(now - int(grace_s * 1000))
         for gateway_id, missing in gaps.items():
             shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            self.on_security_event(gateway_id, "chain_gap", f"envelopes missing before: {shown}", now)
+            self.on_security_event(gateway_id, "chain_gap", f"envelopes missing before: {shown}", now,
+                                   code="chain_gap", params={"missing": missing[:5], "count": len(missing)})
         for alarm in self.store.alarms(open_only=True):
             if alarm["type"] == "chain_gap" and alarm["station"] not in gaps:
                 self.store.clear_alarm(alarm["station"], "*", "chain_gap", now)
                 log.info("alarm cleared: chain_gap gateway %s", alarm["station"])
         return gaps
 
-    def on_device_event(self, gateway_id: str, type_: str, message: str, t_ms: int) -> None:
-        """A gateway's own condition (offline): one open alarm until it recovers."""
-        if self.store.raise_alarm(gateway_id, "*", type_, "orange", message, t_ms):
+    def on_device_event(self, gateway_id: str, type_: str, message: str, t_ms: int, *, code: str = "",
+                        params: dict | None = None) -> None:
+        """A gateway's own condition (offline): one open alarm until it recovers; ``code`` and
+        ``params``: the message as data (cloud/alarms/messages.py)."""
+        if self.store.raise_alarm(gateway_id, "*", type_, "orange", message, t_ms, code=code, params=params):
             log.warning("alarm raised: %s gateway %s: %s", type_, gateway_id, message)
 
     def clear_device_event(self, gateway_id: str, type_: str, t_ms: int) -> None:
         if self.store.clear_alarm(gateway_id, "*", type_, t_ms):
             log.info("alarm cleared: %s gateway %s", type_, gateway_id)
 
-    def on_security_event(self, gateway_id: str, type_: str, message: str, t_ms: int) -> None:
+    def on_security_event(self, gateway_id: str, type_: str, message: str, t_ms: int, *, code: str = "",
+                          params: dict | None = None) -> None:
         """Refused envelopes and chain gaps: raised once per gateway until an operator closes it."""
-        if self.store.raise_alarm(gateway_id, "*", type_, "red" if type_ != "chain_gap" else "yellow", message, t_ms):
+        if self.store.raise_alarm(gateway_id, "*", type_, "red" if type_ != "chain_gap" else "yellow", message, t_ms,
+                                  code=code, params=params):
             log.warning("alarm raised: %s gateway %s: %s", type_, gateway_id, message)

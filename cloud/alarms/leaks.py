@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.alarms.data_rules import PerStation, usable
 from watertel.cloud.alarms.leak_config import MIN_MS, MassBalanceRule, NightFlowRule
+from watertel.cloud.alarms.messages import num
 from watertel.cloud.alarms.rules import Condition
 from watertel.readings import Reading
 
@@ -114,7 +115,10 @@ class NightFlow(PerStation):
         return [Condition(r.station, r.point, "night_flow", "orange", night.raised,
                           f"minimum night flow {mnf:.4g} {r.unit} on the night of {day}"
                           f" ({rule.start:%H:%M}-{rule.end:%H:%M}) is {rise} against the median {median:.4g}"
-                          f" of the {len(history)} nights before (threshold {threshold:.4g})")]
+                          f" of the {len(history)} nights before (threshold {threshold:.4g})", "night_flow",
+                          {"point": r.point, "flow": num(mnf), "unit": r.unit, "day": day,
+                           "window": f"{rule.start:%H:%M}-{rule.end:%H:%M}", "median": num(median),
+                           "threshold": num(threshold), "nights": len(history)})]
 
 
 # --- mass balance of an area -------------------------------------------------------------------
@@ -206,7 +210,9 @@ class MassBalance(PerStation):
         return [Condition(area.id, "*", "mass_balance", "orange", area.raised,
                           f"area {area.id}: inflow {inflow:.4g} m3/h, unaccounted {loss:.4g} m3/h ({share}),"
                           f" limit {limit:.4g} m3/h, over the {rule.window_minutes} min before"
-                          f" {dt.datetime.fromtimestamp(mark / 1000, self.tz):%Y-%m-%d %H:%M}")]
+                          f" {dt.datetime.fromtimestamp(mark / 1000, self.tz):%Y-%m-%d %H:%M}", "mass_balance",
+                          {"area": area.id, "inflow": num(inflow), "loss": num(loss), "limit": num(limit), "unit": "m3/h",
+                           "window_s": rule.window_minutes * 60, "until_ms": mark})]
 
 
 # --- burst -------------------------------------------------------------------------------------
@@ -293,7 +299,11 @@ class Burst(PerStation):
             return [Condition(station, "*", "burst", "red", True,
                               f"burst? {flow.point} up {rise:.0%} ({f0:.4g} to {f1:.4g} {flow.unit}) and"
                               f" {pressure.point} down {drop:.1%} ({p0:.4g} to {p1:.4g} {pressure.unit})"
-                              f" against the trend of the {rule.window_minutes} min before")]
+                              f" against the trend of the {rule.window_minutes} min before", "burst",
+                              {"flow_point": flow.point, "flow_before": num(f0), "flow_after": num(f1),
+                               "flow_unit": flow.unit, "rise_share": num(rise), "pressure_point": pressure.point,
+                               "pressure_before": num(p0), "pressure_after": num(p1), "pressure_unit": pressure.unit,
+                               "drop_share": num(drop), "window_s": rule.window_minutes * 60})]
         if -rise >= rule.flow_rise / (1 + rule.flow_rise) and -drop >= rule.pressure_drop:
             return [Condition(station, "*", "burst", "red", False,
                               f"{flow.point} back down {-rise:.0%} and {pressure.point} up {-drop:.1%}")]

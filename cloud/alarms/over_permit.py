@@ -22,6 +22,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.messages import num
 from watertel.cloud.alarms.rules import Condition
 from watertel.cloud.permits.model import Permit
 from watertel.cloud.permits.tiers import reached
@@ -41,8 +42,11 @@ def conditions(status: PermitStatus, cfg: AlarmsConfig) -> list[Condition]:
     tier = reached(rule.tiers, status.share)
     head = f"permit {p.id} ({p.holder}), permit year from {status.first.isoformat()}"
     used = f"{status.volume:.6g} of {p.permitted_m3:.6g} m3 ({status.share:.1%})"
+    who = {"permit": p.id, "holder": p.holder, "year_start": status.first.isoformat()}
+    use = {**who, "volume": num(status.volume), "permitted": num(p.permitted_m3), "unit": "m3", "share": num(status.share)}
     found = [Condition(p.id, POINT, "over_permit", tier.severity if tier else "yellow", tier is not None,
-                       f"{head}: {used}" + (f", over the {tier.share:.0%} tier" if tier else ""))]
+                       f"{head}: {used}" + (f", over the {tier.share:.0%} tier" if tier else ""),
+                       "over_permit", {**use, "tier_share": tier.share if tier else 0.0})]
     plans = [(reached(rule.plan_tiers, u.share), u) for u in status.plans]
     hit = [(t, u) for t, u in plans if t is not None]
     if status.plans:
@@ -50,13 +54,19 @@ def conditions(status: PermitStatus, cfg: AlarmsConfig) -> list[Condition]:
         text = "; ".join(f"{u.label}: {u.volume:.6g} of {u.planned:.6g} m3 ({u.share:.1%})"
                          for t, u in hit) or "within plan"
         found.append(Condition(p.id, POINT, "over_plan", worst[0].severity if worst else "yellow", worst is not None,
-                               f"{head}: {text}"))
+                               f"{head}: {text}", "over_plan", {**who, "plans": [
+                                   {"plan": u.kind, "first": u.first.isoformat(),
+                                    "last": (u.end - dt.timedelta(days=1)).isoformat(), "volume": num(u.volume),
+                                    "planned": num(u.planned), "unit": "m3", "share": num(u.share or 0.0)}
+                                   for _, u in hit]}))
     pr = status.projection
     elapsed_days = (dt.datetime.fromtimestamp(status.as_of_ms / 1000, dt.timezone.utc).date() - status.first).days
     ahead = status.projected_within_year and status.share < 1 and elapsed_days >= rule.projection_min_days
     found.append(Condition(p.id, POINT, "over_permit_projected", rule.projected_severity, ahead,
                            f"{head}: {used}, projected to reach the permit on {pr.date} ({pr.method},"
-                           f" {pr.rate_m3_per_day or 0:.6g} m3/day)" if ahead else f"{head}: {used}"))
+                           f" {pr.rate_m3_per_day or 0:.6g} m3/day)" if ahead else f"{head}: {used}",
+                           "over_permit_projected", {**use, "date": str(pr.date), "method": pr.method,
+                                                     "rate": num(pr.rate_m3_per_day or 0), "rate_unit": "m3/d"}))
     return found
 
 
@@ -77,7 +87,8 @@ def apply_graded(store, found: list[Condition], t_ms: int) -> int:
                 continue
         if c.active:
             message = c.message + (f" (was {was})" if was else "")
-            if store.raise_alarm(c.station, c.point, c.type, c.severity, message, t_ms):
+            params = {**c.params, "was": was} if was else c.params
+            if store.raise_alarm(c.station, c.point, c.type, c.severity, message, t_ms, code=c.code, params=params):
                 raised += 1
                 log.warning("alarm %s: %s permit %s: %s", "raised" if was is None else f"now {c.severity}",
                             c.type, c.station, message)

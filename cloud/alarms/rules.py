@@ -9,8 +9,11 @@ first False, so an alarm is raised once, not once per reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from watertel.cloud.alarms.messages import num
 from watertel.readings import Quality, Reading
 
 # (low, high) limits by point name; None = no limit on that side. GB 5749-2022 defaults, with the
@@ -33,26 +36,32 @@ class Condition:
     type: str
     severity: str  # blue | yellow | orange | red
     active: bool
-    message: str
+    message: str  # English, for notifications, logs and API clients
+    code: str = ""  # the message as data (cloud/alarms/messages.py), for the console's catalogue
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def device_fault(poll: list[Reading]) -> list[Condition]:
-    bad = sorted({f"{r.point}: {r.quality.name.lower()}" for r in poll if r.quality in FAULTS})
-    return [Condition(poll[0].station, "*", "device_fault", "orange", bool(bad), "; ".join(bad) or "device answers")]
+    faults = sorted({(r.point, r.quality.name) for r in poll if r.quality in FAULTS})
+    bad = [f"{point}: {quality.lower()}" for point, quality in faults]
+    return [Condition(poll[0].station, "*", "device_fault", "orange", bool(bad), "; ".join(bad) or "device answers",
+                      "device_fault", {"faults": [{"point": p, "quality": q} for p, q in faults]})]
 
 
 def clock_unsynced(poll: list[Reading]) -> list[Condition]:
     """The gateway sampled with a clock no time service disciplines: its sample times may be off."""
     skewed = any(r.quality is Quality.CLOCK_UNSYNCED for r in poll)
     return [Condition(poll[0].station, "*", "clock_unsynced", "yellow", skewed,
-                      "the gateway clock is not synchronised: sample times may be wrong" if skewed else "clock synchronised")]
+                      "the gateway clock is not synchronised: sample times may be wrong" if skewed else "clock synchronised",
+                      "clock_unsynced")]
 
 
 def totaliser_reset(poll: list[Reading]) -> list[Condition]:
     """A meter replaced or reset (the edge saw its totaliser go backwards): an event for someone to
     check the volume account, open until an operator closes it (never cleared by later readings)."""
     return [Condition(r.station, r.point, "totaliser_reset", "yellow", True,
-                      f"{r.point} went back to {r.value:.6g} {r.unit}: meter replaced or reset?")
+                      f"{r.point} went back to {r.value:.6g} {r.unit}: meter replaced or reset?",
+                      "totaliser_reset", {"point": r.point, "value": num(r.value), "unit": r.unit})
             for r in poll if r.quality is Quality.TOTAL_RESET]
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.alarms.messages import num
 from watertel.cloud.alarms.rules import Condition
 from watertel.cloud.alarms.water_quality_config import QualityLimit, WaterQualityRule
 from watertel.readings import Reading
@@ -76,8 +77,11 @@ class WaterQuality:
             if r.t_ms - run.since < rule.min_duration_s * 1000:
                 return None
             since = dt.datetime.fromtimestamp(run.since / 1000, self.tz).isoformat(timespec="seconds")
+            limit = lim.low if side.startswith("below") else lim.high
             return Condition(r.station, r.point, "water_quality", rule.severity, True,
-                             f"{r.point} {r.value:.3g} {r.unit} {side} (out of limits since {since})")
+                             f"{r.point} {r.value:.3g} {r.unit} {side} (out of limits since {since})",
+                             f"water_quality.{side.split()[0]}", {"point": r.point, "value": num(r.value), "unit": r.unit,
+                                                                  "limit": limit, "since_ms": run.since})
         run.since = None
         if not _cleared(r.value, lim, rule.hysteresis):
             return None  # within the limit but inside the margin: an open alarm stays open

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from watertel.cloud.api.auth import hash_password
 from watertel.cloud.api.deps import Admin, FilesDep, Principal, RegistryDep, SessionsDep, UsersDep
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.schemas import Deleted, refusals
 from watertel.cloud.api.schemas.admin import PasswordReset, PasswordResetPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
 from watertel.cloud.files import write_atomic
@@ -42,40 +43,44 @@ def within(admin: Principal, registry: Registry | None, regions: list[str]) -> b
 
 def check_regions(admin: Principal, registry: Registry | None, regions: list[str]) -> None:
     if regions and registry is None:
-        raise HTTPException(422, "regions: needs the station registry (set registry_file in the cloud config)")
+        raise Problem(422, "regions.need_registry", "regions: needs the station registry (set registry_file in the cloud config)",
+                      setting="registry_file")
     unknown = [r for r in regions if registry is not None and r not in registry.names]
     if unknown:
-        raise HTTPException(422, f"regions: {unknown} are not regions of the registry (use province, city or county ids)")
+        raise Problem(422, "regions.unknown", f"regions: {unknown} are not regions of the registry (use province, city or county ids)",
+                      regions=unknown)
     if not within(admin, registry, regions):
-        raise HTTPException(403, "regions: give regions within your own" + (f" ({sorted(admin.regions)})" if admin.regions else ""))
+        raise Problem(403, "regions.outside", "regions: give regions within your own"
+                      + (f" ({sorted(admin.regions)})" if admin.regions else ""), regions=sorted(admin.regions))
 
 
 def target(admin: Principal, registry: Registry | None, name: str, now: dict[str, UserEntry]) -> UserEntry:
     user = now.get(name)
     if user is None or (admin.regions and not within(admin, registry, user.regions)):
-        raise HTTPException(404, f"no user {name!r}" + (" within your regions" if admin.regions else ""))
+        raise Problem(404, "user.unknown", f"no user {name!r}" + (" within your regions" if admin.regions else ""), name=name)
     return user
 
 
 def on_disk(path: Path | None) -> dict[str, UserEntry]:
     if path is None:
-        raise HTTPException(409, "users are kept in the cloud config's api.users: set api.users_file (a YAML"
-                                 " file with a users: list) to edit them here")
+        raise not_enabled("users", "api.users_file", "users are kept in the cloud config's api.users: set api.users_file"
+                          " (a YAML file with a users: list) to edit them here")
     try:
         return {u.username: u for u in load_users_file(path)}
     except ConfigError as err:
-        raise HTTPException(409, ["the users file has problems; fix it first:", *err.problems]) from None
+        raise Problem(409, "file.problems", ["the users file has problems; fix it first:", *err.problems], file="users",
+                      problems=err.problems) from None
 
 
 def save(path: Path, new: dict[str, UserEntry], before: dict[str, UserEntry], users: dict[str, UserEntry]) -> None:
     """Keep an admin with every region, validate, write atomically, then swap the running users."""
     unscoped = lambda m: [u for u in m.values() if u.role is Role.ADMIN and not u.regions]  # noqa: E731
     if unscoped(before) and not unscoped(new):
-        raise HTTPException(409, "that would leave no admin with every region: make another one first")
+        raise Problem(409, "user.last_admin", "that would leave no admin with every region: make another one first")
     try:
         valid = checked(path, [u.model_dump(mode="json") for u in new.values()])
     except ConfigError as err:
-        raise HTTPException(422, err.problems) from None
+        raise Problem(422, "invalid", err.problems, problems=err.problems) from None
     write_atomic(path, dump(valid))
     users.clear()
     users.update({u.username: u for u in valid})
@@ -101,7 +106,8 @@ def create_user(body: UserCreate, admin: Admin, request: Request, users: UsersDe
     with files.users.lock:
         now = on_disk(files.users.path)
         if body.username in now:
-            raise HTTPException(409, f"user {body.username!r} exists (change it, or choose another name)")
+            raise Problem(409, "user.exists", f"user {body.username!r} exists (change it, or choose another name)",
+                          name=body.username)
         user = UserEntry(username=body.username, password_hash=hash_password(body.password), role=body.role,
                          regions=body.regions)
         save(files.users.path, {**now, user.username: user}, now, users)
@@ -115,7 +121,7 @@ def update_user(name: str, body: UserUpdate, admin: Admin, request: Request, use
     """Change a user's role and/or regions; their sessions end (they log in again)."""
     request.state.audit_summary = f"update user {name}"
     if name == admin.username:
-        raise HTTPException(409, "you cannot change your own role or regions (ask another admin)")
+        raise Problem(409, "user.self_change", "you cannot change your own role or regions (ask another admin)")
     if body.regions is not None:
         check_regions(admin, registry, body.regions)
     with files.users.lock:
@@ -150,7 +156,7 @@ def delete_user(name: str, admin: Admin, request: Request, users: UsersDep, sess
                 registry: RegistryDep, files: FilesDep) -> Deleted:
     request.state.audit_summary = f"delete user {name}"
     if name == admin.username:
-        raise HTTPException(409, "you cannot delete yourself (ask another admin)")
+        raise Problem(409, "user.self_delete", "you cannot delete yourself (ask another admin)")
     with files.users.lock:
         now = on_disk(files.users.path)
         target(admin, registry, name, now)

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from watertel.cloud.api.deps import Admin, FilesDep, GatewaysDep, Principal, RegistryDep
 from watertel.cloud.api.registry import gateway_view
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.registry import GatewayPublic, GatewayRegister, KeyRevoke, KeyRotate
 from watertel.cloud.gateways import GatewayEntry
@@ -38,27 +39,29 @@ def check_stations(admin: Principal, registry: Registry | None, stations: list[s
     """Known stations (when there is a registry), all within a scoped admin's regions."""
     where = {s.id: s.region for s in registry.stations} if registry else {}
     if registry is not None and (unknown := [s for s in stations if s not in where]):
-        raise HTTPException(422, f"stations: {unknown} are not in the station registry (add them first)")
+        raise Problem(422, "stations.unknown", f"stations: {unknown} are not in the station registry (add them first)",
+                      stations=unknown)
     if admin.regions and (registry is None or not all(admin.sees(registry.ancestry(where[s])) for s in stations)):
-        raise HTTPException(403, "stations: a gateway with stations outside your regions is not yours to change")
+        raise Problem(403, "gateway.outside", "stations: a gateway with stations outside your regions is not yours to change")
 
 
 def on_disk(path: Path | None) -> dict[str, Any]:
     if path is None:
-        raise HTTPException(409, "gateways are kept in the cloud config's gateways: set gateways_file (a YAML"
-                                 " file the API writes, the ingest workers reload) to change keys here")
+        raise not_enabled("gateways", "gateways_file", "gateways are kept in the cloud config's gateways: set"
+                          " gateways_file (a YAML file the API writes, the ingest workers reload) to change keys here")
     try:
         data = read_data(path)
         gateways_of(path, data)
     except ConfigError as err:
-        raise HTTPException(409, ["the gateways file has problems; fix it first:", *err.problems]) from None
+        raise Problem(409, "file.problems", ["the gateways file has problems; fix it first:", *err.problems], file="gateways",
+                      problems=err.problems) from None
     return data
 
 
 def entry(admin: Principal, registry: Registry | None, data: dict, gid: str) -> dict:
     g = next((g for g in data["gateways"] if g.get("id") == gid), None)
     if g is None:
-        raise HTTPException(404, f"no gateway {gid!r}")
+        raise Problem(404, "gateway.unknown", f"no gateway {gid!r}", gateway=gid)
     check_stations(admin, registry, g.get("stations", []))
     return g
 
@@ -68,7 +71,7 @@ def save(path: Path, data: dict, gid: str, gateways: list[GatewayEntry]) -> Gate
     try:
         valid = gateways_of(path, data)
     except ConfigError as err:
-        raise HTTPException(422, err.problems) from None
+        raise Problem(422, "invalid", err.problems, problems=err.problems) from None
     write_atomic(path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200))
     gateways[:] = valid
     return gateway_view(next(g for g in valid if g.id == gid))
@@ -84,7 +87,7 @@ def register(body: GatewayRegister, admin: Admin, request: Request, registry: Re
         path = files.gateways.path
         data = on_disk(path)
         if any(g.get("id") == body.id for g in data["gateways"]):
-            raise HTTPException(409, f"gateway {body.id!r} exists (rotate its key instead)")
+            raise Problem(409, "gateway.exists", f"gateway {body.id!r} exists (rotate its key instead)", gateway=body.id)
         data["gateways"].append({"id": body.id, "key_id": body.key_id,
                                  "public_key": _write_key(path, body.id, body.key_id, body.public_key_pem),
                                  "stations": body.stations})
@@ -130,12 +133,13 @@ def revoke(gid: str, body: KeyRevoke, admin: Admin, request: Request, registry: 
         data = on_disk(path)
         g = entry(admin, registry, data, gid)
         if body.key_id == g["key_id"]:
-            raise HTTPException(409, f"{body.key_id!r} is the current key: rotate to a new one with revoke_old: true")
+            raise Problem(409, "key.current", f"{body.key_id!r} is the current key: rotate to a new one with revoke_old: true",
+                          key=body.key_id)
         if body.key_id in g.get("revoked_keys", []):
-            raise HTTPException(409, f"key {body.key_id!r} is already revoked")
+            raise Problem(409, "key.revoked", f"key {body.key_id!r} is already revoked", key=body.key_id)
         previous = g.get("previous_keys", [])
         if not any(k.get("key_id") == body.key_id for k in previous):
-            raise HTTPException(404, f"gateway {gid!r} has no key {body.key_id!r}")
+            raise Problem(404, "key.unknown", f"gateway {gid!r} has no key {body.key_id!r}", gateway=gid, key=body.key_id)
         g["previous_keys"] = [k for k in previous if k.get("key_id") != body.key_id]
         g["revoked_keys"] = [*g.get("revoked_keys", []), body.key_id]
         return save(path, data, gid, gateways)
@@ -146,13 +150,13 @@ def _write_key(gateways_file: Path, gid: str, key_id: str, pem: str) -> str:
     try:
         SM2PublicKey.from_pem(pem)
     except Exception as err:  # whatever the parser says is wrong, without echoing the text
-        raise HTTPException(422, f"public_key_pem: not an SM2 public key PEM ({err}); send the .pub.pem"
-                                 " that `watertel keys new` wrote") from None
+        raise Problem(422, "key.bad_pem", f"public_key_pem: not an SM2 public key PEM ({err}); send the .pub.pem"
+                                          " that `watertel keys new` wrote") from None
     relative = Path(KEYS_DIR) / gid / f"{key_id}.pub.pem"
     path = gateways_file.parent / relative
     text = pem.strip() + "\n"
     if path.exists() and path.read_text(encoding="ascii", errors="replace") != text:
-        raise HTTPException(409, f"{relative} exists with another key: choose a new key id")
+        raise Problem(409, "key.file_exists", f"{relative} exists with another key: choose a new key id", key=key_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         write_atomic(path, text)
@@ -162,4 +166,5 @@ def _write_key(gateways_file: Path, gid: str, key_id: str, pem: str) -> str:
 def _unused(g: dict, key_id: str) -> None:
     used = [g["key_id"], *(k.get("key_id") for k in g.get("previous_keys", [])), *g.get("revoked_keys", [])]
     if key_id in used:
-        raise HTTPException(409, f"key id {key_id!r} was already used by gateway {g['id']!r}: choose a new one")
+        raise Problem(409, "key.used", f"key id {key_id!r} was already used by gateway {g['id']!r}: choose a new one",
+                      key=key_id, gateway=g["id"])

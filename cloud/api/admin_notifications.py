@@ -17,10 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Request
 
 from watertel.cloud.api.admin import within
 from watertel.cloud.api.deps import Admin, FilesDep, NotificationsDep, Principal, RegistryDep, ShownNotifications
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.admin import NotificationsPublic
 from watertel.cloud.notify.notifications_file import dump, load_notifications_file, notifications_of, plain, read_data
@@ -90,11 +91,12 @@ def current(shown: ShownNotifications, path: Path | None) -> list[str]:
 
 def writable(admin: Principal, path: Path | None) -> None:
     if admin.regions:
-        raise HTTPException(403, "notification routes and contacts serve every region: only an admin with every"
-                                 " region changes them")
+        raise Problem(403, "notifications.scope", "notification routes and contacts serve every region: only an admin"
+                                                  " with every region changes them")
     if path is None:
-        raise HTTPException(409, "notifications are kept in the cloud config's notifications: section: set"
-                                 " notifications_file (a YAML file with that section moved there) to edit them here")
+        raise not_enabled("notifications", "notifications_file", "notifications are kept in the cloud config's"
+                          " notifications: section: set notifications_file (a YAML file with that section moved there)"
+                          " to edit them here")
 
 
 def on_disk(admin: Principal, path: Path | None) -> dict[str, Any]:
@@ -103,7 +105,8 @@ def on_disk(admin: Principal, path: Path | None) -> dict[str, Any]:
         data = read_data(path)
         notifications_of(path, data)
     except ConfigError as err:
-        raise HTTPException(409, ["the notifications file has problems; fix it first:", *err.problems]) from None
+        raise Problem(409, "file.problems", ["the notifications file has problems; fix it first:", *err.problems],
+                      file="notifications", problems=err.problems) from None
     return data
 
 
@@ -112,7 +115,7 @@ def save(path: Path, data: dict[str, Any], shown: ShownNotifications, refused: i
     try:
         valid = notifications_of(path, data)
     except ConfigError as err:
-        raise HTTPException(refused, err.problems) from None
+        raise Problem(refused, "invalid", err.problems, problems=err.problems) from None
     section = data["notifications"]
     section["contacts"], section["routes"] = [plain(c) for c in valid.contacts], [plain(r) for r in valid.routes]
     write_atomic(path, dump(data))
@@ -138,8 +141,9 @@ def put_routes(routes: Annotated[list[dict[str, Any]], Body(max_length=1000)], a
     named = [r for route in routes if isinstance(route.get("regions"), list) for r in route["regions"]]
     unknown = sorted({r for r in named if isinstance(r, str) and (registry is None or r not in registry.names)})
     if unknown:
-        raise HTTPException(422, f"regions: {unknown} are not regions of the registry (use province, city or"
-                                 " county ids" + ("" if registry else "; set registry_file in the cloud config") + ")")
+        raise Problem(422, "regions.unknown", f"regions: {unknown} are not regions of the registry (use province, city"
+                      " or county ids" + ("" if registry else "; set registry_file in the cloud config") + ")",
+                      regions=unknown)
     with files.notifications.lock:
         data = on_disk(admin, path)
         old = notifications_of(path, data).routes
@@ -158,7 +162,8 @@ def put_contact(name: str, contact: Annotated[dict[str, Any], Body()], admin: Ad
     """Create or replace a contact: email, phone, webhook and robot ids, role, quiet_hours."""
     request.state.audit_summary = f"set contact {name}"
     if contact.get("id", name) != name:
-        raise HTTPException(422, f"id: {contact['id']!r} differs from the contact in the path ({name!r})")
+        raise Problem(422, "id.mismatch", f"id: {contact['id']!r} differs from the contact in the path ({name!r})",
+                      id=str(contact["id"]), path=name)
     path = files.notifications.path
     with files.notifications.lock:
         data = on_disk(admin, path)
@@ -181,11 +186,12 @@ def delete_contact(name: str, admin: Admin, request: Request, shown: Notificatio
         data = on_disk(admin, path)
         section = data["notifications"]
         if not any(c.get("id") == name for c in section["contacts"]):
-            raise HTTPException(404, f"no contact {name!r}")
+            raise Problem(404, "contact.unknown", f"no contact {name!r}", contact=name)
         naming = [str(i) for i, r in enumerate(section["routes"]) if name in (r.get("contacts") or [])]
         if naming:
-            raise HTTPException(409, f"contact {name!r} is named by route {', '.join(naming)} (numbered from 0):"
-                                     " remove it from those routes first")
+            raise Problem(409, "contact.in_use", f"contact {name!r} is named by route {', '.join(naming)} (numbered"
+                                                 " from 0): remove it from those routes first",
+                          contact=name, routes=[int(i) + 1 for i in naming])
         section["contacts"] = [c for c in section["contacts"] if c.get("id") != name]
         save(path, data, shown, refused=409)
     return view(shown.cfg, admin, registry, True, [])

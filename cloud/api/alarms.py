@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from watertel.cloud.alarms.lifecycle import Severity
 from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap, Principal, Reader, StoreDep, UsersDep,
                                      Writer)
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import AlarmHistoryPublic, AlarmPublic, AlarmState, Assign, Comment, Note, OutboxPublic
 from watertel.cloud.store import SqlStore
@@ -29,8 +30,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def handling_error(err: HandlingError) -> HTTPException:
-    return HTTPException(404 if err.missing else 409, str(err))
+def handling_error(err: HandlingError) -> Problem:
+    what = err.what.replace(" ", "_")  # alarm | work_order
+    if err.missing:
+        return Problem(404, f"{what}.unknown", str(err), id=err.id)
+    state = {"state" if what == "alarm" else "order_state": err.state}  # their states are named apart (i18n.js)
+    return Problem(409, f"{what}.state", str(err), id=err.id, action=err.action, **state)
 
 
 def scoped_alarm(store: SqlStore, ancestry: AncestryMap, user: Principal, alarm_id: int) -> dict:
@@ -38,7 +43,7 @@ def scoped_alarm(store: SqlStore, ancestry: AncestryMap, user: Principal, alarm_
     refuses to bind) is just as unknown."""
     alarm = store.alarm(alarm_id) if 0 < alarm_id <= MAX_ROW_ID else None
     if alarm is None or not user.sees(ancestry.get(alarm["station"])):
-        raise HTTPException(404, f"no alarm {alarm_id}")
+        raise Problem(404, "alarm.unknown", f"no alarm {alarm_id}", id=alarm_id)
     return alarm
 
 
@@ -47,9 +52,12 @@ def check_assignee(users: dict[str, UserEntry], ancestry: AncestryMap, name: str
     """The assignee must be a user of one of ``roles`` whose regions hold the station (422)."""
     user = users.get(name)
     if user is None or user.role not in roles:
-        raise HTTPException(422, f"assignee {name!r} is not a {' or '.join(sorted(r.value for r in roles))} user")
+        wanted = sorted(r.value for r in roles)
+        raise Problem(422, "assignee.role", f"assignee {name!r} is not a user of role {' or '.join(wanted)}",
+                      name=name, roles=wanted)
     if user.regions and set(user.regions).isdisjoint(ancestry.get(station) or ()):
-        raise HTTPException(422, f"assignee {name!r} does not cover the region of station {station}")
+        raise Problem(422, "assignee.region", f"assignee {name!r} does not cover the region of station {station}",
+                      name=name, station=station)
 
 
 def step(call: Callable[[], dict]) -> AlarmPublic:

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
-from watertel.cloud.api import (admin, admin_gateways, admin_notifications, alarms, audit_log, events, health, pages,
-                                permits, series, session, stations, workorders)
+from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
+                                events, health, pages, permits, series, session, stations, workorders)
 from watertel.cloud.api import gateway_status, registry as registry_api, reports as reports_api
 from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
@@ -34,8 +34,8 @@ from watertel.cloud.store import SqlStore
 from watertel.cloud.users_file import load_users_file
 
 ROUTERS = (health.router, session.router, stations.router, series.router, events.router, alarms.router,
-           workorders.router, permits.router, registry_api.router, admin.router, admin_notifications.router,
-           admin_gateways.router, audit_log.router)
+           workorders.router, permits.router, registry_api.router, admin.router, admin_features.router,
+           admin_notifications.router, admin_gateways.router, audit_log.router)
 
 
 def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = None, *,
@@ -58,6 +58,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     ancestry = {s.id: registry.ancestry(s.region) for s in registry.stations} if registry else {}
     latest = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
     app = FastAPI(title="watertel", version=__version__)
+    errors.install(app)  # every error answer with a code beside its detail, for the console's languages
     app.add_middleware(audit_log.AuditMiddleware, store=store)
     s = app.state
     s.store, s.registry, s.ancestry, s.rates, s.latest, s.reports, s.fleet = \

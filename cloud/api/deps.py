@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from watertel.cloud.alarms.lifecycle import WorkOrdersConfig
 from watertel.cloud.api.auth import LoginLimiter, Sessions
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.notify.config import NotificationsConfig
@@ -83,13 +84,13 @@ def principal_of(request: Request) -> Principal:
     session = sessions.get(token, via)  # type: ignore[arg-type]
     user = users.get(session.username) if session else None
     if session is None or user is None:
-        raise HTTPException(401, "log in first", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, "auth.required", "log in first", headers={"WWW-Authenticate": "Bearer"})
     principal = Principal(user.username, user.role, frozenset(user.regions), via, token)
     request.state.audit_actor, request.state.audit_role = principal.username, principal.role.value
     if via == "cookie" and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header (the value returned at login)")
+            raise Problem(403, "auth.csrf", f"missing or wrong {CSRF_HEADER} header (the value returned at login)")
     return principal
 
 
@@ -100,8 +101,9 @@ def role_check(*roles: Role) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         principal = principal_of(request)
         if principal.role not in allowed:
-            raise HTTPException(403, f"the {principal.role.value} role may not do this"
-                                     f" (needs {' or '.join(sorted(r.value for r in allowed))})")
+            needs = sorted(r.value for r in allowed)
+            raise Problem(403, "auth.role", f"the {principal.role.value} role may not do this (needs {' or '.join(needs)})",
+                          role=principal.role.value, roles=needs)
         return principal
 
     return dependency

@@ -31,17 +31,17 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from watertel.cloud.api.deps import Principal, Reader
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import RETRY_AFTER, WHY, Message
 from watertel.cloud.api.series import LatestCache, StationStatus
 from watertel.cloud.store import SqlStore
 
 log = logging.getLogger("watertel.api.events")
 MESSAGE = Message.model_json_schema()  # errors are JSON, whatever the stream's media type
-ALARM_COLUMNS = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms")
 
 
 @dataclass(eq=False)
@@ -73,10 +73,10 @@ class EventHub:
     # --- subscribers ---------------------------------------------------------------------------
     def subscribe(self, user: Principal) -> Subscriber:
         if self.closed:
-            raise HTTPException(503, "the server is shutting down", headers={"Retry-After": "5"})
+            raise Problem(503, "events.closing", "the server is shutting down", headers={"Retry-After": "5"})
         if sum(s.user.username == user.username for s in self.subscribers) >= self.max_per_user:
-            raise HTTPException(429, f"at most {self.max_per_user} live streams per user: close one first",
-                                headers={"Retry-After": "5"})
+            raise Problem(429, "events.too_many", f"at most {self.max_per_user} live streams per user: close one first",
+                          headers={"Retry-After": "5"}, max=self.max_per_user)
         sub = Subscriber(user)
         self.subscribers.add(sub)
         if self._task is None or self._task.done():
@@ -138,7 +138,7 @@ class EventHub:
         gone = [i for i in before if i not in now_open]  # an alarm raised and cleared between two polls is not news
         if gone:
             rows = self.store.alarm_records(gone)
-            closed = {r[0]: dict(zip(ALARM_COLUMNS, r)) for r in rows}
+            closed = {r.id: r._asdict() for r in rows}
             events += [("alarm", before[i]["station"],
                         {"change": "cleared", "alarm": closed.get(i, {**before[i], "state": "cleared"})}) for i in gone]
         return events

@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Request
 
 from watertel.cloud.api.deps import Admin, AncestryDep, FilesDep, GatewaysDep, Principal, Reader, RegistryDep
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.registry_edit import (MISSING, check_permit_scope, on_disk, permit_of, save_registry,
                                               with_permit)
 from watertel.cloud.api.schemas import Deleted, refusals
@@ -39,7 +40,8 @@ router = APIRouter(prefix="/api/registry", tags=["registry"], responses=refusals
 
 def current(registry: Registry | None) -> Registry:
     if registry is None:
-        raise HTTPException(409, "no station registry: set registry_file in the cloud config")
+        raise not_enabled("registry", "registry_file", "no station registry: set registry_file in the cloud config",
+                          read_only=False)
     return registry
 
 
@@ -55,7 +57,7 @@ def station_view(reg: Registry, sid: str) -> StationPublic:
 def scoped_station(user: Principal, reg: Registry, sid: str) -> StationPublic:
     s = next((s for s in reg.stations if s.id == sid), None)
     if s is None or not user.sees(reg.ancestry(s.region)):
-        raise HTTPException(404, f"no station {sid!r}")
+        raise Problem(404, "station.unknown", f"no station {sid!r}", station=sid)
     return station_view(reg, sid)
 
 
@@ -114,9 +116,10 @@ def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, 
     body = {k: v for k, v in body.items() if k not in ("interval_ms", "region_path")}
     permit = body.pop("permit", MISSING)
     if permit is not MISSING and permit is not None and not isinstance(permit, dict):
-        raise HTTPException(422, "permit: write a mapping of keys (or null for no permit)")
+        raise Problem(422, "permit.mapping", "permit: write a mapping of keys (or null for no permit)")
     if body.setdefault("id", sid) != sid:
-        raise HTTPException(422, f"id: {body['id']!r} differs from the station in the path ({sid!r})")
+        raise Problem(422, "id.mismatch", f"id: {body['id']!r} differs from the station in the path ({sid!r})",
+                      id=str(body["id"]), path=sid)
     with files.registry.lock:
         reg = current(registry)
         data, old = on_disk(files.registry.path, sid)
@@ -150,7 +153,7 @@ def delete_station(sid: str, user: Admin, request: Request, registry: RegistryDe
         reg = current(registry)
         data, old = on_disk(files.registry.path, sid)
         if old is None:
-            raise HTTPException(404, f"no station {sid!r}")
+            raise Problem(404, "station.unknown", f"no station {sid!r}", station=sid)
         _check_scope(user, reg, old, None)
         data["stations"] = [s for s in data["stations"] if s["id"] != sid]
         data["permits"] = with_permit(data["permits"], sid, None)
@@ -170,9 +173,9 @@ def list_gateways(user: Admin, registry: RegistryDep, gateways: GatewaysDep) -> 
 def _check_scope(user: Principal, reg: Registry, old: Any, region: Any) -> None:
     """Writes within your regions only (403): the station where it is, and where it goes."""
     if old is not None and not visible(user, reg, old.region):
-        raise HTTPException(403, f"station {old.id!r} is outside your regions")
+        raise Problem(403, "station.outside", f"station {old.id!r} is outside your regions", station=old.id)
     if isinstance(region, str) and region in reg.names and not visible(user, reg, region):
-        raise HTTPException(403, f"region {region!r} is outside your regions")
+        raise Problem(403, "region.outside", f"region {region!r} is outside your regions", region=region)
 
 
 def _keys(current: str | None, previous: list, revoked: list[str], now: dt.datetime, gone: str = "revoked") -> list[KeyPublic]:

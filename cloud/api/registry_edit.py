@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException
 
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.deps import AncestryMap, Principal
 from watertel.cloud.files import write_atomic
 from watertel.cloud.permits import Permit
@@ -31,11 +31,13 @@ def permit_of(reg: Registry, sid: str) -> Permit | None:
 def on_disk(path: Path | None, sid: str) -> tuple[dict, Station | None]:
     """The registry file as it is now (another process may have imported one) and the station in it."""
     if path is None:
-        raise HTTPException(409, "the registry was not loaded from a file: set registry_file in the cloud config")
+        raise not_enabled("registry", "registry_file", "the registry was not loaded from a file: set registry_file in"
+                          " the cloud config")
     try:
         model = file_model(load_registry(path))
     except ConfigError as err:
-        raise HTTPException(409, ["the registry file has problems; fix it first:", *err.problems]) from None
+        raise Problem(409, "file.problems", ["the registry file has problems; fix it first:", *err.problems],
+                      file="registry", problems=err.problems) from None
     data = model.model_dump(mode="json", exclude_defaults=True)
     data.setdefault("stations", [])
     data.setdefault("permits", [])
@@ -48,7 +50,8 @@ def save_registry(path: Path, data: dict, sid: str, reg: Registry, ancestry: Anc
     try:
         new = build_registry(path.name, data)
     except ConfigError as err:
-        raise HTTPException(422, [_named(p, path.name, data, sid) for p in err.problems]) from None
+        problems = [_named(p, path.name, data, sid) for p in err.problems]
+        raise Problem(422, "invalid", problems, problems=problems) from None
     write_atomic(path, dump_yaml(file_model(new)))
     reg.__dict__.update(new.__dict__)
     fresh = {s.id: new.ancestry(s.region) for s in new.stations}
@@ -86,10 +89,10 @@ def check_permit_scope(user: Principal, permit: Any, data: dict, visible: Callab
     if permit is None or not user.regions:
         return
     if not isinstance(permit, dict):
-        raise HTTPException(422, "permit: write a mapping of keys or null")
+        raise Problem(422, "permit.mapping", "permit: write a mapping of keys or null")
     where = {s["id"]: s["region"] for s in data["stations"]}
     replaced = next((p for p in data["permits"] if p["id"] == permit.get("id")), {})
     for m in [*permit.get("meters", []), *replaced.get("meters", [])]:
         station = m if isinstance(m, str) else m.get("station") if isinstance(m, dict) else None
         if station in where and not visible(where[station]):
-            raise HTTPException(403, f"permit meter {station!r} is outside your regions")
+            raise Problem(403, "station.outside", f"permit meter {station!r} is outside your regions", station=station)

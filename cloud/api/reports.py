@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.api.deps import Principal, Reader, StoreDep
+from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.reports import RatesReportPublic, StoredReport
 from watertel.cloud.quality.config import RatesConfig
@@ -57,15 +58,16 @@ def rates_report(period: str, who: Reader, store: StoreDep, setup: ReportsDep, r
     """Completeness, upload rate, timeliness and abnormal rate of a period (YYYY-MM-DD, YYYY-MM, YYYY-Qn, FROM..TO)."""
     registry = setup.registry
     if registry is None:
-        raise HTTPException(409, "no station registry: set registry_file in the cloud config")
+        raise not_enabled("registry", "registry_file", "no station registry: set registry_file in the cloud config",
+                          read_only=False)
     region = _in_scope(who, registry, region)
     try:
         report = build_report(store, registry, parse_period(period, setup.rates.tz), setup.rates, region,
                               alarms=setup.alarms)
     except PeriodError as err:
-        raise HTTPException(422, str(err)) from None
+        raise Problem(422, "period.invalid", str(err), period=period) from None
     except OperatorError as err:  # an unknown region
-        raise HTTPException(404, str(err)) from None
+        raise Problem(404, "region.unknown", str(err), region=region) from None
     if format == "json":
         return RatesReportPublic.model_validate(to_json(report))
     return Response(render(report, format), media_type=MEDIA[format], headers=_attachment(f"rates-{report.period.label}.{format}"))
@@ -87,31 +89,32 @@ def download(kind: str, name: str, who: Reader, setup: ReportsDep) -> FileRespon
     try:
         path = report_path(setup.root, kind, label, fmt)
     except ValueError as err:
-        raise HTTPException(404, str(err)) from None
+        raise Problem(404, "report.unknown", str(err), kind=kind, name=name) from None
     if not path.is_file():
-        raise HTTPException(404, f"report {kind}/{name} has not been written")
+        raise Problem(404, "report.unknown", f"report {kind}/{name} has not been written", kind=kind, name=name)
     return FileResponse(path, media_type=MEDIA[fmt], headers=_attachment(f"rates-{kind}-{name}"))
 
 
 def _in_scope(who: Principal, registry: Registry, region: str | None) -> str | None:
     """The region to report on: the one asked for if the user may see it, else the user's own."""
     if region is not None and region not in registry.names:
-        raise HTTPException(404, f"region {region!r} is not in the registry")
+        raise Problem(404, "region.unknown", f"region {region!r} is not in the registry", region=region)
     if not who.regions:
         return region
     if region is None:
         if len(who.regions) == 1:
             return next(iter(who.regions))
-        raise HTTPException(403, f"choose a region: you see {', '.join(sorted(who.regions))}")
+        raise Problem(403, "region.choose", f"choose a region: you see {', '.join(sorted(who.regions))}",
+                      regions=sorted(who.regions))
     if not who.sees(registry.ancestry(region)):
-        raise HTTPException(403, f"region {region!r} is outside your regions")
+        raise Problem(403, "region.outside", f"region {region!r} is outside your regions", region=region)
     return region
 
 
 def _whole_fleet(who: Principal) -> None:
     """Stored reports cover every region: only users without a region scope get them."""
     if who.regions:
-        raise HTTPException(403, "stored reports cover every region; ask /api/rates for your region instead")
+        raise Problem(403, "reports.scope", "stored reports cover every region; ask /api/rates for your region instead")
 
 
 def _attachment(filename: str) -> dict[str, str]:

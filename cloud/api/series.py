@@ -32,10 +32,11 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import TypeAdapter
 
 from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, StoreDep
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.stations import SeriesPublic
 from watertel.cloud.quality.hourly import HOUR, day_rollups, hour_floor, hour_rollups
@@ -120,11 +121,11 @@ def series(station: str, point: str, who: Reader, store: StoreDep, ancestry: Anc
     """One point of one station in [from, to): raw readings, min/max/mean buckets past ``max_points``,
     or the hour/day rollups (``step``, or when the range's raw readings have aged out)."""
     if not who.sees(ancestry.get(station)):
-        raise HTTPException(403, f"station {station!r} is outside your regions")
+        raise Problem(403, "station.outside", f"station {station!r} is outside your regions", station=station)
     end = int(time.time() * 1000) if end is None else end
     start = end - DAY_MS if start is None else start
     if start >= end:
-        raise HTTPException(422, f"from must be before to (got from {start}, to {end})")
+        raise Problem(422, "range.order", f"from must be before to (got from {start}, to {end})", from_ms=start, to_ms=end)
     count = store.series_count(station, point, start, end)
     answer = {"station": station, "point": point, "unit": store.series_unit(station, point, start, end),
               "from": start, "to": end, "count": count}
@@ -158,13 +159,15 @@ def rolled_up(store: SqlStore, station: str, point: str, start: int, end: int, s
     if step == "hour":
         lo, n = hour_floor(start), -(-(end - hour_floor(start)) // HOUR)
         if n > max_points:
-            raise HTTPException(422, f"{n} hours in the range, more than max_points ({max_points}):"
-                                     " use step=day, a shorter range or a larger max_points")
+            raise Problem(422, "range.too_long", f"{n} hours in the range, more than max_points ({max_points}):"
+                                                 " use step=day, a shorter range or a larger max_points",
+                          n=n, max=max_points)
         return {"mode": "hour", "bucket_ms": HOUR,
                 "points": [h.as_dict() for h in hour_rollups(store, station, point, lo, end)]}
     first, last = (dt.datetime.fromtimestamp(t / 1000, tz).date() for t in (start, end - 1))
     if (last - first).days + 1 > max_points:
-        raise HTTPException(422, f"{(last - first).days + 1} days in the range, more than max_points"
-                                 f" ({max_points}): use a shorter range or a larger max_points")
+        raise Problem(422, "range.too_long", f"{(last - first).days + 1} days in the range, more than max_points"
+                                             f" ({max_points}): use a shorter range or a larger max_points",
+                      n=(last - first).days + 1, max=max_points)
     return {"mode": "day", "bucket_ms": None, "tz": tz.key,
             "points": [d.as_dict() for d in day_rollups(store, station, point, first, last, tz)]}

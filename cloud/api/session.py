@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from watertel.cloud.api.auth import check_password
 from watertel.cloud.api.deps import (COOKIE, CSRF_COOKIE, LoginGuardDep, Reader, SessionsDep, UsersDep, client_address,
                                      principal_of)
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.session import LoggedOut, Login, LoginPublic, Me
 
@@ -29,11 +30,12 @@ def login(body: Login, request: Request, response: Response, users: UsersDep, se
     request.state.audit_summary = f"login ({body.session})"
     if wait := guard.limiter.attempt(body.username, client):
         request.state.audit_summary += ": too many failures"
-        raise HTTPException(429, "too many failed logins: try again later", headers={"Retry-After": str(wait)})
+        raise Problem(429, "auth.too_many", "too many failed logins: try again later", headers={"Retry-After": str(wait)},
+                      wait_s=wait)
     user = users.get(body.username)
     if not check_password(body.password, user.password_hash if user else guard.decoy_hash) or user is None:
         request.state.audit_summary += ": wrong username or password"
-        raise HTTPException(401, "wrong username or password")
+        raise Problem(401, "auth.failed", "wrong username or password")
     guard.limiter.succeeded(body.username, client)
     request.state.audit_role = user.role.value
     token, session = sessions.open(user.username, body.session)

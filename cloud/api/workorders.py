@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from watertel.cloud.api.alarms import check_assignee, handling_error, now_ms, scoped_alarm
 from watertel.cloud.api.deps import (MAX_ROW_ID, Admin, AncestryDep, AncestryMap, Crew, Principal, Reader, StoreDep,
                                      UsersDep, WorkOrdersDep, Writer)
+from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.alarms import Note
 from watertel.cloud.api.schemas.workorders import (OrderState, WorkOrderAssign, WorkOrderCreate, WorkOrderListed,
@@ -37,7 +38,7 @@ def visible(user: Principal, order: dict | None, ancestry: AncestryMap) -> bool:
 def scoped(store: SqlStore, ancestry: AncestryMap, user: Principal, order_id: int) -> dict:
     order = store.work_order(order_id) if 0 < order_id <= MAX_ROW_ID else None  # the database binds 64 bits
     if not visible(user, order, ancestry):
-        raise HTTPException(404, f"no work order {order_id}")
+        raise Problem(404, "work_order.unknown", f"no work order {order_id}", id=order_id)
     return order
 
 

@@ -41,7 +41,8 @@ class Handler:
         if seq is not None:
             context["envelope"] = f"{gateway}/{seq}"  # the id the edge agent logs for the same batch
         log.warning("envelope refused on %s: %s %s", topic, reason, detail, extra=context)
-        self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", self._now_ms())
+        self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", self._now_ms(),
+                                      code="refused_envelope", params={"reason": reason, "detail": detail})
         return reason
 
     def handle_status(self, topic: str, payload: bytes) -> str:
@@ -65,7 +66,8 @@ class Handler:
             before = (self.gateway_status.status(gateway) or {}).get("status", {})
             self.gateway_status.record(gateway, status, now)
         if state == "offline":
-            self.alarms.on_device_event(gateway, "gateway_offline", "the gateway went offline (last will or clean stop)", now)
+            self.alarms.on_device_event(gateway, "gateway_offline", "the gateway went offline (last will or clean stop)", now,
+                                        code="gateway_offline", params={})
         elif state == "online":
             if before.get("state") != "online":
                 self.alarms.clear_device_event(gateway, "gateway_offline", now)
@@ -73,7 +75,8 @@ class Handler:
             held = before.get("conditions") if isinstance(before.get("conditions"), dict) else None
             for condition in CONDITIONS:
                 if condition in conditions:
-                    self.alarms.on_device_event(gateway, condition, str(conditions[condition])[:500], now)
+                    detail = str(conditions[condition])[:500]
+                    self.alarms.on_device_event(gateway, condition, detail, now, code=condition, params={"detail": detail})
                 elif held is None or condition in held:
                     self.alarms.clear_device_event(gateway, condition, now)
         return state

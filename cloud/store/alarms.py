@@ -3,10 +3,11 @@ with them afterwards is ``AlarmHandling`` (handling.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import NamedTuple
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
-from watertel.cloud.store.handling import AlarmHandling
+from watertel.cloud.store.handling import AlarmHandling, params_of
 from watertel.cloud.store.schema import OPEN_STATES, OPEN_STATES_LIST
 
 
@@ -22,21 +23,25 @@ class AlarmRecord(NamedTuple):
     message: str
     raised_ms: int
     cleared_ms: int | None
+    message_code: str  # '' for alarms raised before messages had codes
+    message_params: dict[str, Any]
 
 
 class Alarms(AlarmHandling):
     def raise_alarm(self, station: str, point: str, type_: str, severity: str, message: str, t_ms: int,
-                    suppressed: bool = False) -> bool:
+                    suppressed: bool = False, *, code: str = "", params: Mapping[str, Any] | None = None) -> bool:
         """Open an alarm unless one of the same kind is already open; True if a new one opened.
 
         ``suppressed``: raised during the station's maintenance window (kept, never notified or
         escalated). An open alarm held because it flapped learns that its condition is back.
+        ``code`` and ``params``: the message as data (cloud/alarms/messages.py), for the console.
         """
         with self._write():
             rows = self._rows(
-                "INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
-                " VALUES (?,?,?,?,'raised',?,?) ON CONFLICT DO NOTHING RETURNING id",
-                (station, point, type_, severity, message, t_ms))
+                "INSERT INTO alarms (station, point, type, severity, state, message, raised_ms, message_code, message_params)"
+                " VALUES (?,?,?,?,'raised',?,?,?,?) ON CONFLICT DO NOTHING RETURNING id",
+                (station, point, type_, severity, message, t_ms, code,
+                 json.dumps(dict(params or {}), ensure_ascii=False, allow_nan=False)))
             if not rows:
                 self._execute("UPDATE alarm_status SET calm_since_ms = NULL WHERE calm_since_ms IS NOT NULL AND alarm_id ="
                               f" (SELECT id FROM alarms WHERE station=? AND point=? AND type=? AND state IN {OPEN_STATES})",
@@ -89,4 +94,4 @@ class Alarms(AlarmHandling):
             return []
         rows = self._rows(f"SELECT {', '.join(AlarmRecord._fields)} FROM alarms WHERE id IN ({','.join('?' * len(ids))})",
                           ids)
-        return [AlarmRecord._make(row) for row in rows]
+        return [AlarmRecord._make((*row[:-1], params_of(row[-1]))) for row in rows]

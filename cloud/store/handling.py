@@ -15,16 +15,18 @@ Work orders::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 
 from watertel.cloud.store.database import Database
 
 STATUS = ("acked_by", "acked_ms", "assignee", "closed_by", "closed_ms", "level", "escalated_ms", "flapping",
           "calm_since_ms", "suppressed")
-ALARM_KEYS = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms", *STATUS)
+ALARM_KEYS = ("id", "station", "point", "type", "severity", "state", "message", "raised_ms", "cleared_ms", *STATUS,
+              "message_code", "message_params")
 ALARM_SELECT = ("SELECT a.id, a.station, a.point, a.type, a.severity, a.state, a.message, a.raised_ms, a.cleared_ms,"
                 " s.acked_by, s.acked_ms, s.assignee, s.closed_by, s.closed_ms, coalesce(s.level, 0), s.escalated_ms,"
-                " coalesce(s.flapping, 0), s.calm_since_ms, coalesce(s.suppressed, 0)"
+                " coalesce(s.flapping, 0), s.calm_since_ms, coalesce(s.suppressed, 0), a.message_code, a.message_params"
                 " FROM alarms a LEFT JOIN alarm_status s ON s.alarm_id = a.id")
 HISTORY_KEYS = ("id", "alarm_id", "t_ms", "actor", "action", "note", "level")
 ORDER_KEYS = ("id", "alarm_id", "station", "title", "state", "created_ms", "created_by", "assignee", "due_ms",
@@ -39,6 +41,18 @@ class HandlingError(Exception):
     def __init__(self, what: str, id_: int, action: str, state: str | None) -> None:
         self.what, self.id, self.action, self.state, self.missing = what, id_, action, state, state is None
         super().__init__(f"no {what} {id_}" if state is None else f"{what} {id_} is {state}: cannot {action} it")
+
+
+def params_of(text: str) -> dict:
+    """An alarm's message parameters, stored as JSON text ('{}' when it has none)."""
+    return json.loads(text) if text else {}
+
+
+def alarm_dict(row: tuple) -> dict:
+    """A row of ``ALARM_SELECT`` as the dict the API and the notifier read."""
+    alarm = dict(zip(ALARM_KEYS, row))
+    alarm["message_params"] = params_of(alarm["message_params"])
+    return alarm
 
 
 def _where(clauses: list[tuple[str, Iterable | None]]) -> tuple[str, tuple]:
@@ -68,7 +82,7 @@ class AlarmHandling(Database):
         where, params = _where([("a.state", states), ("a.severity", severities), ("a.station", stations),
                                 ("a.id", ids)])
         sql = ALARM_SELECT + where + " ORDER BY a.raised_ms DESC, a.id DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return [dict(zip(ALARM_KEYS, row)) for row in self._rows(sql, params)]
+        return [alarm_dict(row) for row in self._rows(sql, params)]
 
     def alarm(self, alarm_id: int) -> dict | None:
         rows = self.alarm_rows(ids=[alarm_id])
@@ -224,7 +238,7 @@ class AlarmHandling(Database):
         rows = self._rows(ALARM_SELECT + " WHERE a.type = ? AND a.state IN ('raised','acknowledged')"
                           " AND coalesce(s.suppressed, 0) = 0 AND NOT EXISTS (SELECT 1 FROM work_orders w"
                           " WHERE w.alarm_id = a.id AND w.state != 'closed') ORDER BY a.id", (type_,))
-        return [dict(zip(ALARM_KEYS, row)) for row in rows]
+        return [alarm_dict(row) for row in rows]
 
     # --- notification outbox ----------------------------------------------------------------------
     def route_history(self, route: Callable[[dict, dict], list[tuple[str, str, str]]], t_ms: int,

@@ -21,8 +21,9 @@ import psycopg
 from psycopg import errors
 
 from watertel.cloud.store.envelopes import Accepted
-from watertel.cloud.store.schema import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES,
-                                         SCHEMA_VERSION, StoreError, pending_migrations)
+from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES,
+                                         LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, StoreError,
+                                         pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES,
+               *ALARM_MESSAGE_COLUMNS])
 
 # The new readings also mark their rollup buckets (schema.py, MARK_DIRTY), in the same statement.
 INSERT = """

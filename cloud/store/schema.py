@@ -81,6 +81,14 @@ LIFECYCLE_TABLES = [
     "CREATE TABLE IF NOT EXISTS notify_cursor (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL)",
 ]
 
+# Alarm messages as data (cloud/alarms/messages.py): the message code and its parameters (JSON
+# text) beside the English message, so the console renders it in its user's language; older rows
+# keep '' and '{}' and are shown by their text.
+ALARM_MESSAGE_COLUMNS = [
+    "ALTER TABLE alarms ADD COLUMN message_code TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE alarms ADD COLUMN message_params TEXT NOT NULL DEFAULT '{}'",
+]
+
 # Each schema change raises SCHEMA_VERSION and adds the SQL that takes a store from the version
 # before to it (SQL both back-ends accept); a new store is created at the latest version directly.
 MIGRATIONS: dict[int, list[str]] = {
@@ -89,6 +97,7 @@ MIGRATIONS: dict[int, list[str]] = {
     4: ROLLUP_TABLES,
     5: LIFECYCLE_TABLES,
     6: HOURLY_TABLES,
+    7: ALARM_MESSAGE_COLUMNS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from watertel.cloud.store.envelopes import Accepted
-from watertel.cloud.store.schema import (AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY,
-                                         ROLLUP_TABLES, SCHEMA_VERSION, pending_migrations)
+from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, HOURLY_TABLES,
+                                         LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION,
+                                         pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     severity TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
-""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES])
+""" + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in LIFECYCLE_TABLES), *HOURLY_TABLES,
+               *ALARM_MESSAGE_COLUMNS])
 
 
 class SqliteStore(SqlStore):

@@ -4,8 +4,10 @@ OpenAPI schema (``/openapi.json``) says what each route takes and answers.
 Response models describe the JSON exactly as the console (cloud/api/static/*.js) reads it: field
 names, types and nullability are the wire format, not a refactoring choice. Variants follow the
 FastAPI template: ``…Create``/``…Update`` for bodies that create or change a thing, ``…Public``
-for what comes back. Errors are ``{"detail": …}`` (``Message``); a refused request body is 422
-with FastAPI's list of problems, or our own sentence or list (``Invalid``).
+for what comes back. Errors are ``{"detail": …, "code": …, "params": {…}}`` (``Message``; the
+code and parameters let the console say it in its user's language: cloud/api/errors.py); a
+refused request body is 422 with FastAPI's list of problems, or our own sentence or list
+(``Invalid``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+CODE_HELP = ("what went wrong, for programs and the console's catalogue (cloud/api/errors.py): e.g. user.unknown,"
+             " feature.read_only, request.invalid, http.404")
+PARAMS_HELP = "the values the code's message shows (names, ids, settings)"
+
+
 class Message(BaseModel):
-    """Why a request was refused: a sentence, or the problems found in a file or a body."""
+    """Why a request was refused: a sentence, or the problems found in a file or a body; with its code."""
 
     detail: str | list[str]
+    code: str = Field(description=CODE_HELP)
+    params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
 
 
 class FieldProblem(BaseModel):
@@ -35,6 +44,8 @@ class Invalid(BaseModel):
     """422: the request does not fit the schema (FastAPI's problems), or a check of ours refused it."""
 
     detail: str | list[str] | list[FieldProblem]
+    code: str = Field(description=CODE_HELP)
+    params: dict[str, Any] = Field(default_factory=dict, description=PARAMS_HELP)
 
 
 WHY = {

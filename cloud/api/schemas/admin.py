@@ -85,3 +85,23 @@ class NotificationsPublic(BaseModel):
     contacts: list[ContactPublic]
     routes: list[RoutePublic]
     channels: ChannelsPublic
+
+
+# --- what the configuration enables --------------------------------------------------------------
+class FeatureState(BaseModel):
+    """One part of the console as the configuration has it: there at all, and changeable here."""
+
+    enabled: bool = Field(description="the configuration has it (false: its pages say how to enable it)")
+    editable: bool = Field(description="admins may change it through the API (false: writes answer 409 with ``code``)")
+    setting: str = Field(description="the cloud.yaml key that enables it or makes it editable here")
+    code: Literal["feature.off", "feature.read_only", "notifications.scope"] | None = Field(
+        description="what a write would answer (cloud/api/errors.py); null when it is editable")
+
+
+class FeaturesPublic(BaseModel):
+    """The admin page's parts, so it can disable the forms of what the configuration leaves off."""
+
+    users: FeatureState
+    registry: FeatureState
+    gateways: FeatureState
+    notifications: FeatureState

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +39,9 @@ class AlarmPublic(BaseModel):
     flapping: int = Field(description="1 while the alarm flaps (raised and cleared again and again), else 0")
     calm_since_ms: int | None
     suppressed: int = Field(description="1 if raised in a maintenance window (kept, never notified or escalated), else 0")
+    message_code: str = Field("", description="the message as data: a code of cloud/alarms/messages.py, rendered by the"
+                                              " console's catalogue (msg.<code>); '' for older alarms (show message)")
+    message_params: dict[str, Any] = Field(default_factory=dict, description="the values the message code shows")
 
 
 class AlarmHistoryPublic(BaseModel):

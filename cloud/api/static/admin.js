@@ -3,8 +3,11 @@
 // rotated and revoked through /api/admin/gateways; users and roles (/api/admin/users); the
 // notification routes and contacts (/api/admin/notifications); the audit log, newest first, with its hash chain checked
 // (GET /api/audit, /api/audit/verify). Admins only; others see a notice.
-import {ApiError, csrfToken, el, getJson, mountHeader, showError} from "./common.js";
-import {fmtTime, t} from "./i18n.js";
+// Each section loads on its own (common.js section): one failing call shows its error in its own
+// box and leaves the others as they are. What the configuration keeps read-only or leaves off
+// (GET /api/admin/features) says so and how to enable it, with its forms and buttons disabled.
+import {ApiError, apiError, csrfToken, el, getJson, labelCells, mountHeader, notEnabled, section, showError} from "./common.js";
+import {errorText, fmtDateTime, pointName, t} from "./i18n.js";
 
 let stations = [];
 let editing = null;  // the station being edited, as GET /api/registry/stations answered it
@@ -13,16 +16,27 @@ let users = [];
 let editingUser = null;  // the username being edited (null: the form creates one)
 let resetting = null;  // the username whose password is being reset
 let notifications = null;  // GET /api/admin/notifications as last answered (or a write's answer)
+let gateways = [];  // GET /api/registry/gateways as last answered
+let usersEditable = false;
+let auditRows = [];  // the audit rows shown, newest first
+let chain = null;  // GET /api/audit/verify as last answered
+// What the configuration enables (GET /api/admin/features); until it answers, everything is
+// assumed editable (a write the configuration refuses still says why, in the form's error line).
+let features = null;
+const editable = (part) => !features || features[part].editable;
+const box = (id) => document.getElementById(id);
+
+// A write's error in its form's line, in the user's language.
+function formError(id, error) {
+  document.getElementById(id).textContent = error ? errorText(error) : "";
+}
 
 async function send(method, path, body) {
   const response = await fetch(path, {method, body: body === undefined ? undefined : JSON.stringify(body),
     headers: {"Content-Type": "application/json", "X-CSRF-Token": csrfToken()}});
   if (response.status === 401) { window.location = "/login"; throw new ApiError(401, "logged out"); }
   const answer = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const detail = Array.isArray(answer.detail) ? answer.detail.map((d) => d.msg || d).join("\n") : answer.detail;
-    throw new ApiError(response.status, detail || response.statusText);
-  }
+  if (!response.ok) throw apiError(response, answer);
   return answer;
 }
 
@@ -36,26 +50,31 @@ function interval(s) {
 function renderStations() {
   document.querySelector("#stations tbody").replaceChildren(...stations.map((s) => el("tr", {"data-id": s.id},
     el("td", {}, s.id), el("td", {}, s.name), el("td", {}, s.region_path), el("td", {}, t(`kind.${s.kind}`)),
-    el("td", {className: "interval"}, interval(s)), el("td", {}, s.points.join("; ")),
+    el("td", {className: "interval"}, interval(s)), el("td", {className: "points", title: s.points.join("; ")},  // names; the ids (what the form takes) on hover
+      s.points.map(pointName).join(t("list.sep")) || "—"),
     el("td", {}, String(s.maintenance.length)), el("td", {}, s.permit ? s.permit.id : "—"),
-    el("td", {}, el("button", {type: "button", className: "edit", onclick: () => openEdit(s)}, t("admin.edit"))))));
+    el("td", {}, el("button", {type: "button", className: "edit", disabled: !editable("registry"),
+      onclick: () => openEdit(s)}, t("admin.edit"))))));
+  labelCells(document.getElementById("stations"));
 }
 
 function keyText(k) {
   const state = t(`key.${k.state}`);
-  return k.valid_until ? `${k.key_id} (${state} ${k.valid_until})` : `${k.key_id} (${state})`;
+  return k.valid_until ? `${k.key_id} (${state} ${fmtDateTime(Date.parse(k.valid_until))})` : `${k.key_id} (${state})`;
 }
 
-function renderGateways(gateways) {
+function renderGateways() {
+  const off = !editable("gateways");
   document.querySelector("#gateways tbody").replaceChildren(...gateways.map((g) => el("tr", {"data-id": g.id},
     el("td", {}, g.id), el("td", {}, g.stations.join(", ")),
     el("td", {className: "keys"}, g.keys.map(keyText).join("; ")),
     el("td", {className: "payload-keys"}, g.payload_keys.map(keyText).join("; ") || "—"),
     el("td", {className: "key-actions"},
-      el("button", {type: "button", className: "rotate", onclick: () => keyForm(g.id)}, t("admin.rotate")),
+      el("button", {type: "button", className: "rotate", disabled: off, onclick: () => keyForm(g.id)}, t("admin.rotate")),
       ...g.keys.filter((k) => k.state === "previous" || k.state === "expired").map((k) => el("button",
-        {type: "button", className: "revoke", "data-key": k.key_id, onclick: () => revoke(g.id, k.key_id)},
+        {type: "button", className: "revoke", "data-key": k.key_id, disabled: off, onclick: () => revoke(g.id, k.key_id)},
         t("admin.revoke", {key: k.key_id})))))));
+  labelCells(document.getElementById("gateways"));
 }
 
 // The key form registers a gateway, or (opened from a row) rotates that gateway's key.
@@ -87,9 +106,9 @@ async function saveKey(event) {
     }
     document.getElementById("key-saved").textContent = t("admin.gateway_saved", {id: gid});
     keyForm(null);
-    await load();
+    await loadGateways();
   } catch (error) {
-    document.getElementById("key-error").textContent = error.message;
+    formError("key-error", error);
   }
 }
 
@@ -98,13 +117,12 @@ async function revoke(gid, key) {
   try {
     await send("POST", `/api/admin/gateways/${encodeURIComponent(gid)}/revoke`, {key_id: key});
     document.getElementById("key-saved").textContent = t("admin.gateway_saved", {id: gid});
-    await load();
-  } catch (error) { document.getElementById("key-error").textContent = error.message; }
+    await loadGateways();
+  } catch (error) { formError("key-error", error); }
 }
 
-function renderUsers(editable) {
-  document.getElementById("users-readonly").hidden = editable;
-  document.getElementById("user-form").hidden = !editable;
+function renderUsers() {
+  const editable = usersEditable;
   document.querySelector("#users tbody").replaceChildren(...users.map((u) => el("tr", {"data-id": u.username},
     el("td", {}, u.username), el("td", {className: "role"}, t(`role.${u.role}`)),
     el("td", {className: "regions"}, u.regions.join("; ") || t("admin.all_regions")),
@@ -112,6 +130,7 @@ function renderUsers(editable) {
       el("button", {type: "button", className: "edit-user", onclick: () => userForm(u)}, t("admin.edit")),
       el("button", {type: "button", className: "reset", onclick: () => passwordForm(u.username)}, t("admin.reset")),
       el("button", {type: "button", className: "delete", onclick: () => deleteUser(u.username)}, t("admin.delete"))] : [])))));
+  labelCells(document.getElementById("users"));
 }
 
 // The user form creates a user, or (opened from a row) changes that user's role and regions.
@@ -145,7 +164,7 @@ async function userAction(action, name) {
     await loadUsers();
     return true;
   } catch (error) {
-    document.getElementById("user-error").textContent = error.message;
+    formError("user-error", error);
     return false;
   }
 }
@@ -184,21 +203,20 @@ function routeBody(r) {
 }
 
 function contactChannels(c) {
-  return ["email", "phone", "webhook", "robot"].filter((k) => c[k]).map((k) => `${k}: ${c[k]}`).join("; ");
+  const names = {email: "admin.email", phone: "admin.phone_short", webhook: "admin.webhook", robot: "admin.robot"};
+  return Object.keys(names).filter((k) => c[k]).map((k) => t("admin.channel", {name: t(names[k]), id: c[k]})).join(t("list.sep"));
 }
 
-function renderRoutes(answer) {
+function renderRoutes(answer = notifications) {
+  if (!answer) return;
   notifications = answer;
   const editable = answer.editable;
   for (const cell of document.querySelectorAll("#routes-box th.editable-only")) cell.hidden = !editable;
-  document.getElementById("routes-readonly").hidden = editable;
-  document.getElementById("route-form").hidden = !editable;
-  document.getElementById("contact-form").hidden = !editable;
   const problems = document.getElementById("routes-problems");
   problems.textContent = (answer.problems || []).join("\n");
   problems.hidden = !problems.textContent;
   document.querySelector("#routes tbody").replaceChildren(...answer.routes.map((r, i) => el("tr", {"data-index": String(i)},
-    el("td", {}, r.regions.join("; ") || t("admin.all_regions")), el("td", {}, r.severities.join(", ") || "—"),
+    el("td", {}, r.regions.join("; ") || t("admin.all_regions")), el("td", {className: "severities"}, r.severities.map((v) => t(`sev.${v}`)).join(t("list.sep")) || "—"),
     el("td", {}, String(r.level)), el("td", {className: "reaches"}, r.reaches.join(", ") || "—"),
     ...(editable ? [el("td", {}, el("button", {type: "button", className: "remove-route", onclick: () => removeRoute(i)},
       t("admin.delete")))] : []))));
@@ -210,11 +228,14 @@ function renderRoutes(answer) {
       el("button", {type: "button", className: "delete-contact", onclick: () => deleteContact(c.id)}, t("admin.delete")))]
       : []))));
   document.getElementById("route-contacts").replaceChildren(el("legend", {}, t("admin.contacts")),
-    ...answer.contacts.map((c) => el("label", {}, el("input", {type: "checkbox", name: "contact", value: c.id}), ` ${c.id}`)));
+    ...answer.contacts.map((c) => el("label", {}, el("input", {type: "checkbox", name: "contact", value: c.id,
+      disabled: !editable}), ` ${c.id}`)));
   const form = document.getElementById("contact-form");
   for (const [name, ids] of [["webhook", answer.channels.webhooks], ["robot", answer.channels.robots]]) {
     form[name].replaceChildren(el("option", {value: ""}, "—"), ...ids.map((id) => el("option", {value: id}, id)));
   }
+  labelCells(document.getElementById("routes"));
+  labelCells(document.getElementById("contacts"));
 }
 
 async function notificationAction(action, done, errorId) {
@@ -224,7 +245,7 @@ async function notificationAction(action, done, errorId) {
     done();
     return true;
   } catch (error) {
-    document.getElementById(errorId).textContent = error.message;
+    formError(errorId, error);
     return false;
   }
 }
@@ -278,10 +299,13 @@ async function deleteContact(id) {
     () => { document.getElementById("contact-saved").textContent = t("admin.contact_deleted", {id}); }, "contact-error");
 }
 
-async function loadUsers() {
-  const answer = await getJson("/api/admin/users");
-  users = answer.users;
-  renderUsers(answer.editable);
+function loadUsers() {
+  return section(box("users-box"), async () => {
+    const answer = await getJson("/api/admin/users");
+    users = answer.users;
+    usersEditable = answer.editable;
+    renderUsers();
+  });
 }
 
 function openEdit(s) {
@@ -336,41 +360,117 @@ async function save(event) {
     document.getElementById("edit-box").hidden = true;
     document.getElementById("saved").textContent = t("admin.saved", {id: saved.id});
     editing = null;
-    await load();
+    await loadStations();
   } catch (error) {
-    document.getElementById("form-error").textContent = error.message;
+    formError("form-error", error);
+  }
+}
+
+// --- each section on its own ---------------------------------------------------------------------
+function loadStations() {
+  return section(box("stations-box"), async () => { stations = await getJson("/api/registry/stations"); renderStations(); });
+}
+
+function loadGateways() {
+  return section(box("gateways-box"), async () => { gateways = await getJson("/api/registry/gateways"); renderGateways(); });
+}
+
+function loadRoutes() {
+  return section(box("routes-box"), async () => renderRoutes(await getJson("/api/admin/notifications")));
+}
+
+let oldestAudit = null;  // the id of the oldest audit row shown ("older" pages back from it)
+
+// The audit row's action in the user's language, from its method and path; the recorded summary
+// (English, part of the hash chain) stays beneath it as the record. Unknown routes: the record only.
+const AUDIT_ACTIONS = [
+  ["POST", /^\/api\/login$/, "audit.login"], ["POST", /^\/api\/logout$/, "audit.logout"],
+  ["POST", /^\/api\/alarms\/([^/]+)\/ack$/, "audit.alarm_ack"], ["POST", /^\/api\/alarms\/([^/]+)\/assign$/, "audit.alarm_assign"],
+  ["POST", /^\/api\/alarms\/([^/]+)\/comment$/, "audit.alarm_comment"], ["POST", /^\/api\/alarms\/([^/]+)\/close$/, "audit.alarm_close"],
+  ["POST", /^\/api\/workorders$/, "audit.wo_create"], ["POST", /^\/api\/workorders\/([^/]+)\/assign$/, "audit.wo_assign"],
+  ["POST", /^\/api\/workorders\/([^/]+)\/accept$/, "audit.wo_accept"],
+  ["POST", /^\/api\/workorders\/([^/]+)\/report$/, "audit.wo_report"],
+  ["POST", /^\/api\/workorders\/([^/]+)\/close$/, "audit.wo_close"],
+  ["PUT", /^\/api\/registry\/stations\/([^/]+)$/, "audit.station_put"],
+  ["DELETE", /^\/api\/registry\/stations\/([^/]+)$/, "audit.station_delete"],
+  ["POST", /^\/api\/admin\/users$/, "audit.user_create"], ["PATCH", /^\/api\/admin\/users\/([^/]+)$/, "audit.user_update"],
+  ["DELETE", /^\/api\/admin\/users\/([^/]+)$/, "audit.user_delete"],
+  ["POST", /^\/api\/admin\/users\/([^/]+)\/password$/, "audit.user_password"],
+  ["PUT", /^\/api\/admin\/notifications\/routes$/, "audit.routes_set"],
+  ["PUT", /^\/api\/admin\/notifications\/contacts\/([^/]+)$/, "audit.contact_put"],
+  ["DELETE", /^\/api\/admin\/notifications\/contacts\/([^/]+)$/, "audit.contact_delete"],
+  ["POST", /^\/api\/admin\/gateways$/, "audit.gateway_register"],
+  ["POST", /^\/api\/admin\/gateways\/([^/]+)\/rotate$/, "audit.gateway_rotate"],
+  ["POST", /^\/api\/admin\/gateways\/([^/]+)\/revoke$/, "audit.gateway_revoke"],
+];
+
+function auditAction(r) {
+  for (const [method, pattern, key] of AUDIT_ACTIONS) {
+    const match = r.method === method && pattern.exec(r.path);
+    if (match) return t(key, {id: match[1] ? decodeURIComponent(match[1]) : ""});
+  }
+  return null;
+}
+
+function auditCell(r) {
+  const record = `${r.summary} (${r.method} ${r.path})`;
+  const action = auditAction(r);
+  return el("td", {className: "action"}, ...(action ? [el("span", {}, action), el("br"),
+    el("small", {className: "record", lang: "en"}, record)] : [el("span", {lang: "en"}, record)]));
+}
+
+function renderAudit() {
+  document.querySelector("#audit tbody").replaceChildren(...auditRows.map((r) => el("tr", {"data-id": r.id},
+    el("td", {className: "time"}, fmtDateTime(r.t_ms, {seconds: true})), el("td", {}, r.actor),
+    el("td", {}, r.role ? t(`role.${r.role}`) : "—"), el("td", {}, r.client),
+    auditCell(r), el("td", {}, String(r.status)))));
+  labelCells(document.getElementById("audit"));
+  const note = document.getElementById("audit-chain");
+  if (!chain) return;
+  note.textContent = chain.ok ? t("admin.chain_ok", {n: chain.rows}) : t("admin.chain_bad", {row: chain.bad_row, reason: chain.reason});
+  note.className = chain.ok ? "ok" : "bad";
+}
+
+// The rows and the chain check load apart: a failing check does not hide the rows.
+function loadAudit(older = false) {
+  return section(box("audit-box"), async () => {
+    const rows = await getJson(`/api/audit?limit=50${older && oldestAudit ? `&before_id=${oldestAudit}` : ""}`);
+    auditRows = older ? [...auditRows, ...rows] : rows;
+    if (rows.length) oldestAudit = rows[rows.length - 1].id;
+    document.getElementById("audit-older").hidden = rows.length < 50;
+    renderAudit();
+    chain = await getJson("/api/audit/verify");
+    renderAudit();
+  });
+}
+
+// Parts the configuration keeps read-only or leaves off: say so (and how) and disable their forms.
+function applyFeatures() {
+  if (!features) return;
+  for (const [part, id] of [["registry", "stations-box"], ["gateways", "gateways-box"], ["users", "users-box"],
+    ["notifications", "routes-box"]]) {
+    const f = features[part];
+    if (!f.editable) notEnabled(box(id), f.code, part, f.setting);
   }
 }
 
 async function load() {
   try {
-    const [list, gateways, notifications] = await Promise.all([getJson("/api/registry/stations"),
-      getJson("/api/registry/gateways"), getJson("/api/admin/notifications")]);
-    stations = list;
-    renderStations();
-    renderGateways(gateways);
-    renderRoutes(notifications);
-    await loadUsers();
-    await loadAudit();
-    showError(null);
-  } catch (error) { showError(error); }
+    features = await getJson("/api/admin/features");
+    applyFeatures();
+  } catch (error) { showError(error); }  // the sections still load; a refused write says why
+  // A part the configuration leaves off is not asked for (its 409 would only repeat the note).
+  const on = (part) => !features || features[part].enabled;
+  await Promise.all([on("registry") && loadStations(), on("gateways") && loadGateways(), loadUsers(),
+    on("notifications") && loadRoutes(), loadAudit()]);
+  applyFeatures();  // rows drawn since: their buttons too
 }
 
-let oldestAudit = null;  // the id of the oldest audit row shown ("older" pages back from it)
-
-async function loadAudit(older = false) {
-  const rows = await getJson(`/api/audit?limit=50${older && oldestAudit ? `&before_id=${oldestAudit}` : ""}`);
-  const body = document.querySelector("#audit tbody");
-  const lines = rows.map((r) => el("tr", {"data-id": r.id},
-    el("td", {}, fmtTime(r.t_ms)), el("td", {}, r.actor), el("td", {}, t(`role.${r.role}`)), el("td", {}, r.client),
-    el("td", {}, `${r.summary} (${r.method} ${r.path})`), el("td", {}, String(r.status))));
-  if (older) body.append(...lines); else body.replaceChildren(...lines);
-  if (rows.length) oldestAudit = rows[rows.length - 1].id;
-  document.getElementById("audit-older").hidden = rows.length < 50;
-  const chain = await getJson("/api/audit/verify");
-  const note = document.getElementById("audit-chain");
-  note.textContent = chain.ok ? t("admin.chain_ok", {n: chain.rows}) : t("admin.chain_bad", {row: chain.bad_row, reason: chain.reason});
-  note.className = chain.ok ? "ok" : "bad";
+function render() {
+  renderStations(); renderGateways(); renderUsers(); renderRoutes(); renderAudit();
+  const rotating = document.getElementById("key-form").dataset.rotate;  // the forms keep what is typed
+  document.getElementById("key-save").textContent = t(rotating ? "admin.rotate" : "admin.register");
+  document.getElementById("user-save").textContent = t(editingUser ? "admin.save" : "admin.create_user");
 }
 
 async function start() {
@@ -381,7 +481,7 @@ async function start() {
     return;
   }
   for (const id of ["stations-box", "gateways-box", "users-box", "routes-box", "audit-box"]) document.getElementById(id).hidden = false;
-  document.getElementById("audit-older").addEventListener("click", () => loadAudit(true).catch(showError));
+  document.getElementById("audit-older").addEventListener("click", () => loadAudit(true));
   document.getElementById("edit").addEventListener("submit", save);
   document.getElementById("key-form").addEventListener("submit", saveKey);
   document.getElementById("key-reset").addEventListener("click", () => keyForm(null));
@@ -397,8 +497,8 @@ async function start() {
   document.getElementById("cancel").addEventListener("click", () => {
     document.getElementById("edit-box").hidden = true; editing = null;
   });
-  window.addEventListener("langchange", () => { renderStations(); load(); });
+  window.addEventListener("langchange", render);
   await load();
 }
 
-start();
+start().catch(showError);  // /api/me unanswered: the page says so

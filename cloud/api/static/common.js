@@ -1,6 +1,23 @@
 // What every console page shares: the header (navigation, language toggle, log out), fetching
 // JSON, small DOM helpers and the live event stream.
-import {applyI18n, lang, setLang, t} from "./i18n.js";
+//
+// Robust pages (issue 20): each part of a page loads on its own, so one failing call never
+// blanks the rest:
+//   section(box, async (box) => {...})  runs the loader; if it throws, the box (a <section>)
+//       shows the error in its own language in its own .section-status line, with a retry
+//       button, and keeps whatever it showed before; the rest of the page is untouched.
+//       An API error whose code is feature.read_only / feature.off (a 409: the configuration
+//       does not enable it) is shown as notEnabled(...) instead. Returns the loader's value,
+//       or undefined when it failed. Messages follow the language toggle.
+//   notEnabled(box, code, feature, setting)  says the feature is not enabled and how to
+//       enable it ("用户由 cloud.yaml 管理：设置 api.users_file 以在此管理"), and disables the
+//       forms inside the box (every input, select, textarea and button of its <form>s).
+//   labelCells(table)  labels each cell with its column header, so a table of class "stack"
+//       reads as one card per row on a phone (style.css) instead of overflowing the screen.
+//   ApiError: status, message (the server's detail, for logs), code and params (for errorText
+//       in i18n.js); apiError(response, body) builds one from an error answer; sendJson(method,
+//       path, body) is the write with the CSRF header. showError(error) shows errorText(error).
+import {applyI18n, errorText, lang, notEnabledText, setLang, t} from "./i18n.js";
 
 const PAGES = [["/", "nav.overview"], ["/alarms", "nav.alarms"], ["/stations", "nav.stations"], ["/quality", "nav.quality"], ["/permits", "nav.permits"], ["/fleet", "nav.fleet"], ["/crew", "nav.crew"]];
 
@@ -24,15 +41,36 @@ export function csrfToken() {
 }
 
 export class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
+  constructor(status, detail, code = null, params = {}) {
+    super(detail);
+    this.status = status;
+    this.code = code;  // machine-readable (err.* / feature.* in i18n.js); null from older servers
+    this.params = params || {};
+  }
+}
+
+// An ApiError from an error answer's JSON body: {detail, code, params} (detail may be a list).
+export function apiError(response, body = {}) {
+  const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg || d).join("\n") : body.detail;
+  return new ApiError(response.status, detail || response.statusText, body.code || null, body.params || {});
 }
 
 export async function getJson(path) {
   const response = await fetch(path);
-  if (response.status === 401) { window.location = "/login"; throw new ApiError(401, "logged out"); }
+  if (response.status === 401) { window.location = "/login"; throw new ApiError(401, "logged out", "auth.required"); }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, body.detail || response.statusText);
+  if (!response.ok) throw apiError(response, body);
   return body;
+}
+
+// A write (POST, PUT, PATCH, DELETE) with the session's CSRF token; the answer's JSON, or an ApiError.
+export async function sendJson(method, path, body) {
+  const response = await fetch(path, {method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": csrfToken()}});
+  if (response.status === 401) { window.location = "/login"; throw new ApiError(401, "logged out", "auth.required"); }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw apiError(response, answer);
+  return answer;
 }
 
 async function logOut() {
@@ -85,5 +123,78 @@ export function live(handlers, onOpen) {
 
 export function showError(error) {
   const box = document.getElementById("error");
-  if (box) box.textContent = error ? t("error", {msg: error.message}) : "";
+  if (box) box.textContent = error ? t("error", {msg: errorText(error)}) : "";
 }
+
+// --- i18n part (issue 20): sections that load on their own, features the configuration leaves off ---
+function statusLine(box) {
+  let line = box.querySelector(":scope > .section-status");
+  if (!line) {
+    line = el("div", {className: "section-status", role: "status"});
+    const heading = box.querySelector(":scope > h2, :scope > h3");
+    if (heading) heading.after(line); else box.prepend(line);
+  }
+  return line;
+}
+
+function showStatus(box) {
+  const line = statusLine(box);
+  const state = box.dataset.sectionState;
+  if (state === "failed") {
+    line.className = "section-status failed";
+    line.setAttribute("role", "alert");
+    const retry = el("button", {type: "button", className: "section-retry", onclick: () => box._sectionRetry?.()},
+      t("section.retry"));
+    line.replaceChildren(el("span", {}, t("section.failed", {msg: errorText(box._sectionError)})), " ", retry);
+  } else if (state === "off") {
+    line.className = "section-status off";
+    line.setAttribute("role", "status");
+    const {code, feature, setting} = box._sectionOff;
+    line.replaceChildren(el("span", {}, notEnabledText(code, feature, setting)));
+  } else {
+    line.className = "section-status";
+    line.replaceChildren();
+  }
+}
+
+// Phones: a table of class "stack" shows each row as a card (style.css); each cell is labelled
+// with its column's header (data-label), set again after every render.
+export function labelCells(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.tBodies[0]?.rows || []) {
+    [...row.cells].forEach((cell, i) => { if (heads[i]) cell.dataset.label = heads[i]; });
+  }
+}
+
+export function notEnabled(box, code, feature, setting) {
+  box.dataset.sectionState = "off";
+  box._sectionOff = {code, feature, setting};
+  for (const control of box.querySelectorAll("form input, form select, form textarea, form button")) control.disabled = true;
+  showStatus(box);
+}
+
+export async function section(box, load) {
+  box._sectionRetry = () => section(box, load);
+  box.setAttribute("aria-busy", "true");
+  try {
+    const value = await load(box);
+    if (box.dataset.sectionState === "failed") { box.dataset.sectionState = "ok"; showStatus(box); }
+    return value;
+  } catch (error) {
+    if (error && typeof error.code === "string" && error.code.startsWith("feature.")) {
+      notEnabled(box, error.code, error.params?.feature, error.params?.setting);
+    } else {
+      box.dataset.sectionState = "failed";
+      box._sectionError = error;
+      showStatus(box);
+      if (!(error instanceof ApiError)) console.warn("section failed", error);  // a bug in the page, not an answer
+    }
+    return undefined;
+  } finally {
+    box.removeAttribute("aria-busy");
+  }
+}
+
+window.addEventListener("langchange", () => {
+  document.querySelectorAll("[data-section-state=failed], [data-section-state=off]").forEach(showStatus);
+});

@@ -1,9 +1,11 @@
 // The gateway fleet (GET /api/fleet, operators and admins): agent version, config hash, clock
 // offset, buffer depth and last contact of every gateway in your regions. Stale, offline and
 // never-heard gateways are highlighted; the "last contact" header sorts by it (oldest first,
-// then newest first, then back to gateway order). Reloaded every 30 s.
-import {el, getJson, mountHeader, showError} from "./common.js";
-import {fmtAge, fmtTime, t} from "./i18n.js";
+// then newest first, then back to gateway order). Reloaded every 30 s; a failed load shows its
+// error in the section (common.js section) and keeps the last table. Times in China time,
+// conditions by their rule names (i18n.js).
+import {el, getJson, labelCells, mountHeader, section} from "./common.js";
+import {fmtAge, fmtDateTime, ruleName, t} from "./i18n.js";
 
 const ORDERS = ["gateway", "oldest", "newest"];
 let data = {gateways: [], stale_after_s: 300, now_ms: Date.now()};
@@ -20,7 +22,8 @@ export function sortGateways(rows, how) {
 function clock(g) {
   if (g.clock_offset_ms === null || g.clock_offset_ms === undefined) return "—";
   const seconds = g.clock_offset_ms / 1000;
-  return `${seconds >= 0 ? "+" : ""}${seconds.toFixed(1)} s (${t(`fleet.clock.${g.clock_offset_source}`)})`;
+  return t("fleet.clock", {v: `${seconds >= 0 ? "+" : ""}${seconds.toFixed(1)}`,
+    how: t(`fleet.clock.${g.clock_offset_source}`)});
 }
 
 function buffer(g) {
@@ -37,8 +40,11 @@ function render() {
     el("td", {}, g.version || "—"),
     el("td", {className: "hash", title: g.config_sm3 || ""}, g.config_sm3 ? g.config_sm3.slice(0, 12) : "—"),
     el("td", {}, clock(g)), el("td", {}, buffer(g)),
-    el("td", {className: "contact"}, g.last_contact_ms ? `${fmtTime(g.last_contact_ms)} (${fmtAge(data.now_ms - g.last_contact_ms)})` : t("fleet.never")),
-    el("td", {}, g.stations.join(", ")), el("td", {}, g.conditions.join(", ") || ""))));
+    el("td", {className: "contact"}, g.last_contact_ms
+      ? t("fleet.contact", {time: fmtDateTime(g.last_contact_ms), age: fmtAge(data.now_ms - g.last_contact_ms)}) : t("fleet.never")),
+    el("td", {}, g.stations.join(t("list.sep")) || "—"),
+    el("td", {className: "conditions"}, g.conditions.map(ruleName).join(t("list.sep")) || "—"))));
+  labelCells(document.getElementById("fleet"));
   const attention = rows.filter((g) => g.status !== "online").length;
   document.getElementById("count").textContent = rows.length;
   document.getElementById("empty").hidden = rows.length > 0;
@@ -51,12 +57,11 @@ function render() {
   sort.textContent = `${t("col.last_contact")} ${{gateway: "↕", oldest: "↑", newest: "↓"}[order]}`;
 }
 
-async function reload() {
-  try {
+function reload() {
+  return section(document.getElementById("fleet-box"), async () => {
     data = await getJson("/api/fleet");
-    showError(null);
     render();
-  } catch (error) { showError(error); }
+  });
 }
 
 mountHeader("/fleet");

@@ -1,5 +1,24 @@
 // Every UI string of the console pages, one table per language. 简体中文 by default; the choice
 // is kept in localStorage. Elements with data-i18n="key" get their text from here.
+//
+// One catalogue for everything a user reads: rule names, alarm messages, quality flags, API
+// errors, point names, units and dates. Pages never print a raw id, a browser-local time or a
+// float as it came; they use these helpers (all follow the current language):
+//   fmtDateTime(ms, {seconds, zone})  China time, zone shown: "2026-12-07 20:31 (UTC+8)"; the
+//                                     console never shows browser-local time. fmtDate(ms): "2026-12-07".
+//   fmtNumber(value, unit, point)     decimals by unit (m³/h 2, MPa 3, pH 2, m³ 1, …); counters and
+//                                     codes as plain integers (no thousands separators); boolean
+//                                     points as 开/关 (running) or 是/否 (a state): fmtBool(v, "onoff"|"yesno").
+//   fmtValue(value, unit, point)      fmtNumber and the unit: "12.50 m³/h".
+//   fmtPercent(fraction, digits=1)    the rates: "83.3%".
+//   unitName(u), pointName(p), flagName(q), ruleName(type)   through the catalogue, else as given.
+//   alarmMessage(alarm)               the alarm's message_code + message_params through msg.*,
+//                                     else its plain message (older rows, unknown codes).
+//   errorText(error)                  an API error (ApiError from common.js: code + params) through
+//                                     err.*, else the server's detail; a network failure localised.
+//   notEnabledText(code, feature, setting)  "用户由 cloud.yaml 管理：设置 api.users_file 以在此管理".
+//   has(key)                          whether the catalogue knows a key.
+// The per-section loader, section(box, load), and notEnabled(box, …) are in common.js.
 export const STRINGS = {
   zh: {
     "lang.switch": "English",
@@ -14,18 +33,15 @@ export const STRINGS = {
     "admin.permit_id": "许可证号（留空：无许可）", "admin.holder": "取水户", "admin.permitted_m3": "许可水量 (m³/年)",
     "admin.year_start": "许可年度起始 (MM-DD)", "admin.plan_annual": "年度计划 (m³)", "admin.gateway": "网关",
     "admin.keys": "签名密钥 (SM2)", "admin.payload_keys": "加密密钥 (SM4)",
-    "admin.keys_readonly": "云端配置设置 gateways_file 后可在此注册网关、轮换和吊销密钥，采集进程数秒内生效；否则请在云端配置 gateways 中修改。",
     "admin.users": "用户与角色", "admin.username": "用户名", "admin.password": "密码（至少 8 位）", "admin.role": "角色",
     "admin.regions": "区域", "admin.regions_hint": "区域编号，用分号分隔；留空：全部区域", "admin.all_regions": "全部区域",
     "admin.create_user": "新建用户", "admin.reset": "重置密码", "admin.delete": "删除", "admin.new_password": "新密码",
     "admin.confirm_delete": "确定删除用户 {name}？", "admin.user_saved": "已保存用户 {name}", "admin.user_deleted": "已删除用户 {name}",
-    "admin.users_readonly": "用户保存在云端配置 api.users 中：设置 api.users_file 后可在此编辑。",
     "admin.register": "注册网关", "admin.rotate": "轮换密钥", "admin.revoke": "吊销 {key}", "admin.key_id": "密钥编号",
     "admin.public_key": "SM2 公钥 (PEM)", "admin.old_valid_until": "旧密钥有效至（含时区，留空：立即）",
     "admin.revoke_old": "立即吊销旧密钥（密钥泄露时）", "admin.gateway_saved": "已保存网关 {id}",
     "admin.confirm_revoke": "确定吊销网关 {id} 的密钥 {key}？吊销后用它签名的数据一律拒收。",
     "admin.routes": "通知路由", "admin.severities": "级别", "admin.level": "升级层级",
-    "admin.routes_readonly": "通知路由保存在云端配置 notifications 中：设置 notifications_file 后可在此编辑（仅限全部区域的管理员）。",
     "admin.route_roles": "按角色通知", "admin.quiet_hours": "免打扰时段", "admin.add_route": "添加路由",
     "admin.routes_saved": "已保存通知路由（共 {n} 条），通知进程下一轮生效", "admin.confirm_remove_route": "确定删除第 {n} 条通知路由？",
     "admin.email": "邮箱", "admin.phone": "手机号（短信）", "admin.webhook": "Webhook", "admin.robot": "群机器人", "admin.no_role": "无",
@@ -94,6 +110,118 @@ export const STRINGS = {
     "col.gateway": "网关", "col.version": "程序版本", "col.config": "配置哈希", "col.clock": "时钟偏差",
     "col.buffer": "缓存积压", "col.last_contact": "最后联系", "col.stations_served": "所辖站点", "col.conditions": "异常状况",
     "alarms.sound_on": "🔔 声音提示：开", "alarms.sound_off": "🔕 声音提示：关", "alarms.new_red": "新红色告警：{what}",
+    // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
+    // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
+    "audit.login": "登录", "audit.logout": "退出", "audit.alarm_ack": "确认告警 {id}", "audit.alarm_assign": "指派告警 {id}",
+    "audit.alarm_comment": "评论告警 {id}", "audit.alarm_close": "关闭告警 {id}", "audit.wo_create": "新建工单",
+    "audit.wo_assign": "指派工单 {id}", "audit.wo_accept": "接受工单 {id}", "audit.wo_report": "回报工单 {id}",
+    "audit.wo_close": "关闭工单 {id}", "audit.station_put": "保存站点 {id}", "audit.station_delete": "删除站点 {id}",
+    "audit.user_create": "新建用户", "audit.user_update": "修改用户 {id}", "audit.user_delete": "删除用户 {id}",
+    "audit.user_password": "重置用户 {id} 的密码", "audit.routes_set": "设置通知路由", "audit.contact_put": "保存联系人 {id}",
+    "audit.contact_delete": "删除联系人 {id}", "audit.gateway_register": "注册网关", "audit.gateway_rotate": "轮换网关 {id} 的密钥",
+    "audit.gateway_revoke": "吊销网关 {id} 的密钥",
+    "admin.phone_short": "短信", "admin.channel": "{name}：{id}",
+    "fleet.clock": "{v} 秒（{how}）", "fleet.contact": "{time} · {age}前",
+    "login.title": "供水监测与数据质量平台", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
+    "console.totals": "数据概况", "console.alarms": "告警", "console.latest": "最新数据", "console.no_data": "暂无数据",
+    "console.envelopes": "已验证批次", "console.readings": "读数", "console.refused": "拒收批次",
+    "fmt.zone": "UTC+8", "bool.on": "开", "bool.off": "关", "bool.yes": "是", "bool.no": "否", "list.sep": "、", "list.or": "或",
+    "section.loading": "加载中…", "section.failed": "本栏加载失败：{msg}", "section.retry": "重试",
+    "feature.read_only": "{feature}由 cloud.yaml 管理：设置 {setting} 以在此管理",
+    "feature.off": "{feature}未启用：在 cloud.yaml 中设置 {setting} 以启用",
+    "feature.users": "用户", "feature.gateways": "网关与密钥", "feature.registry": "站点登记",
+    "feature.notifications": "通知路由与联系人", "feature.reports": "数据质量报表", "feature.fleet": "网关运行状态",
+    "err.network": "无法连接服务器，请检查网络后重试",
+    "err.http.400": "请求无法读取", "err.http.401": "请先登录", "err.http.403": "无权进行此操作",
+    "err.http.404": "没有该对象或无权查看", "err.http.409": "当前状态不允许此操作", "err.http.422": "提交的内容有误",
+    "err.http.429": "请求过多，请稍后再试", "err.http.500": "服务器内部错误", "err.http.503": "服务暂不可用，请稍后再试",
+    "unit.m3/h": "m³/h", "unit.m3": "m³", "unit.m3/d": "m³/天", "unit.degC": "°C", "unit.uS/cm": "μS/cm", "unit.-": "",
+    "unit.mg/L": "mg/L", "unit.NTU": "NTU", "unit.pH": "", "unit.MPa": "MPa", "unit.kPa": "kPa", "unit.m": "m",
+    "unit.m/s": "m/s", "unit.Hz": "Hz", "unit.A": "A", "unit.V": "V", "unit.mV": "mV", "unit.kW": "kW",
+    "unit.kWh": "kWh", "unit.kvarh": "kvarh",
+    "point.*": "整站", "point.flow": "瞬时流量", "point.total": "累计流量", "point.forward_total": "正向累计流量",
+    "point.net_total": "净累计流量", "point.velocity": "流速", "point.pressure": "压力", "point.level": "水位",
+    "point.water_column": "水柱高度", "point.depth_to_water": "埋深", "point.turbidity": "浊度", "point.ph": "pH",
+    "point.free_chlorine": "游离氯", "point.residual_chlorine": "余氯", "point.total_chlorine": "总氯",
+    "point.chlorine_dioxide": "二氧化氯", "point.codmn": "高锰酸盐指数", "point.conductivity": "电导率",
+    "point.temperature": "水温", "point.dissolved_oxygen": "溶解氧", "point.electrode_mv": "电极电位",
+    "point.running": "运行", "point.run_command": "启停命令", "point.fault_code": "故障代码", "point.remote_mode": "远程控制",
+    "point.speed_setpoint": "转速设定", "point.frequency": "频率", "point.current": "电流", "point.current_l1": "A 相电流",
+    "point.current_l2": "B 相电流", "point.current_l3": "C 相电流", "point.voltage_l1": "A 相电压",
+    "point.voltage_l2": "B 相电压", "point.voltage_l3": "C 相电压", "point.power": "功率", "point.active_power": "有功功率",
+    "point.energy": "电量", "point.active_energy": "有功电量", "point.reactive_energy": "无功电量",
+    "point.power_factor": "功率因数", "point.sample_flow_ok": "采样水流正常", "point.cleaning_start": "电极清洗",
+    "point.low_alarm_setpoint": "低限报警设定", "point.no_signal": "无信号", "point.signal_quality": "信号质量",
+    "point.firmware_version": "固件版本", "point.permit": "取水许可",
+    "flag.OK": "正常", "flag.TIMEOUT": "超时", "flag.EXCEPTION": "设备异常应答", "flag.OUT_OF_RANGE": "超量程",
+    "flag.SENSOR_FAULT": "传感器故障", "flag.COMM_ERROR": "通信故障", "flag.TOTAL_ROLLOVER": "累计量溢出归零",
+    "flag.TOTAL_RESET": "累计量回退", "flag.CLOCK_UNSYNCED": "时钟未同步",
+    "rule.device_fault": "设备故障", "rule.clock_unsynced": "网关时钟未同步", "rule.totaliser_reset": "累计量回退",
+    "rule.data_stopped": "数据停报", "rule.consecutive_zeros": "连续报零", "rule.spike": "冒大数",
+    "rule.volume_change": "水量突变", "rule.water_quality": "水质超标", "rule.night_flow": "夜间最小流量升高",
+    "rule.mass_balance": "水量不平衡", "rule.burst": "疑似爆管", "rule.over_permit": "超许可取水",
+    "rule.over_plan": "超计划取水", "rule.over_permit_projected": "预计超许可", "rule.refused_envelope": "数据包拒收",
+    "rule.chain_gap": "报文链缺失", "rule.gateway_offline": "网关离线", "rule.buffer_full": "网关缓存已满",
+    "msg.was": "（由{was}升级）", "msg.part.faults": "{point}（{quality}）",
+    "msg.part.plans": "{plan} {first} 至 {last}：{volume} / {planned} {unit}（{share}）",
+    "msg.device_fault": "设备故障：{faults}", "msg.clock_unsynced": "网关时钟未同步，采样时间可能不准",
+    "msg.totaliser_reset": "{point}回退到 {value} {unit}：是否更换或清零了表计？",
+    "msg.data_stopped": "自 {last_ms}（最后一次采样）起无数据，应每 {interval_s}上报一次，已缺报 {missed} 次",
+    "msg.data_stopped.never": "自 {start_ms}（开始服务）起从未上报，应每 {interval_s}上报一次",
+    "msg.data_stopped.since_start": "自 {start_ms}（恢复服务）起无数据（最后一次采样 {last_ms}），应每 {interval_s}上报一次",
+    "msg.consecutive_zeros": "{point}自 {since_ms} 起连续 {reports} 次报零",
+    "msg.spike.out_of_range": "{point} {value} {unit}，超出仪表量程（网关标记）",
+    "msg.spike.above_max": "{point} {value} {unit}，超过最大流量 {limit} {unit}",
+    "msg.spike.jump": "{point}在 {elapsed_s}内跳增 {step} {unit}，达到 {value} {unit}（最多允许 {allowed} {unit}）",
+    "msg.volume_change": "{day} 日水量 {volume} {unit}，较前 {days} 天中位数 {median} {unit} 变化 {change_share}",
+    "msg.water_quality.above": "{point} {value} {unit}，高于上限 {limit} {unit}（自 {since_ms} 起超标）",
+    "msg.water_quality.below": "{point} {value} {unit}，低于下限 {limit} {unit}（自 {since_ms} 起超标）",
+    "msg.night_flow": "{point} {day} 夜间（{window}）最小流量 {flow} {unit}，高于前 {nights} 夜中位数 {median} {unit}（阈值 {threshold} {unit}）",
+    "msg.mass_balance": "计量区 {area}：进水 {inflow} {unit}，未计量水量 {loss} {unit}，超过限值 {limit} {unit}（截至 {until_ms} 的 {window_s}）",
+    "msg.burst": "疑似爆管：{flow_point}由 {flow_before} 升至 {flow_after} {flow_unit}（{rise_share}），{pressure_point}由 {pressure_before} 降至 {pressure_after} {pressure_unit}（{drop_share}）",
+    "msg.over_permit": "许可证 {permit}（{holder}，许可年度自 {year_start}）：已取水 {volume} {unit}，许可 {permitted} {unit}（{share}），已达 {tier_share} 告警线",
+    "msg.over_plan": "许可证 {permit}（{holder}，许可年度自 {year_start}）：{plans}",
+    "msg.over_permit_projected": "许可证 {permit}（{holder}，许可年度自 {year_start}）：已取水 {volume} {unit}（{share}），{method}预计 {date} 达到许可水量 {permitted} {unit}（每天 {rate} {rate_unit}）",
+    "msg.chain_gap": "报文链缺失 {count} 个（序号 {missing}）", "msg.gateway_offline": "网关离线（遗嘱消息或正常停止）",
+    "msg.buffer_full": "网关缓存已满：{detail}", "msg.refused_envelope": "数据包被拒收：{reason}（{detail}）",
+    "refusal.bad_signature": "签名校验失败", "refusal.unknown_key": "未登记的密钥", "refusal.key_revoked": "密钥已吊销",
+    "refusal.key_expired": "密钥已过期", "refusal.chain_mismatch": "哈希链不连续", "refusal.seq_reused": "序号重复",
+    "refusal.not_encrypted": "未按要求加密", "refusal.topic_mismatch": "主题与网关不符", "refusal.unknown_station": "未登记的站点",
+    "refusal.truncated": "报文不完整", "refusal.bad_magic": "不是 watertel 报文", "refusal.bad_ciphertext": "密文无法解密",
+    "refusal.no_payload_key": "缺少加密密钥", "refusal.payload_key_expired": "加密密钥已过期",
+    "action.acknowledge": "确认", "action.assign": "指派", "action.comment on": "评论", "action.close": "关闭",
+    "action.make a work order for": "派工单", "action.make a second work order for": "再派工单", "action.assigned": "指派",
+    "action.accepted": "接单", "action.reported": "回单", "action.closed": "关闭", "state.already in a work order": "已有工单",
+    "err.auth.required": "请先登录", "err.auth.csrf": "会话校验失败，请刷新页面后重试",
+    "err.auth.role": "{role}角色无权进行此操作（需要：{roles}）", "err.auth.failed": "用户名或密码错误",
+    "err.auth.too_many": "登录失败次数过多，请 {wait_s}后再试",
+    "err.events.closing": "服务器正在关闭，请稍后重连", "err.events.too_many": "每个用户最多同时打开 {max} 个实时连接，请先关闭一个",
+    "err.regions.need_registry": "设置区域需要站点登记：在 cloud.yaml 中设置 {setting}",
+    "err.regions.unknown": "站点登记中没有这些区域：{regions}（请填写省、市或县区编号）",
+    "err.regions.outside": "只能填写你所辖的区域：{regions}", "err.user.unknown": "没有用户 {name}（或不在你的区域内）",
+    "err.user.exists": "用户 {name} 已存在，请换一个用户名", "err.user.last_admin": "这样将没有管理全部区域的管理员：请先另建一个",
+    "err.user.self_change": "不能修改自己的角色或区域（请其他管理员操作）", "err.user.self_delete": "不能删除自己（请其他管理员操作）",
+    "err.file.problems": "{file}文件有问题，请先修正：{problems}", "err.invalid": "提交的内容有误：{problems}",
+    "err.request.invalid": "提交的内容有误：{fields}",
+    "err.stations.unknown": "站点登记中没有这些站点：{stations}（请先添加）",
+    "err.gateway.outside": "该网关有站点不在你的区域内，不能由你修改", "err.gateway.unknown": "没有网关 {gateway}",
+    "err.gateway.exists": "网关 {gateway} 已存在（请改为轮换密钥）",
+    "err.key.current": "{key} 是当前密钥：请轮换到新密钥，并选择立即吊销旧密钥", "err.key.revoked": "密钥 {key} 已吊销",
+    "err.key.unknown": "网关 {gateway} 没有密钥 {key}",
+    "err.key.bad_pem": "不是 SM2 公钥 PEM：请提交 `watertel keys new` 生成的 .pub.pem 文件内容",
+    "err.key.file_exists": "已有另一把编号为 {key} 的密钥：请换一个密钥编号", "err.key.used": "密钥编号 {key} 已被网关 {gateway} 用过：请换一个",
+    "err.notifications.scope": "通知路由与联系人覆盖全部区域：只有管理全部区域的管理员可以修改",
+    "err.id.mismatch": "编号 {id} 与地址中的 {path} 不一致", "err.contact.unknown": "没有联系人 {contact}",
+    "err.contact.in_use": "联系人 {contact} 被第 {routes} 条通知路由使用：请先从这些路由中移除",
+    "err.alarm.unknown": "没有告警 {id}（或无权查看）", "err.alarm.state": "告警 {id} 当前为“{state}”，不能{action}",
+    "err.work_order.unknown": "没有工单 {id}（或无权查看）", "err.work_order.state": "工单 {id} 当前为“{order_state}”，不能{action}",
+    "err.assignee.role": "{name} 不是{roles}用户", "err.assignee.region": "{name} 不负责站点 {station} 所在的区域",
+    "err.station.unknown": "没有站点 {station}（或无权查看）", "err.station.outside": "站点 {station} 不在你的区域内",
+    "err.region.outside": "区域 {region} 不在你的区域内", "err.region.unknown": "站点登记中没有区域 {region}",
+    "err.region.choose": "请选择一个区域：你可查看 {regions}", "err.permit.mapping": "取水许可应为键值对（或留空表示无许可）",
+    "err.period.invalid": "无法识别统计周期 {period}（如 2026-10、2026-10-01、2026-Q3）",
+    "err.report.unknown": "报表 {kind}/{name} 尚未生成", "err.reports.scope": "已生成的报表覆盖全部区域：请按你的区域查询",
+    "err.range.order": "开始时间应早于结束时间", "err.range.too_long": "时间范围内有 {n} 个区间，超过上限 {max}：请缩短时间范围",
   },
   en: {
     "lang.switch": "中文",
@@ -108,18 +236,15 @@ export const STRINGS = {
     "admin.permit_id": "Permit id (empty: no permit)", "admin.holder": "Holder", "admin.permitted_m3": "Permitted (m³/year)",
     "admin.year_start": "Permit year starts (MM-DD)", "admin.plan_annual": "Annual plan (m³)", "admin.gateway": "Gateway",
     "admin.keys": "Signing keys (SM2)", "admin.payload_keys": "Payload keys (SM4)",
-    "admin.keys_readonly": "With gateways_file set in the cloud config, register gateways and rotate or revoke keys here; ingest workers apply them within seconds. Otherwise change the cloud config's gateways.",
     "admin.users": "Users and roles", "admin.username": "Username", "admin.password": "Password (8 characters or more)", "admin.role": "Role",
     "admin.regions": "Regions", "admin.regions_hint": "region ids separated by semicolons; empty: every region", "admin.all_regions": "every region",
     "admin.create_user": "Create user", "admin.reset": "Reset password", "admin.delete": "Delete", "admin.new_password": "New password",
     "admin.confirm_delete": "Delete user {name}?", "admin.user_saved": "User {name} saved", "admin.user_deleted": "User {name} deleted",
-    "admin.users_readonly": "Users are kept in the cloud config's api.users: set api.users_file to edit them here.",
     "admin.register": "Register gateway", "admin.rotate": "Rotate key", "admin.revoke": "Revoke {key}", "admin.key_id": "Key id",
     "admin.public_key": "SM2 public key (PEM)", "admin.old_valid_until": "Old key valid until (with time zone; empty: now)",
     "admin.revoke_old": "Revoke the old key at once (a leaked key)", "admin.gateway_saved": "Gateway {id} saved",
     "admin.confirm_revoke": "Revoke key {key} of gateway {id}? Everything signed with it will be refused.",
     "admin.routes": "Notification routes", "admin.severities": "Severities",
-    "admin.routes_readonly": "Notification routes are kept in the cloud config's notifications: set notifications_file to edit them here (admins with every region).",
     "admin.route_roles": "Roles told", "admin.quiet_hours": "Quiet hours", "admin.add_route": "Add route",
     "admin.routes_saved": "Notification routes saved ({n}); the notifier applies them at its next round",
     "admin.confirm_remove_route": "Remove notification route {n}?",
@@ -189,6 +314,131 @@ export const STRINGS = {
     "col.gateway": "Gateway", "col.version": "Agent version", "col.config": "Config hash", "col.clock": "Clock offset",
     "col.buffer": "Buffer", "col.last_contact": "Last contact", "col.stations_served": "Stations", "col.conditions": "Conditions",
     "alarms.sound_on": "🔔 Sound on", "alarms.sound_off": "🔕 Sound off", "alarms.new_red": "New red alarm: {what}",
+    // --- i18n part (issue 20, branch i18n): formats, catalogue of points, units, flags, rules,
+    // alarm messages (msg.*), API errors (err.*), features (feature.*), section loader (section.*) ---
+    "audit.login": "Log in", "audit.logout": "Log out", "audit.alarm_ack": "Acknowledge alarm {id}",
+    "audit.alarm_assign": "Assign alarm {id}", "audit.alarm_comment": "Comment on alarm {id}", "audit.alarm_close": "Close alarm {id}",
+    "audit.wo_create": "Create a work order", "audit.wo_assign": "Assign work order {id}", "audit.wo_accept": "Accept work order {id}",
+    "audit.wo_report": "Report on work order {id}", "audit.wo_close": "Close work order {id}", "audit.station_put": "Save station {id}",
+    "audit.station_delete": "Delete station {id}", "audit.user_create": "Create a user", "audit.user_update": "Change user {id}",
+    "audit.user_delete": "Delete user {id}", "audit.user_password": "Reset the password of user {id}",
+    "audit.routes_set": "Set notification routes", "audit.contact_put": "Save contact {id}",
+    "audit.contact_delete": "Delete contact {id}", "audit.gateway_register": "Register a gateway",
+    "audit.gateway_rotate": "Rotate the key of gateway {id}", "audit.gateway_revoke": "Revoke a key of gateway {id}",
+    "admin.phone_short": "SMS", "admin.channel": "{name}: {id}",
+    "fleet.clock": "{v} s ({how})", "fleet.contact": "{time} · {age} ago",
+    "login.title": "Water telemetry and data quality", "login.username": "Username", "login.password": "Password",
+    "login.submit": "Log in",
+    "console.totals": "Data received", "console.alarms": "Open alarms", "console.latest": "Latest values",
+    "console.no_data": "No data yet", "console.envelopes": "Verified envelopes", "console.readings": "Readings",
+    "console.refused": "Refused envelopes",
+    "fmt.zone": "UTC+8", "bool.on": "On", "bool.off": "Off", "bool.yes": "Yes", "bool.no": "No", "list.sep": ", ", "list.or": " or ",
+    "section.loading": "Loading…", "section.failed": "This section could not load: {msg}", "section.retry": "Retry",
+    "feature.read_only": "{feature}: managed in cloud.yaml; set {setting} to manage them here",
+    "feature.off": "{feature}: not enabled; set {setting} in cloud.yaml to enable",
+    "feature.users": "Users", "feature.gateways": "Gateways and keys", "feature.registry": "Station registry",
+    "feature.notifications": "Notification routes and contacts", "feature.reports": "Data-quality reports",
+    "feature.fleet": "Gateway fleet",
+    "err.network": "The server cannot be reached: check the network and try again",
+    "err.http.400": "The request could not be read", "err.http.401": "Log in first", "err.http.403": "Not allowed",
+    "err.http.404": "No such thing, or not yours to see", "err.http.409": "Not possible in the current state",
+    "err.http.422": "Something in the request is not right", "err.http.429": "Too many requests: try again later",
+    "err.http.500": "Internal server error", "err.http.503": "Not available right now: try again later",
+    "unit.m3/h": "m³/h", "unit.m3": "m³", "unit.m3/d": "m³/day", "unit.degC": "°C", "unit.uS/cm": "μS/cm", "unit.-": "",
+    "unit.mg/L": "mg/L", "unit.NTU": "NTU", "unit.pH": "", "unit.MPa": "MPa", "unit.kPa": "kPa", "unit.m": "m",
+    "unit.m/s": "m/s", "unit.Hz": "Hz", "unit.A": "A", "unit.V": "V", "unit.mV": "mV", "unit.kW": "kW",
+    "unit.kWh": "kWh", "unit.kvarh": "kvarh",
+    "point.*": "Whole station", "point.flow": "Flow", "point.total": "Total volume", "point.forward_total": "Forward total",
+    "point.net_total": "Net total", "point.velocity": "Velocity", "point.pressure": "Pressure", "point.level": "Level",
+    "point.water_column": "Water column", "point.depth_to_water": "Depth to water", "point.turbidity": "Turbidity",
+    "point.ph": "pH", "point.free_chlorine": "Free chlorine", "point.residual_chlorine": "Residual chlorine",
+    "point.total_chlorine": "Total chlorine", "point.chlorine_dioxide": "Chlorine dioxide", "point.codmn": "CODMn",
+    "point.conductivity": "Conductivity", "point.temperature": "Water temperature", "point.dissolved_oxygen": "Dissolved oxygen",
+    "point.electrode_mv": "Electrode potential", "point.running": "Running", "point.run_command": "Run command",
+    "point.fault_code": "Fault code", "point.remote_mode": "Remote control", "point.speed_setpoint": "Speed setpoint",
+    "point.frequency": "Frequency", "point.current": "Current", "point.current_l1": "Current L1",
+    "point.current_l2": "Current L2", "point.current_l3": "Current L3", "point.voltage_l1": "Voltage L1",
+    "point.voltage_l2": "Voltage L2", "point.voltage_l3": "Voltage L3", "point.power": "Power",
+    "point.active_power": "Active power", "point.energy": "Energy", "point.active_energy": "Active energy",
+    "point.reactive_energy": "Reactive energy", "point.power_factor": "Power factor",
+    "point.sample_flow_ok": "Sample flow OK", "point.cleaning_start": "Electrode cleaning",
+    "point.low_alarm_setpoint": "Low alarm setpoint", "point.no_signal": "No signal", "point.signal_quality": "Signal quality",
+    "point.firmware_version": "Firmware version", "point.permit": "Permit",
+    "flag.OK": "OK", "flag.TIMEOUT": "Timeout", "flag.EXCEPTION": "Device exception", "flag.OUT_OF_RANGE": "Out of range",
+    "flag.SENSOR_FAULT": "Sensor fault", "flag.COMM_ERROR": "Communication error", "flag.TOTAL_ROLLOVER": "Totaliser rollover",
+    "flag.TOTAL_RESET": "Totaliser reset", "flag.CLOCK_UNSYNCED": "Clock not synchronised",
+    "rule.device_fault": "Device fault", "rule.clock_unsynced": "Gateway clock unsynchronised",
+    "rule.totaliser_reset": "Totaliser reset", "rule.data_stopped": "Data stopped", "rule.consecutive_zeros": "Consecutive zeros",
+    "rule.spike": "Spike value", "rule.volume_change": "Sudden volume change", "rule.water_quality": "Water quality",
+    "rule.night_flow": "Night flow rising", "rule.mass_balance": "Mass balance", "rule.burst": "Burst?",
+    "rule.over_permit": "Over permit", "rule.over_plan": "Over plan", "rule.over_permit_projected": "Projected over permit",
+    "rule.refused_envelope": "Envelope refused", "rule.chain_gap": "Chain gap", "rule.gateway_offline": "Gateway offline",
+    "rule.buffer_full": "Gateway buffer full",
+    "msg.was": " (escalated from {was})", "msg.part.faults": "{point} ({quality})",
+    "msg.part.plans": "{plan} {first} to {last}: {volume} of {planned} {unit} ({share})",
+    "msg.device_fault": "Device fault: {faults}", "msg.clock_unsynced": "The gateway clock is not synchronised: sample times may be wrong",
+    "msg.totaliser_reset": "{point} went back to {value} {unit}: meter replaced or reset?",
+    "msg.data_stopped": "No data since {last_ms} (last sample), expected every {interval_s}; {missed} intervals missed",
+    "msg.data_stopped.never": "Nothing since {start_ms} (start of service), expected every {interval_s}",
+    "msg.data_stopped.since_start": "No data since {start_ms} (back in service; last sample {last_ms}), expected every {interval_s}",
+    "msg.consecutive_zeros": "{point} reported zero {reports} times in a row since {since_ms}",
+    "msg.spike.out_of_range": "{point} {value} {unit}, above the meter's range (flagged by the gateway)",
+    "msg.spike.above_max": "{point} {value} {unit}, above the maximum flow {limit} {unit}",
+    "msg.spike.jump": "{point} jumped {step} {unit} to {value} {unit} in {elapsed_s} (at most {allowed} {unit} allowed)",
+    "msg.volume_change": "Day volume {volume} {unit} on {day}: {change_share} from the median {median} {unit} of the {days} days before",
+    "msg.water_quality.above": "{point} {value} {unit}, above the limit {limit} {unit} (since {since_ms})",
+    "msg.water_quality.below": "{point} {value} {unit}, below the limit {limit} {unit} (since {since_ms})",
+    "msg.night_flow": "{point}: minimum night flow {flow} {unit} on the night of {day} ({window}), above the median {median} {unit} of the {nights} nights before (threshold {threshold} {unit})",
+    "msg.mass_balance": "Area {area}: inflow {inflow} {unit}, unaccounted {loss} {unit}, above the limit {limit} {unit} (the {window_s} before {until_ms})",
+    "msg.burst": "Burst? {flow_point} up from {flow_before} to {flow_after} {flow_unit} ({rise_share}) and {pressure_point} down from {pressure_before} to {pressure_after} {pressure_unit} ({drop_share})",
+    "msg.over_permit": "Permit {permit} ({holder}, permit year from {year_start}): {volume} of {permitted} {unit} withdrawn ({share}), past the {tier_share} tier",
+    "msg.over_plan": "Permit {permit} ({holder}, permit year from {year_start}): {plans}",
+    "msg.over_permit_projected": "Permit {permit} ({holder}, permit year from {year_start}): {volume} {unit} withdrawn ({share}); {method} it reaches the permitted {permitted} {unit} on {date} ({rate} {rate_unit})",
+    "msg.chain_gap": "{count} envelopes missing from the chain (seq {missing})", "msg.gateway_offline": "The gateway went offline (last will or clean stop)",
+    "msg.buffer_full": "Gateway buffer full: {detail}", "msg.refused_envelope": "Envelope refused: {reason} ({detail})",
+    "refusal.bad_signature": "bad signature", "refusal.unknown_key": "unknown key", "refusal.key_revoked": "key revoked",
+    "refusal.key_expired": "key expired", "refusal.chain_mismatch": "hash chain broken", "refusal.seq_reused": "sequence number reused",
+    "refusal.not_encrypted": "not encrypted", "refusal.topic_mismatch": "wrong topic", "refusal.unknown_station": "unknown station",
+    "refusal.truncated": "truncated", "refusal.bad_magic": "not a watertel envelope", "refusal.bad_ciphertext": "cannot be decrypted",
+    "refusal.no_payload_key": "no payload key", "refusal.payload_key_expired": "payload key expired",
+    "action.acknowledge": "acknowledge it", "action.assign": "assign it", "action.comment on": "comment on it",
+    "action.close": "close it", "action.make a work order for": "make a work order for it",
+    "action.make a second work order for": "make a second work order for it", "action.assigned": "assign it",
+    "action.accepted": "accept it", "action.reported": "report on it", "action.closed": "close it",
+    "state.already in a work order": "already in a work order",
+    "err.auth.required": "Log in first", "err.auth.csrf": "The session check failed: reload the page and try again",
+    "err.auth.role": "The {role} role may not do this (needs {roles})", "err.auth.failed": "Wrong username or password",
+    "err.auth.too_many": "Too many failed logins: try again in {wait_s}",
+    "err.events.closing": "The server is shutting down: reconnect in a moment",
+    "err.events.too_many": "At most {max} live streams per user: close one first",
+    "err.regions.need_registry": "Regions need the station registry: set {setting} in cloud.yaml",
+    "err.regions.unknown": "Not regions of the registry: {regions} (use province, city or county ids)",
+    "err.regions.outside": "Give regions within your own: {regions}", "err.user.unknown": "No user {name} (or not within your regions)",
+    "err.user.exists": "User {name} exists: choose another name", "err.user.last_admin": "That would leave no admin with every region: make another one first",
+    "err.user.self_change": "You cannot change your own role or regions (ask another admin)",
+    "err.user.self_delete": "You cannot delete yourself (ask another admin)",
+    "err.file.problems": "The {file} file has problems; fix it first: {problems}", "err.invalid": "Something is not right: {problems}",
+    "err.request.invalid": "Something in the request is not right: {fields}",
+    "err.stations.unknown": "Not in the station registry: {stations} (add them first)",
+    "err.gateway.outside": "This gateway has stations outside your regions: not yours to change", "err.gateway.unknown": "No gateway {gateway}",
+    "err.gateway.exists": "Gateway {gateway} exists (rotate its key instead)",
+    "err.key.current": "{key} is the current key: rotate to a new one and revoke the old one at once",
+    "err.key.revoked": "Key {key} is already revoked", "err.key.unknown": "Gateway {gateway} has no key {key}",
+    "err.key.bad_pem": "Not an SM2 public key PEM: send the .pub.pem that `watertel keys new` wrote",
+    "err.key.file_exists": "Another key with id {key} exists: choose a new key id",
+    "err.key.used": "Key id {key} was already used by gateway {gateway}: choose a new one",
+    "err.notifications.scope": "Notification routes and contacts serve every region: only an admin with every region changes them",
+    "err.id.mismatch": "The id {id} differs from {path} in the address", "err.contact.unknown": "No contact {contact}",
+    "err.contact.in_use": "Contact {contact} is named by route {routes}: remove it from those routes first",
+    "err.alarm.unknown": "No alarm {id} (or not yours to see)", "err.alarm.state": "Alarm {id} is {state}: cannot {action}",
+    "err.work_order.unknown": "No work order {id} (or not yours to see)", "err.work_order.state": "Work order {id} is {order_state}: cannot {action}",
+    "err.assignee.role": "{name} is not a user of role {roles}", "err.assignee.region": "{name} does not cover the region of station {station}",
+    "err.station.unknown": "No station {station} (or not yours to see)", "err.station.outside": "Station {station} is outside your regions",
+    "err.region.outside": "Region {region} is outside your regions", "err.region.unknown": "No region {region} in the registry",
+    "err.region.choose": "Choose a region: you see {regions}", "err.permit.mapping": "A permit is a mapping of keys (or empty for none)",
+    "err.period.invalid": "Period {period} not understood (e.g. 2026-10, 2026-10-01, 2026-Q3)",
+    "err.report.unknown": "Report {kind}/{name} has not been written", "err.reports.scope": "Stored reports cover every region: ask for your region instead",
+    "err.range.order": "The start must be before the end", "err.range.too_long": "{n} buckets in the range, more than {max}: choose a shorter range",
   },
 };
 
@@ -217,7 +467,8 @@ export function applyI18n(root = document) {
   root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
 }
 
-// Date and time in Asia/Shanghai, whatever the browser's own zone.
+// Date and time in Asia/Shanghai, whatever the browser's own zone (without the zone shown: new
+// code uses fmtDateTime below, which shows it).
 export function fmtTime(ms) {
   if (ms === null || ms === undefined) return "—";
   return new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "zh-CN", {
@@ -234,6 +485,132 @@ export function fmtAge(ms) {
   return t("age.d", {n: Math.floor(s / 86400)});
 }
 
-export function fmtPercent(fraction) {
-  return fraction === null || fraction === undefined ? "—" : `${(fraction * 100).toFixed(1)}%`;
+
+// --- i18n part (issue 20): formats and catalogue look-ups (documented at the top of this file) ---
+const SHANGHAI_MS = 8 * 3600e3;  // Asia/Shanghai keeps UTC+8 all year (no daylight saving)
+
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(STRINGS[lang()], key) || Object.prototype.hasOwnProperty.call(STRINGS.zh, key);
+}
+
+// China time whatever the browser's zone: the instant shifted by 8 h and read as UTC.
+export function fmtDateTime(ms, {seconds = false, zone = true} = {}) {
+  if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return "—";
+  const iso = new Date(Number(ms) + SHANGHAI_MS).toISOString();
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, seconds ? 19 : 16)}`;
+  return zone ? `${text} (${t("fmt.zone")})` : text;
+}
+
+export function fmtDate(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return "—";
+  return new Date(Number(ms) + SHANGHAI_MS).toISOString().slice(0, 10);
+}
+
+// Decimals by unit; points whose value is a state or a count are named below.
+const DECIMALS = {"m3/h": 2, "m3": 1, "m3/d": 1, "MPa": 3, "kPa": 1, "m": 2, "m/s": 2, "mg/L": 2, "NTU": 2, "pH": 2,
+  "uS/cm": 0, "degC": 1, "V": 1, "A": 1, "mV": 0, "kW": 1, "kWh": 1, "kvarh": 1, "Hz": 1, "%": 1};
+const BOOLEAN_POINTS = {running: "onoff", run_command: "onoff", cleaning_start: "onoff", remote_mode: "yesno",
+  sample_flow_ok: "yesno", no_signal: "yesno"};
+const COUNTER_POINTS = new Set(["fault_code", "firmware_version", "signal_quality"]);
+const POINT_DECIMALS = {power_factor: 2};
+
+export function fmtBool(value, meaning = "yesno") {
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return "—";
+  const on = typeof value === "boolean" ? value : Number(value) !== 0;
+  return t(meaning === "onoff" ? (on ? "bool.on" : "bool.off") : (on ? "bool.yes" : "bool.no"));
+}
+
+export function fmtNumber(value, unit = "", point = "") {
+  if (value === null || value === undefined || value === "") return "—";
+  if (BOOLEAN_POINTS[point]) return fmtBool(value, BOOLEAN_POINTS[point]);
+  const v = Number(value);
+  if (!Number.isFinite(v)) return "—";
+  let digits = POINT_DECIMALS[point] ?? DECIMALS[unit];
+  if (COUNTER_POINTS.has(point) || (digits === undefined && Number.isInteger(v))) digits = 0;
+  if (digits === undefined) digits = Math.abs(v) >= 1000 ? 0 : Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 1 ? 2 : 3;
+  const text = v.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;  // no "-0.00"
+}
+
+export function unitName(unit) {
+  if (!unit) return "";
+  return has(`unit.${unit}`) ? t(`unit.${unit}`) : unit;
+}
+
+export function fmtValue(value, unit = "", point = "") {
+  const number = fmtNumber(value, unit, point);
+  const shown = unitName(unit);
+  return number === "—" || BOOLEAN_POINTS[point] || !shown ? number : `${number} ${shown}`;
+}
+
+export function fmtPercent(fraction, digits = 1) {
+  if (fraction === null || fraction === undefined || !Number.isFinite(Number(fraction))) return "—";
+  return `${(Number(fraction) * 100).toFixed(digits)}%`;
+}
+
+const named = (prefix) => (id) => (id !== null && id !== undefined && has(`${prefix}.${id}`) ? t(`${prefix}.${id}`) : (id ?? ""));
+export const pointName = named("point");
+export const flagName = named("flag");
+export const ruleName = named("rule");
+
+// Message and error parameters, each shown in the current language: names through their
+// catalogue (point, rule, role, kind, feature, state, quality/flag, unit), times (…_ms) in China
+// time, shares (…share) as percentages, counts as integers, other numbers by their unit
+// (``x_unit`` for ``x_…``, else ``unit``), lists joined.
+const PARAM_CATALOGUE = {point: "point", points: "point", flow_point: "point", pressure_point: "point", rule: "rule",
+  type: "rule", role: "role", roles: "role", kind: "kind", feature: "feature", file: "feature", state: "state",
+  order_state: "wo", action: "action", reason: "refusal", quality: "flag", flags: "flag", unit: "unit",
+  flow_unit: "unit", pressure_unit: "unit", rate_unit: "unit", severity: "sev", was: "sev", method: "permits.method",
+  plan: "permits.plan"};
+const COUNTS = new Set(["n", "count", "intervals", "reports", "days", "nights", "minutes", "missed", "max", "row", "id", "routes"]);
+
+const ALTERNATIVES = new Set(["roles"]);  // lists of which one is enough: the roles a step needs
+
+function fmtParam(name, value, params) {
+  if (Array.isArray(value)) {
+    const items = value.map((v) => fmtParam(name, v, params));
+    if (!ALTERNATIVES.has(name) || items.length < 2) return items.join(t("list.sep"));
+    return `${items.slice(0, -1).join(t("list.sep"))}${t("list.or")}${items[items.length - 1]}`;  // 管理员、维修班组或调度员
+  }
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return t(`msg.part.${name}`, fmtParams(value));  // one part of a list: faults, plans
+  const prefix = PARAM_CATALOGUE[name];
+  if (prefix && typeof value === "string") return prefix === "unit" ? unitName(value) : named(prefix)(value);
+  if (typeof value !== "number") return String(value);
+  if (name.endsWith("_ms")) return fmtDateTime(value);
+  if (name.endsWith("_s")) return fmtAge(value * 1000);
+  if (name.endsWith("share")) {
+    const text = fmtPercent(value, Math.abs(value) >= 0.1 || value === 0 ? 0 : 1);
+    return name.startsWith("change") && value > 0 ? `+${text}` : text;  // a change says its direction
+  }
+  if (COUNTS.has(name)) return String(Math.round(value));
+  const unit = params[`${name.split("_")[0]}_unit`] ?? params.unit ?? "";
+  return fmtNumber(value, unit, params.point && name === "value" ? params.point : "");
+}
+
+export function fmtParams(params = {}) {
+  return Object.fromEntries(Object.entries(params || {}).map(([k, v]) => [k, fmtParam(k, v, params)]));
+}
+
+export function alarmMessage(alarm) {
+  if (alarm && alarm.message_code && has(`msg.${alarm.message_code}`)) {
+    const params = fmtParams(alarm.message_params);
+    return t(`msg.${alarm.message_code}`, params) + (alarm.message_params?.was ? t("msg.was", params) : "");
+  }
+  return alarm ? alarm.message ?? "" : "";
+}
+
+export function notEnabledText(code, feature, setting) {
+  if (code && !code.startsWith("feature.") && has(`err.${code}`)) return t(`err.${code}`);  // e.g. notifications.scope
+  return t(code === "feature.off" ? "feature.off" : "feature.read_only", {feature: named("feature")(feature), setting});
+}
+
+export function errorText(error) {
+  if (!error) return "";
+  if (error instanceof TypeError) return t("err.network");  // fetch() failed: no answer at all
+  const code = error.code;
+  if (code && code.startsWith("feature.")) return notEnabledText(code, error.params?.feature, error.params?.setting);
+  if (code && has(`err.${code}`)) return t(`err.${code}`, fmtParams(error.params));
+  if (error.message) return error.message;
+  return error.status && has(`err.http.${error.status}`) ? t(`err.http.${error.status}`) : String(error);
 }

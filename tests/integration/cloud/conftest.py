@@ -8,6 +8,7 @@ import pytest
 from watertel.cloud.api.auth import hash_password
 from watertel.cloud.store.sqlite import SqliteStore
 
+from tests.support.alarm_messages import alarms_raise_codes  # noqa: F401 - an autouse fixture
 from tests.support.api import PASSWORD, legacy_scrypt_hash
 from tests.support.browser import chromium, new_page
 from tests.support.stores import BACK_ENDS, store_factory

@@ -46,11 +46,13 @@ def test_an_admin_edits_a_stations_interval_through_the_page(page, base_url, sto
     page.wait_for_selector("nav a[href='/admin']")  # the link is there for admins
     page.click("nav a[href='/admin']")
     page.wait_for_selector("#stations tbody tr")
-    assert rows(page, "stations")[0] == "ST-XH | 西湖一号 | zj/zj-hz/zj-hz-xh | 水源井 | 5 分钟 | flow; total | 0 | — | 编辑"
+    assert rows(page, "stations")[0] == "ST-XH | 西湖一号 | zj/zj-hz/zj-hz-xh | 水源井 | 5 分钟 | 瞬时流量、累计流量 | 0 | — | 编辑"
     assert page.text_content("#gateways tbody tr[data-id=gw-hz] td.keys") == (
-        "k3 (当前); k2 (轮换中，有效至 2999-01-01T00:00:00+08:00); k1 (已过期 2020-01-01T00:00:00+08:00); k0 (已吊销)")
+        "k3 (当前); k2 (轮换中，有效至 2999-01-01 00:00 (UTC+8)); k1 (已过期 2020-01-01 00:00 (UTC+8)); k0 (已吊销)")  # China time
 
+    assert page.get_attribute("#stations tr[data-id=ST-XH] td.points", "title") == "flow; total"  # the ids, on hover
     page.click("#stations tr[data-id=ST-XH] button.edit")
+    assert page.input_value("#edit input[name=points]") == "flow; total"  # the form takes ids
     assert page.input_value("#edit input[name=interval]") == "5"
     page.fill("#edit input[name=interval]", "15")
     page.fill("#edit textarea[name=maintenance]", "2026-10-12T08:00..2026-10-12T20:00 更换水泵")

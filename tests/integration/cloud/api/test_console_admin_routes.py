@@ -50,9 +50,13 @@ def test_an_admin_adds_a_route_edits_a_contact_and_removes_the_route_through_the
     log_in(page, base_url, "admin")
     page.goto(f"{base_url}/admin")
     page.wait_for_selector("#routes tbody tr")
-    assert rows(page, "routes") == ["zj-hz | red | 0 | hz-duty | 删除"]
-    assert page.is_hidden("#routes-readonly") and page.is_visible("#route-form")
+    assert rows(page, "routes") == ["zj-hz | 红色 | 0 | hz-duty | 删除"]
+    # editable here (notifications_file set, an admin of every region): no "not enabled" note, the form enabled
+    assert page.get_attribute("#routes-box", "data-section-state") != "off"
+    assert page.locator("#routes-box .section-status.off").count() == 0
+    assert page.is_visible("#route-form") and page.is_enabled("#route-add")
     assert "qyapi" not in page.content() and HOOK_SECRET not in page.content()
+    assert page.text_content("#contacts tr[data-id=hz-duty] td.channels") == "群机器人：hz-group"  # the channel named
 
     page.fill("#route-form input[name=regions]", "zj-nb")
     page.check("#route-form input[name=severity][value=red]")
@@ -60,7 +64,7 @@ def test_an_admin_adds_a_route_edits_a_contact_and_removes_the_route_through_the
     page.check("#route-form input[name=contact][value=desk]")
     page.click("#route-add")
     page.wait_for_selector("#routes tbody tr[data-index='1']")
-    assert rows(page, "routes")[1] == "zj-nb | red, orange | 0 | desk | 删除"
+    assert rows(page, "routes")[1] == "zj-nb | 红色、橙色 | 0 | desk | 删除"
     assert page.text_content("#route-saved") == "已保存通知路由（共 2 条），通知进程下一轮生效"
     assert on_disk(tmp_path)["routes"][1] == {"regions": ["zj-nb"], "severities": ["red", "orange"], "contacts": ["desk"]}
     entry = next(e for e in audit.recent(store, 20) if e.path == "/api/admin/notifications/routes")
@@ -79,7 +83,8 @@ def test_an_admin_adds_a_route_edits_a_contact_and_removes_the_route_through_the
 
     page.click("#contacts tr[data-id=desk] button.delete-contact")  # a route names it: refused, with the reason
     page.wait_for_function("document.getElementById('contact-error').textContent.length > 0")
-    assert "named by route 1" in page.text_content("#contact-error")
+    # in the user's language, routes numbered as the table shows them (from 1)
+    assert page.text_content("#contact-error") == "联系人 desk 被第 2 条通知路由使用：请先从这些路由中移除"
     assert [c["id"] for c in on_disk(tmp_path)["contacts"]] == ["hz-duty", "desk"]
 
     page.fill("#route-form input[name=regions]", "zj-hz")  # nobody to tell: refused, nothing written
@@ -90,7 +95,7 @@ def test_an_admin_adds_a_route_edits_a_contact_and_removes_the_route_through_the
 
     page.click("#routes tr[data-index='1'] button.remove-route")
     page.wait_for_selector("#routes tbody tr[data-index='1']", state="detached")
-    assert rows(page, "routes") == ["zj-hz | red | 0 | hz-duty | 删除"]
+    assert rows(page, "routes") == ["zj-hz | 红色 | 0 | hz-duty | 删除"]
     assert page.text_content("#route-error") == ""
     assert len(on_disk(tmp_path)["routes"]) == 1 and (tmp_path / "notifications.yaml.bak").exists()
     assert summaries(store) == [  # newest first; the refusals too, with their status in the log

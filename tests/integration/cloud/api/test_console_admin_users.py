@@ -46,7 +46,7 @@ def test_an_admin_creates_changes_and_deletes_a_user_through_the_page(page, base
     page.goto(f"{base_url}/admin")
     page.wait_for_selector("#users tbody tr[data-id=hz-viewer]")
     assert "hz-viewer | 只读 | zj-hz-xh | 编辑重置密码删除" in rows(page, "users")
-    assert rows(page, "routes") == ["zj-hz | red | 0 | hz-duty"]
+    assert rows(page, "routes") == ["zj-hz | 红色 | 0 | hz-duty"]
 
     page.fill("#user-form input[name=username]", "wang")
     page.fill("#user-form input[name=password]", NEW_PASSWORD)
@@ -103,7 +103,7 @@ def test_a_refused_user_shows_why_and_a_key_is_revoked_through_the_page(page, ba
     page.fill("#user-form input[name=regions]", "mars")
     page.click("#user-save")
     page.wait_for_function("document.getElementById('user-error').textContent.length > 0")
-    assert "not regions of the registry" in page.text_content("#user-error")
+    assert page.text_content("#user-error") == "站点登记中没有这些区域：mars（请填写省、市或县区编号）"  # the user's language
     assert "li" not in users_on_disk(tmp_path)
 
     page.click("#gateways tr[data-id=gw-hz] button.revoke[data-key=k1]")

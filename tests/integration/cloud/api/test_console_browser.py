@@ -77,8 +77,9 @@ def base_url(store):
 
 @pytest.fixture
 def page(base_url):
+    """A browser in UTC, as on a server or a laptop set so: the console must still show China time."""
     with chromium() as browser:
-        yield new_page(browser)
+        yield new_page(browser, timezone_id="UTC")
 
 
 def log_in(page, base_url: str, password: str) -> None:
@@ -88,9 +89,13 @@ def log_in(page, base_url: str, password: str) -> None:
     page.click("button[type=submit]")
 
 
-def local_time(page, t_ms: int) -> str:
-    """A sample time as the browser formats it (its own locale and time zone)."""
-    return page.evaluate("ms => new Date(ms).toLocaleTimeString()", t_ms)
+CHINA_T0 = "2023-11-15 06:13 (UTC+8)"  # T0 (2023-11-14 22:13:20 UTC) in China time, as the console shows it
+
+
+def figures(page) -> dict[str, str]:
+    """The overview's totals: figure name → value as shown."""
+    return page.eval_on_selector_all("#totals .figure", "fs => Object.fromEntries(fs.map(f => "
+                                     "[f.dataset.figure, f.querySelector('.value').textContent]))")
 
 
 def get(url: str, cookie: str | None = None) -> int:
@@ -113,7 +118,10 @@ def test_console_redirects_to_login_without_a_session(page, base_url):
 def test_wrong_password_shows_the_error_and_stays_on_login(page, base_url):
     log_in(page, base_url, "wrong password")
     page.wait_for_function("document.getElementById('error').textContent.length > 0")
-    assert "Wrong username or password" in page.text_content("#error")
+    assert page.text_content("#error") == "用户名或密码错误"  # Chinese first
+    page.click("#lang")  # the error follows the language toggle
+    assert page.text_content("#error") == "Wrong username or password"
+    assert page.text_content("button[type=submit]") == "Log in"
     assert page.url == f"{base_url}/login"
     assert not any(c["name"] == "watertel_session" for c in page.context.cookies())
 
@@ -125,24 +133,25 @@ def test_console_shows_stored_values_and_alarms_live_then_logs_out(page, base_ur
     page.wait_for_selector("#latest tbody tr")
     page.wait_for_selector("#alarms tbody tr")
 
-    assert rows(page, "latest") == [
-        f"ST-01 | flow | 12.5000 | m3/h | OK | {local_time(page, T0)}",
-        f"ST-01 | pressure | 0.315000 | MPa | OK | {local_time(page, T0)}",
-        f"ST-02 | level | 3.75000 | m | OK | {local_time(page, T0)}",
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "UTC"
+    assert rows(page, "latest") == [  # point names, units and flags through the catalogue, decimals by unit
+        f"ST-01 | 瞬时流量 | 12.50 | m³/h | 正常 | {CHINA_T0}",
+        f"ST-01 | 压力 | 0.315 | MPa | 正常 | {CHINA_T0}",
+        f"ST-02 | 水位 | 3.75 | m | 正常 | {CHINA_T0}",
     ]
-    [alarm] = rows(page, "alarms")
-    assert alarm.startswith("orange | low_pressure | ST-01 | pressure | pressure below 0.32 MPa")
+    # an older alarm row (no message code) keeps its plain text; a coded one is said in the user's language
+    assert rows(page, "alarms") == [
+        f"橙色 | low_pressure | ST-01 | 压力 | pressure below 0.32 MPa | {CHINA_T0}"]
     assert page.text_content("#alarm-count") == "1"
-    assert "verified envelopes 1" in page.text_content("#totals")
-    assert "readings 3" in page.text_content("#totals")
+    assert figures(page) == {"envelopes": "1", "readings": "3", "refused": "0"}
 
     # A new envelope arrives while the page is open: the 2 s poll shows it without a reload.
     page.evaluate("window.notReloaded = true")
     gateway.send(Reading("ST-01", "flow", T0 + 60_000, 13.25, "m3/h", Quality.OK))
     page.wait_for_function(
-        "document.querySelector('#latest tbody tr td:nth-child(3)').textContent === '13.2500'", timeout=8_000)
+        "document.querySelector('#latest tbody tr td:nth-child(3)').textContent === '13.25'", timeout=8_000)
     assert page.evaluate("window.notReloaded") is True
-    assert "verified envelopes 2" in page.text_content("#totals")
+    assert figures(page)["envelopes"] == "2"
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "watertel_session")
     assert get(f"{base_url}/api/latest", f"watertel_session={cookie['value']}") == 200

@@ -3,7 +3,9 @@ Chromium against a real uvicorn, a real SQLite store and real fleet files."""
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -100,8 +102,13 @@ def test_the_fleet_page_highlights_stale_and_offline_gateways_and_sorts_by_last_
     assert background("gw-both") not in (background("gw-xh"), background("gw-nb"))
     assert page.text_content("#attention") == "3 个需关注"
     xh = rows(page, "fleet")[3].split(" | ")
-    assert xh[1:6] == ["在线", "0.1.0", "5f" * 6, "+1.5 s (按状态报文估算)", "12 条读数 + 3 批待发"]
-    assert rows(page, "fleet")[1].split(" | ")[4] == "-0.3 s (对时测得)"
+    assert xh[1:6] == ["在线", "0.1.0", "5f" * 6, "+1.5 秒（按状态报文估算）", "12 条读数 + 3 批待发"]
+    assert rows(page, "fleet")[1].split(" | ")[4] == "-0.3 秒（对时测得）"
+    contact = re.fullmatch(r"(\d{4}-\d\d-\d\d \d\d:\d\d) \(UTC\+8\) · (\d+) 秒前", xh[6])  # China time, zone shown
+    assert contact, xh[6]
+    shown = datetime.strptime(contact[1], "%Y-%m-%d %H:%M").replace(tzinfo=timezone(timedelta(hours=8)))
+    assert abs(shown - datetime.now(timezone.utc)) < timedelta(minutes=2), "China time, whatever the browser's zone"
+    assert rows(page, "fleet")[2].split(" | ")[6:] == ["从未联系", "ST-XH", "—"]
 
     page.click("#sort-contact")  # oldest contact first (never heard: oldest of all)
     assert order() == ["gw-new", "gw-nb", "gw-both", "gw-xh"]

@@ -17,6 +17,8 @@ from watertel.crypto import SM2PrivateKey
 from watertel.envelope import GENESIS_HASH, ChainState, Envelope, open_envelope, seal
 from watertel.readings import Quality, Reading
 
+from tests.support.stores import UNDO_VERSION_7
+
 KEY = SM2PrivateKey.generate()
 T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z: a month boundary a day later
 
@@ -131,6 +133,8 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     # what the first released schema (version 1) looked like: no envelopes_received index, no audit log
     store._execute("DROP INDEX envelopes_received")
     store._execute("DROP TABLE audit")
+    for sql in UNDO_VERSION_7:
+        store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 1")
     else:
@@ -142,7 +146,7 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     assert [x.value for x in again.readings()] == [0.0, 1.0]
     index = "SELECT name FROM sqlite_master WHERE name = 'envelopes_received'" if isinstance(again, SqliteStore) \
         else "SELECT indexname FROM pg_indexes WHERE indexname = 'envelopes_received'"
-    assert again._rows(index) and SCHEMA_VERSION == 6
+    assert again._rows(index) and SCHEMA_VERSION == 7
     assert again._rows("SELECT count(*) FROM audit") == [(0,)]  # version 3: the audit log (cloud/audit.py)
     assert again._rows("SELECT count(*) FROM rate_days") == [(0,)]  # version 4: rates rollups (test_quality_rollups.py)
     assert again._rows("SELECT count(*) FROM point_hours") == [(0,)]  # version 6: hour rollups (test_hourly_rollups.py)
@@ -155,6 +159,8 @@ def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
     store = open_store()
     store.accept(chain([[r(0)]])[0])
     store._execute("DROP TABLE audit")  # what schema version 2 looked like
+    for sql in UNDO_VERSION_7:
+        store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 2")
     else:
@@ -176,6 +182,8 @@ def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
         store._execute(f"DROP TABLE {table}")  # what schema version 4 looked like
     store._execute("DROP INDEX alarms_open")
     store._execute("CREATE UNIQUE INDEX alarms_open ON alarms(station, point, type) WHERE state = 'raised'")
+    for sql in UNDO_VERSION_7:
+        store._execute(sql)
     store._execute("INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
                    " VALUES ('ST-1', 'flow', 'spike', 'red', 'raised', 'old', 1)")
     if isinstance(store, SqliteStore):
@@ -191,6 +199,34 @@ def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
     assert not again.raise_alarm("ST-1", "flow", "spike", "red", "again", 3), "acknowledged is still open"
     assert [h["action"] for h in again.alarm_history(alarm["id"])] == ["acknowledged"]
     assert again.clear_alarm("ST-1", "flow", "spike", 4) and again.raise_alarm("ST-1", "flow", "spike", "red", "new", 5)
+
+
+def test_a_version_6_store_is_migrated_to_alarm_message_codes(open_store):
+    """Version 7: an alarm keeps its message as data (code and parameters, cloud/alarms/messages.py)
+    beside the text; alarms raised before read with no code and no parameters (shown by their text)."""
+    from watertel.cloud.store import StoreError
+
+    store = open_store()
+    store.raise_alarm("ST-1", "turbidity", "water_quality", "orange", "turbidity 1.5 NTU above 1", 1)
+    for sql in UNDO_VERSION_7:  # what schema version 6 looked like
+        store._execute(sql)
+    if isinstance(store, SqliteStore):
+        store.db.execute("PRAGMA user_version = 6")
+    else:
+        store._execute("UPDATE schema_version SET version = 6")
+    with pytest.raises(StoreError, match="schema version 6, older than this watertel"):
+        open_store()
+    again = open_store(migrate=True)
+    (old,) = again.alarms(open_only=True)
+    assert (old["message"], old["message_code"], old["message_params"]) == ("turbidity 1.5 NTU above 1", "", {})
+    params = {"point": "ph", "value": 9.1, "unit": "", "limit": 8.5, "since_ms": 2, "note": "中文 ok"}
+    assert again.raise_alarm("ST-1", "ph", "water_quality", "orange", "ph 9.1 above 8.5", 3,
+                             code="water_quality.above", params=params)
+    new = next(a for a in again.alarms(open_only=True) if a["point"] == "ph")
+    assert (new["message_code"], new["message_params"]) == ("water_quality.above", params)
+    assert again.clear_alarm("ST-1", "ph", "water_quality", 4)
+    (record,) = again.alarm_records([new["id"]])
+    assert (record.state, record.message_code, record.message_params) == ("cleared", "water_quality.above", params)
 
 
 def test_a_store_from_a_newer_watertel_is_refused(open_store, request):

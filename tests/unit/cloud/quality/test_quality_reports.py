@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,3 +46,18 @@ def test_due_reports_are_written_once_in_every_format(config):
     assert write_due(root, lambda: open_store(cfg.store, cfg.data_dir), registry, cfg.quality, cfg.reports, now) == []
     assert (root / "monthly" / "2026-10.csv").read_bytes() == issued
     assert not list(root.rglob(".*.tmp"))
+
+
+def test_the_csv_rounds_the_rates_and_the_json_keeps_them_exact(config):
+    """A rate like 23/88 is 0.2614 in the CSV (people read it in a spreadsheet), exact in the JSON."""
+    cfg = load_cloud_config(config)
+    registry, root = load_registry(cfg.registry_file), cfg.data_dir / "reports"
+    now = dt.datetime(2026, 11, 1, 2, 0, tzinfo=SHANGHAI)
+    write_due(root, lambda: open_store(cfg.store, cfg.data_dir), registry, cfg.quality, cfg.reports, now)
+    overall = json.loads((root / "monthly" / "2026-10.json").read_text())["overall"]
+    exact = overall["upload_rate"]
+    assert exact == 23 / (31 + 31 + 26) and exact != round(exact, 4), "a rate with more than four decimals"
+    text = (root / "monthly" / "2026-10.csv").read_text()
+    assert repr(exact) not in text and f",{round(exact, 4)}," in text
+    floats = re.findall(r"(?<![\w.:-])\d+\.\d+(?![\w.:-])", text)
+    assert floats and all(len(f.split(".")[1]) <= 4 for f in floats), [f for f in floats if len(f.split(".")[1]) > 4]
