@@ -37,13 +37,19 @@ class GatewayStatus:
         return self.folder / f"{gateway}.{kind}"
 
     def record(self, gateway: str, status: dict[str, Any], received_ms: int) -> None:
-        """Keep a status message (as the gateway sent it) and when it arrived."""
+        """Keep a status message (as the gateway sent it) and when it arrived.
+
+        The broker's retained copy of the status already kept (same state, same ``t_ms``), as it
+        comes again whenever the cloud subscribes (a restart), is not contact: nothing was heard
+        from the gateway, and a dead one must not look alive after a restart."""
         self.folder.mkdir(parents=True, exist_ok=True)
         previous = self.status(gateway)
         if status.get("state") == "offline" and previous:  # the will says only that: keep what is known
             status = {**previous["status"], "state": "offline"}
-        entry = {"received_ms": received_ms, "status": status}
         t_ms = status.get("t_ms")
+        if previous is not None and isinstance(t_ms, int) and previous.get("status") == status:
+            return
+        entry = {"received_ms": received_ms, "status": status}
         if isinstance(t_ms, int) and (previous is None or previous["status"].get("t_ms") != t_ms):
             entry["clock_estimate_ms"] = t_ms - received_ms
         elif previous is not None and "clock_estimate_ms" in previous:  # a retained copy again: keep the estimate

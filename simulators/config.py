@@ -24,11 +24,21 @@ class Signal(Strict):
 
 
 class FaultWindow(Strict):
-    """Set status ``bit`` for ``for_s`` seconds out of every ``every_s`` (wall clock)."""
+    """Set status ``bit`` for ``for_s`` seconds out of every ``every_s``: on the clock's grid
+    (multiples of ``every_s``), or from ``first_at_s`` after the run starts (an analyser's
+    calibration cycle, first a little after it is switched on)."""
 
     bit: int = Field(ge=0, le=15)
     every_s: float = Field(gt=0)
     for_s: float = Field(gt=0)
+    first_at_s: float | None = Field(None, ge=0)
+
+    def open(self, t: float, start: float) -> bool:
+        """Whether the window is open at simulated time ``t`` of a run that started at ``start``."""
+        if self.first_at_s is None:
+            return t % self.every_s < self.for_s
+        since = t - start - self.first_at_s
+        return since >= 0 and since % self.every_s < self.for_s
 
 
 class TcpListen(Strict):

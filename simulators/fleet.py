@@ -27,7 +27,6 @@ import contextlib
 import heapq
 import itertools
 import json
-import logging
 import math
 import os
 import random
@@ -43,6 +42,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiomqtt
 
 from watertel.simulators.fleet_oracle import GatewayLog, oracle
+from watertel.simulators.publisher import Publisher
 from watertel.simulators.fleet_setup import (POINTS, Window, gateway_id, make_keys, plan_window, prepare_dir, station_id,
                                     write_cloud_config, write_registry)
 from watertel.envelope import ChainState, seal
@@ -51,8 +51,6 @@ from watertel.ports import free_port
 from watertel.readings import Reading
 
 MAX_BATCH = 1000  # samples sealed per scheduler round: acknowledgements keep flowing when behind
-QUIET = logging.getLogger("watertel.sim.fleet.mqtt")  # aiomqtt warns at >10 publishes in flight: here, always
-QUIET.setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ class _Gateway:
         self.rng = random.Random(f"{opts.seed}:{index}")  # one stream per gateway: timing never changes it
         self.total = 10_000.0 + 1000 * self.rng.random()
         self.topic = f"{opts.topic_prefix}/{self.id}/up"
-        self.conn: aiomqtt.Client | None = None
+        self.conn = 0  # which of the publisher's connections: always the same one, so its order holds
         self.log = GatewayLog([None] * slots, [None] * slots)
 
 
@@ -132,28 +130,25 @@ def _cpu_s() -> float:
 
 
 class Fleet:
-    def __init__(self, opts: FleetOptions, keys: list, window: Window) -> None:
-        self.opts, self.window = opts, window
+    def __init__(self, opts: FleetOptions, keys: list, window: Window, publisher: Publisher) -> None:
+        self.opts, self.window, self.pub = opts, window, publisher
         self.gws = [_Gateway(i, key, opts, window.slots) for i, key in enumerate(keys)]
         self.phase = [i * window.interval_ms // len(keys) for i in range(len(keys))]
         self.heap: list[tuple[int, int, str, _Gateway, int, bytes]] = []
         self.order = itertools.count()  # ties in the heap: first held, first out
-        self.tasks: set[asyncio.Task] = set()
         self.sealer = ThreadPoolExecutor(1, thread_name_prefix="fleet-seal")  # one: chains stay in order
         self.counts = dict.fromkeys(("sampled", "sealed", "published", "acked", "dropped", "late", "duplicated",
                                      "reordered", "failed"), 0)
         self.lags: list[int] = []  # ms behind schedule of each publish made on time
-        self.error: BaseException | None = None
-        self.pending = 0
         self.sampling_done: tuple[int, int, float] | None = None  # (ms, publishes, CPU s) when the last slot was sampled
         self.cpu_at_start: float | None = None  # CPU seconds used when the first slot was sampled
 
     # --- scheduling ----------------------------------------------------------------------------
     async def run(self) -> None:
         w, n, slot, idx = self.window, len(self.gws), 0, 0
-        while slot < w.slots or self.heap or self.pending:
-            if self.error:
-                raise OperatorError(f"lost the broker ({self.error}); the oracle would be uncertain, run again")
+        while slot < w.slots or self.heap or self.pub.pending:
+            if self.pub.error:
+                raise OperatorError(f"lost the broker ({self.pub.error}); the oracle would be uncertain, run again")
             now, due = _now_ms(), []
             while slot < w.slots and len(due) < MAX_BATCH and w.start_ms + slot * w.interval_ms + self.phase[idx] <= now:
                 due.append((self.gws[idx], slot))
@@ -231,20 +226,9 @@ class Fleet:
         if scheduled_ms is not None:
             self.lags.append(issued - scheduled_ms)
         self.counts["published"] += 1
-        self.pending += 1
-        task = asyncio.create_task(self._send(gw, k, data, issued))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.pub.publish(gw.topic, data, gw.conn, on_ack=lambda: self._acked(gw, k, issued))
 
-    async def _send(self, gw: _Gateway, k: int, data: bytes, issued: int) -> None:
-        try:
-            await gw.conn.publish(gw.topic, data, qos=1)
-        except aiomqtt.MqttError as err:
-            self.counts["failed"] += 1
-            self.error = self.error or err
-            return
-        finally:
-            self.pending -= 1
+    def _acked(self, gw: _Gateway, k: int, issued: int) -> None:
         self.counts["acked"] += 1
         first = gw.log.received_ms[k]
         if first is None or issued < first:
@@ -275,17 +259,14 @@ def _percentile(values: list[int], q: float) -> int | None:
 async def _play(opts: FleetOptions, keys: list) -> dict:
     parts = urlsplit(opts.broker)
     host, port = parts.hostname, parts.port or 1883
-    async with contextlib.AsyncExitStack() as stack:
-        conns = [await stack.enter_async_context(aiomqtt.Client(
-            host, port, identifier=f"watertel-fleet-{os.getpid()}-{j}", clean_session=True, timeout=60,
-            max_inflight_messages=1000, logger=QUIET)) for j in range(min(opts.connections, opts.gateways))]
+    async with Publisher(opts.broker, min(opts.connections, opts.gateways), "watertel-fleet") as publisher:
         window = plan_window(_now_ms(), opts.lead_s, opts.interval_s, opts.duration_s, opts.timezone)
         write_registry(opts.out, opts.gateways, window)
         write_cloud_config(opts.out, opts.gateways, host, port, opts.topic_prefix, opts.timezone, opts.on_time_s,
                            free_port())
-        fleet = Fleet(opts, keys, window)
+        fleet = Fleet(opts, keys, window, publisher)
         for gw in fleet.gws:
-            gw.conn = conns[gw.index % len(conns)]
+            gw.conn = gw.index % publisher.n
         print(f"  fleet: {opts.gateways} gateways every {opts.interval_s} s, first sample at {window.iso(window.start_ms)},"
               f" last slot ends {window.iso(window.end_ms)}; configs in {opts.out}", file=sys.stderr, flush=True)
         began, cpu0 = time.monotonic(), _cpu_s()
@@ -293,6 +274,7 @@ async def _play(opts: FleetOptions, keys: list) -> dict:
         try:
             await fleet.run()
         finally:
+            fleet.counts["failed"] = publisher.counts["failed"]
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker

@@ -55,7 +55,7 @@ class SimulatedDevice:
             self.state: DeviceState | PhysicsState = PhysicsState(
                 profile, config.model, site or SiteConfig(), self.effects, config.seed, self.clock.start)
         else:
-            self.state = DeviceState(profile, config.signals, config.faults, config.seed)
+            self.state = DeviceState(profile, config.signals, config.seed)
         self.served_log = served_log
         self.size = {f: self._extent(f) for f in Function}
         self.held: dict[str, float] = {}  # values written by a client (setpoints, run commands)
@@ -69,7 +69,7 @@ class SimulatedDevice:
 
     def status_word(self, t_sim: float) -> int:
         """Status register: a fault bit is set while its fault window is open."""
-        return sum(1 << f.bit for f in self.config.faults if t_sim % f.every_s < f.for_s)
+        return sum(1 << f.bit for f in self.config.faults if f.open(t_sim, self.clock.start))
 
     def _value(self, name: str, t_sim: float) -> float:
         if name in self.held:  # written by a Modbus client: the device keeps it

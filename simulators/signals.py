@@ -6,7 +6,7 @@ import math
 import random
 
 from watertel.firmware_profiles import Profile
-from watertel.simulators.config import FaultWindow, Signal
+from watertel.simulators.config import Signal
 
 
 def _default_signal(low: float, high: float) -> Signal:
@@ -17,9 +17,8 @@ def _default_signal(low: float, high: float) -> Signal:
 class DeviceState:
     """Values of every point of one device, advanced to the time of each request."""
 
-    def __init__(self, profile: Profile, signals: dict[str, Signal], faults: list[FaultWindow], seed: int) -> None:
+    def __init__(self, profile: Profile, signals: dict[str, Signal], seed: int) -> None:
         self.profile = profile
-        self.faults = faults
         self.rng = random.Random(seed)
         self.signals = {
             p.name: signals.get(p.name) or _default_signal(*(p.range or (0.0, 100.0))) for p in profile.points
@@ -46,7 +45,3 @@ class DeviceState:
             if s.integrate:
                 self.values[name] += max(self.values[s.integrate], 0.0) * dt / 3600
         self.last_t = t
-
-    def status_word(self, t: float) -> int:
-        """Status register: a bit is set while its fault window is open."""
-        return sum(1 << f.bit for f in self.faults if t % f.every_s < f.for_s)

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
@@ -19,9 +20,13 @@ CONDITIONS = ("buffer_full",)  # a gateway's conditions in its status message, e
 
 
 class Handler:
+    """``clock``: seconds since the epoch when a message arrives, ``time.time`` unless a replay of
+    past traffic plays the time it arrived then (the demo's back-filled week, shell/demo_history.py)."""
+
     def __init__(self, store: SqlStore, gateway_keys: GatewayKeys, alarms: AlarmEngine,
-                 gateway_status: GatewayStatus | None = None, mirror=None) -> None:
-        self.store, self.gateway_keys, self.alarms = store, gateway_keys, alarms
+                 gateway_status: GatewayStatus | None = None, mirror=None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.gateway_keys, self.alarms, self.clock = store, gateway_keys, alarms, clock
         self.gateway_status = gateway_status  # set: keep each gateway's latest status and last contact
         self.mirror = mirror  # set: an InfluxMirror (cloud/store/influx_mirror.py) gets each committed batch's new readings
         self.counts: Counter[str] = Counter()
@@ -36,7 +41,7 @@ class Handler:
         if seq is not None:
             context["envelope"] = f"{gateway}/{seq}"  # the id the edge agent logs for the same batch
         log.warning("envelope refused on %s: %s %s", topic, reason, detail, extra=context)
-        self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", int(time.time() * 1000),
+        self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", self._now_ms(),
                                       code="refused_envelope", params={"reason": reason, "detail": detail})
         return reason
 
@@ -55,7 +60,7 @@ class Handler:
         except (ValueError, KeyError, TypeError):
             self.counts["status:unreadable"] += 1
             return "unreadable"
-        now = int(time.time() * 1000)
+        now = self._now_ms()
         before: dict = {}  # the previous status: a refresh that changes nothing writes no alarm
         if self.gateway_status is not None and gateway in self.gateway_keys.stations:  # registered gateways only
             before = (self.gateway_status.status(gateway) or {}).get("status", {})
@@ -95,8 +100,9 @@ class Handler:
             else:
                 valid.append((len(outcomes), topic, payload, env_or_reason))
                 outcomes.append(None)
+        now = self._now_ms()
         with metrics.STORE_SECONDS.time():
-            results = self.store.accept_many([env for *_, env in valid]) if valid else []
+            results = self.store.accept_many([env for *_, env in valid], now) if valid else []
         metrics.BATCH.observe(len(valid))
         fresh: list = []  # new readings of the whole batch: the alarm rules see them at once
         for (i, topic, payload, env), result in zip(valid, results):
@@ -105,7 +111,7 @@ class Handler:
                 continue
             self.counts[result.status] += 1
             if self.gateway_status is not None:
-                self.gateway_status.touch(env.gateway_id, int(time.time() * 1000))
+                self.gateway_status.touch(env.gateway_id, now)
             metrics.ENVELOPES.labels(result.status).inc()
             metrics.READINGS.inc(len(result.new_readings))
             fresh += result.new_readings
@@ -115,6 +121,9 @@ class Handler:
         if fresh:
             self.alarms.on_readings(fresh)
         return outcomes
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
     def _check(self, topic: str, payload: bytes) -> Envelope | str:
         """The opened envelope if it may be stored, else the reason it was refused (quarantined)."""

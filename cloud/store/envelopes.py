@@ -62,12 +62,14 @@ class Envelopes(Database):
         """Store an opened envelope and its readings atomically."""
         return self.accept_many([env])[0]
 
-    def accept_many(self, envs: list[Envelope]) -> list[Accepted]:
+    def accept_many(self, envs: list[Envelope], received_ms: int | None = None) -> list[Accepted]:
         """Store several envelopes in one transaction (one commit, one fsync), in the given order.
 
         Chains are locked in gateway order, so two workers with overlapping batches never deadlock.
+        ``received_ms``: when they arrived (the timeliness rate counts from it); now unless the
+        ingest handler runs on a clock of its own (a replay of past traffic, see Handler).
         """
-        now = now_ms()
+        now = now_ms() if received_ms is None else received_ms
         with self._write():
             for gateway_id in sorted({env.gateway_id for env in envs}):
                 self._lock_chain(gateway_id)

@@ -153,13 +153,13 @@ class PostgresStore(SqlStore):
         finally:
             self.conn.execute("SELECT pg_advisory_unlock(%s)", (ROLLUP_LOCK,))
 
-    def accept_many(self, envs: list[Envelope]) -> list[Accepted]:
+    def accept_many(self, envs: list[Envelope], received_ms: int | None = None) -> list[Accepted]:
         times = [r.t_ms for env in envs for r in env.readings]
         if times:
             t, last = min(times), max(times)
             while t <= last:  # every month from the oldest sample to the newest
                 t = self._ensure_partition(t)
-        return super().accept_many(envs)
+        return super().accept_many(envs, received_ms)
 
     def delete_readings_before(self, t_ms: int, limit: int = 5000, point: str | None = None,
                                except_points: tuple[str, ...] = ()) -> int:

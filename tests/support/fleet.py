@@ -59,6 +59,7 @@ class Site:
             self.write_edge(gw, edge_config(gw, self.broker, self.meter_port, probation_s))
         cloud = yaml.safe_load((demo.dir / "cloud.yaml").read_text())
         cloud["command_key"] = "keys/cloud.key.pem"
+        cloud.pop("gateways_file", None)  # this site's gateways instead of the demo region's
         cloud["gateways"] = [{"id": gw, "key_id": f"{gw}-k1", "public_key": f"{gw}/keys/{gw}.pub.pem",
                               "stations": [f"ST-{gw}"]} for gw in gateways]
         self.cloud_yaml = demo.dir / "cloud.yaml"

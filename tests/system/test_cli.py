@@ -19,7 +19,7 @@ def test_ctrl_c_stops_the_demo_cleanly_with_no_stray_process(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             start_new_session=True)
     lines = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # the demo replays a week of history before the console opens
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)

@@ -12,6 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default="demo-data", help="where keys, configs and databases go (default: %(default)s)")
     p.add_argument("--postgres", metavar="DSN", help="store in this PostgreSQL database instead of SQLite")
     p.add_argument("--broker-url", help="use this MQTT broker (mqtt://host:port) instead of the embedded one")
+    p.add_argument("--history-days", type=int, default=7, choices=range(0, 29), metavar="DAYS",
+                   help="days of the region's history replayed before the live parts start, 0-28 (default: %(default)s)")
     p.set_defaults(handler="watertel.shell.demo:command")
 
     p = sub.add_parser("soak", help="the whole system under seeded random faults, then a reading-by-reading account")

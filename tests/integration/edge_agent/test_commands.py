@@ -37,7 +37,8 @@ def gateway(mosquitto, tmp_path):
     sim_yaml = demo.dir / "sim.yaml"
     sim_cfg = yaml.safe_load(sim_yaml.read_text())
     pump = next(d for d in sim_cfg["devices"] if d["name"] == "pump-1")
-    pump["signals"]["speed_setpoint"] = {"mean": 40}  # the drive runs at 40 Hz until told otherwise
+    pump.pop("model", None)  # the demo drives its pump by the site's physics: here a drive held at a setpoint
+    pump["signals"] = {"speed_setpoint": {"mean": 40}}  # the drive runs at 40 Hz until told otherwise
     sim_yaml.write_text(yaml.safe_dump(sim_cfg))
     cloud_yaml = demo.dir / "cloud.yaml"
     cloud = yaml.safe_load(cloud_yaml.read_text())
