@@ -187,11 +187,6 @@ PAGES = {
 }
 REFUSED_BY_DESIGN = {"crew": {"/api/reports"}, "viewer": {"/api/reports"}}
 # no page wider than a phone (390 px) but these, whose tables as phone cards come with the
-# alarm-crew (/alarms) and maps-charts (/quality, /permits) parts of issue 20: empty this set once
-# they are merged (measured on demo-region + i18n: 298-464, 205-217 and 725 px too wide)
-PHONE_LATER = {"/alarms", "/quality", "/permits"}
-
-
 @pytest.mark.server
 @pytest.mark.parametrize("user", list(PAGES))
 def test_every_page_shows_data_as_each_user(demo, user):
@@ -219,7 +214,7 @@ def test_every_page_shows_data_as_each_user(demo, user):
                 assert [s for s, _ in answers].count(200) >= 1, f"{user} {path}: no API call answered"
                 assert not errors, f"{user} {path}: {errors}"
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-                if overflow > 0 and (width > 390 or path not in PHONE_LATER):
+                if overflow > 0:
                     wide.append(f"{path} at {width}px: {overflow}px wider than the window")
                 name = re.sub(r"\W+", "-", path).strip("-") or "overview"
                 page.screenshot(path=str(shots / f"demo-{user}-{width}-{name}.png"), full_page=True)
