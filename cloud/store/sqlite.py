@@ -11,6 +11,7 @@ import asyncio
 import fcntl
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -101,8 +102,14 @@ class SqliteStore(SqlStore):
         """Other processes' commits: ``PRAGMA data_version`` on a read-only connection of its own
         moves when any other connection commits; read every ``poll_s`` (the fallback poll)."""
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        # a cancelled await leaves its read running in the worker thread: closing the connection
+        # under it crashed the process (SIGSEGV in sqlite3), so the close waits for the read
+        using = threading.Lock()
+
+        def read() -> int:
+            with using:
+                return db.execute("PRAGMA data_version").fetchone()[0]
         try:
-            read = lambda: db.execute("PRAGMA data_version").fetchone()[0]  # noqa: E731
             seen = await asyncio.to_thread(read)
             while True:
                 await asyncio.sleep(poll_s)
@@ -111,7 +118,8 @@ class SqliteStore(SqlStore):
                     seen = now
                     hear(KINDS)  # the counter does not say what changed
         finally:
-            db.close()
+            with using:  # at most one PRAGMA read long
+                db.close()
 
     def _insert(self, env: Envelope, received_ms: int) -> list[Reading]:
         self.db.execute("INSERT INTO envelopes VALUES (?,?,?,?,?,?,?,?)", self._envelope_row(env, received_ms))

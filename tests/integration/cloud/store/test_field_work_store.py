@@ -7,6 +7,7 @@ through NOTIFY or SQLite's data_version)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
@@ -137,3 +138,29 @@ def test_another_connection_s_commit_is_heard_by_watch_others(open_store):
         return time.monotonic() - start
 
     assert asyncio.run(scenario()) < 5
+
+
+def test_cancelling_the_sqlite_watcher_mid_read_closes_it_safely(tmp_path):
+    """A cancelled ``await to_thread(read)`` leaves the read running in its thread; the watcher's
+    close used to run under it and crashed the process (SIGSEGV, seen when a test's API stopped).
+    Cancelled at once and at random points of its polling, many times: the process survives and
+    the watcher still hears a commit afterwards."""
+    store = SqliteStore(tmp_path / "w.db")
+
+    async def churn() -> None:
+        rng = random.Random(5)
+        for _ in range(300):
+            task = asyncio.create_task(store.watch_others(lambda kinds: None, 0))
+            await asyncio.sleep(rng.choice([0, 0, 0.0005, 0.001, 0.003]))
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        heard = asyncio.Event()
+        task = asyncio.create_task(store.watch_others(lambda kinds: heard.set(), 0.01))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(SqliteStore(tmp_path / "w.db").raise_alarm, "ST-1", "flow", "spike", "red", "spike", 1)
+        await asyncio.wait_for(heard.wait(), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(churn())
+    store.close()
