@@ -20,6 +20,8 @@
 import {applyI18n, errorText, lang, notEnabledText, setLang, t} from "./i18n.js";
 
 const PAGES = [["/", "nav.overview"], ["/alarms", "nav.alarms"], ["/stations", "nav.stations"], ["/quality", "nav.quality"], ["/permits", "nav.permits"], ["/fleet", "nav.fleet"], ["/crew", "nav.crew"]];
+// pages whose API refuses some roles (GET /api/fleet: operators and admins); the rest are for everyone
+const PAGE_ROLES = {"/fleet": ["operator", "admin"]};
 
 // An element with attributes (class, href, data-*, …) and children (strings or nodes).
 export function el(tag, attrs = {}, ...children) {
@@ -86,7 +88,10 @@ export function mountHeader(active) {
   const langButton = el("button", {id: "lang", type: "button", "data-i18n": "lang.switch",
     onclick: () => setLang(lang() === "en" ? "zh" : "en")});
   nav.append(langButton);
-  getJson("/api/me").then((me) => {  // the admin page's link: for admins only
+  getJson("/api/me").then((me) => {  // links to pages the role may not use go; the admin page's: for admins only
+    for (const [href, roles] of Object.entries(PAGE_ROLES)) {
+      if (!roles.includes(me.role)) nav.querySelector(`a[href='${href}']`)?.remove();
+    }
     if (me.role !== "admin" || nav.querySelector("a[href='/admin']")) return;
     langButton.before(el("a", {href: "/admin", "data-i18n": "nav.admin", className: active === "/admin" ? "active" : null},
       t("nav.admin")));

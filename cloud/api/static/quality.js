@@ -13,7 +13,8 @@ const RATE_COLORS = {completeness: "#0b4f6c", upload_rate: "#2e86c1", timeliness
 const SHANGHAI_MS = 8 * 3600e3;  // the calendar of Asia/Shanghai (UTC+8, no daylight saving)
 const params = new URLSearchParams(window.location.search);
 let report = null;
-let reports = null;  // the stored reports, or the ApiError that refused them
+const SCOPED = "scoped";  // reports' state for a user with a region scope
+let reports = null;  // the stored reports, SCOPED, or the ApiError that refused them
 let trend = null;
 let slots = null;
 let regionNames = [];  // [id, name, level] of every region seen unfiltered
@@ -158,8 +159,8 @@ function renderProblems() {
 function renderReports() {
   const note = document.getElementById("reports-note");
   head("reports", ["col.kind_report", "col.period", "col.formats"]);
-  const rows = reports instanceof Error ? [] : reports;
-  note.textContent = reports instanceof ApiError && reports.status === 403 ? t("quality.reports_scoped")
+  const rows = Array.isArray(reports) ? reports : [];
+  note.textContent = reports === SCOPED || (reports instanceof ApiError && reports.status === 403) ? t("quality.reports_scoped")
     : rows.length ? "" : t("quality.no_reports");
   document.querySelector("#reports tbody").replaceChildren(...rows.map((r) => el("tr", {},
     el("td", {}, t(`report.${r.kind}`)), el("td", {}, r.period),
@@ -316,6 +317,8 @@ document.getElementById("slots-close").addEventListener("click", () => { slots =
 document.getElementById("print").addEventListener("click", () => window.print());
 window.addEventListener("beforeprint", () => printWidth(true));
 window.addEventListener("afterprint", () => printWidth(false));
-getJson("/api/reports").then((rows) => { reports = rows; }, (error) => { reports = error; }).then(renderAll);
+// stored reports cover every region: a region-scoped user is not sent to ask for them (403)
+getJson("/api/me").then((me) => (me.regions.length ? SCOPED : getJson("/api/reports")))
+  .then((rows) => { reports = rows; }, (error) => { reports = error; }).then(renderAll);
 show(params.get("region") || "");
 window.addEventListener("langchange", () => { renderAll(); document.documentElement.lang = lang() === "en" ? "en" : "zh-CN"; });
