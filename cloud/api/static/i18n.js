@@ -109,7 +109,7 @@ export const STRINGS = {
     "fleet.status.online": "在线", "fleet.status.stale": "失联", "fleet.status.offline": "离线", "fleet.status.never": "从未联系",
     "col.gateway": "网关", "col.version": "程序版本", "col.config": "配置哈希", "col.clock": "时钟偏差",
     "col.buffer": "缓存积压", "col.last_contact": "最后联系", "col.stations_served": "所辖站点", "col.conditions": "异常状况",
-    "alarms.sound_on": "🔔 声音提示：开", "alarms.sound_off": "🔕 声音提示：关", "alarms.new_red": "新红色告警：{what}",
+    "alarms.sound_on": "声音提示：开", "alarms.sound_off": "声音提示：关", "alarms.new_red": "新红色告警：{what}",
     // --- alarm-crew part (issue 20, branch alarm-crew): alarm board (ac.*), an alarm's page (al.*),
     // history steps (act.*), the work-order list (wl.*), the crew's phone page (cr.*), its refusals ---
     "ac.workorders": "工单列表 →", "ac.region": "区域", "ac.rule": "规则", "ac.severity": "级别", "ac.state": "状态",
@@ -399,7 +399,7 @@ export const STRINGS = {
     "fleet.status.online": "Online", "fleet.status.stale": "Stale", "fleet.status.offline": "Offline", "fleet.status.never": "Never heard",
     "col.gateway": "Gateway", "col.version": "Agent version", "col.config": "Config hash", "col.clock": "Clock offset",
     "col.buffer": "Buffer", "col.last_contact": "Last contact", "col.stations_served": "Stations", "col.conditions": "Conditions",
-    "alarms.sound_on": "🔔 Sound on", "alarms.sound_off": "🔕 Sound off", "alarms.new_red": "New red alarm: {what}",
+    "alarms.sound_on": "Sound on", "alarms.sound_off": "Sound off", "alarms.new_red": "New red alarm: {what}",
     // --- alarm-crew part (issue 20, branch alarm-crew): alarm board (ac.*), an alarm's page (al.*),
     // history steps (act.*), the work-order list (wl.*), the crew's phone page (cr.*), its refusals ---
     "ac.workorders": "Work orders →", "ac.region": "Region", "ac.rule": "Rule", "ac.severity": "Severity", "ac.state": "State",
