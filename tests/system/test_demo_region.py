@@ -24,6 +24,7 @@ from watertel.shell import demo_region as region
 
 from tests.support.api import Client
 from tests.support.browser import artifacts, chromium, new_page
+from tests.support.page_checks import Watch
 from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.xdist_group("demo_region")  # one demo for the whole file, on one worker
@@ -194,9 +195,8 @@ def test_every_page_shows_data_as_each_user(demo, user):
         for width, height in ((1366, 900), (390, 844)):
             page = new_page(browser, viewport={"width": width, "height": height}, locale="zh-CN")
             answers: list[tuple[int, str]] = []
-            errors: list[str] = []
             page.on("response", lambda r: "/api/" in r.url and answers.append((r.status, r.url)))
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            watch = Watch().attach(page)  # console errors, uncaught exceptions, failed requests, any 4xx/5xx
             page.goto(f"{demo.base}/login")
             page.fill("input[name=username]", user)
             page.fill("input[name=password]", demo.passwords[user])
@@ -204,6 +204,8 @@ def test_every_page_shows_data_as_each_user(demo, user):
             page.wait_for_url(f"{demo.base}/")
             for path in PAGES[user]:
                 answers.clear()
+                watch.errors.clear()
+                watch.requests.clear()
                 page.goto(demo.base + path)
                 page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(500)
@@ -212,7 +214,7 @@ def test_every_page_shows_data_as_each_user(demo, user):
                 links = page.eval_on_selector_all("#nav a", "links => links.map(a => a.getAttribute('href'))")
                 assert ("/fleet" in links) == (user not in NO_FLEET_LINK), f"{user} {path}: {links}"
                 assert [s for s, _ in answers].count(200) >= 1, f"{user} {path}: no API call answered"
-                assert not errors, f"{user} {path}: {errors}"
+                assert not watch.errors and not watch.requests, f"{user} {path}: {watch}"
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 if overflow > 0:
                     wide.append(f"{path} at {width}px: {overflow}px wider than the window")
