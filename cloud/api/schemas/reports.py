@@ -26,13 +26,9 @@ class PeriodPublic(BaseModel):
     end_ms: int
 
 
-class RegionRates(BaseModel):
-    """A region's counts and rates (``level`` "all" for the whole selection)."""
+class Counted(BaseModel):
+    """The counts and rates of a selection of stations, as a report gives them."""
 
-    level: str
-    region: str
-    name: str
-    path: str
     stations: int
     reporting_normally: int
     abnormal_stations: int
@@ -44,6 +40,15 @@ class RegionRates(BaseModel):
     timeliness: Rate
     abnormal_rate: Rate
     below_target: str = Field(description="the rates that miss their target, space separated")
+
+
+class RegionRates(Counted):
+    """A region's counts and rates (``level`` "all" for the whole selection)."""
+
+    level: str
+    region: str
+    name: str
+    path: str
 
 
 class StationRates(BaseModel):
@@ -153,24 +158,13 @@ class StoredReport(BaseModel):
     formats: list[Literal["json", "csv", "xlsx"]]
 
 
-class MonthRates(BaseModel):
+class MonthRates(Counted):
     """One month of a region: counts and rates as that month's report gives them."""
 
     period: str = Field(description="YYYY-MM")
     first_day: IsoDate
     last_day: IsoDate = Field(description="the last day counted (yesterday for the month running now)")
     partial: bool = Field(description="the month running now: counted over its whole days so far")
-    stations: int
-    reporting_normally: int
-    abnormal_stations: int
-    expected: int
-    received: int
-    on_time: int
-    completeness: Rate
-    upload_rate: Rate
-    timeliness: Rate
-    abnormal_rate: Rate
-    below_target: str = Field(description="the rates that miss their target, space separated")
 
 
 class RatesTrendPublic(BaseModel):
