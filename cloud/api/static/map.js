@@ -154,6 +154,9 @@ export function stationMap(box, settings, regions) {
     }
   }
   map.on("zoomend moveend", declutter);
+  // while the map pans or zooms (a popup's auto-pan included) a click may not reach a popup's link
+  map.on("movestart", () => { box.dataset.moving = "1"; });
+  map.on("moveend", () => { delete box.dataset.moving; });
   const byId = new Map();
   let labels = null;
   let fitted = false;
