@@ -160,11 +160,17 @@ class Demo:
         return self._start(name, self.argv[name])
 
     def start(self, progress=None) -> None:
-        """Broker, [the history], cloud, simulators, edge agents, [the region's played gateways live]."""
+        """Broker, simulators, [the history], cloud, edge agents, [the region's played gateways live]."""
         if self.broker_port:
             b = self._start("broker", ["broker", "--listen", f"127.0.0.1:{self.broker_port}"])
             wait_until(lambda: mqtt_ready(self.broker_port), "the embedded MQTT broker", b)
         self.inbox = Inbox(self.logs / "notifications.jsonl", self.inbox_port)
+        # the devices take their ports before the history's seconds of replay (another program
+        # could take a port chosen free in the meantime); the edges poll them only later
+        s = self._start("sim", ["sim", "run", "--config", str(self.dir / "sim.yaml")])
+        for port in self.tcp_ports.values():
+            wait_until(lambda: port_open(port), f"simulated device on port {port}", s)
+        wait_until(lambda: path_exists(self.rtu_link), "the simulated RS-485 bus", s)
         if self.history_days:
             self._backfill(progress)
         c = self._start("cloud", ["cloud", "run", "--config", str(self.dir / "cloud.yaml")])
@@ -172,10 +178,6 @@ class Demo:
         wait_until(lambda: "ingest subscribed" in c.log_path.read_text(errors="replace"), "the cloud's ingest", c)
         if self.feed is not None:
             self.feed.ready.set()
-        s = self._start("sim", ["sim", "run", "--config", str(self.dir / "sim.yaml")])
-        for port in self.tcp_ports.values():
-            wait_until(lambda: port_open(port), f"simulated device on port {port}", s)
-        wait_until(lambda: path_exists(self.rtu_link), "the simulated RS-485 bus", s)
         for gw in EDGES:
             self._start(f"edge-{gw}", ["edge", "run", "--config", str(self.dir / f"edge-{gw}.yaml")])
         if self.history_days:

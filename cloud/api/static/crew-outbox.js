@@ -82,12 +82,18 @@ export class Outbox {
     return send("POST", `${base}/report`, {notes: step.notes}, {key: step.key});
   }
 
-  // Send what waits, oldest first; one run at a time (a second call waits for the first).
-  // Resolves to how many were sent; onChange(sent) runs after each run.
+  // Send what waits, oldest first; one run at a time. A call during a run (a step added while
+  // another was being sent) runs again right after it, instead of leaving the new step for the
+  // 15 s timer. Resolves to how many were sent; onChange(sent) runs after each run.
   flush() {
-    if (this.flushing) return this.flushing;
+    if (this.flushing) { this.again = true; return this.flushing; }
+    this.again = false;
     this.flushing = this.run().catch((error) => { console.warn("outbox", error); return 0; })
-      .then((sent) => { this.flushing = null; this.onChange(sent); return sent; });
+      .then((sent) => {
+        this.flushing = null;
+        this.onChange(sent);
+        return this.again ? this.flush().then((more) => sent + more) : sent;
+      });
     return this.flushing;
   }
 
