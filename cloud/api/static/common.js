@@ -76,8 +76,34 @@ export async function sendJson(method, path, body) {
 }
 
 async function logOut() {
-  await fetch("/api/logout", {method: "POST", headers: {"X-CSRF-Token": csrfToken()}});
+  // offline too: the phone forgets the user's orders even when the server is not reached
+  await fetch("/api/logout", {method: "POST", headers: {"X-CSRF-Token": csrfToken()}}).catch(() => {});
+  await forgetCrewOrders().catch((error) => console.warn("log out", error));
   window.location = "/login";
+}
+
+// A crew phone may pass from hand to hand: at log out the orders kept for offline reading
+// (crew-outbox.js, IndexedDB "watertel-crew") and the remembered user name go, so the next holder
+// sees nothing offline. Steps not yet sent stay in the outbox: they go when their user logs in again.
+async function forgetCrewOrders() {
+  localStorage.removeItem("watertel.crew.user");
+  const known = indexedDB.databases ? await indexedDB.databases() : [];
+  if (!known.some((d) => d.name === "watertel-crew")) return;  // open() would create an empty one
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("watertel-crew");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction("orders", "readwrite");
+      tx.objectStore("orders").clear();
+      tx.oncomplete = resolve;
+      tx.onerror = tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
 }
 
 // Fill <nav id="nav"> with the page links, the language toggle and (unless the page has its own) log out.

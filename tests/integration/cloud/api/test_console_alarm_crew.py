@@ -279,3 +279,57 @@ def test_a_report_taken_offline_survives_a_reload_and_arrives_once(store, base):
         sends = [e for e in audit.recent(store, 50) if e.path == f"/api/workorders/{order['id']}/report"]
         assert [e.status for e in sends] == [200, 200], "sent twice (the answer was lost), done once"
         crew.look("crew-back-online")
+
+
+KEPT = """async () => {
+  const db = await new Promise((ok, fail) => { const r = indexedDB.open("watertel-crew");
+                                              r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const all = (name) => new Promise((ok) => { const r = db.transaction(name).objectStore(name).getAll();
+                                              r.onsuccess = () => ok(r.result); });
+  const kept = {orders: await all("orders"), outbox: await all("outbox")};
+  db.close();
+  return {orders: kept.orders.length, steps: kept.outbox.map((s) => s.kind),
+          user: localStorage.getItem("watertel.crew.user")};
+}"""
+
+
+def test_log_out_forgets_the_orders_kept_offline_but_not_the_unsent_steps(store, base):
+    """A phone passed to someone else shows no orders offline after log out; a report taken offline
+    before the log out still reaches the server when its crew user logs in again."""
+    now = int(time.time() * 1000)
+    store.raise_alarm("ST-XH", "*", "data_stopped", "orange", "no data", now - HOUR)
+    alarm_id = store.alarm_rows(stations=["ST-XH"])[0]["id"]
+    order = store.create_work_order(alarm_id, "operator", now, now + 72 * HOUR, "西湖一号 数据中断", "crew")
+    store.accept_work_order(order["id"], "crew", now)
+    card = f"article[data-id='{order['id']}']"
+    with chromium() as browser:
+        crew = Watched(browser, PHONE, "crew")
+        page = crew.page
+        browser_login(page, base, "crew", "/crew")
+        page.wait_for_selector(f"{card}[data-state='accepted']")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        assert page.evaluate(KEPT) == {"orders": 1, "steps": [], "user": "crew"}
+
+        crew.expect_offline = True
+        crew.context.set_offline(True)
+        page.fill(f"#notes-{order['id']}", "登出前离线填写")
+        page.click(f"{card} button.report")
+        page.wait_for_selector("#outbox[data-n='1']")
+        with page.expect_event("framenavigated"):  # to /login, which the offline phone cannot load
+            page.click("#logout")
+
+        page.goto(f"{base}/crew")  # still offline: the kept page, but no orders and no user any more
+        page.wait_for_load_state()
+        assert page.evaluate(KEPT) == {"orders": 0, "steps": ["report"], "user": None}
+        page.wait_for_timeout(300)
+        assert page.locator("article[data-id]").count() == 0
+        assert store.work_order(order["id"])["state"] == "accepted"
+
+        crew.context.set_offline(False)
+        crew.expect_offline = False
+        browser_login(page, base, "crew", "/crew")
+        page.wait_for_function("() => document.querySelector('#outbox').dataset.n === '0'", timeout=30_000)
+        page.wait_for_selector(f"{card}[data-state='reported']:not(.unsent)")
+        assert store.work_order(order["id"])["report"] == "登出前离线填写"
+        assert crew.problems == [], crew.problems
+        crew.context.close()
