@@ -42,6 +42,7 @@ from watertel.protocols.multipart import SlJoiner, SzyJoiner
 log = logging.getLogger("watertel.rtu_gateway")
 READ_SIZE = 4096
 MAX_GARBAGE = 64 * 1024  # bytes without one good frame before a connection is dropped as a flood
+ACCEPT_BACKLOG = 128
 
 
 class RtuServer:
@@ -56,7 +57,9 @@ class RtuServer:
 
     async def start(self, host: str, port: int) -> int:
         """Listen; return the port (useful with port 0)."""
-        self.server = await asyncio.start_server(self._accept, host, port, backlog=1024)
+        # asyncio accepts up to ``backlog`` connections per wake-up before serving anything else:
+        # 128 keeps a reconnect storm from delaying the RTUs' reads by a thousand accepts at a time
+        self.server = await asyncio.start_server(self._accept, host, port, backlog=ACCEPT_BACKLOG)
         return self.server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:

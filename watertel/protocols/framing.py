@@ -54,7 +54,7 @@ SL_HEADER = re.compile(rb"\x7e\x7e[\s\S]{9}[\x00-\x0f\x80-\x8f][\s\S][\x02\x16]"
 HEADER = re.compile(SZY_HEADER.pattern + b"|" + SL_HEADER.pattern)
 LONGEST_HEADER = sl651.HEADER
 
-BURST = 256  # false starts a new stream may cost before it has earned more
+BURST = 32  # false starts a new stream may cost before it has earned more (a storm of new ones pays little)
 EARN_EVERY = 1024  # bytes received per further false start (a 4 KB read earns 4; random bytes hold a plausible header in 64 KB)
 CHECK_COST = 256  # a failed checksum costs one more per this many bytes it covered
 
