@@ -28,7 +28,8 @@ Who may report as a station (issue 21): an SL 651 station's frames must carry it
 connect from. SZY 206 uplink frames carry no password, so ``allow`` is a SZY 206 station's only
 check beyond its address: the gateway warns at start for each one without it. A frame that fails
 either check is treated as one from an unknown address (no answer), so a scanner cannot tell them
-apart. The connection caps, the idle timeout before a station has logged in and the window around
+apart; wrong SL 651 passwords from one address lock it out of the station for a while. The
+connection caps, the idle timeout before a station has logged in and the window around
 the receive time that sample times must fall in are the gateway-level settings below.
 """
 
@@ -172,6 +173,8 @@ class RtuGatewayConfig(Strict):
     max_connections: int = Field(2000, ge=1)  # when full, the oldest idle connection is dropped for a new one
     max_connections_per_address: int = Field(64, ge=1)  # from one peer address (RTUs behind one NAT: raise it)
     max_auth_failures: int = Field(3, ge=1)  # frames failing address/password/allow-list before a connection is closed
+    max_password_failures: int = Field(10, ge=1)  # wrong SL 651 passwords for a station from one peer address ...
+    password_lockout_s: float = Field(600.0, ge=0)  # ... before that address is refused as it for this long
     max_sample_age_s: float = Field(86400.0, gt=0)  # sample times older than this at receipt are refused
     max_sample_ahead_s: float = Field(600.0, ge=0)  # ... and later than this ahead of the receive time
     ack_timeout_s: float = Field(10.0, gt=0)  # a report not in the buffer by then is not acknowledged

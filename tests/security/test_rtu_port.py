@@ -269,6 +269,23 @@ def test_forged_reports_are_neither_answered_nor_stored(mosquitto, tmp_path, sta
     assert stats["refusals_closed"] == 1
 
 
+def test_guessing_the_sl651_password_locks_the_guessing_address_out(mosquitto, tmp_path, started):
+    """16 bits guess quickly: after max_password_failures (10) wrong passwords from one address,
+    the right one from there gets silence too, while the real RTU's own address is answered."""
+    gateway, port = _start(started, tmp_path, mosquitto)
+    try:
+        guesses = [rtu_report(Protocol.SL651, SL, i, password=f"{i:04X}") for i in range(10)]
+        for i in range(0, 10, 2):  # two guesses per connection, below max_auth_failures
+            assert asyncio.run(_answered(port, guesses[i:i + 2], wait=0.3)) == b""
+        right = rtu_report(Protocol.SL651, SL, 11)
+        assert asyncio.run(_answered(port, [right])) == b""
+        reply = sl651.decode(asyncio.run(_answered(port, [right], source=RTU_SOURCE)))
+        assert reply.end == sl651.End.ESC
+    finally:
+        stats = _stop(gateway)
+    assert (stats["wrong_password"], stats["lockouts"], stats["locked_out"], stats["reports"]) == (10, 1, 1, 1)
+
+
 def test_a_report_dated_2041_is_refused(mosquitto, tmp_path, started):
     """The issue's frame dated 2041 was stored (and kept its station "online" until 2041). Right
     station, right password: refused and counted because of its date, as is one two days old;

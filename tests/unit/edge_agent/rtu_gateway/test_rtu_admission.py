@@ -107,3 +107,17 @@ def test_a_full_table_drops_the_oldest_never_logged_in_first():
     table.heard(a1)  # heard last: the longest silent is now c1
     assert table.admit(_conn("10.0.0.5")) == [c1] and len(table) == 4
     assert {conn.host for conn in table} == {"10.0.0.1", "10.0.0.4", "10.0.0.5"}
+
+
+def test_password_guessing_locks_the_guessing_address_out_of_the_station(tmp_path):
+    cfg = load_rtu_config(write_rtu_config(tmp_path, 1883, max_password_failures=3, password_lockout_s=600))
+    stats = Counter()
+    admission = Admission(cfg, stats, Quiet())
+    guesser, rtu = _conn("198.51.100.9"), _conn("203.0.113.7")
+    right = sl651.decode(rtu_report(Protocol.SL651, SL, 1))
+    for guess in ("0000", "0001", "0002"):
+        assert admission.station(Protocol.SL651, sl651.decode(rtu_report(Protocol.SL651, SL, 1, password=guess)),
+                                 guesser) is None
+    assert admission.station(Protocol.SL651, right, guesser) is None  # the right one, too late
+    assert admission.station(Protocol.SL651, right, rtu).station == "ST-SL"  # the RTU's own address goes on
+    assert (stats["wrong_password"], stats["lockouts"], stats["locked_out"]) == (3, 1, 1)
