@@ -50,6 +50,7 @@ def _add_rtu(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step", type=int, default=60, help="sample seconds between reports (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the reported values (default: %(default)s)")
     p.add_argument("--sent-log", help="append every acknowledged report to this JSONL file")
+    p.add_argument("--password", default="0", help="SL 651: the password its frames carry, hex (default: 0)")
     p.set_defaults(handler="watertel.simulators.field_rtu:run_rtu_command")
 
 

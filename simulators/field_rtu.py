@@ -28,6 +28,7 @@ import logging
 import signal
 import math
 import random
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ class Report:
 class FieldRtu:
     def __init__(self, protocol: Protocol, host: str, port: int, address: str, interval_s: float = 60.0,
                  count: int | None = None, keepalive_s: float = 40.0, step_s: int = 60, seed: int = 0,
-                 sent_log: Path | None = None, ack_timeout_s: float = 5.0) -> None:
+                 sent_log: Path | None = None, ack_timeout_s: float = 5.0, password: int = 0) -> None:
         self.protocol, self.host, self.port = Protocol(protocol), host, port
+        self.password = password  # SL 651: the two bytes every frame carries (the centre checks them)
         self.interval_s, self.count, self.keepalive_s, self.step_s = interval_s, count, keepalive_s, step_s
         self.sent_log, self.ack_timeout_s = sent_log, ack_timeout_s
         self.rng = random.Random(seed)
@@ -108,7 +110,7 @@ class FieldRtu:
         serial = i % 0xFFFF + 1
         report = sl651.Report(serial, datetime.now(CHINA).replace(microsecond=0), self.station_address,
                               sl651.Category.INTAKE, when, elements)
-        frame = sl651.Frame(sl651.Function.TIMED, True, 1, self.station_address, 0, sl651.End.ETX, report)
+        frame = sl651.Frame(sl651.Function.TIMED, True, 1, self.station_address, self.password, sl651.End.ETX, report)
         return Report(i, t_s * 1000, {"flow": float(flow), "water_level": float(level), "supply_voltage": float(volts)},
                       sl651.encode(frame), serial)
 
@@ -131,7 +133,7 @@ class FieldRtu:
         if self.protocol == Protocol.SZY206:
             return self._link_frame(szy206.LinkCode.KEEPALIVE)
         now = datetime.now(CHINA).replace(microsecond=0)
-        return sl651.encode(sl651.Frame(sl651.Function.LINK_KEEPALIVE, True, 1, self.station_address, 0,
+        return sl651.encode(sl651.Frame(sl651.Function.LINK_KEEPALIVE, True, 1, self.station_address, self.password,
                                         sl651.End.ETX, sl651.LinkCheck(0, now)))
 
     async def _answer(self, reader: asyncio.StreamReader, framer: StreamFramer, matches) -> None:
@@ -244,12 +246,14 @@ def run_rtu_command(args: argparse.Namespace) -> int:
     host, _, port = args.connect.rpartition(":")
     if not port.isdigit():
         raise OperatorError(f"--connect: HOST:PORT (got {args.connect!r})")
+    if not re.fullmatch(r"[0-9A-Fa-f]{1,4}", args.password):
+        raise OperatorError(f"--password: the SL 651 password, up to 4 hex digits (got {args.password!r})")
     if args.count is not None and args.count < 1 or args.interval < 0 or args.step < 1:
         raise OperatorError("--count >= 1, --interval >= 0 and --step >= 1")
     try:
         rtu = FieldRtu(Protocol(args.protocol), host or "127.0.0.1", int(port), args.address, args.interval,
                        args.count, args.keepalive, args.step, args.seed,
-                       Path(args.sent_log) if args.sent_log else None)
+                       Path(args.sent_log) if args.sent_log else None, password=int(args.password, 16))
     except ValueError as err:
         raise OperatorError(str(err)) from err
 

@@ -9,8 +9,10 @@ then sealed (SM3 chain, SM2 signature) and published over MQTT with QoS 1::
                  (stream)    (decode)  (address →  buffer (commit) → ACK to the RTU
                                         station)   seal → uplink (marked sent on PUBACK)
 
-Modules: ``framing`` (frames out of a byte stream), ``mapping`` (report → readings),
-``server`` (connections, replies), ``protocol_gateway`` (buffer, sealing, uplink per protocol),
-``config`` (rtu.yaml), ``service`` (wiring, stop). It reuses the edge agent's buffer and uplink,
+Modules: ``mapping`` (report → readings), ``server`` (connections, replies), ``admission`` (who
+may report as a station: address, SL 651 password, allow-list; the sample-time window),
+``connections`` (caps in total and per address, the oldest idle dropped), ``quiet`` (logs once a
+minute per key), ``protocol_gateway`` (buffer, sealing, uplink per protocol), ``config``
+(rtu.yaml), ``service`` (wiring, stop); the framing is ``watertel.protocols.framing``. It reuses the edge agent's buffer and uplink,
 which import neither pymodbus nor pyserial.
 """

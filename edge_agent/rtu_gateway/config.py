@@ -11,6 +11,8 @@ Which RTU address is which registered station, and which element of its reports 
           volume_1: {point: total, unit: m3}
       - protocol: sl651
         address: "0011223344"       # station address, 10 digits
+        password: "1A2B"            # the RTU's SL 651 password, 4 hex digits (checked on every frame)
+        allow: [10.64.0.0/16]       # optional: the addresses it may connect from (addresses or CIDR)
         station: ST-0002
         points:
           flow: {point: flow, unit: m3/s}       # element 27H
@@ -20,10 +22,20 @@ SZY 206 keys: ``flow_N``, ``volume_N`` (data type 3, point N), ``pressure_N`` (t
 water-quality parameter names of ``watertel.protocols.szy206.WATER_QUALITY`` (type 10),
 ``alarm_state`` and ``terminal_state``. SL 651 keys: the element names of
 ``watertel.protocols.sl651.ELEMENTS`` except the hourly 5-minute series (F4H-FCH).
+
+Who may report as a station (issue 21): an SL 651 station's frames must carry its ``password``
+(required: SL 651 frames carry one); ``allow`` (any station) limits the peer addresses it may
+connect from. SZY 206 uplink frames carry no password, so ``allow`` is a SZY 206 station's only
+check beyond its address: the gateway warns at start for each one without it. A frame that fails
+either check is treated as one from an unknown address (no answer), so a scanner cannot tell them
+apart; wrong SL 651 passwords from one address lock it out of the station for a while. The
+connection caps, the idle timeout before a station has logged in and the window around
+the receive time that sample times must fall in are the gateway-level settings below.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -52,9 +64,25 @@ class PointTarget(Strict):
     unit: str = Field(min_length=1)  # the frame does not carry it (SZY flow: m3/h or m3/s per station)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+PeerAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def peer_address(host: str) -> PeerAddress | None:
+    """The peer's address as the allow-lists compare it (IPv4-mapped IPv6 as IPv4); None if unparsable."""
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
 class StationMapping(Strict):
     protocol: Protocol
     address: str
+    password: str | None = None  # SL 651: 4 hex digits, as set in the RTU
+    allow: list[str] = []  # addresses or networks (CIDR) it may connect from; empty: any
     station: str = Field(pattern=NAME)
     points: dict[str, PointTarget] = Field(min_length=1)
 
@@ -71,6 +99,44 @@ class StationMapping(Strict):
         if protocol == Protocol.SL651 and not SL_ADDRESS.match(value):
             raise ValueError("an SL 651 address is 10 digits (write it like 0011223344)")
         return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("protocol") == Protocol.SZY206:
+            raise ValueError("SZY 206 uplink frames carry no password (limit the station with allow: [its addresses])")
+        if not re.fullmatch(r"[0-9A-Fa-f]{4}", value):
+            raise ValueError(f"an SL 651 password is 4 hex digits, as set in the RTU (got {len(value)} characters; "
+                             "write it quoted, like \"1A2B\")")
+        return value.upper()
+
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=True)
+            except ValueError as err:
+                raise ValueError(f"{entry!r} is not an address or network ({err}; write 10.64.0.0/16 or "
+                                 "203.0.113.7)") from None
+        return value
+
+    @property
+    def password_value(self) -> int | None:
+        """The password as the frame carries it (two bytes), or None when not set."""
+        return int(self.password, 16) if self.password is not None else None
+
+    @property
+    def networks(self) -> list[Network]:
+        return [ipaddress.ip_network(entry) for entry in self.allow]
+
+    def allows(self, peer: PeerAddress | None) -> bool:
+        """Whether ``peer`` may report as this station (any peer when ``allow`` is empty)."""
+        if not self.allow:
+            return True
+        return peer is not None and any(peer in net for net in self.networks)
 
     @field_validator("points")
     @classmethod
@@ -103,8 +169,14 @@ class RtuGatewayConfig(Strict):
     buffer: BufferConfig  # path: the szy206 buffer is <stem>.szy206<suffix> beside it, and so on
     batching: BatchConfig = BatchConfig()
     listen: str = Field("0.0.0.0:9206", pattern=r"^[^:\s]*:[0-9]{1,5}$")  # HOST:PORT, both protocols
-    idle_timeout_s: float = Field(300.0, gt=0)  # a connection silent this long is closed
-    max_connections: int = Field(2000, ge=1)
+    idle_timeout_s: float = Field(300.0, gt=0)  # no frame of a logged-in station this long: closed
+    max_connections: int = Field(2000, ge=1)  # when full, the oldest idle connection is dropped for a new one
+    max_connections_per_address: int = Field(64, ge=1)  # from one peer address (RTUs behind one NAT: raise it)
+    max_auth_failures: int = Field(3, ge=1)  # frames failing address/password/allow-list before a connection is closed
+    max_password_failures: int = Field(10, ge=1)  # wrong SL 651 passwords for a station from one peer address ...
+    password_lockout_s: float = Field(600.0, ge=0)  # ... before that address is refused as it for this long
+    max_sample_age_s: float = Field(86400.0, gt=0)  # sample times older than this at receipt are refused
+    max_sample_ahead_s: float = Field(600.0, ge=0)  # ... and later than this ahead of the receive time
     ack_timeout_s: float = Field(10.0, gt=0)  # a report not in the buffer by then is not acknowledged
     sl651_reply: Literal["esc", "eot"] = "esc"  # ESC: the RTU stays online (long connection); EOT: it may hang up
     stations: list[StationMapping] = Field(min_length=1)
@@ -132,6 +204,10 @@ def _cross_problems(cfg: RtuGatewayConfig) -> Iterable[tuple[tuple[Any, ...], st
         if first != i:
             yield ("stations", i, "address"), (f"{s.protocol.value} address {s.address} is also stations.{first} "
                                                "(one RTU, one entry)")
+    for i, s in enumerate(cfg.stations):
+        if s.protocol == Protocol.SL651 and s.password is None:
+            yield ("stations", i, "password"), ("an SL 651 station needs its password (the 4 hex digits set in the "
+                                                 "RTU, quoted, like \"1A2B\"; SL 651 frames carry it)")
     if cfg.host_port[1] > 65535:
         yield ("listen",), f"port {cfg.host_port[1]} is not 0-65535 (0: any free port)"
 

@@ -17,6 +17,7 @@ from watertel.edge_agent.rtu_gateway.protocol_gateway import ProtocolGateway
 from watertel.edge_agent.rtu_gateway.config import RtuGatewayConfig, load_rtu_config
 from watertel.edge_agent.rtu_gateway.server import RtuServer
 from watertel.crypto import SM2PrivateKey
+from watertel.protocols import Protocol
 
 log = logging.getLogger("watertel.rtu_gateway")
 SUMMARY_EVERY_S = 60.0
@@ -50,6 +51,11 @@ class RtuGateway:
             self.port = await self.server.start(host, port)
             log.info("rtu-gateway %s listening on %s:%d (%s)", self.cfg.gateway_id, host, self.port,
                      ", ".join(g.gateway_id for g in self.gateways.values()))
+            open_to_all = [s.station for s in self.cfg.stations if s.protocol == Protocol.SZY206 and not s.allow]
+            if open_to_all:
+                log.warning("rtu-gateway: SZY 206 stations without allow (anyone who knows the address may report as "
+                            "them; SZY 206 frames carry no password): %s%s", ", ".join(open_to_all[:10]),
+                            f" and {len(open_to_all) - 10} more" if len(open_to_all) > 10 else "")
             await stop.wait()
         finally:
             await self.server.close()

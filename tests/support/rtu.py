@@ -15,6 +15,7 @@ from watertel.protocols import Protocol, sl651, szy206
 from watertel.protocols.framing import StreamFramer
 
 SZY, SL = "330102-1234", "0011223344"
+SL_PASSWORD = "1A2B"  # the SL 651 station's password in write_rtu_config (rtu_report's SL frames carry it)
 SZY_POINTS = {"flow_1": {"point": "flow", "unit": "m3/h"}, "volume_1": {"point": "total", "unit": "m3"}}
 SL_POINTS = {"flow": {"point": "flow", "unit": "m3/s"}, "water_level": {"point": "level", "unit": "m"},
              "supply_voltage": {"point": "supply_voltage", "unit": "V"}}
@@ -22,8 +23,10 @@ POINT_OF = {"szy206": {k: v["point"] for k, v in SZY_POINTS.items()},
             "sl651": {k: v["point"] for k, v in SL_POINTS.items()}}
 
 
-def rtu_report(protocol: Protocol, address: str, i: int, count: int = 50) -> bytes:
-    return FieldRtu(protocol, "127.0.0.1", 1, address, count=count, seed=i).make_report(i).frame
+def rtu_report(protocol: Protocol, address: str, i: int, count: int = 50, password: str = SL_PASSWORD) -> bytes:
+    """Report ``i`` of ``count`` (at least i + 1: sampled in the last minutes, never ahead of now)."""
+    return FieldRtu(protocol, "127.0.0.1", 1, address, count=max(count, i + 1), seed=i,
+                    password=int(password, 16)).make_report(i).frame
 
 
 def write_rtu_config(tmp: Path, broker_port: int, listen: str = "127.0.0.1:0", extra: list[dict] = (), **options) -> Path:
@@ -34,7 +37,8 @@ def write_rtu_config(tmp: Path, broker_port: int, listen: str = "127.0.0.1:0", e
         "uplink": {"brokers": [f"mqtt://127.0.0.1:{broker_port}"]}, "buffer": {"path": "rtu-t.db"},
         "batching": {"max_readings": 200, "max_latency_s": 0.2}, "listen": listen, **options,
         "stations": [{"protocol": "szy206", "address": SZY, "station": "ST-SZY", "points": SZY_POINTS},
-                     {"protocol": "sl651", "address": SL, "station": "ST-SL", "points": SL_POINTS}, *extra],
+                     {"protocol": "sl651", "address": SL, "password": SL_PASSWORD, "station": "ST-SL",
+                      "points": SL_POINTS}, *extra],
     }
     path = tmp / "rtu.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -48,8 +52,10 @@ class Client:
         self.reader, self.writer, self.framer = reader, writer, StreamFramer()
 
     @classmethod
-    async def connect(cls, port: int) -> Client:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+    async def connect(cls, port: int, source: str | None = None) -> Client:
+        """Connect to 127.0.0.1:port, from the loopback address ``source`` (e.g. 127.0.0.2) if given."""
+        local = (source, 0) if source else None
+        return cls(*await asyncio.open_connection("127.0.0.1", port, local_addr=local))
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)

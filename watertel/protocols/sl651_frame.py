@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import IntEnum
 
 from watertel.protocols.common import FrameError, jsonable
+from watertel.protocols.crc import crc16_modbus
 
 START = b"\x7e\x7e"
 STX, SYN = 0x02, 0x16
@@ -154,13 +155,8 @@ class Frame:
 
 
 def crc16(data: bytes) -> int:
-    """CRC-16/MODBUS: polynomial 0xA001 reflected, initial 0xFFFF."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    """CRC-16/MODBUS: polynomial 0xA001 reflected, initial 0xFFFF (table-driven)."""
+    return crc16_modbus(data)
 
 
 def end_code(byte: int, uplink: bool, text_start: int) -> End:

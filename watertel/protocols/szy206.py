@@ -62,6 +62,7 @@ from decimal import Decimal
 from enum import IntEnum
 
 from watertel.protocols.common import CHINA, FrameError, Reader, bcd_digits, bcd_int, jsonable, to_bcd
+from watertel.protocols.crc import crc8_szy206
 
 START, STOP = 0x68, 0x16
 MIN_FRAME = 12  # 68 L 68 C A(5) AFN CS 16
@@ -249,13 +250,8 @@ class Frame:
 
 
 def crc8(data: bytes) -> int:
-    """CRC-8, polynomial x⁷+x⁶+x⁵+x²+1 (0xE5), initial 0, MSB first, no final XOR."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0xE5) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
+    """CRC-8, polynomial x⁷+x⁶+x⁵+x²+1 (0xE5), initial 0, MSB first, no final XOR (table-driven)."""
+    return crc8_szy206(data)
 
 
 # ---------------------------------------------------------------- decoding

@@ -204,7 +204,7 @@ def test_rtu_gateway_joins_split_and_multi_packet_reports(tmp_path):
         "uplink": {"brokers": ["mqtt://127.0.0.1:1"]}, "buffer": {"path": str(tmp_path / "b.db")},
         "stations": [{"protocol": "szy206", "address": SZY, "station": "ST-SZY",
                       "points": {"flow_1": {"point": "flow", "unit": "m3/h"}}},
-                     {"protocol": "sl651", "address": SL, "station": "ST-SL",
+                     {"protocol": "sl651", "address": SL, "password": "0000", "station": "ST-SL",
                       "points": {"water_level": {"point": "level", "unit": "m"}}}]})
     recorded: list = []
 

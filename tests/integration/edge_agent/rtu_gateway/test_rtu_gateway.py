@@ -22,7 +22,7 @@ from watertel.ports import free_port
 from watertel.protocols import Protocol, sl651, szy206
 from watertel.readings import Quality
 
-from tests.support.rtu import SL, SZY, SZY_POINTS, Client, rtu_report, write_rtu_config
+from tests.support.rtu import SL, SL_PASSWORD, SZY, SZY_POINTS, Client, rtu_report, write_rtu_config
 
 
 async def _running(cfg_path: Path):
@@ -105,7 +105,8 @@ def test_simulated_rtus_keep_alive_between_reports(tmp_path):
         gateway, stop, task = await _running(cfg)
         try:
             rtus = [FieldRtu(Protocol.SZY206, "127.0.0.1", gateway.port, SZY, interval_s=0.8, count=2, keepalive_s=0.2),
-                    FieldRtu(Protocol.SL651, "127.0.0.1", gateway.port, SL, interval_s=0.8, count=2, keepalive_s=0.2)]
+                    FieldRtu(Protocol.SL651, "127.0.0.1", gateway.port, SL, interval_s=0.8, count=2, keepalive_s=0.2,
+                             password=int(SL_PASSWORD, 16))]
             summaries = await asyncio.wait_for(asyncio.gather(*(rtu.run() for rtu in rtus)), 10)
             assert gateway.server.stats["link_checks"] >= 2 * 3 + 1  # SZY login, logout; keep-alives of both
             return summaries
@@ -123,7 +124,7 @@ def test_two_hundred_long_connections_with_keepalives(tmp_path):
     n = 200
     stations = [{"protocol": "szy206", "address": f"330102-{2000 + i}", "station": f"ST-{i:03d}",
                  "points": SZY_POINTS} for i in range(n)]
-    cfg = write_rtu_config(tmp_path, free_port(), extra=stations)
+    cfg = write_rtu_config(tmp_path, free_port(), extra=stations, max_connections_per_address=n)  # one NAT address
 
     async def rtu(port: int, i: int, all_open: asyncio.Event, opened: list) -> float:
         c = await Client.connect(port)
