@@ -6,11 +6,14 @@ checkpoints, and stops. Then the attacker opens the database the way the cloud d
 recomputes the chain with SM3 as the log's documentation describes it (they do not hold the key,
 which is a file outside the database); or cuts the newest rows off. The real `watertel audit
 verify` must exit non-zero naming the first bad row and the last checkpoint it still trusts.
-Both store back-ends."""
+Every command that changes state (`cloud command`, `rollout`, `import`, `restore`) leaves a row
+as ``cli:<os user>``. Both store back-ends."""
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
 
 import pytest
 import yaml
@@ -19,11 +22,12 @@ from watertel.cloud.api.auth import hash_password
 from watertel.cloud.audit.chain import GENESIS, Entry, entry_of
 from watertel.cloud.config import load_cloud_config
 from watertel.cloud.store import open_store
+from watertel.crypto import sm3
 from watertel.keys import write_key_pair
 from watertel.ports import free_port, port_open
 from watertel.shell.processes import Child, wait_until
 
-from tests.support.api import PASSWORD, Client
+from tests.support.api import PASSWORD, REGISTRY, Client
 from tests.support.cli import watertel
 from tests.support.stores import BACK_ENDS
 
@@ -134,3 +138,58 @@ def test_a_forged_checkpoint_line_is_refused(audited_cloud):
     path.write_text(path.read_text() + json.dumps({**last, "seq": 2}) + "\n")  # claims less, signature of another
     status, out = verify(audited_cloud)
     assert status == 1 and "audit-checkpoints.jsonl line 6: its signature does not verify" in out, out
+
+
+def audit_rows(config) -> list[Entry]:
+    store = attacker_store(config)
+    try:
+        return [entry_of(r) for batch in store.audit_batches() for r in batch]
+    finally:
+        store.close()
+
+
+def write_fleet_cloud(tmp_path, dsn: str | None, broker: int):
+    """A cloud config with one gateway, a registry and a broker: what command, rollout and import need."""
+    config, _ = write_cloud(tmp_path, dsn)
+    write_key_pair(tmp_path / "keys", "gw-1")
+    (tmp_path / "registry.yaml").write_text(REGISTRY, encoding="utf-8")
+    (tmp_path / "edge.yaml").write_text("gateway_id: ${gateway}\n")
+    data = yaml.safe_load(config.read_text())
+    data.update({"registry_file": "registry.yaml", "mqtt": {"host": "127.0.0.1", "port": broker},
+                 "gateways": [{"id": "gw-1", "key_id": "gw-1", "public_key": "keys/gw-1.pub.pem", "stations": ["ST-XH"]}]})
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
+@pytest.mark.parametrize("back_end", BACK_ENDS)
+def test_every_state_changing_command_leaves_a_row_as_its_os_user(request, tmp_path, mosquitto, back_end):
+    config = write_fleet_cloud(tmp_path, request.getfixturevalue("postgres") if back_end == "postgres" else None, mosquitto)
+    c = ["--config", str(config)]
+    assert watertel("cloud", "command", "nonsense", "--gateway", "gw-1", *c).returncode == 1  # refused: acted on nothing
+    done = watertel("cloud", "command", "write_point", "--gateway", "gw-1", "--timeout", "0.5",
+                    "--args", '{"device": "fm-1", "point": "valve", "value": 1}', *c)
+    assert done.returncode == 1 and "no answer from gw-1" in done.stderr, done.stderr  # nobody home: failed, recorded
+    assert watertel("cloud", "rollout", "--gateways", "gw-*", "--file", str(tmp_path / "edge.yaml"), "--timeout", "0.5",
+                    *c).returncode == 1
+    assert watertel("cloud", "backup", str(tmp_path / "before.bak"), *c).returncode == 0
+    (tmp_path / "new-registry.yaml").write_text(REGISTRY.replace("西湖一号", "西湖二号"), encoding="utf-8")
+    assert watertel("cloud", "import", str(tmp_path / "new-registry.yaml"), "--dry-run", *c).returncode == 0  # no change
+    done = watertel("cloud", "import", str(tmp_path / "new-registry.yaml"), *c)
+    assert done.returncode == 0, done.stderr
+    who = f"cli:{getpass.getuser()}"
+    rows = [(e.actor, e.role, e.method, e.path, e.summary, e.status) for e in audit_rows(config)]
+    digest = sm3(b'{"device":"fm-1","point":"valve","value":1}').hex()[:16]
+    assert rows == [
+        (who, "cli", "CLI", "watertel cloud command",
+         f"write_point to gw-1 (args: device, point, value; sm3 {digest}): failed (exit 1)", 1),
+        (who, "cli", "CLI", "watertel cloud rollout", "rollout edge.yaml to gw-* (stage 1): failed (exit 1)", 1),
+        (who, "cli", "CLI", "watertel cloud import", "import new-registry.yaml into the registry: ok", 0)]
+    assert {e.client for e in audit_rows(config)} == {socket.gethostname()}
+
+    done = watertel("cloud", "restore", str(tmp_path / "before.bak"), "--force", *c)
+    assert done.returncode == 0, done.stderr
+    rows = [(e.path, e.summary, e.status) for e in audit_rows(config)]
+    assert rows[-1] == ("watertel cloud restore", "restore before.bak (--force): ok", 0)
+    assert [p for p, _, _ in rows] == ["watertel cloud command", "watertel cloud rollout", "watertel cloud restore"]
+    status, out = verify(config)  # the log went back with the backup: signed as a restore, so it still verifies
+    assert status == 0 and "last trusted checkpoint: row 3 signed" in out and "(restore)" in out, out
