@@ -19,6 +19,7 @@ from watertel.cloud.audit.trail import AuditTrail
 from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
                                 events, health, pages, permits, series, session, stations, workorder_photos, workorders)
 from watertel.cloud.api import gateway_status, map as map_api, rates_drill, registry as registry_api, reports as reports_api
+from watertel.cloud.api import scope
 from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
 from watertel.cloud.api.events import EventHub
@@ -59,7 +60,8 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     if registry is None and registry_file is not None:  # /api/registry edits it: load it here
         registry = load_registry(registry_file)
     rates = reports.rates if reports else RatesConfig()
-    ancestry = {s.id: registry.ancestry(s.region) for s in registry.stations} if registry else {}
+    gateway_list = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
+    ancestry = scope.subjects(registry, gateway_list)  # stations, and gateways through their stations
     latest = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
     app = FastAPI(title="watertel", version=__version__)
     errors.install(app)  # every error answer with a code beside its detail, for the console's languages
@@ -77,7 +79,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     s.stations_at_start = {st.id: st for st in registry.stations} if registry else {}
     s.events = EventHub(store, ancestry.get, s.station_status, latest=latest)
     s.work_orders = (lifecycle or LifecycleConfig()).work_orders
-    s.gateways = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
+    s.gateways = gateway_list
     s.notifications = ShownNotifications(notifications or NotificationsConfig())
     s.map = cfg.map  # the station map's base layer; its boundaries read once (the config load checked them)
     s.map_regions = load_regions(cfg.map.regions_geojson) if cfg.map.regions_geojson else None
