@@ -41,6 +41,7 @@ class AuditTrail:
     since_checkpoint: int = 0
     last_seq: int = -1  # the head of this process's last checkpoint
     lock: threading.Lock = field(default_factory=threading.Lock)
+    verified: dict[str, cps.Checkpoint] = field(default_factory=dict)  # checkpoint lines whose signature held
 
     @classmethod
     def open(cls, store: SqlStore, cfg: AuditConfig, data_dir: Path, command_key: Path | None,
@@ -110,7 +111,7 @@ class AuditTrail:
                 return Verdict(**{**verdict.__dict__, "notes": (f"missing: {', '.join(missing)}: keyed rows and"
                                                                 " checkpoints cannot be checked",)})
             return verify(self.store)  # a log from before keys: plain SM3 rows only
-        found, problems = cps.read(self.files.checkpoints, self.signer.public)
+        found, problems = cps.read(self.files.checkpoints, self.signer.public, self.verified)
         epoch = cps.current_epoch(found)
         if not epoch:
             problems.append(f"{self.files.checkpoints}: no checkpoint: whether the newest rows were deleted cannot"
