@@ -114,6 +114,9 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
                  if (problem := k.problem(path, f"gateways.{i}.previous_payload_keys.{j}"))]
     cfg, file_problems = _with_files(path, cfg)
     problems += file_problems + _user_region_problems(path, cfg) + _permit_retention_problems(path, cfg)
+    if cfg.audit.signing_key is not None and not cfg.audit.signing_key.is_file():
+        problems.append(f"{path}: audit.signing_key: {cfg.audit.signing_key} does not exist (an SM2 key from"
+                        " `watertel keys new`, or leave it out to sign the audit checkpoints with command_key)")
     if cfg.influx.enabled and not cfg.influx.token_file.is_file():
         problems.append(f"{path}: influx.token_file: {cfg.influx.token_file} does not exist (put the InfluxDB API token in it)")
     if cfg.notifications_file is None:  # the file's routes were checked against the registry as it was read

@@ -18,7 +18,9 @@ from watertel.cloud.audit.checkpoints import Checkpoint, CheckpointError, parse
 from watertel.cloud.audit.config import AuditConfig
 from watertel.cloud.audit.trail import AuditTrail
 from watertel.cloud.audit.verify import UNKEYED
+from watertel.cloud.config import load_cloud_config
 from watertel.cloud.store.sqlite import SqliteStore
+from watertel.config import ConfigError
 from watertel.crypto import SM2PrivateKey
 
 from tests.support.audit import add
@@ -104,3 +106,17 @@ def test_a_checkpoint_line_edited_or_signed_by_another_key_is_refused(tmp_path):
         parse(Checkpoint("head", 7, "ab" * 32, 1_765_000_000_000, 0).line(theirs), ours.public)
     with pytest.raises(CheckpointError, match="not a checkpoint"):
         parse('{"kind": "head"}', ours.public)
+
+
+def test_the_audit_settings_default_to_the_data_dir_and_a_named_signing_key_must_exist(tmp_path):
+    (tmp_path / "cloud.yaml").write_text("data_dir: data\ncommand_key: keys/cloud.key.pem\n")
+    cfg = load_cloud_config(tmp_path / "cloud.yaml")
+    files = cfg.audit.files(cfg.data_dir, cfg.command_key)
+    assert (files.key, files.checkpoints, files.signing_key, files.signing_key_shared) == (
+        tmp_path / "data" / "audit.key", tmp_path / "data" / "audit-checkpoints.jsonl", tmp_path / "keys" / "cloud.key.pem", True)
+    (tmp_path / "cloud.yaml").write_text("data_dir: data\naudit: {signing_key: keys/audit.pem, key_file: /secret/a.key}\n")
+    with pytest.raises(ConfigError, match=r"audit.signing_key: .*keys/audit.pem does not exist \(an SM2 key"):
+        load_cloud_config(tmp_path / "cloud.yaml")
+    (tmp_path / "cloud.yaml").write_text("data_dir: data\naudit: {checkpoint_every_entries: 0}\n")
+    with pytest.raises(ConfigError, match="checkpoint_every_entries"):
+        load_cloud_config(tmp_path / "cloud.yaml")
