@@ -16,6 +16,7 @@ from prometheus_client import start_http_server
 
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.api import scope
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
@@ -194,7 +195,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
         if reports.registry is not None and cfg.reports.scheduled:
             background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg.store, cfg.data_dir), reports.registry,
                                                                cfg.quality, cfg.reports, cfg.alarms)))
-        ancestry = {st.id: stations.ancestry(st.region) for st in stations.stations} if stations else {}
+        ancestry = scope.subjects(stations, cfg.gateways)  # a gateway's alarms reach its stations' regions' routes
         reload = NotificationsWatcher(cfg.notifications_file, cfg.notifications, cfg.registry_file).check \
             if cfg.notifications_file is not None else None  # routes changed through the API apply at the next round
         background.append(asyncio.create_task(run_alarm_handling(  # escalation, work orders, notifications
