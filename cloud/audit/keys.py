@@ -35,12 +35,14 @@ def _create(path: Path, text: str) -> bool:
         tmp.unlink(missing_ok=True)
 
 
-def _read(path: Path, what: str) -> str:
+def _read(path: Path, what: str, others: int = 0o077) -> str:
+    """The file's text; a warning when users beyond its owner (``others``: the mode bits that
+    count) may read it."""
     try:
         text = path.read_text()
     except OSError as err:
-        raise OperatorError(f"{path}: cannot read the audit {what} ({err.strerror})") from None
-    if path.stat().st_mode & 0o077:
+        raise OperatorError(f"{path}: cannot read the audit {what} ({err.strerror}; run as the service's user)") from None
+    if path.stat().st_mode & others:
         log.warning("audit %s readable by others: chmod 600 it", what, extra={"file": str(path)})
     return text
 
@@ -68,6 +70,6 @@ def load_signing_key(path: Path, create: bool = False) -> SM2PrivateKey | None:
     if not path.exists():
         return None
     try:
-        return SM2PrivateKey.from_pem(_read(path, "signing key"))
+        return SM2PrivateKey.from_pem(_read(path, "signing key", 0o007))  # command_key may be 0640 for its group
     except SignatureError as err:
         raise OperatorError(f"{path}: not an SM2 private key ({err})") from None

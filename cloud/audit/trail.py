@@ -73,7 +73,10 @@ class AuditTrail:
             self.since_checkpoint += 1
             due = self.since_checkpoint >= self.every_entries
         if due:
-            self.checkpoint()
+            try:
+                self.checkpoint()
+            except Exception:  # the row is in; the next checkpoint (timer, shutdown) covers it
+                log.exception("audit checkpoint failed", extra={"file": str(self.files and self.files.checkpoints)})
         return entry
 
     def checkpoint(self, force: bool = False, kind: str = "head") -> cps.Checkpoint | None:

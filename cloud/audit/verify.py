@@ -109,7 +109,7 @@ def verify(store: SqlStore, key: bytes | None = None, checkpoints: list[Checkpoi
     last = max(checkpoints, key=lambda cp: cp.seq, default=None)
     if last is not None and last.seq > walk.count:
         return _broken(walk, walk.count + 1, f"rows {walk.count + 1} to {last.seq} are missing: the checkpoint"
-                       f" {describe(last)} names row {last.seq} and the log ends at row {walk.count}:"
+                       f" signed {when(last.t_ms)} names row {last.seq} and the log ends at row {walk.count}:"
                        " the newest rows were deleted")
     return Verdict(walk.count, trusted=walk.trusted, legacy=_legacy(walk))
 

@@ -128,7 +128,8 @@ def test_rows_cut_off_the_end_are_found_by_the_last_checkpoint(audited_cloud):
     status, out = verify(audited_cloud)
     assert status == 1, out
     assert out.startswith(f"audit log broken at row {ROWS - 1}: rows {ROWS - 1} to {ROWS} are missing: the checkpoint"
-                          f" row {ROWS} signed "), out
+                          " signed "), out
+    assert f"names row {ROWS} and the log ends at row {ROWS - 2}" in out, out
     assert "the newest rows were deleted" in out and "last trusted checkpoint: row 6 signed" in out, out
 
 
