@@ -7,7 +7,8 @@ recomputes the chain with SM3 as the log's documentation describes it (they do n
 which is a file outside the database); or cuts the newest rows off. The real `watertel audit
 verify` must exit non-zero naming the first bad row and the last checkpoint it still trusts.
 Every command that changes state (`cloud command`, `rollout`, `import`, `restore`) leaves a row
-as ``cli:<os user>``. Both store back-ends."""
+as ``cli:<os user>``; rows from before the key stay a plain-SM3 prefix that keeps verifying; the
+service signs a checkpoint on its timer as well as every N rows. Both store back-ends."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from watertel.ports import free_port, port_open
 from watertel.shell.processes import Child, wait_until
 
 from tests.support.api import PASSWORD, REGISTRY, Client
+from tests.support.audit import add
 from tests.support.cli import watertel
 from tests.support.stores import BACK_ENDS
 
@@ -194,3 +196,31 @@ def test_every_state_changing_command_leaves_a_row_as_its_os_user(request, tmp_p
     assert [p for p, _, _ in rows] == ["watertel cloud command", "watertel cloud rollout", "watertel cloud restore"]
     status, out = verify(config)  # the log went back with the backup: signed as a restore, so it still verifies
     assert status == 0 and "last trusted checkpoint: row 3 signed" in out and "(restore)" in out, out
+
+
+@pytest.mark.parametrize("back_end", BACK_ENDS)
+def test_an_upgraded_cloud_keeps_its_older_rows_as_a_plain_prefix_and_checkpoints_on_its_timer(request, tmp_path, back_end):
+    config, port = write_cloud(tmp_path, request.getfixturevalue("postgres") if back_end == "postgres" else None)
+    data = yaml.safe_load(config.read_text())
+    data["audit"].update({"checkpoint_every_entries": 1000, "checkpoint_every_minutes": 0.01})  # every 0.6 s
+    config.write_text(yaml.safe_dump(data))
+    store = attacker_store(config)  # rows an older watertel wrote: plain SM3, no key yet
+    try:
+        add(store, 3)
+    finally:
+        store.close()
+    checkpoints = tmp_path / "data" / "audit-checkpoints.jsonl"
+    api = Child.watertel("api", ["cloud", "api", "--config", str(config)], tmp_path / "logs")
+    try:
+        wait_until(lambda: port_open(port), "the API answering", api, timeout=60)
+        assert Client(f"http://127.0.0.1:{port}").login("boss")[0] == 200  # row 4, keyed
+        wait_until(lambda: checkpoints.exists() and json.loads(checkpoints.read_text().splitlines()[-1])["seq"] == 4,
+                   "a checkpoint of row 4 from the timer (1,000 rows are far off)", api, timeout=20)
+    finally:
+        assert api.stop() == 0, api.log_tail()
+    first = json.loads(checkpoints.read_text().splitlines()[0])
+    assert (first["seq"], first["legacy"]) == (3, 3)  # the start: three rows from before the key
+    status, out = verify(config)
+    assert status == 0 and out.startswith("ok: 4 entries, the first 3 from before the key (plain SM3);"), out
+    rows = audit_rows(config)
+    assert rows[3].hash != rows[3].expected_hash() and rows[2].hash == rows[2].expected_hash()
