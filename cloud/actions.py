@@ -9,10 +9,13 @@ import getpass
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from watertel.cloud import audit as audit_log
 from watertel.cloud import registry_io
+from watertel.cloud.audit.commands import REFUSED, record_restore, run_audited
+from watertel.cloud.audit.trail import AuditTrail
+from watertel.cloud.audit.verify import describe
 from watertel.cloud.api.auth import hash_password as hash_console_password
 from watertel.cloud.broker import run_broker
 from watertel.cloud.commands import send_command
@@ -21,6 +24,7 @@ from watertel.cloud.gateway_status_cli import run as run_gateways
 from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
 from watertel.cloud.store import SCHEMA_VERSION, open_store
+from watertel.crypto import sm3
 from watertel.errors import OperatorError
 
 
@@ -56,9 +60,26 @@ def backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def audited(cfg: CloudConfig, command: str, summary: str, act: Callable[[], int]) -> int:
+    """``act()`` recorded in the audit log (cloud/audit/commands.py), its exit status in the row."""
+    return run_audited(cfg.store, cfg.data_dir, cfg.audit, cfg.command_key, command,
+                       lambda status: f"{summary}: {'ok' if status == 0 else f'failed (exit {status})'}", act)
+
+
 def restore(args: argparse.Namespace) -> int:
     cfg = load_cloud_config(args.config)
-    store_backup.restore(cfg.store, cfg.data_dir, Path(args.file), args.force)
+    summary = f"restore {Path(args.file).name}{' (--force)' if args.force else ''}"
+    try:
+        store_backup.restore(cfg.store, cfg.data_dir, Path(args.file), args.force)
+    except REFUSED:  # refused before it touched the store (not empty without --force, no such file): no row
+        raise
+    except BaseException:
+        try:
+            record_restore(cfg.store, cfg.data_dir, cfg.audit, cfg.command_key, f"{summary}: failed", 1)
+        except Exception as err:  # the store unusable: say so, and why the restore failed
+            print(f"error: the failed restore could not be audited ({err})", file=sys.stderr)
+        raise
+    record_restore(cfg.store, cfg.data_dir, cfg.audit, cfg.command_key, f"{summary}: ok", 0)
     print(f"restored {args.file} into the {cfg.store.kind} store")
     return 0
 
@@ -70,6 +91,19 @@ def command(args: argparse.Namespace) -> int:
         arguments = json.loads(args.args)
     except ValueError as err:
         raise OperatorError(f"--args: not JSON ({err})") from None
+    return audited(cfg, "watertel cloud command", command_summary(args.file, args.gateway, arguments),
+                   lambda: _send(cfg, args, arguments))
+
+
+def command_summary(name: str, gateway: str, arguments: object) -> str:
+    """The command, gateway and argument names, and an SM3 of the arguments (their values, such
+    as an edge config pushed, may hold secrets: the digest matches them without showing them)."""
+    canonical = json.dumps(arguments, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    names = ", ".join(sorted(arguments)) if isinstance(arguments, dict) else type(arguments).__name__
+    return f"{name} to {gateway} (args: {names or 'none'}; sm3 {sm3(canonical).hex()[:16]})"[:180]
+
+
+def _send(cfg: CloudConfig, args: argparse.Namespace, arguments: dict) -> int:
     try:
         answer = asyncio.run(send_command(cfg, args.gateway, args.file, arguments, args.timeout))
     except TimeoutError:
@@ -87,27 +121,46 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def fleet(args: argparse.Namespace) -> int:
-    """`cloud fleet` and `cloud rollout`."""
-    return run_gateways(load_cloud_config(args.config), args)
+    """`cloud fleet` and `cloud rollout` (audited)."""
+    cfg = load_cloud_config(args.config)
+    if args.action != "rollout":
+        return run_gateways(cfg, args)
+    summary = f"rollout {Path(args.push_file).name} to {args.gateways} (stage {args.stage})"
+    return audited(cfg, "watertel cloud rollout", summary, lambda: run_gateways(cfg, args))
 
 
 def registry(args: argparse.Namespace) -> int:
-    """`cloud export` and `cloud import`."""
-    return registry_io.run(load_cloud_config(args.config), args)
+    """`cloud export` and `cloud import` (audited unless a dry run)."""
+    cfg = load_cloud_config(args.config)
+    if args.action != "import" or args.dry_run:
+        return registry_io.run(cfg, args)
+    return audited(cfg, "watertel cloud import", f"import {Path(args.file).name} into the registry",
+                   lambda: registry_io.run(cfg, args))
 
 
 def audit(args: argparse.Namespace) -> int:
-    """verify: walk the audit log's SM3 chain; exit 1 at the first row that does not fit."""
+    """verify: walk the audit log's chain against its key and signed checkpoints; exit 1 at the
+    first row that does not fit (named, with the last checkpoint the log still matched)."""
     cfg: CloudConfig = load_cloud_config(args.config)
     store = open_store(cfg.store, cfg.data_dir)
     try:
-        verdict = audit_log.verify(store)
+        verdict = AuditTrail.reader(store, cfg.audit, cfg.data_dir, cfg.command_key).verify()
     finally:
         store.close()
+    trusted = f"last trusted checkpoint: {describe(verdict.trusted)}"
+    if verdict.broken_id is not None:
+        print(f"audit log broken at row {verdict.broken_id}: {verdict.problem} ({verdict.entries} rows before it"
+              f" are intact); {trusted}")
+    for note in verdict.notes:
+        print(f"audit checkpoints: {note}")
     if not verdict.ok:
-        print(f"audit log broken at row {verdict.broken_id}: {verdict.problem} ({verdict.entries} rows before it are intact)")
         return 1
-    print(f"ok: {verdict.entries} entries")
+    if verdict.trusted is None:  # keyed logs always have one (notes otherwise): this one predates keys
+        print(f"ok: {verdict.entries} entries (plain SM3 and no checkpoint yet: the service makes the audit key"
+              " and signs checkpoints from its next start)")
+        return 0
+    legacy = f", the first {verdict.legacy} from before the key (plain SM3)" if verdict.legacy else ""
+    print(f"ok: {verdict.entries} entries{legacy}; {trusted}")
     return 0
 
 

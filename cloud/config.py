@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from watertel.cloud.alarms.config import AlarmsConfig
+from watertel.cloud.audit.config import AuditConfig
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.console_map import GeoJsonError, MapConfig, load_regions, region_ids
 from watertel.cloud.gateways import GatewayEntry
@@ -73,6 +74,7 @@ class CloudConfig(Strict):
     notifications: NotificationsConfig = NotificationsConfig()  # webhook and e-mail routes (cloud/notify)
     notifications_file: Path | None = None  # set: the notifications: section lives in this YAML (cloud/notify/notifications_file.py), edited by the API
     influx: InfluxConfig = InfluxConfig()  # optional mirror of stored readings to InfluxDB (off by default)
+    audit: AuditConfig = AuditConfig()  # the audit log's key and signed checkpoints (cloud/audit/config.py)
 
     @model_validator(mode="after")
     def _one_gateway_list(self) -> CloudConfig:
@@ -96,6 +98,7 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
         "store": cfg.store.resolved(base) if isinstance(cfg.store, PostgresStoreConfig) else cfg.store,
         "notifications": cfg.notifications.resolved(base),
         "influx": cfg.influx.resolved(base),
+        "audit": cfg.audit.resolved(base),
         "mqtt": cfg.mqtt.model_copy(update={
             "password_file": resolve(base, cfg.mqtt.password_file), "tls": cfg.mqtt.tls and cfg.mqtt.tls.resolved(base),
         }),
@@ -111,6 +114,9 @@ def load_cloud_config(path: Path | str) -> CloudConfig:
                  if (problem := k.problem(path, f"gateways.{i}.previous_payload_keys.{j}"))]
     cfg, file_problems = _with_files(path, cfg)
     problems += file_problems + _user_region_problems(path, cfg) + _permit_retention_problems(path, cfg)
+    if cfg.audit.signing_key is not None and not cfg.audit.signing_key.is_file():
+        problems.append(f"{path}: audit.signing_key: {cfg.audit.signing_key} does not exist (an SM2 key from"
+                        " `watertel keys new`, or leave it out to sign the audit checkpoints with command_key)")
     if cfg.influx.enabled and not cfg.influx.token_file.is_file():
         problems.append(f"{path}: influx.token_file: {cfg.influx.token_file} does not exist (put the InfluxDB API token in it)")
     if cfg.notifications_file is None:  # the file's routes were checked against the registry as it was read

@@ -16,9 +16,11 @@ from prometheus_client import start_http_server
 
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
+from watertel.cloud.api import scope
 from watertel.cloud.api.app import create_app
 from watertel.cloud.api.gateway_status import FleetSetup
 from watertel.cloud.api.reports import ReportsSetup
+from watertel.cloud.audit.trail import AuditTrail
 from watertel.cloud.config import CloudConfig
 from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.ingest.gateway_keys import RELOAD_CHECK_S, GatewayKeys, GatewaysWatcher
@@ -183,13 +185,17 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
                                                                   cfg.quality, meters=meters)))
         if cfg.retention.raw_days or cfg.retention.raw_days_by_point or cfg.retention.hourly_days:
             background.append(asyncio.create_task(_retention(store, cfg)))
-    server = serving = None
+    server = serving = trail = None
     if "api" in parts:  # asked to exit at stop, so open requests finish
+        trail = AuditTrail.open(store, cfg.audit, cfg.data_dir, cfg.command_key, announce=True)  # keys made at first
+        trail.checkpoint()  # the head as this start found it
+        background.append(asyncio.create_task(every(cfg.audit.checkpoint_every_minutes * 60, trail.checkpoint,
+                                                    "audit checkpoint")))
         reports = ReportsSetup(stations, cfg.quality, cfg.data_dir / "reports", cfg.alarms)
         if reports.registry is not None and cfg.reports.scheduled:
             background.append(asyncio.create_task(run_schedule(reports.root, lambda: open_store(cfg.store, cfg.data_dir), reports.registry,
                                                                cfg.quality, cfg.reports, cfg.alarms)))
-        ancestry = {st.id: stations.ancestry(st.region) for st in stations.stations} if stations else {}
+        ancestry = scope.subjects(stations, cfg.gateways)  # a gateway's alarms reach its stations' regions' routes
         reload = NotificationsWatcher(cfg.notifications_file, cfg.notifications, cfg.registry_file).check \
             if cfg.notifications_file is not None else None  # routes changed through the API apply at the next round
         background.append(asyncio.create_task(run_alarm_handling(  # escalation, work orders, notifications
@@ -197,7 +203,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
         app = create_app(store, cfg.api, reports, lifecycle=cfg.lifecycle, fleet=FleetSetup.of(cfg),
                          registry_file=cfg.registry_file, gateways=cfg.gateways,
                          gateways_file=cfg.gateways_file, notifications=cfg.notifications,
-                         notifications_file=cfg.notifications_file)
+                         notifications_file=cfg.notifications_file, audit_trail=trail)
         server = _Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
                                         log_level="warning", access_log=False))
         serving = asyncio.create_task(server.serve())
@@ -215,6 +221,11 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if trail is not None:  # the head as the API left it, signed
+            try:
+                trail.checkpoint()
+            except Exception:  # the database gone: the last periodic checkpoint stands
+                log.exception("audit checkpoint at shutdown failed")
         store.close()
         if mirror is not None:
             await asyncio.to_thread(mirror.close)

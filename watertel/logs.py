@@ -58,6 +58,7 @@ def setup(verbosity: int = 0, fmt: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("watertel.audit.checkpoints").setLevel(min(level, logging.INFO))  # the service's, always
     if verbosity < 2:  # library chatter only when asked for with -vv
         for name in ("pymodbus", "amqtt", "transitions", "uvicorn", "asyncio"):
             logging.getLogger(name).setLevel(logging.ERROR)

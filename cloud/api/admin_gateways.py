@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 from fastapi import APIRouter, Request
 
-from watertel.cloud.api.deps import Admin, FilesDep, GatewaysDep, Principal, RegistryDep
+from watertel.cloud.api import scope
+from watertel.cloud.api.deps import Admin, AncestryDep, FilesDep, GatewaysDep, Principal, RegistryDep
 from watertel.cloud.api.registry import gateway_view
 from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.schemas import refusals
@@ -79,7 +80,7 @@ def save(path: Path, data: dict, gid: str, gateways: list[GatewayEntry]) -> Gate
 
 @router.post("", status_code=201, responses=refusals(400))
 def register(body: GatewayRegister, admin: Admin, request: Request, registry: RegistryDep, gateways: GatewaysDep,
-             files: FilesDep) -> GatewayPublic:
+             ancestry: AncestryDep, files: FilesDep) -> GatewayPublic:
     """A new gateway with its stations and first SM2 public key."""
     request.state.audit_summary = f"register gateway {body.id} key {body.key_id}"
     check_stations(admin, registry, body.stations)
@@ -92,6 +93,7 @@ def register(body: GatewayRegister, admin: Admin, request: Request, registry: Re
                                  "public_key": _write_key(path, body.id, body.key_id, body.public_key_pem),
                                  "stations": body.stations})
         shown = save(path, data, body.id, gateways)
+        scope.refresh(ancestry, registry, gateways)  # its alarms now reach its stations' regions
     request.state.audit_summary += f" (stations {', '.join(body.stations)})"
     return shown
 

@@ -1,7 +1,7 @@
 """Alarm endpoints: list and filter (region, rule, severity, state, time raised), one alarm and
 its history; acknowledge (one or many), assign, comment (operators and admins), close (admins: the
 manager's decision, one or many); who may be assigned and the due time a work order would get;
-the notification outbox (admins).
+the notification outbox (admins: a region admin, their regions' notifications).
 
 Every answer is within the user's regions: an alarm outside them is 404, as if it did not exist.
 A step the alarm's state does not allow (acknowledging a cleared alarm) is 409. Refusals a console
@@ -212,8 +212,10 @@ def close(alarm_id: int, user: Admin, request: Request, store: StoreDep, ancestr
 
 
 @router.get("/notifications")
-def notifications(user: Admin, store: StoreDep, pending: bool | None = None,
+def notifications(user: Admin, store: StoreDep, ancestry: AncestryDep, pending: bool | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[OutboxPublic]:
     """The notification outbox: ``pending=true`` for deliveries not made yet, with attempts
-    and the last error (an unreachable webhook or mail server shows here)."""
-    return [OutboxPublic.model_validate(row) for row in store.outbox(pending=pending, limit=limit)]
+    and the last error (an unreachable webhook or mail server shows here); an admin scoped to
+    regions sees the notifications of their regions' alarms only."""
+    subjects = [s for s, above in ancestry.items() if user.sees(above)] if user.regions else None
+    return [OutboxPublic.model_validate(row) for row in store.outbox(pending=pending, limit=limit, subjects=subjects)]

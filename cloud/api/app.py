@@ -15,9 +15,11 @@ from fastapi import FastAPI
 
 from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
+from watertel.cloud.audit.trail import AuditTrail
 from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
                                 events, health, pages, permits, series, session, stations, workorder_photos, workorders)
 from watertel.cloud.api import gateway_status, map as map_api, rates_drill, registry as registry_api, reports as reports_api
+from watertel.cloud.api import scope
 from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
 from watertel.cloud.api.events import EventHub
@@ -43,25 +45,30 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
                registry: Registry | None = None, lifecycle: LifecycleConfig | None = None,
                fleet: FleetSetup | None = None, registry_file: Path | None = None,
                gateways: list[GatewayEntry] | None = None, gateways_file: Path | None = None,
-               notifications: NotificationsConfig | None = None, notifications_file: Path | None = None) -> FastAPI:
+               notifications: NotificationsConfig | None = None, notifications_file: Path | None = None,
+               audit_trail: AuditTrail | None = None) -> FastAPI:
     """The API over ``store``; ``reports``: the rates and reports routes (cloud/api/reports.py);
     ``fleet``: the gateways and their status files, for /api/fleet (cloud/api/gateway_status.py).
 
     The station registry (``registry``, else that of ``reports``, else ``registry_file``'s)
     places stations in regions for region-scoped users; without one, such users see no station.
     ``*_file``: where admins' writes go (users: ``cfg.users_file``); without one, those writes
-    answer 409 naming the setting.
+    answer 409 naming the setting. ``audit_trail``: the keyed, checkpointed audit log the
+    service opens (cloud/audit/trail.py); without one, rows are plain SM3 (a bare app in tests).
     """
     registry = registry if registry is not None else (reports.registry if reports else None)
     if registry is None and registry_file is not None:  # /api/registry edits it: load it here
         registry = load_registry(registry_file)
     rates = reports.rates if reports else RatesConfig()
-    ancestry = {s.id: registry.ancestry(s.region) for s in registry.stations} if registry else {}
+    gateway_list = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
+    ancestry = scope.subjects(registry, gateway_list)  # stations, and gateways through their stations
     latest = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
     app = FastAPI(title="watertel", version=__version__)
     errors.install(app)  # every error answer with a code beside its detail, for the console's languages
-    app.add_middleware(audit_log.AuditMiddleware, store=store)
+    trail = audit_trail or AuditTrail(store, None)
+    app.add_middleware(audit_log.AuditMiddleware, trail=trail)
     s = app.state
+    s.audit = trail
     s.store, s.registry, s.ancestry, s.rates, s.latest, s.reports, s.fleet = \
         store, registry, ancestry, rates, latest, reports, fleet
     s.sessions = Sessions(cfg.session_hours * 3600)
@@ -72,7 +79,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     s.stations_at_start = {st.id: st for st in registry.stations} if registry else {}
     s.events = EventHub(store, ancestry.get, s.station_status, latest=latest)
     s.work_orders = (lifecycle or LifecycleConfig()).work_orders
-    s.gateways = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
+    s.gateways = gateway_list
     s.notifications = ShownNotifications(notifications or NotificationsConfig())
     s.map = cfg.map  # the station map's base layer; its boundaries read once (the config load checked them)
     s.map_regions = load_regions(cfg.map.regions_geojson) if cfg.map.regions_geojson else None

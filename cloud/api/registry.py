@@ -108,7 +108,7 @@ def station(sid: str, user: Reader, registry: RegistryDep) -> StationPublic:
 
 @router.put("/stations/{sid}", responses=refusals(400, 409, 422))
 def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, ancestry: AncestryDep,
-                files: FilesDep, body: dict[str, Any] = Body(...)) -> StationPublic:
+                gateways: GatewaysDep, files: FilesDep, body: dict[str, Any] = Body(...)) -> StationPublic:
     """Add or replace a station: its fields as in the registry file, and optionally ``permit``:
     the whole permit its meter counts towards (added or replaced by id), or null for none.
     What GET answers may be sent back as it is (``interval_ms`` and ``region_path`` are ignored)."""
@@ -132,7 +132,7 @@ def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, 
             check_permit_scope(user, permit, data, lambda region: visible(user, reg, region))
             data["permits"] = with_permit(data["permits"], sid, permit)
         permit_before = permit_of(reg, sid)
-        new = save_registry(files.registry.path, data, sid, reg, ancestry)
+        new = save_registry(files.registry.path, data, sid, reg, ancestry, gateways)
     now = next(s for s in new.stations if s.id == sid).model_dump(mode="json")
     before = old.model_dump(mode="json") if old else {}
     changed = [k for k in now if k != "id" and now[k] != before.get(k)]
@@ -146,7 +146,7 @@ def put_station(sid: str, user: Admin, request: Request, registry: RegistryDep, 
 
 @router.delete("/stations/{sid}", responses=refusals(404, 409, 422))
 def delete_station(sid: str, user: Admin, request: Request, registry: RegistryDep, ancestry: AncestryDep,
-                   files: FilesDep) -> Deleted:
+                   gateways: GatewaysDep, files: FilesDep) -> Deleted:
     """Remove a station; its meters leave their permits (a permit left without one goes too)."""
     request.state.audit_summary = f"delete station {sid}"
     with files.registry.lock:
@@ -157,7 +157,7 @@ def delete_station(sid: str, user: Admin, request: Request, registry: RegistryDe
         _check_scope(user, reg, old, None)
         data["stations"] = [s for s in data["stations"] if s["id"] != sid]
         data["permits"] = with_permit(data["permits"], sid, None)
-        save_registry(files.registry.path, data, sid, reg, ancestry)
+        save_registry(files.registry.path, data, sid, reg, ancestry, gateways)
     return Deleted(deleted=sid)
 
 

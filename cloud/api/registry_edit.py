@@ -13,7 +13,9 @@ from typing import Any
 
 
 from watertel.cloud.api.errors import Problem, not_enabled
+from watertel.cloud.api import scope
 from watertel.cloud.api.deps import AncestryMap, Principal
+from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.files import write_atomic
 from watertel.cloud.permits import Permit
 from watertel.cloud.registry import Registry, Station, build_registry, load_registry
@@ -44,9 +46,10 @@ def on_disk(path: Path | None, sid: str) -> tuple[dict, Station | None]:
     return data, next((s for s in model.stations if s.id == sid), None)
 
 
-def save_registry(path: Path, data: dict, sid: str, reg: Registry, ancestry: AncestryMap) -> Registry:
+def save_registry(path: Path, data: dict, sid: str, reg: Registry, ancestry: AncestryMap,
+                  gateways: list[GatewayEntry]) -> Registry:
     """Validate like the file, write atomically, then update the running registry (``reg``, the
-    object the rates, reports and alarms hold) and the station → regions map in place."""
+    object the rates, reports and alarms hold) and the station (and gateway) → regions map in place."""
     try:
         new = build_registry(path.name, data)
     except ConfigError as err:
@@ -54,10 +57,7 @@ def save_registry(path: Path, data: dict, sid: str, reg: Registry, ancestry: Anc
         raise Problem(422, "invalid", problems, problems=problems) from None
     write_atomic(path, dump_yaml(file_model(new)))
     reg.__dict__.update(new.__dict__)
-    fresh = {s.id: new.ancestry(s.region) for s in new.stations}
-    ancestry.update(fresh)
-    for gone in set(ancestry) - set(fresh):
-        ancestry.pop(gone, None)
+    scope.refresh(ancestry, new, gateways)
     return new
 
 

@@ -1,6 +1,7 @@
 """The live picture for any reader, within their regions: ``GET /api/stations`` (every station
 with its status, last sample, open alarms and latest values), ``GET /api/latest`` (the latest
-value of every point) and ``GET /api/summary`` (totals for the console's header).
+value of every point) and ``GET /api/summary`` (totals for the console's header), each within
+the user's regions.
 
 Status and latest values: cloud/api/series.py (``status_rule``, ``LatestCache``). The station list
 works from the registry's stations as the API started (names, kinds, points, and the intervals
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 
-from watertel.cloud.api.deps import AncestryDep, RatesDep, Reader, RegistryDep, StoreDep
+from watertel.cloud.api.deps import AncestryDep, GatewaysDep, RatesDep, Reader, RegistryDep, StoreDep
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.session import Summary
 from watertel.cloud.api.schemas.stations import LatestReading, StationsPublic
@@ -55,8 +56,15 @@ def latest(user: Reader, cache: LatestDep, ancestry: AncestryDep) -> list[Latest
 
 
 @router.get("/summary")
-def summary(user: Reader, store: StoreDep) -> Summary:
-    return Summary.model_validate({**store.counts(), "user": user.username})
+def summary(user: Reader, store: StoreDep, ancestry: AncestryDep, gateways: GatewaysDep) -> Summary:
+    """Totals for the console's header: the whole fleet's, or a region-scoped user's regions' only
+    (their stations' readings and alarms, their gateways' envelopes, refusals and alarms)."""
+    if not user.regions:
+        return Summary.model_validate({**store.counts(), "user": user.username})
+    ids = {g.id for g in gateways}
+    mine = [s for s, above in ancestry.items() if user.sees(above)]
+    counts = store.counts(stations=[s for s in mine if s not in ids], gateways=[s for s in mine if s in ids])
+    return Summary.model_validate({**counts, "user": user.username})
 
 
 @router.get("/stations")

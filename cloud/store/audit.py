@@ -40,13 +40,25 @@ class AuditLog(Database):
             self._execute(f"INSERT INTO audit ({COLUMNS}) VALUES ({', '.join('?' * len(AuditRow._fields))})", tuple(row))
         return row
 
-    def audit_rows(self, limit: int = 100, before_id: int | None = None) -> list[AuditRow]:
-        """The latest rows, newest first (``before_id``: the page before that row)."""
-        sql = f"SELECT {COLUMNS} FROM audit"
-        params: tuple = ()
+    def audit_rows(self, limit: int = 100, before_id: int | None = None,
+                   actors: list[str] | None = None) -> list[AuditRow]:
+        """The latest rows, newest first (``before_id``: the page before that row; ``actors``: only
+        the rows of these actors, for an admin scoped to regions)."""
+        where, params = [], []
         if before_id is not None:
-            sql, params = sql + " WHERE id < ?", (before_id,)
+            where, params = ["id < ?"], [before_id]
+        if actors is not None:
+            if not actors:
+                return []
+            where.append(f"actor IN ({', '.join('?' * len(actors))})")
+            params += actors
+        sql = f"SELECT {COLUMNS} FROM audit" + (f" WHERE {' AND '.join(where)}" if where else "")
         return [AuditRow._make(row) for row in self._rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))]
+
+    def audit_head(self) -> tuple[int, str | None]:
+        """The last row's id and hash ((0, None) for an empty log): what a checkpoint signs."""
+        last = self._rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        return (int(last[0][0]), last[0][1]) if last else (0, None)
 
     def audit_batches(self, batch: int = 5000) -> Iterator[list[AuditRow]]:
         """Every row from the first, ``batch`` at a time."""

@@ -207,15 +207,22 @@ class AlarmHandling(Database):
         ids_ = sorted(ids)
         return [a for i in range(0, len(ids_), 500) for a in self.alarm_rows(ids=ids_[i:i + 500])]
 
-    def outbox(self, due_at: int | None = None, pending: bool | None = None, limit: int = 100) -> list[dict]:
-        """Outbox rows, oldest first: ``due_at``: unsent and due by then; ``pending``: unsent or sent."""
-        where, params = "", ()
+    def outbox(self, due_at: int | None = None, pending: bool | None = None, limit: int = 100,
+               subjects: list[str] | None = None) -> list[dict]:
+        """Outbox rows, oldest first: ``due_at``: unsent and due by then; ``pending``: unsent or sent;
+        ``subjects``: only notifications of alarms on these stations or gateways (a region admin's)."""
+        where, params = [], []
         if due_at is not None:
-            where, params = " WHERE sent_ms IS NULL AND next_ms <= ?", (due_at,)
+            where, params = ["sent_ms IS NULL AND next_ms <= ?"], [due_at]
         elif pending is not None:
-            where = " WHERE sent_ms IS NULL" if pending else " WHERE sent_ms IS NOT NULL"
-        rows = self._rows(f"SELECT {', '.join(OUTBOX_KEYS)} FROM notify_outbox{where} ORDER BY next_ms, id LIMIT {int(limit)}",
-                          params)
+            where = ["sent_ms IS NULL" if pending else "sent_ms IS NOT NULL"]
+        if subjects is not None:
+            where.append("history_id IN (SELECT h.id FROM alarm_history h JOIN alarms a ON a.id = h.alarm_id"
+                         f" WHERE a.station IN ({', '.join('?' * len(subjects)) or 'NULL'}))")
+            params += subjects
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._rows(f"SELECT {', '.join(OUTBOX_KEYS)} FROM notify_outbox{clause} ORDER BY next_ms, id"
+                          f" LIMIT {int(limit)}", tuple(params))
         return [dict(zip(OUTBOX_KEYS, row)) for row in rows]
 
     def outbox_backlog(self) -> tuple[int, int]:

@@ -56,12 +56,28 @@ class Readings(Database):
         keys = ("station", "readings", "faulty", "first_ms", "last_ms", "open_alarms")
         return [dict(zip(keys, row)) for row in rows]
 
-    def counts(self) -> dict:
-        """Totals for the demo summary and the console header."""
-        envelopes, stored = self._rows("SELECT count(*), coalesce(sum(n), 0) FROM envelopes")[0]
-        readings = self._rows("SELECT count(*) FROM readings")[0][0]
-        refused = dict(self._rows("SELECT reason, count(*) FROM quarantine GROUP BY reason"))
-        alarms = dict(self._rows("SELECT type, count(*) FROM alarms GROUP BY type"))
+    def counts(self, stations: list[str] | None = None, gateways: list[str] | None = None) -> dict:
+        """Totals for the demo summary and the console header; ``stations`` and ``gateways``
+        given: only theirs (a region-scoped user's): readings of those stations, envelopes and
+        refusals of those gateways, alarms of either."""
+        if stations is None and gateways is None:
+            envelopes, stored = self._rows("SELECT count(*), coalesce(sum(n), 0) FROM envelopes")[0]
+            readings = self._rows("SELECT count(*) FROM readings")[0][0]
+            refused = dict(self._rows("SELECT reason, count(*) FROM quarantine GROUP BY reason"))
+            alarms = dict(self._rows("SELECT type, count(*) FROM alarms GROUP BY type"))
+        else:
+            stations, gateways = list(stations or []), list(gateways or [])
+            envelopes, stored = self._rows(f"SELECT count(*), coalesce(sum(n), 0) FROM envelopes WHERE gateway_id IN"
+                                           f" ({_marks(gateways)})", tuple(gateways))[0]
+            readings = self._rows(f"SELECT count(*) FROM readings WHERE station IN ({_marks(stations)})", tuple(stations))[0][0]
+            refused = {}
+            mine = set(gateways)
+            for topic, reason, n in self._rows("SELECT topic, reason, count(*) FROM quarantine GROUP BY topic, reason"):
+                if len(parts := topic.split("/")) > 1 and parts[-2] in mine:  # <prefix>/<gateway>/up
+                    refused[reason] = refused.get(reason, 0) + n
+            subjects = stations + gateways
+            alarms = dict(self._rows(f"SELECT type, count(*) FROM alarms WHERE station IN ({_marks(subjects)})"
+                                     " GROUP BY type", tuple(subjects)))
         return {"envelopes": envelopes, "readings_in_envelopes": int(stored), "readings": readings,
                 "refused": refused, "alarms": alarms}
 
@@ -145,3 +161,8 @@ class Readings(Database):
             return self._execute(
                 "DELETE FROM point_hours WHERE (station, point, hour_ms) IN"
                 " (SELECT station, point, hour_ms FROM point_hours WHERE hour_ms < ? LIMIT ?)", (hour_ms, limit)).rowcount
+
+
+def _marks(values: list) -> str:
+    """``?, ?, …`` for an IN list (``NULL`` for none: ``x IN (NULL)`` holds for no row)."""
+    return ", ".join("?" * len(values)) or "NULL"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from watertel.crypto.sm2 import backend as sm2_backend
+
 from tests.support.checks import mark_tier
 from tests.support.servers import SERVER_FIXTURES
 
@@ -51,6 +53,9 @@ class _Guard:
 
 
 sys.addaudithook(_Guard.hook)  # audit hooks cannot be removed: it checks _Guard.active first
+# The SM2 backend chosen now, not in whichever test signs first: finding libcrypto runs ldconfig
+# (ctypes.util.find_library), a process of the loader's, not of the code under test.
+sm2_backend()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -2,6 +2,6 @@
 
 from watertel.crypto import sm4
 from watertel.crypto.sm2 import BackendName, SM2PrivateKey, SM2PublicKey, SignatureError, use_backend
-from watertel.crypto.sm3 import sm3
+from watertel.crypto.sm3 import hmac_sm3, sm3
 
-__all__ = ["BackendName", "use_backend", "SM2PrivateKey", "SM2PublicKey", "SignatureError", "sm3", "sm4"]
+__all__ = ["BackendName", "use_backend", "SM2PrivateKey", "SM2PublicKey", "SignatureError", "hmac_sm3", "sm3", "sm4"]

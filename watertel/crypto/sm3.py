@@ -9,7 +9,7 @@ digest (the GB/T 32905 vectors in tests/unit/crypto/test_sm_crypto.py run on the
 
 import hashlib
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac
 
 
 def _cryptography_sm3(data: bytes) -> bytes:
@@ -35,3 +35,11 @@ if _hashlib_has_sm3():
         return digest.digest()
 else:
     sm3 = _cryptography_sm3
+
+
+def hmac_sm3(key: bytes, data: bytes) -> bytes:
+    """HMAC (RFC 2104) over SM3, 32 bytes: the audit log's keyed chain (cloud/audit). pyca's HMAC
+    runs OpenSSL's; tests/unit/crypto check it against RFC 2104 written out over ``sm3``."""
+    mac = hmac.HMAC(key, hashes.SM3())
+    mac.update(data)
+    return mac.finalize()

@@ -1,4 +1,4 @@
-"""The audit log: rows of the SM3 hash chain (cloud/audit.py) and the chain's check."""
+"""The audit log: rows of the HMAC-SM3 chain (cloud/audit) and the chain's check."""
 
 from __future__ import annotations
 
@@ -26,3 +26,4 @@ class AuditVerdict(BaseModel):
     rows: int = Field(description="rows checked")
     bad_row: int | None = Field(description="the first row that does not fit (null: none)")
     reason: str
+    last_checkpoint: str = Field("none", description="the last signed checkpoint the log matched (row and time)")
