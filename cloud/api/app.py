@@ -17,8 +17,9 @@ from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
                                 events, health, pages, permits, series, session, stations, workorder_photos, workorders)
-from watertel.cloud.api import gateway_status, map as map_api, rates_drill, registry as registry_api, reports as reports_api
-from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
+from watertel.cloud.api import gateway_status, hygiene, map as map_api, rates_drill, registry as registry_api, reports as reports_api
+from watertel.cloud.api.auth import Sessions, hash_password
+from watertel.cloud.api.login_limits import Limits, LoginLimiter, PasswordChecks
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
 from watertel.cloud.api.events import EventHub
 from watertel.cloud.api.gateway_status import FleetSetup
@@ -61,13 +62,19 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     app = FastAPI(title="watertel", version=__version__)
     errors.install(app)  # every error answer with a code beside its detail, for the console's languages
     app.add_middleware(audit_log.AuditMiddleware, store=store)
+    photos_kb = (lifecycle or LifecycleConfig()).work_orders.photos.max_kb
+    app.add_middleware(hygiene.BodyLimit, max_bytes=cfg.max_body_kb * 1024,  # the photo route answers its own 413
+                       larger=[(r"/api/workorders/[^/]+/photos", (photos_kb + 1) * 1024)])
+    app.add_middleware(hygiene.SecurityHeaders, headers=hygiene.headers_for(cfg.map, tls=cfg.secure_cookies))
     s = app.state
     s.store, s.registry, s.ancestry, s.rates, s.latest, s.reports, s.fleet = \
         store, registry, ancestry, rates, latest, reports, fleet
     s.sessions = Sessions(cfg.session_hours * 3600)
     s.users = {u.username: u for u in (load_users_file(cfg.users_file) if cfg.users_file else cfg.users)}
-    s.login_guard = LoginGuard(LoginLimiter(cfg.login_max_failures, cfg.login_window_s),
-                               hash_password("not a password of anyone"), cfg)
+    s.login_guard = LoginGuard(LoginLimiter(Limits(cfg.login_max_failures, cfg.login_max_failures_per_client,
+                                                   cfg.login_max_failures_per_account, cfg.login_max_failures_total,
+                                                   cfg.login_window_s)),
+                               PasswordChecks(cfg.login_max_checks), hash_password("not a password of anyone"), cfg)
     s.station_status = status_rule(registry, rates.stopped_after_intervals)
     s.stations_at_start = {st.id: st for st in registry.stations} if registry else {}
     s.events = EventHub(store, ancestry.get, s.station_status, latest=latest)
