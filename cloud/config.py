@@ -44,7 +44,7 @@ class ApiConfig(Strict):
     login_max_failures_per_client: int = Field(20, ge=1)  # one address, any usernames (password spraying)
     login_max_failures_per_account: int = Field(20, ge=1)  # one username, all addresses: past it, one try per address
     login_max_failures_total: int = Field(200, ge=1)  # all logins: past it, only addresses that logged in before
-    login_max_checks: int = Field(4, ge=1, le=64)  # password checks at once (argon2: 64 MiB each); more: 429
+    login_max_checks: int = Field(2, ge=1, le=64)  # password checks at once (argon2: 64 MiB and a core each); more: 429
     forwarded_allow_ips: list[str] = []  # reverse proxies whose X-Forwarded-For is believed; none: the peer's address
     max_body_kb: int = Field(64, ge=1, le=65536)  # request bodies (JSON); work-order photos: their own max_kb
     docs: bool = False  # /docs and /redoc (Swagger UI, ReDoc from the vendored files); /openapi.json always
