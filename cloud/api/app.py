@@ -15,8 +15,9 @@ from fastapi import FastAPI
 
 from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
-from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
-                                events, health, pages, permits, series, session, stations, workorder_photos, workorders)
+from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, docs,
+                                errors, events, health, pages, permits, series, session, stations, workorder_photos,
+                                workorders)
 from watertel.cloud.api import gateway_status, hygiene, map as map_api, rates_drill, registry as registry_api, reports as reports_api
 from watertel.cloud.api.auth import Sessions, hash_password
 from watertel.cloud.api.login_limits import Limits, LoginLimiter, PasswordChecks
@@ -59,7 +60,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     rates = reports.rates if reports else RatesConfig()
     ancestry = {s.id: registry.ancestry(s.region) for s in registry.stations} if registry else {}
     latest = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
-    app = FastAPI(title="watertel", version=__version__)
+    app = FastAPI(title="watertel", version=__version__, docs_url=None, redoc_url=None)  # /docs: docs.py, if enabled
     errors.install(app)  # every error answer with a code beside its detail, for the console's languages
     app.add_middleware(audit_log.AuditMiddleware, store=store)
     photos_kb = (lifecycle or LifecycleConfig()).work_orders.photos.max_kb
@@ -92,5 +93,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         app.include_router(reports_api.router)
     if fleet is not None:
         app.include_router(gateway_status.router)
+    if cfg.docs:
+        app.include_router(docs.router)
     app.include_router(pages.router)  # the console's pages and static files
     return app
