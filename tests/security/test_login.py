@@ -9,6 +9,8 @@ Client addresses are real: each attacker and user calls from its own loopback so
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,7 @@ from watertel.cloud.api.auth import hash_password
 
 from tests.support.api import PASSWORD
 from tests.support.api_process import ApiProcess, From, api_process
+from tests.support.paths import ROOT
 
 ARGON2_MB = 64  # argon2-cffi's default memory cost per check
 
@@ -191,3 +194,15 @@ def test_guessing_the_current_password_through_a_session_is_limited(api):
     guess = {"password": "river station seventeen", "current_password": "guess"}
     statuses = [admin.call("POST", "/api/admin/users/admin/password", guess)[0] for _ in range(6)]
     assert statuses == [403] * 5 + [429]
+
+
+def hash_command(password: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "watertel", "cloud", "hash-password"], input=password + "\n",
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_the_hash_password_command_refuses_a_weak_password():
+    weak = hash_command("aaaaaaaa")
+    assert weak.returncode != 0 and "at least 10 characters" in weak.stderr and "$argon2" not in weak.stdout
+    good = hash_command("correct horse battery")
+    assert good.returncode == 0 and good.stdout.startswith("$argon2id$")
