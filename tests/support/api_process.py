@@ -40,13 +40,14 @@ class ApiProcess:
 
 
 @contextmanager
-def api_process(tmp_path: Path, password_hash: str, **api: object) -> Iterator[ApiProcess]:
-    """The API with a users file (one user per role, ``PASSWORD``) and ``api`` settings, until the block ends."""
+def api_process(tmp_path: Path, password_hash: str, top: dict | None = None, **api: object) -> Iterator[ApiProcess]:
+    """The API with a users file (one user per role, ``PASSWORD``), ``api`` settings and ``top``
+    (other sections of cloud.yaml, e.g. ``registry_file``), until the block ends."""
     port = free_port()
     users = [{"username": role, "password_hash": password_hash, "role": role} for role in ROLES]
     (tmp_path / "users.yaml").write_text(yaml.safe_dump({"users": users}), encoding="utf-8")
     (tmp_path / "cloud.yaml").write_text(yaml.safe_dump({
-        "data_dir": "data", "api": {"port": port, "users_file": "users.yaml", **api}}), encoding="utf-8")
+        "data_dir": "data", **(top or {}), "api": {"port": port, "users_file": "users.yaml", **api}}), encoding="utf-8")
     child = Child.watertel("api", ["cloud", "api", "--config", str(tmp_path / "cloud.yaml")], tmp_path / "logs")
     try:
         deadline = time.monotonic() + 30
