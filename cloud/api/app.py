@@ -67,6 +67,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     app.add_middleware(hygiene.BodyLimit, max_bytes=cfg.max_body_kb * 1024,  # the photo route answers its own 413
                        larger=[(r"/api/workorders/[^/]+/photos", (photos_kb + 1) * 1024)])
     app.add_middleware(hygiene.SecurityHeaders, headers=hygiene.headers_for(cfg.map, tls=cfg.secure_cookies))
+    hygiene.document_body_limit(app)
     s = app.state
     s.store, s.registry, s.ancestry, s.rates, s.latest, s.reports, s.fleet = \
         store, registry, ancestry, rates, latest, reports, fleet

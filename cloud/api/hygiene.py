@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watertel.cloud.api.errors import Problem
+from watertel.cloud.api.schemas import WHY
 from watertel.cloud.console_map import MapConfig
 
 HSTS = "max-age=31536000"  # one year; no includeSubDomains: the console may share a domain with other hosts
@@ -87,6 +90,24 @@ async def refuse(send: Send, bound: int) -> None:
     await send({"type": "http.response.start", "status": 413, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def document_body_limit(app: FastAPI) -> None:
+    """Say in the OpenAPI schema that every operation taking a body may answer 413 (``BodyLimit``
+    answers it before the route runs, so no route declares it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            for operations in spec["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault("413", {"description": WHY[413], "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Message"}}}})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def tile_sources(cfg: MapConfig) -> list[str]:
