@@ -17,7 +17,8 @@ address) alone lets an attacker with many addresses guess on. Here an attacker's
 held, each new address buys at most one more guess per account per window once the account is
 under attack, and the user's own address, which has not failed, still logs in with the right
 password. The total ceiling is the last line against a botnet: it favours addresses known to have
-logged in; a user from a new address then waits out the window (a denial of login, never of
+logged in (in the last 30 days, kept in memory: a restart forgets them); a user from a new address
+then waits out the window (a denial of login, never of
 access to the passwords). Addresses are the TCP peer's unless the API's ``forwarded_allow_ips``
 names the reverse proxy (cloud/service.py), so a client cannot choose what is counted.
 

@@ -139,6 +139,21 @@ def test_fifty_parallel_logins_with_random_names_keep_memory_and_healthz_bounded
     assert peak["healthz_s"] < 1.0  # 2.5 s before; most of what is left: 48 audit rows written on the loop at once
 
 
+def test_an_unknown_user_costs_as_much_time_as_a_known_one(api):
+    """No user enumeration by timing: an unknown name is checked against a decoy hash, in the same cap."""
+    def timed(name: str, i: int) -> float:
+        started = time.monotonic()
+        assert From(api, f"127.0.4.{i}").login(name, "wrong password") == 401
+        return time.monotonic() - started
+
+    known, unknown = [], []
+    for i in range(8):  # interleaved, so load on the machine falls on both alike
+        known.append(timed("operator", 2 * i + 1))
+        unknown.append(timed(f"nobody{i}", 2 * i + 2))
+    known.sort(), unknown.sort()
+    assert unknown[4] > 0.5 * known[4], (known, unknown)
+
+
 @pytest.mark.parametrize("username, password, code", [
     ("zhangwei", "aaaaaaaa", "password.short"),  # the review's example
     ("zhangwei", "aaaaaaaaaaaa", "password.simple"),
