@@ -58,6 +58,7 @@ def visit(context, base: str, user: str, pages: list[tuple[str, str]]) -> list[s
     return seen
 
 
+@pytest.mark.server
 def test_every_console_page_runs_under_the_content_security_policy(api):
     with chromium(csp=True) as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 800})

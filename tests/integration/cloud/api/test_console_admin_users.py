@@ -115,6 +115,7 @@ def test_a_refused_user_shows_why_and_a_key_is_revoked_through_the_page(page, ba
 
 
 
+@pytest.mark.server
 def test_an_admin_changes_their_own_password_with_the_current_one_through_the_page(page, base_url):
     log_in(page, base_url, "admin")
     page.goto(f"{base_url}/admin")
