@@ -47,7 +47,7 @@ class ApiConfig(Strict):
     login_max_checks: int = Field(2, ge=1, le=64)  # password checks at once (argon2: 64 MiB and a core each); more: 429
     forwarded_allow_ips: list[str] = []  # reverse proxies whose X-Forwarded-For is believed; none: the peer's address
     max_body_kb: int = Field(64, ge=1, le=65536)  # request bodies (JSON); work-order photos: their own max_kb
-    docs: bool = False  # /docs and /redoc (Swagger UI, ReDoc from the vendored files); /openapi.json always
+    docs: bool = False  # /docs: Swagger UI from the vendored files (cloud/api/docs.py); /openapi.json always public
     secure_cookies: bool = False  # true when the console is served over HTTPS (e.g. behind a TLS proxy); adds HSTS
     users_file: Path | None = None  # set: the users live in this YAML (cloud/users_file.py), admins edit them in the API
     map: MapConfig = MapConfig()  # the console's station map: tiles, region boundaries (cloud/console_map.py)
