@@ -136,7 +136,7 @@ def test_fifty_parallel_logins_with_random_names_keep_memory_and_healthz_bounded
     assert set(statuses) <= {401, 429} and statuses.count(401) >= 2
     assert all(a[2] == "1" and a[3]["code"] == "auth.busy" for a in busy)
     assert grown_mb < (2 + 2) * ARGON2_MB, "at most login_max_checks (2) argon2 checks at once, and some slack"
-    assert peak["healthz_s"] < 1.0  # 2.5 s before; most of what is left: 48 audit rows written on the loop at once
+    assert peak["healthz_s"] < 1.0  # 2.5 s in the review, 9 s without the cap here (bench/bench_login_flood.py)
 
 
 def test_an_unknown_user_costs_as_much_time_as_a_known_one(api):
