@@ -21,6 +21,7 @@ from watertel.cloud.broker import run_broker
 from watertel.cloud.commands import send_command
 from watertel.cloud.config import CloudConfig, load_cloud_config
 from watertel.cloud.gateway_status_cli import run as run_gateways
+from watertel.cloud.passwords import MESSAGES, weakness
 from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
 from watertel.cloud.store import SCHEMA_VERSION, open_store
@@ -46,7 +47,12 @@ def check(args: argparse.Namespace) -> int:
 
 
 def hash_password(args: argparse.Namespace) -> int:
-    print(hash_console_password(getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")))
+    """Print the argon2 hash of a password that follows cloud/passwords.py (the user name aside,
+    which this command is not told: the API's user writes check that too)."""
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if (weak := weakness(password)) is not None:
+        raise OperatorError(f"not hashed: {MESSAGES[weak]}")
+    print(hash_console_password(password))
     return 0
 
 

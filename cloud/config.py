@@ -9,10 +9,11 @@ is handed the assembled sections), so its settings cannot live in its own packag
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from watertel.cloud.alarms.config import AlarmsConfig
 from watertel.cloud.audit.config import AuditConfig
@@ -41,9 +42,27 @@ class ApiConfig(Strict):
     session_hours: float = Field(12.0, gt=0)
     login_max_failures: int = Field(5, ge=1)  # per username and client address, within login_window_s
     login_window_s: float = Field(300.0, gt=0)
-    secure_cookies: bool = False  # true when the console is served over HTTPS (e.g. behind a TLS proxy)
+    login_max_failures_per_client: int = Field(20, ge=1)  # one address, any usernames (password spraying)
+    login_max_failures_per_account: int = Field(20, ge=1)  # one username, all addresses: past it, one try per address
+    login_max_failures_total: int = Field(200, ge=1)  # all logins: past it, only addresses that logged in before
+    login_max_checks: int = Field(2, ge=1, le=64)  # password checks at once (argon2: 64 MiB and a core each); more: 429
+    forwarded_allow_ips: list[str] = []  # reverse proxies whose X-Forwarded-For is believed; none: the peer's address
+    max_body_kb: int = Field(64, ge=1, le=65536)  # request bodies (JSON); work-order photos: their own max_kb
+    docs: bool = False  # /docs: Swagger UI from the vendored files (cloud/api/docs.py); /openapi.json always public
+    secure_cookies: bool = False  # true when the console is served over HTTPS (e.g. behind a TLS proxy); adds HSTS
     users_file: Path | None = None  # set: the users live in this YAML (cloud/users_file.py), admins edit them in the API
     map: MapConfig = MapConfig()  # the console's station map: tiles, region boundaries (cloud/console_map.py)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"forwarded_allow_ips: {item!r} is not an IP address or network (give the reverse"
+                                 " proxy's address, e.g. 127.0.0.1 or 10.0.0.0/24; never '*')") from None
+        return value
 
     @model_validator(mode="after")
     def _unique(self) -> ApiConfig:

@@ -1,7 +1,8 @@
 """Users and notification routes over HTTP: ``/api/admin`` (admins only).
 
 Users: list (never a hash), create (the password becomes an argon2id hash), change role or regions,
-reset a password, delete. Writes need ``api.users_file`` (cloud/users_file.py): the file is read as
+reset a password, delete. New passwords follow cloud/passwords.py (length, not the user name, not
+a common one); an admin changing their own gives the current one too. Writes need ``api.users_file`` (cloud/users_file.py): the file is read as
 it is on disk, changed, validated, written atomically, and only then the running API's users are
 replaced in place (the dict every session check reads). Users kept in the config's ``api.users``
 are listed but not edited here (409 naming the fix). Sessions of a deleted user, of one whose role
@@ -19,12 +20,14 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 
-from watertel.cloud.api.auth import hash_password
-from watertel.cloud.api.deps import Admin, FilesDep, Principal, RegistryDep, SessionsDep, UsersDep
+from watertel.cloud.api.auth import check_password, hash_password
+from watertel.cloud.api.deps import (Admin, FilesDep, LoginGuard, LoginGuardDep, Principal, RegistryDep, SessionsDep,
+                                     UsersDep, client_address)
 from watertel.cloud.api.errors import Problem, not_enabled
 from watertel.cloud.api.schemas import Deleted, refusals
 from watertel.cloud.api.schemas.admin import PasswordReset, PasswordResetPublic, UserCreate, UserPublic, UsersPublic, UserUpdate
 from watertel.cloud.files import write_atomic
+from watertel.cloud.passwords import MESSAGES, MIN_DISTINCT, MIN_LENGTH, Weakness, weakness
 from watertel.cloud.registry import Registry
 from watertel.cloud.users import Role, UserEntry
 from watertel.cloud.users_file import checked, dump, load_users_file
@@ -86,6 +89,35 @@ def save(path: Path, new: dict[str, UserEntry], before: dict[str, UserEntry], us
     users.update({u.username: u for u in valid})
 
 
+def strong(password: str, username: str) -> None:
+    """422 naming the rule of cloud/passwords.py that ``password`` breaks, if any."""
+    weak = weakness(password, username)
+    if weak is Weakness.SHORT:
+        raise Problem(422, "password.short", MESSAGES[weak], min=MIN_LENGTH)
+    if weak is Weakness.SIMPLE:
+        raise Problem(422, "password.simple", MESSAGES[weak], min=MIN_DISTINCT)
+    if weak is Weakness.USER_NAME:
+        raise Problem(422, "password.user_name", MESSAGES[weak])
+    if weak is Weakness.COMMON:
+        raise Problem(422, "password.common", MESSAGES[weak])
+
+
+def own_password_checked(admin: Principal, current: str | None, request: Request, user: UserEntry,
+                         guard: LoginGuard) -> None:
+    """403 unless ``current`` is the caller's password: a session left open (or stolen) may not
+    take over the account by changing its password. Wrong guesses count as failed logins."""
+    refused = Problem(403, "password.current", "to change your own password, give your current one (current_password)")
+    if current is None:
+        raise refused
+    client = client_address(request)
+    if wait := guard.limiter.attempt(admin.username, client):
+        raise Problem(429, "auth.too_many", "too many failed logins: try again later", headers={"Retry-After": str(wait)},
+                      wait_s=wait)
+    if not check_password(current, user.password_hash):
+        raise refused
+    guard.limiter.succeeded(admin.username, client)
+
+
 def public(user: UserEntry) -> UserPublic:
     return UserPublic(username=user.username, role=user.role, regions=list(user.regions))
 
@@ -103,6 +135,7 @@ def create_user(body: UserCreate, admin: Admin, request: Request, users: UsersDe
                 files: FilesDep) -> UserPublic:
     request.state.audit_summary = f"create user {body.username} ({body.role.value})"
     check_regions(admin, registry, body.regions)
+    strong(body.password, body.username)
     with files.users.lock:
         now = on_disk(files.users.path)
         if body.username in now:
@@ -140,12 +173,17 @@ def update_user(name: str, body: UserUpdate, admin: Admin, request: Request, use
 
 @router.post("/users/{name}/password", responses=refusals(400, 404, 409, 422))
 def reset_password(name: str, body: PasswordReset, admin: Admin, request: Request, users: UsersDep,
-                   sessions: SessionsDep, registry: RegistryDep, files: FilesDep) -> PasswordResetPublic:
-    """Set a new password; the user's other sessions end."""
+                   sessions: SessionsDep, registry: RegistryDep, files: FilesDep, guard: LoginGuardDep) -> PasswordResetPublic:
+    """Set a new password (cloud/passwords.py's rules; your own: with ``current_password``); the
+    user's other sessions end."""
     request.state.audit_summary = f"reset password of user {name}"
+    strong(body.password, name)
     with files.users.lock:
         now = on_disk(files.users.path)
-        user = target(admin, registry, name, now).model_copy(update={"password_hash": hash_password(body.password)})
+        old = target(admin, registry, name, now)
+        if name == admin.username:
+            own_password_checked(admin, body.current_password, request, old, guard)
+        user = old.model_copy(update={"password_hash": hash_password(body.password)})
         save(files.users.path, {**now, name: user}, now, users)
     ended = sessions.close_user(name, keep=admin.token if name == admin.username else None)
     return PasswordResetPublic(**public(user).model_dump(), sessions_ended=ended)

@@ -16,11 +16,13 @@ from fastapi import FastAPI
 from watertel import __version__
 from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.audit.trail import AuditTrail
-from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, errors,
-                                events, health, pages, permits, series, session, stations, workorder_photos, workorders)
-from watertel.cloud.api import gateway_status, map as map_api, rates_drill, registry as registry_api, reports as reports_api
+from watertel.cloud.api import (admin, admin_features, admin_gateways, admin_notifications, alarms, audit_log, docs,
+                                errors, events, health, pages, permits, series, session, stations, workorder_photos,
+                                workorders)
+from watertel.cloud.api import gateway_status, hygiene, map as map_api, rates_drill, registry as registry_api, reports as reports_api
 from watertel.cloud.api import scope
-from watertel.cloud.api.auth import LoginLimiter, Sessions, hash_password
+from watertel.cloud.api.auth import Sessions, hash_password
+from watertel.cloud.api.login_limits import Limits, LoginLimiter, PasswordChecks
 from watertel.cloud.api.deps import EditedFile, EditedFiles, LoginGuard, ShownNotifications
 from watertel.cloud.api.events import EventHub
 from watertel.cloud.api.gateway_status import FleetSetup
@@ -63,18 +65,25 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
     gateway_list = list(gateways if gateways is not None else load_gateways_file(gateways_file) if gateways_file else [])
     ancestry = scope.subjects(registry, gateway_list)  # stations, and gateways through their stations
     latest = LatestCache(store)  # read once per new envelope for /api/latest, the station list and live events
-    app = FastAPI(title="watertel", version=__version__)
+    app = FastAPI(title="watertel", version=__version__, docs_url=None, redoc_url=None)  # /docs: docs.py, if enabled
     errors.install(app)  # every error answer with a code beside its detail, for the console's languages
     trail = audit_trail or AuditTrail(store, None)
     app.add_middleware(audit_log.AuditMiddleware, trail=trail)
+    photos_kb = (lifecycle or LifecycleConfig()).work_orders.photos.max_kb
+    app.add_middleware(hygiene.BodyLimit, max_bytes=cfg.max_body_kb * 1024,  # the photo route answers its own 413
+                       larger=[(r"/api/workorders/[^/]+/photos", (photos_kb + 1) * 1024)])
+    app.add_middleware(hygiene.SecurityHeaders, headers=hygiene.headers_for(cfg.map, tls=cfg.secure_cookies))
+    hygiene.document_body_limit(app)
     s = app.state
     s.audit = trail
     s.store, s.registry, s.ancestry, s.rates, s.latest, s.reports, s.fleet = \
         store, registry, ancestry, rates, latest, reports, fleet
     s.sessions = Sessions(cfg.session_hours * 3600)
     s.users = {u.username: u for u in (load_users_file(cfg.users_file) if cfg.users_file else cfg.users)}
-    s.login_guard = LoginGuard(LoginLimiter(cfg.login_max_failures, cfg.login_window_s),
-                               hash_password("not a password of anyone"), cfg)
+    s.login_guard = LoginGuard(LoginLimiter(Limits(cfg.login_max_failures, cfg.login_max_failures_per_client,
+                                                   cfg.login_max_failures_per_account, cfg.login_max_failures_total,
+                                                   cfg.login_window_s)),
+                               PasswordChecks(cfg.login_max_checks), hash_password("not a password of anyone"), cfg)
     s.station_status = status_rule(registry, rates.stopped_after_intervals)
     s.stations_at_start = {st.id: st for st in registry.stations} if registry else {}
     s.events = EventHub(store, ancestry.get, s.station_status, latest=latest)
@@ -92,5 +101,7 @@ def create_app(store: SqlStore, cfg: ApiConfig, reports: ReportsSetup | None = N
         app.include_router(reports_api.router)
     if fleet is not None:
         app.include_router(gateway_status.router)
+    if cfg.docs:
+        app.include_router(docs.router)
     app.include_router(pages.router)  # the console's pages and static files
     return app

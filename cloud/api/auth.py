@@ -1,4 +1,4 @@
-"""Passwords, server-side sessions and the login rate limit.
+"""Passwords and server-side sessions (the login limits: login_limits.py).
 
 New password hashes are argon2id (argon2-cffi, its default cost: 64 MiB, 3 passes), as PHC strings
 ``$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>``. Hashes made before, ``scrypt$<n>$<salt hex>$<key
@@ -16,9 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,43 +94,3 @@ class Sessions:
         for token in ended:
             self._tokens.pop(token, None)
         return len(ended)
-
-
-class LoginLimiter:
-    """At most ``max_failures`` failed logins per (username, client address) in ``window_s``.
-
-    Past that, logins for the pair are refused (even with the right password) until the oldest
-    failure leaves the window; a successful login clears the pair's failures. Refused attempts
-    are not counted, so the wait never grows past the window.
-    """
-
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures, self.window_s = max_failures, window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()  # logins run in the thread pool
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            self._failures.pop(key, None)
-        return times
-
-    def attempt(self, username: str, client: str) -> int:
-        """Seconds until the pair may try again (0: go ahead). An allowed attempt counts as a
-        failure until ``succeeded``, so parallel guesses cannot slip past the limit."""
-        now = time.time()
-        with self._lock:
-            if len(self._failures) > 100_000:  # a flood of names: forget the stale pairs
-                for key in list(self._failures):
-                    self._recent(key, now)
-            times = self._recent((username, client), now)
-            if len(times) >= self.max_failures:
-                return max(1, int(times[-self.max_failures] + self.window_s - now + 0.999))
-            self._failures.setdefault((username, client), times).append(now)
-            return 0
-
-    def succeeded(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username, client), None)

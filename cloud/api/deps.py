@@ -30,7 +30,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from watertel.cloud.alarms.lifecycle import WorkOrdersConfig
-from watertel.cloud.api.auth import LoginLimiter, Sessions
+from watertel.cloud.api.auth import Sessions
+from watertel.cloud.api.login_limits import LoginLimiter, PasswordChecks
 from watertel.cloud.api.errors import Problem
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.gateways import GatewayEntry
@@ -69,6 +70,7 @@ class Principal:
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the TCP peer's, or what a trusted proxy says (``forwarded_allow_ips``)."""
     return request.client.host if request.client else ""
 
 
@@ -141,10 +143,12 @@ class EditedFiles:
 
 @dataclass(eq=False)
 class LoginGuard:
-    """What a login checks against beyond the users: the failure limit, and a hash to verify an
-    unknown user's password against (so unknown users cost as much time as known ones)."""
+    """What a login checks against beyond the users: the failure limits, the cap on password checks
+    at once, and a hash to verify an unknown user's password against (so unknown users cost as
+    much time as known ones, inside the same cap)."""
 
     limiter: LoginLimiter
+    checks: PasswordChecks
     decoy_hash: str
     cfg: ApiConfig  # session length, secure cookies
 

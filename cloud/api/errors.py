@@ -10,7 +10,8 @@ the console's catalogue (``err.<code>`` in cloud/api/static/i18n.js, or ``featur
 ``feature.off`` for a part the configuration does not enable: params ``feature`` and
 ``setting``, the key that enables it); ``params`` are the values the message shows. An error
 raised without a code (FastAPI's own, a plain HTTPException) gets ``http.<status>``; a request
-that does not fit the schema gets ``request.invalid`` with the fields concerned.
+that does not fit the schema gets ``request.invalid`` with the fields concerned (what was sent is
+never echoed back).
 
     raise Problem(404, "user.unknown", f"no user {name!r}", name=name)
 """
@@ -55,8 +56,15 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
                         status_code=exc.status_code, headers=exc.headers)
 
 
+def without_input(problem: dict[str, Any]) -> dict[str, Any]:
+    """A validation problem without what was sent (``input``, and ``ctx``, which may quote it):
+    an answer never echoes the request, so a reflected page or a log line cannot be forged and a
+    300 kB field is not sent back."""
+    return {key: problem[key] for key in ("type", "loc", "msg") if key in problem}
+
+
 async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-    problems = exc.errors()
+    problems = [without_input(p) for p in exc.errors()]
     fields = [".".join(str(part) for part in p.get("loc", ()) if part != "body") or "body" for p in problems]
     return JSONResponse(body_of(problems, "request.invalid", {"fields": list(dict.fromkeys(fields))}),
                         status_code=422)

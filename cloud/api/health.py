@@ -14,8 +14,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> Health:
-    """The process answers (liveness)."""
+async def healthz() -> Health:
+    """The process answers (liveness): on the event loop itself, no trip through the thread pool,
+    so it says whether the loop is alive even while the pool is busy (e.g. with password checks)."""
     return Health(status="ok")
 
 

@@ -2,17 +2,19 @@
 
 A login opens a cookie session (HttpOnly cookie, and a CSRF token the console sends back in
 ``X-CSRF-Token``) or, with ``session: bearer``, returns a token for scripts. Failures are limited
-per username and client address (429 with Retry-After past the limit, even with the right
-password); an unknown username costs as much time as a known one.
+per username and client address, per address, per username and in total (login_limits.py: 429
+with Retry-After past a limit, even with the right password); at most ``login_max_checks``
+passwords are checked at once; an unknown username costs as much time as a known one.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from watertel.cloud.api.auth import check_password
-from watertel.cloud.api.deps import (COOKIE, CSRF_COOKIE, LoginGuardDep, Reader, SessionsDep, UsersDep, client_address,
-                                     principal_of)
+from watertel.cloud.api.deps import (COOKIE, CSRF_COOKIE, LoginGuard, LoginGuardDep, Reader, SessionsDep, UsersDep,
+                                     client_address, principal_of)
 from watertel.cloud.api.errors import Problem
 from watertel.cloud.api.schemas import refusals
 from watertel.cloud.api.schemas.session import LoggedOut, Login, LoginPublic, Me
@@ -21,10 +23,13 @@ router = APIRouter(prefix="/api", tags=["session"])
 
 
 @router.post("/login", responses=refusals(400, 401, 429))
-def login(body: Login, request: Request, response: Response, users: UsersDep, sessions: SessionsDep,
-          guard: LoginGuardDep) -> LoginPublic:
+async def login(body: Login, request: Request, response: Response, users: UsersDep, sessions: SessionsDep,
+                guard: LoginGuardDep) -> LoginPublic:
     """Log in: a cookie session (with its CSRF token) or, with ``session: bearer``, a token.
-    Too many failures for a username from one address: 429 with Retry-After."""
+    Too many failures (login_limits.py) or too many password checks at once: 429 with Retry-After.
+
+    ``async``: the limits and the wait for a check slot hold no thread; only the check itself runs
+    in the thread pool, so a flood of logins leaves threads for every other request."""
     client = client_address(request)
     request.state.audit_actor = body.username
     request.state.audit_summary = f"login ({body.session})"
@@ -33,7 +38,8 @@ def login(body: Login, request: Request, response: Response, users: UsersDep, se
         raise Problem(429, "auth.too_many", "too many failed logins: try again later", headers={"Retry-After": str(wait)},
                       wait_s=wait)
     user = users.get(body.username)
-    if not check_password(body.password, user.password_hash if user else guard.decoy_hash) or user is None:
+    right = await checked(guard, body.username, client, body.password, user.password_hash if user else guard.decoy_hash)
+    if not right or user is None:
         request.state.audit_summary += ": wrong username or password"
         raise Problem(401, "auth.failed", "wrong username or password")
     guard.limiter.succeeded(body.username, client)
@@ -46,6 +52,19 @@ def login(body: Login, request: Request, response: Response, users: UsersDep, se
         response.set_cookie(name, value, httponly=httponly, samesite="strict", secure=guard.cfg.secure_cookies,
                             max_age=int(guard.cfg.session_hours * 3600))
     return public.model_copy(update={"csrf_token": session.csrf})
+
+
+async def checked(guard: LoginGuard, username: str, client: str, password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored``, checked in a slot of ``guard.checks`` (429 when
+    none frees up soon: the attempt is then not counted as a failure)."""
+    if not await guard.checks.acquire():
+        guard.limiter.abandoned(username, client)
+        raise Problem(429, "auth.busy", "too many logins at once: try again in a moment", headers={"Retry-After": "1"},
+                      wait_s=1)
+    try:
+        return await run_in_threadpool(check_password, password, stored)
+    finally:
+        guard.checks.release()
 
 
 @router.post("/logout", responses=refusals(403))

@@ -62,7 +62,8 @@ NOTIFICATIONS = {"robots": [{"id": "hz-group", "kind": "wecom", "url": "https://
 
 def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           proxy_headers=False))  # as `cloud api` without forwarded_allow_ips
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -18,14 +18,27 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 AUDIO = ["--autoplay-policy=no-user-gesture-required"]  # as if the operator had clicked the page once
 
 
+def bypass_csp(browser) -> None:
+    """Pages of ``browser`` ignore the console's Content-Security-Policy: Playwright's
+    ``wait_for_function`` evaluates its predicate with ``eval``, which the policy forbids (no
+    'unsafe-eval'). tests/security/test_csp_pages.py opens every page under the policy itself."""
+    for name in ("new_context", "new_page"):
+        original = getattr(browser, name)
+        setattr(browser, name, lambda *args, _original=original, **options: _original(*args, **{"bypass_csp": True,
+                                                                                                  **options}))
+
+
 @contextmanager
-def chromium(*extra_args: str):
-    """Debian's headless Chromium through Playwright (its own download does not work here)."""
+def chromium(*extra_args: str, csp: bool = False):
+    """Debian's headless Chromium through Playwright (its own download does not work here);
+    ``csp``: pages keep the console's Content-Security-Policy (else ``bypass_csp``)."""
     need(Path(CHROMIUM).exists(), "Chromium at /usr/bin/chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        if not csp:
+            bypass_csp(browser)
         try:
             yield browser
         finally:

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from watertel.cloud.alarms.lifecycle import Severity
 from watertel.cloud.users import NAME, Role
 
-PASSWORD = Field(min_length=8, max_length=1024)
+PASSWORD = Field(max_length=1024, description="at least 10 characters, not the user name, not a common password"
+                                              " (cloud/passwords.py; refused as password.*)")
 RoleName = Literal["admin", "operator", "crew", "viewer"]
 
 
@@ -32,6 +33,8 @@ class UserUpdate(BaseModel):
 
 class PasswordReset(BaseModel):
     password: str = PASSWORD
+    current_password: str | None = Field(None, max_length=1024, description="your current password: needed to change"
+                                                                            " your own")
 
 
 class UserPublic(UserBase):

@@ -15,6 +15,7 @@ let editing = null;  // the station being edited, as GET /api/registry/stations 
 let users = [];
 let editingUser = null;  // the username being edited (null: the form creates one)
 let resetting = null;  // the username whose password is being reset
+let myName = null;  // the logged-in admin: changing their own password needs the current one
 let notifications = null;  // GET /api/admin/notifications as last answered (or a write's answer)
 let gateways = [];  // GET /api/registry/gateways as last answered
 let usersEditable = false;
@@ -154,7 +155,10 @@ function passwordForm(name) {
   form.reset();
   form.hidden = false;
   document.getElementById("password-user").textContent = name;
-  form.password.focus();
+  const own = name === myName;
+  form.querySelector(".own-only").hidden = !own;
+  form.current_password.required = own;
+  (own ? form.current_password : form.password).focus();
 }
 
 async function userAction(action, name) {
@@ -185,7 +189,8 @@ async function savePassword(event) {
   event.preventDefault();
   const form = event.target;
   const done = await userAction(() => send("POST", `/api/admin/users/${encodeURIComponent(resetting)}/password`,
-    {password: form.password.value}), {name: resetting});
+    resetting === myName ? {password: form.password.value, current_password: form.current_password.value}
+      : {password: form.password.value}), {name: resetting});
   if (done) { form.hidden = true; resetting = null; }
 }
 
@@ -480,6 +485,7 @@ function render() {
 async function start() {
   mountHeader("/admin");
   const me = await getJson("/api/me");
+  myName = me.user;
   if (me.role !== "admin") {
     document.getElementById("denied").hidden = false;
     return;

@@ -108,7 +108,7 @@ def test_creating_a_user_hashes_the_password_writes_the_file_and_audits(api, sto
 @pytest.mark.parametrize("body, status, problem", [
     ({"username": "admin", "password": NEW_PASSWORD}, 409, "user 'admin' exists"),
     ({"username": "li", "password": NEW_PASSWORD, "regions": ["mars"]}, 422, "not regions of the registry"),
-    ({"username": "li", "password": "short"}, 422, "at least 8 characters"),
+    ({"username": "li", "password": "short"}, 422, "at least 10 characters"),
     ({"username": "li si", "password": NEW_PASSWORD}, 422, "pattern"),
     ({"username": "li", "password": NEW_PASSWORD, "role": "root"}, 422, "admin"),
 ])

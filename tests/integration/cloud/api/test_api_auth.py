@@ -26,7 +26,8 @@ def api(store, hashes):
     users += [UserEntry(username="hz-viewer", password_hash=hashes["argon2"], role="viewer", regions=["zj-hz"]),
               UserEntry(username="xh-operator", password_hash=hashes["argon2"], role="operator", regions=["zj-hz-xh"]),
               UserEntry(username="old", password_hash=hashes["scrypt"])]  # configured before roles: a viewer
-    cfg = ApiConfig(users=users, login_max_failures=5, login_window_s=300)
+    cfg = ApiConfig(users=users, login_max_failures=5, login_window_s=300,
+                    login_max_checks=16)  # parallel guesses all checked: the failure limit alone decides
     base, server, thread = serve(create_app(store, cfg, registry=registry()))
     yield base
     server.should_exit = True

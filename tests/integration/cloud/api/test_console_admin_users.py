@@ -12,7 +12,7 @@ from watertel.cloud.api.app import create_app
 from watertel.cloud.config import ApiConfig
 from watertel.cloud.notify.config import NotificationsConfig
 
-from tests.support.api import NOTIFICATIONS, Client, served, write_files
+from tests.support.api import NOTIFICATIONS, PASSWORD, Client, served, write_files
 from tests.support.browser import chromium, log_in, new_page, rows
 
 NEW_PASSWORD = "a much longer passphrase"
@@ -113,3 +113,22 @@ def test_a_refused_user_shows_why_and_a_key_is_revoked_through_the_page(page, ba
     assert (entry.actor, entry.status, entry.summary) == ("admin", 200, "revoke gateway gw-hz key k1")
 
 
+
+
+@pytest.mark.server
+def test_an_admin_changes_their_own_password_with_the_current_one_through_the_page(page, base_url):
+    log_in(page, base_url, "admin")
+    page.goto(f"{base_url}/admin")
+    page.wait_for_selector("#users tbody tr[data-id=admin]")
+    page.click("#users tr[data-id=hz-viewer] button.reset")
+    assert not page.is_visible("#password-form input[name=current_password]")  # another user's: no current password
+    page.click("#users tr[data-id=admin] button.reset")
+    page.fill("#password-form input[name=current_password]", "not my password")
+    page.fill("#password-form input[name=password]", NEW_PASSWORD)
+    page.click("#password-save")
+    page.wait_for_function("document.getElementById('user-error').textContent.length > 0")
+    assert page.text_content("#user-error") == "修改自己的密码需要输入当前密码"
+    page.fill("#password-form input[name=current_password]", PASSWORD)
+    page.click("#password-save")
+    page.wait_for_selector("#password-form", state="hidden")
+    assert Client(base_url).login("admin", NEW_PASSWORD)[0] == 200 and Client(base_url).login("admin")[0] == 401
