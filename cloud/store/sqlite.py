@@ -20,8 +20,8 @@ from pathlib import Path
 from watertel.cloud.store.changes import KINDS
 from watertel.cloud.store.envelopes import Accepted
 from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, FIELD_WORK_TABLES,
-                                         HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION,
-                                         pending_migrations)
+                                         HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, QUARANTINE_COLUMNS, ROLLUP_TABLES,
+                                         SCHEMA_VERSION, pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
 """ + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in [*LIFECYCLE_TABLES, *FIELD_WORK_TABLES]),
-                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS])
+                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS, *QUARANTINE_COLUMNS])
 
 
 class SqliteStore(SqlStore):
