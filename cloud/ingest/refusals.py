@@ -1,8 +1,9 @@
 """Refusal logs that a flood cannot turn into a flood of lines.
 
-The first refusal of a sender for a reason is logged at once (with its detail); the following
-ones within ``every_s`` are only counted, and the count is logged when the period ends:
-``refused 100 messages from gw-b (too_large) in the last 10 s``. The sender is the gateway named
+The first refusal of a sender for a reason is logged at once (with its detail); all of them,
+that one included, are counted and the count is logged when the period ends:
+``refused 100 messages from gw-b (too_large) in the last 10 s``; at most two lines per sender
+and reason per period, one once the flood goes on. The sender is the gateway named
 by the topic, which whoever publishes chooses: beyond ``MAX_SENDERS`` distinct senders in a period
 the rest are summed into one line, so varying the topic does not buy lines either.
 """
@@ -50,10 +51,9 @@ class RefusalLog:
         if not force and now - self.started < self.every_s:
             return
         period = now - self.started
-        for (sender, reason), n in sorted(self.counts.items()):
-            if n > 1 or (sender, reason) in self.ongoing:  # a single refusal was said in full already
-                log.warning("refused %d messages from %s (%s) in the last %.0f s", n, sender, reason, period,
-                            extra={"gateway": sender, "reason": reason, "refused": n})
+        for (sender, reason), n in sorted(self.counts.items()):  # every refusal is in one count (the first too)
+            log.warning("refused %d %s from %s (%s) in the last %.0f s", n, "message" if n == 1 else "messages", sender,
+                        reason, period, extra={"gateway": sender, "reason": reason, "refused": n})
         if self.others:
             n = sum(self.others.values())
             reasons = ", ".join(f"{r} {k}" for r, k in sorted(self.others.items()))

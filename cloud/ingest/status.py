@@ -61,11 +61,13 @@ class StatusCheck:
         return self.last.get(gateway)
 
     def _verified(self, gateway: str, status: dict[str, Any]) -> dict[str, Any]:
+        if "sig" not in status:
+            raise StatusError("unsigned", "no signature (a gateway older than signed status, or a forgery)")
         if status.get("gateway_id") != gateway:
             raise StatusError("topic_mismatch", f"status of {status.get('gateway_id')!r} on the topic of {gateway!r}")
         key_id = status.get("key_id")
         if not isinstance(key_id, str):
-            raise StatusError("unsigned" if "sig" not in status else "bad_format", "no key id")
+            raise StatusError("bad_format", "no key id")
         try:
             key = self.keys.key(gateway, key_id)
         except EnvelopeError as err:  # a revoked key
