@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from watertel.cloud.files import write_atomic
+from watertel.ids import check_id
 
 PRESENCE_FIELDS = ("state", "session", "n", "key_id", "will")  # what a will or a stop says (watertel/presence.py)
 TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
@@ -35,7 +36,7 @@ class GatewayStatus:
         self._touched: dict[str, float] = {}
 
     def _path(self, gateway: str, kind: str) -> Path:
-        return self.folder / f"{gateway}.{kind}"
+        return self.folder / f"{check_id(gateway, 'gateway')}.{kind}"  # a file name: never `..` or a path
 
     def record(self, gateway: str, status: dict[str, Any], received_ms: int) -> None:
         """Keep a status message (as the gateway sent it) and when it arrived.

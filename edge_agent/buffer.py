@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from watertel import private
 from watertel.envelope import GENESIS_HASH, ChainState
 from watertel.readings import Quality, Reading
 
@@ -69,6 +70,8 @@ def _is_full(err: sqlite3.Error) -> bool:
 
 
 def _open(path: Path) -> sqlite3.Connection:
+    private.touch(path)  # 0600 whatever the umask, and so its -wal/-shm
+    private.restrict(path, sqlite=True)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
