@@ -11,7 +11,7 @@ from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.ingest.handler import Handler
 from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.store.sqlite import SqliteStore
-from watertel.crypto import SM2PrivateKey
+from watertel.crypto import SM2PrivateKey, sm3
 from watertel.envelope import ChainState, seal
 from watertel.presence import sign_status
 from watertel.readings import Reading
@@ -143,3 +143,20 @@ def test_a_status_not_signed_by_the_gateways_key_is_ignored(setup, case, outcome
     }[case]
     assert handler.handle_status(topic, payload) == outcome
     assert store.alarms() == [] and handler.counts[f"status:{outcome}"] == 1
+
+
+def test_the_quarantine_keeps_a_digest_and_a_prefix_and_is_capped_and_pruned(setup):
+    handler, store = setup
+    handler.settings = handler.settings.model_copy(update={"quarantine": handler.settings.quarantine.model_copy(
+        update={"max_rows": 100, "keep_days": 1.0})})
+    big = b"WT" + bytes(range(256)) * 5000  # 1.28 MB: too_large
+    topic = "watertel/gw-1/" + "x" * 5000 + "/up"  # a topic of the sender's choosing, as long as it likes
+    assert handler.handle(topic, big) == "too_large"
+    (payload, size, digest, kept_topic), = store._rows("SELECT payload, size, sm3, topic FROM quarantine")
+    assert bytes(payload) == big[:256] and size == len(big) and digest == sm3(big).hex() and len(kept_topic) == 512
+    for i in range(150):
+        handler.handle(TOPIC, b"junk %d" % i)
+    rows = store._rows("SELECT count(*), min(id) FROM quarantine")[0]
+    assert rows[0] == 100 and rows[1] > 1  # the oldest went first
+    store._execute("UPDATE quarantine SET received_ms = received_ms - 2 * 86400000 WHERE id < (SELECT max(id) - 9 FROM quarantine)")
+    assert handler.prune() == 90 and store._rows("SELECT count(*) FROM quarantine") == [(10,)]
