@@ -17,6 +17,8 @@ REGISTRY = CollectorRegistry()
 ENVELOPES = Counter("watertel_envelopes", "Envelopes handled by outcome", ["outcome"], registry=REGISTRY)
 REFUSED = Counter("watertel_refused_envelopes", "Envelopes refused, by reason", ["reason"], registry=REGISTRY)
 READINGS = Counter("watertel_readings_stored", "Readings stored (new, not duplicates)", registry=REGISTRY)
+STATUS_IGNORED = Counter("watertel_status_ignored", "Gateway status messages not believed, by reason (unsigned,"
+                         " bad_signature, unregistered, stale, …)", ["reason"], registry=REGISTRY)
 READINGS_REFUSED = Counter("watertel_readings_refused", "Readings of stored envelopes not stored, by reason (sample_time)",
                            ["reason"], registry=REGISTRY)
 STORE_SECONDS = Histogram("watertel_store_seconds", "Time to store one batch of envelopes (one transaction)",

@@ -36,11 +36,14 @@ def write(path: Path, data: str | bytes) -> None:
 
 
 def restrict(path: Path, sqlite: bool = False) -> None:
-    """Make ``path`` 0600 if it exists (``sqlite``: its -wal, -shm and -journal files too)."""
+    """Make ``path`` 0600 if it exists (``sqlite``: its -wal, -shm and -journal files too).
+
+    A file of another user (a store opened read-only by an operator's account) is left as its
+    owner set it: only the owner may change it, and its mode is then the owner's choice."""
     for target in [path, *(path.with_name(path.name + s) for s in SQLITE_COMPANIONS if sqlite)]:
         try:
             os.chmod(target, MODE)
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError):
             pass
 
 

@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from typing import Any
 
+from watertel.cloud import metrics
 from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.ingest.gateway_keys import GatewayKeys
 from watertel.cloud.ingest.refusals import RefusalLog
@@ -49,6 +50,7 @@ class StatusCheck:
             return self._ignore(topic, gateway, err.reason, err.detail)
         if not newer(body, self.previous(gateway)):
             self.counts["status:stale"] += 1  # the broker's retained copy again, or a replay: quietly
+            metrics.STATUS_IGNORED.labels("stale").inc()
             return "stale"
         self.last[gateway] = body
         return body
@@ -81,6 +83,7 @@ class StatusCheck:
 
     def _ignore(self, topic: str, gateway: str, reason: str, detail: str) -> str:
         self.counts[f"status:{reason}"] += 1
+        metrics.STATUS_IGNORED.labels(reason).inc()
         self.refusals.refused(gateway, f"status_{reason}", f"status ignored on {topic}: {reason} {detail}",
                               {"gateway": gateway, "reason": f"status_{reason}", "topic": topic})
         return reason
