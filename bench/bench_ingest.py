@@ -38,7 +38,7 @@ from watertel.readings import Quality, Reading
 from watertel.shell.postgres import Postgres, find_pg_bin
 from watertel.shell.processes import Child, wait_until
 
-T0 = 1_700_000_000_000
+T0 = (int(time.time()) // 3600 - 60 * 24) * 3_600_000  # 60 days ago: inside the ingest's sample-time window
 
 
 def sealed_envelopes(workdir: Path, gateways: int, envelopes: int, per: int) -> list[tuple[str, int, bytes]]:

@@ -21,6 +21,7 @@ from watertel.cloud.alarms.lifecycle import LifecycleConfig
 from watertel.cloud.console_map import GeoJsonError, MapConfig, load_regions, region_ids
 from watertel.cloud.gateways import GatewayEntry
 from watertel.cloud.gateways_file import load_gateways_file
+from watertel.cloud.ingest.config import IngestConfig
 from watertel.cloud.mqtt import MqttConfig
 from watertel.cloud.notify.config import NotificationsConfig
 from watertel.cloud.notify.notifications_file import load_notifications_file
@@ -82,6 +83,7 @@ class CloudConfig(Strict):
     resend: ResendConfig = ResendConfig()  # ask gateways again for envelopes a broker lost (with command_key)
     retention: RetentionConfig = RetentionConfig()
     mqtt: MqttConfig = MqttConfig()
+    ingest: IngestConfig = IngestConfig()  # what refused messages may leave (quarantine, logs); sample-time window
     api: ApiConfig = ApiConfig()
     gateways: list[GatewayEntry] = []
     gateways_file: Path | None = None  # set: the gateways live in this YAML (cloud/gateways_file.py), edited by the API

@@ -1,11 +1,14 @@
 """Files the service writes while running (registry, users, gateways, notifications, reports,
-fleet status): replaced whole, so a reader or a power cut finds the old file or the new one."""
+fleet status): replaced whole, so a reader or a power cut finds the old file or the new one, and
+0600 whatever the umask (watertel/private.py), the ``.bak`` too."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+
+from watertel import private
 
 
 def write_atomic(path: Path, data: str | bytes, *, backup: bool = True, durable: bool = True) -> None:
@@ -18,7 +21,7 @@ def write_atomic(path: Path, data: str | bytes, *, backup: bool = True, durable:
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with private.create(tmp) as f:
             f.write(data.encode() if isinstance(data, str) else data)
             if durable:
                 f.flush()
@@ -26,6 +29,7 @@ def write_atomic(path: Path, data: str | bytes, *, backup: bool = True, durable:
         if backup and path.exists():
             saved = path.with_name(path.name + ".bak")
             shutil.copy2(path, saved)
+            private.restrict(saved)  # copy2 copied the old file's mode (a hand-made file may be 0644)
             with open(saved, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)

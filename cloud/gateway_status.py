@@ -6,8 +6,8 @@ The ingest keeps the latest status message of each gateway (the retained birth, 
 agent every ``uplink.status_every_s``) in ``<data_dir>/fleet/<gateway>.status.json`` and the time
 it last heard from the gateway (status or envelope) in ``<gateway>.contact``. Files rather than a
 table: no schema migration, each written atomically by rename, one writer per gateway and kind,
-so several ingest workers never overwrite each other's gateways. Status messages are not signed
-(the broker's ACL lets only the gateway write its topic): the view informs, it proves nothing.
+so several ingest workers never overwrite each other's gateways. Only status messages signed by
+the gateway's registered key and newer than the last are recorded (cloud/ingest/status.py).
 
 Clock offset: the one the agent measured against the last signed check_clock / set_time if it
 has one, else an estimate from the status message's own timestamp against the time it arrived
@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from watertel.cloud.files import write_atomic
+from watertel.ids import check_id
 
+PRESENCE_FIELDS = ("state", "session", "n", "key_id", "will")  # what a will or a stop says (watertel/presence.py)
 TOUCH_EVERY_S = 10.0  # last contact from envelopes is written at most this often per gateway
 
 
@@ -34,7 +36,7 @@ class GatewayStatus:
         self._touched: dict[str, float] = {}
 
     def _path(self, gateway: str, kind: str) -> Path:
-        return self.folder / f"{gateway}.{kind}"
+        return self.folder / f"{check_id(gateway, 'gateway')}.{kind}"  # a file name: never `..` or a path
 
     def record(self, gateway: str, status: dict[str, Any], received_ms: int) -> None:
         """Keep a status message (as the gateway sent it) and when it arrived.
@@ -44,8 +46,8 @@ class GatewayStatus:
         from the gateway, and a dead one must not look alive after a restart."""
         self.folder.mkdir(parents=True, exist_ok=True)
         previous = self.status(gateway)
-        if status.get("state") == "offline" and previous:  # the will says only that: keep what is known
-            status = {**previous["status"], "state": "offline"}
+        if status.get("state") in ("offline", "stopped") and previous:  # the will says only that: keep what is known
+            status = {**previous["status"], **{k: v for k, v in status.items() if k in PRESENCE_FIELDS}}
         t_ms = status.get("t_ms")
         if previous is not None and isinstance(t_ms, int) and previous.get("status") == status:
             return

@@ -10,8 +10,9 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from watertel.config import PayloadKeyConfig, Strict, resolve
+from watertel.ids import ID_PATTERN
 
-NAME = r"^[A-Za-z0-9_.-]+$"  # gateway and key ids
+NAME = ID_PATTERN  # gateway and key ids
 
 
 class PreviousKey(Strict):

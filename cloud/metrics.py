@@ -17,6 +17,10 @@ REGISTRY = CollectorRegistry()
 ENVELOPES = Counter("watertel_envelopes", "Envelopes handled by outcome", ["outcome"], registry=REGISTRY)
 REFUSED = Counter("watertel_refused_envelopes", "Envelopes refused, by reason", ["reason"], registry=REGISTRY)
 READINGS = Counter("watertel_readings_stored", "Readings stored (new, not duplicates)", registry=REGISTRY)
+STATUS_IGNORED = Counter("watertel_status_ignored", "Gateway status messages not believed, by reason (unsigned,"
+                         " bad_signature, unregistered, stale, …)", ["reason"], registry=REGISTRY)
+READINGS_REFUSED = Counter("watertel_readings_refused", "Readings of stored envelopes not stored, by reason (sample_time)",
+                           ["reason"], registry=REGISTRY)
 STORE_SECONDS = Histogram("watertel_store_seconds", "Time to store one batch of envelopes (one transaction)",
                           buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5), registry=REGISTRY)
 BATCH = Histogram("watertel_ingest_batch_envelopes", "Envelopes per store transaction",

@@ -42,8 +42,9 @@ from pydantic import Field, field_validator, model_validator
 
 from watertel.cloud.permits import Permit, permit_problems
 from watertel.config import ConfigError, Strict, parse_yaml, problem_at, validate
+from watertel.ids import ID_PATTERN
 
-ID = r"^[A-Za-z0-9_.-]+$"
+ID = ID_PATTERN
 
 
 class StationKind(str, Enum):

@@ -170,7 +170,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
         mirror = InfluxMirror(cfg.influx)
     handler = Handler(store, GatewayKeys(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
                                                                         lifecycle=cfg.lifecycle),
-                      GatewayStatus(cfg.data_dir / "fleet"), mirror)
+                      GatewayStatus(cfg.data_dir / "fleet"), mirror, settings=cfg.ingest)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -181,6 +181,8 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
             watcher = GatewaysWatcher(handler.gateway_keys, cfg.gateways_file)
             background.append(asyncio.create_task(every(RELOAD_CHECK_S, watcher.check, "gateway key reload")))
         background += [asyncio.create_task(run_ingest(cfg.mqtt, handler)),
+                       asyncio.create_task(every(cfg.ingest.refusal_log_every_s, handler.refusals.flush, "refusal log")),
+                       asyncio.create_task(every(cfg.ingest.quarantine.prune_every_s, handler.prune, "quarantine pruning")),
                        asyncio.create_task(every(min(30.0, cfg.chain_gap_after_s / 4),
                                                  lambda: handler.alarms.check_chain_gaps(cfg.chain_gap_after_s),
                                                  "chain gap check"))]
@@ -232,6 +234,7 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        handler.refusals.flush(force=True)  # the counts of the last period
         if trail is not None:  # the head as the API left it, signed
             try:
                 trail.checkpoint()

@@ -9,8 +9,9 @@ from enum import Enum
 from pydantic import Field, field_validator
 
 from watertel.config import Strict
+from watertel.ids import ID_PATTERN
 
-NAME = r"^[A-Za-z0-9_.-]+$"  # usernames
+NAME = ID_PATTERN  # usernames
 
 
 class Role(str, Enum):

@@ -56,7 +56,7 @@ class Agent:
         self.uplink = Uplink(cfg.uplink, cfg.gateway_id, self.buffer, birth={
             "version": __version__, "config_sm3": self.config_sm3,
             "profiles": sorted({d.profile for bus in cfg.buses for d in bus.devices}),
-        })
+        }, key=self.key, key_id=cfg.key.key_id)
         self.uplink.status_fn = self.live_status
         self.sealing = Sealing(self.buffer, self.uplink, cfg.batching, self.key, cfg.gateway_id, cfg.key.key_id,
                                self.payload_key)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from watertel import private
 from watertel.envelope import GENESIS_HASH, ChainState
 from watertel.readings import Quality, Reading
 
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS chain (
     id INTEGER PRIMARY KEY CHECK (id = 1), gateway_id TEXT NOT NULL, next_seq INTEGER NOT NULL, prev_hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS commands_seen (id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS status_session (id INTEGER PRIMARY KEY CHECK (id = 1), session INTEGER NOT NULL);
 """
 DROP_POLICIES = ("drop_oldest", "drop_newest")
 PRUNE_ROWS = 5000  # readings deleted per transaction, so pruning never blocks polling for long
@@ -68,6 +70,8 @@ def _is_full(err: sqlite3.Error) -> bool:
 
 
 def _open(path: Path) -> sqlite3.Connection:
+    private.touch(path)  # 0600 whatever the umask, and so its -wal/-shm
+    private.restrict(path, sqlite=True)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
@@ -221,6 +225,17 @@ class Buffer:
             self._unwritten[name] = pending
             return
         self._unwritten[name] = 0
+
+    def next_status_session(self) -> int:
+        """A number for a new MQTT session's signed status messages (watertel/presence.py): above
+        every one this buffer gave before, the time in ms when the clock allows (a clock set back
+        after a reboot must not make the cloud take the new session's messages for old ones)."""
+        row = self.db.execute("SELECT session FROM status_session").fetchone()
+        session = max(_now_ms(), row[0] + 1 if row else 0)
+        with self.db:
+            self.db.execute("INSERT INTO status_session VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET session = excluded.session",
+                            (session,))
+        return session
 
     def counters(self) -> dict[str, int]:
         """Readings ever ``recorded``, lost to the size limit (``dropped``) or to a full disk (``unrecorded``)."""

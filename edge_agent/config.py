@@ -13,9 +13,10 @@ from pydantic import Field, field_validator, model_validator
 
 from watertel import firmware_profiles
 from watertel.config import ConfigError, PayloadKeyConfig, Strict, load_model, resolve
+from watertel.ids import ID_PATTERN
 from watertel.tls import TlsConfig
 
-NAME = r"^[A-Za-z0-9_.-]+$"
+NAME = ID_PATTERN
 
 
 class KeyConfig(Strict):

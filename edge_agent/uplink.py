@@ -6,7 +6,10 @@ re-sends it (the cloud drops the duplicate by gateway and sequence). Brokers are
 The gateway's presence is on ``<prefix>/<gateway>/status``, retained: a birth message (version,
 profiles, configuration hash, buffer depth, clock, conditions such as ``buffer_full``, the last
 configuration change) on connect, refreshed every ``status_every_s`` and at once when a condition
-changes, and "offline" as the last will (a power cut, a lost link) or on a clean stop.
+changes, "offline" as the last will (a power cut, a lost link) and "stopped" on a planned stop
+(the cloud raises gateway_offline for the first only). Each is signed with the gateway's key
+(watertel/presence.py): the will is prepared and signed when the connection opens, in a session
+of its own, so a copy of it cannot pass for a later death.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import asyncio
 import json
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiomqtt
 
+from watertel.crypto import SM2PrivateKey
 from watertel.edge_agent.buffer import Batch, Buffer
 from watertel.edge_agent.config import UplinkConfig
+from watertel.presence import sign_status
 
 log = logging.getLogger("watertel.edge.uplink")
 RECONNECT_MAX_S = 30.0
@@ -32,11 +38,7 @@ def topic_for(prefix: str, gateway_id: str, kind: str = "up") -> str:
     return f"{prefix}/{gateway_id}/{kind}"
 
 
-def _offline(gateway_id: str) -> bytes:
-    return json.dumps({"gateway_id": gateway_id, "state": "offline"}).encode()
-
-
-def _client(url: str, cfg: UplinkConfig, gateway_id: str) -> aiomqtt.Client:
+def _client(url: str, cfg: UplinkConfig, gateway_id: str, will: bytes) -> aiomqtt.Client:
     parts = urlsplit(url)
     tls_context = cfg.tls.context() if parts.scheme == "mqtts" and cfg.tls else None
     password = cfg.password_file.read_text().strip() if cfg.password_file else None
@@ -44,14 +46,17 @@ def _client(url: str, cfg: UplinkConfig, gateway_id: str) -> aiomqtt.Client:
         parts.hostname, parts.port or (8883 if tls_context else 1883),
         identifier=cfg.client_id or gateway_id, username=cfg.username, password=password,
         tls_context=tls_context, clean_session=True, timeout=10,
-        will=aiomqtt.Will(topic_for(cfg.topic_prefix, gateway_id, "status"), _offline(gateway_id), qos=1, retain=True),
+        will=aiomqtt.Will(topic_for(cfg.topic_prefix, gateway_id, "status"), will, qos=1, retain=True),
     )
 
 
 class Uplink:
-    def __init__(self, cfg: UplinkConfig, gateway_id: str, buffer: Buffer, birth: dict | None = None) -> None:
+    def __init__(self, cfg: UplinkConfig, gateway_id: str, buffer: Buffer, birth: dict | None = None,
+                 key: SM2PrivateKey | None = None, key_id: str = "") -> None:
         self.cfg = cfg
         self.birth = json.dumps({"gateway_id": gateway_id, "state": "online", **(birth or {})}).encode()
+        self.key, self.key_id = key, key_id  # set: status messages signed (without: unsigned, as before; tests)
+        self.session, self.n = 0, 0  # this connection's status session and its last message number
         self.status_topic = topic_for(cfg.topic_prefix, gateway_id, "status")
         self.gateway_id = gateway_id
         self.buffer = buffer
@@ -69,10 +74,32 @@ class Uplink:
         self.quiet_stop = False  # a reload: no "offline" (the next configuration says "online" at once)
         self.birth_acked = False
 
+    def _signed(self, body: dict) -> bytes:
+        """``body`` as published: signed in this session with the next number (unsigned without a key)."""
+        if self.key is None:
+            return json.dumps(body).encode()
+        self.n += 1
+        return sign_status({**body, "session": self.session, "n": self.n, "key_id": self.key_id}, self.key)
+
+    def _new_session(self) -> bytes:
+        """Start a status session for a new connection; its last will, signed now (n = 0)."""
+        try:
+            self.session = self.buffer.next_status_session()
+        except sqlite3.Error:  # a full disk: still above the last session unless the clock went back
+            self.session = max(int(time.time() * 1000), self.session + 1)
+        self.n = -1
+        will = self._signed({"gateway_id": self.gateway_id, "state": "offline", "will": True,
+                             "t_ms": int(time.time() * 1000)})
+        return will
+
     def _status(self) -> bytes:
-        if self.status_fn is None:
-            return self.birth
-        return json.dumps({**json.loads(self.birth), **self.status_fn(), "t_ms": int(time.time() * 1000)}).encode()
+        body = json.loads(self.birth)
+        if self.status_fn is not None:
+            body |= {**self.status_fn(), "t_ms": int(time.time() * 1000)}
+        return self._signed(body)
+
+    def _stopped(self) -> bytes:
+        return self._signed({"gateway_id": self.gateway_id, "state": "stopped", "t_ms": int(time.time() * 1000)})
 
     async def run(self) -> None:
         """Send forever; reconnect with back-off across the broker list."""
@@ -80,17 +107,16 @@ class Uplink:
         while True:
             url = self.cfg.brokers[attempt % len(self.cfg.brokers)]
             try:
-                async with _client(url, self.cfg, self.gateway_id) as client:
+                async with _client(url, self.cfg, self.gateway_id, self._new_session()) as client:
                     log.info("uplink connected to %s", url)
                     self.connected, self.broker, delay = True, url, 1.0
                     await client.publish(self.status_topic, self._status(), qos=1, retain=True)
                     self.birth_acked = True
                     try:
                         await self._session(client)
-                    except asyncio.CancelledError:  # a clean stop: say so, as the will would
+                    except asyncio.CancelledError:  # a planned stop: say so (no gateway_offline alarm)
                         if not self.quiet_stop:
-                            await asyncio.wait_for(client.publish(self.status_topic, _offline(self.gateway_id),
-                                                                  qos=1, retain=True), 2)
+                            await asyncio.wait_for(client.publish(self.status_topic, self._stopped(), qos=1, retain=True), 2)
                         raise
             except aiomqtt.MqttError as err:
                 if self.connected:

@@ -39,6 +39,7 @@ from watertel import __version__, firmware_profiles
 from watertel.crypto import SM2PrivateKey, sm3
 from watertel.envelope import ChainState, seal
 from watertel.firmware_profiles.codec import representable
+from watertel.presence import sign_status
 from watertel.readings import Quality, Reading
 from watertel.simulators.config import ModelConfig, Signal, SiteConfig
 from watertel.simulators.effects import DeviceEffects
@@ -126,15 +127,19 @@ class PastGateway:
         return next((start for start, end in self.outages if end is None), None)
 
     def status(self, state: str, t_ms: int) -> bytes:
-        """The edge agent's status message (birth fields; the will says only ``offline``)."""
+        """The edge agent's status message, signed (birth fields; the will says only ``offline``).
+
+        One status session from ``start`` on: the will is its n = 0, each online message's n its
+        time, so refreshes are newer than the birth (watertel/presence.py)."""
+        signed = {"gateway_id": self.id, "session": round(self.start * 1000), "key_id": self.key_id}
         if state == "offline":
-            return json.dumps({"gateway_id": self.id, "state": "offline"}).encode()
+            return sign_status({**signed, "state": "offline", "will": True, "n": 0}, self.key)
         profiles = sorted({d.profile_name for d in self.devices})
         config = sm3(json.dumps([self.id, self.upload_every_s, [d.name for d in self.devices]]).encode()).hex()
-        return json.dumps({"gateway_id": self.id, "state": "online", "version": __version__, "config_sm3": config,
-                           "profiles": profiles, "conditions": {},
-                           "buffer": {"unsealed": 0, "batches_pending": 0, "bytes": 0, "dropped": 0, "unrecorded": 0},
-                           "clock": {"synchronised": True}, "t_ms": t_ms}).encode()
+        return sign_status({**signed, "state": "online", "n": t_ms, "version": __version__, "config_sm3": config,
+                            "profiles": profiles, "conditions": {},
+                            "buffer": {"unsealed": 0, "batches_pending": 0, "bytes": 0, "dropped": 0, "unrecorded": 0},
+                            "clock": {"synchronised": True}, "t_ms": t_ms}, self.key)
 
     def traffic(self) -> Iterator[Sent]:
         """Everything this gateway sends from ``start`` on, in order (endless without ``until``

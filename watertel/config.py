@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from watertel.crypto.sm4 import PayloadKey, PayloadKeyError
 from watertel.errors import ConfigError  # raised by every loader here; defined apart, free of pydantic
+from watertel.ids import ID_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -126,7 +127,7 @@ class PayloadKeyConfig(Strict):
     """An optional SM4 payload key (edge: to encrypt; cloud, per gateway: to decrypt). The YAML
     holds only the id and the file's path; the key stays in the file (32 hex digits, mode 0600)."""
 
-    key_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    key_id: str = Field(pattern=ID_PATTERN)
     key_file: Path
 
     def resolved(self, base: Path) -> PayloadKeyConfig:

@@ -27,15 +27,28 @@ def fields(record: logging.LogRecord) -> dict[str, object]:
     return out
 
 
+# Control characters (C0, DEL, C1) and Unicode line/paragraph separators: a value holding one (a
+# topic or user name chosen by whoever sent it) could end the line and forge the next event.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]} | {
+    0x2028: "\\u2028", 0x2029: "\\u2029", ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+_ESCAPES = str.maketrans({ord("\\"): "\\\\", ord('"'): '\\"', **_CONTROL})
+
+
+def logfmt_value(text: str, always_quote: bool = False) -> str:
+    """``text`` as one logfmt value: quoted when it holds a space, ``=``, a quote, a backslash or a
+    control character (or is empty), with ``\\``, ``\\"``, ``\\n``, ``\\r``, ``\\t`` and
+    ``\\xHH`` escapes, so one event is always one line whatever its fields hold."""
+    escaped = text.translate(_ESCAPES)
+    if always_quote or escaped != text or not text or any(c in text for c in " ="):
+        return f'"{escaped}"'
+    return text
+
+
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        parts = []
-        for key, value in fields(record).items():
-            text = str(value)
-            quoted = key == "msg" or any(c in text for c in ' ="') or not text
-            parts.append(f'{key}="{text.replace(chr(34), chr(39))}"' if quoted else f"{key}={text}")
+        parts = [f"{key}={logfmt_value(str(value), key == 'msg')}" for key, value in fields(record).items()]
         if record.exc_info:
-            parts.append(f'exc="{self.formatException(record.exc_info)!r}"')
+            parts.append(f"exc={logfmt_value(self.formatException(record.exc_info), True)}")
         return " ".join(parts)
 
 
@@ -44,7 +57,8 @@ class JsonFormatter(logging.Formatter):
         out = fields(record)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        text = json.dumps(out, ensure_ascii=False, default=str)  # escapes C0 controls, not these line breaks:
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
 
 
 def setup(verbosity: int = 0, fmt: str | None = None) -> None:

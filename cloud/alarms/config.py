@@ -23,9 +23,10 @@ from watertel.cloud.alarms.leak_config import AREAS, BurstRule, MassBalanceRule,
 from watertel.cloud.alarms.water_quality_config import WaterQualityRule
 from watertel.cloud.permits.tiers import OverPermitRule
 from watertel.config import Strict
+from watertel.ids import ID_PATTERN
 
 POINT = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-STATION = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+STATION = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class DataStoppedRule(Strict):

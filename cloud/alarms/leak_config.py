@@ -16,9 +16,10 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from watertel.config import Strict
+from watertel.ids import ID_PATTERN
 
 POINT = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-STATION = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+STATION = Annotated[str, Field(pattern=ID_PATTERN)]
 MIN_MS = 60_000
 
 

@@ -5,6 +5,7 @@ prints it: agent version, config hash, clock offset, buffer depth, last contact)
 for the console, ``status``:
 
 - ``offline``: its last word was the MQTT will (the broker saw it go);
+- ``stopped``: its last word was a planned stop (signed ``stopped``: no alarm, nothing wrong);
 - ``stale``: nothing heard for ``stale_after_s`` (a gateway that lost power sends no will
   until the broker's keep-alive runs out, and a silent one must stand out either way);
 - ``online``: heard from within ``stale_after_s``;
@@ -49,12 +50,12 @@ class FleetSetup:
 
 
 def status_word(row: dict[str, Any], now_ms: int, stale_after_s: float) -> str:
-    """online | stale | offline | never, for one fleet row (see the module doc)."""
+    """online | stale | offline | stopped | never, for one fleet row (see the module doc)."""
     last = row["last_contact_ms"]
     if last is None:
         return "never"
-    if row["state"] == "offline":
-        return "offline"
+    if row["state"] in ("offline", "stopped"):
+        return row["state"]
     return "stale" if now_ms - last > stale_after_s * 1000 else "online"
 
 

@@ -1,8 +1,15 @@
-"""One MQTT message in, one decision out: stored, duplicate, or refused (to quarantine)."""
+"""One MQTT message in, one decision out: stored, duplicate, or refused (to quarantine).
+
+What a refusal leaves is bounded (issue 21): the quarantine keeps a digest, the size and the first
+bytes of the message (``ingest.quarantine``), and the log a line per sender and reason per period
+(refusals.py). Readings dated outside ``ingest.sample_time``'s window around their arrival are
+not stored (the rest of their envelope is, so the chain stays whole) and quarantined as
+``sample_time``."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import datetime as dt
 import logging
 import time
 from collections import Counter
@@ -11,7 +18,10 @@ from collections.abc import Callable
 from watertel.cloud import metrics
 from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.gateway_status import GatewayStatus
+from watertel.cloud.ingest.config import QUARANTINE_PREFIX_BYTES, QUARANTINE_TEXT_CHARS, IngestConfig
 from watertel.cloud.ingest.gateway_keys import GatewayKeys
+from watertel.cloud.ingest.refusals import RefusalLog
+from watertel.cloud.ingest.status import StatusCheck
 from watertel.cloud.store import SqlStore
 from watertel.envelope import Envelope, EnvelopeError, open_envelope
 
@@ -25,44 +35,58 @@ class Handler:
 
     def __init__(self, store: SqlStore, gateway_keys: GatewayKeys, alarms: AlarmEngine,
                  gateway_status: GatewayStatus | None = None, mirror=None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, settings: IngestConfig | None = None) -> None:
         self.store, self.gateway_keys, self.alarms, self.clock = store, gateway_keys, alarms, clock
         self.gateway_status = gateway_status  # set: keep each gateway's latest status and last contact
         self.mirror = mirror  # set: an InfluxMirror (cloud/store/influx_mirror.py) gets each committed batch's new readings
+        self.settings = settings or IngestConfig()
         self.counts: Counter[str] = Counter()
+        self.refusals = RefusalLog(self.settings.refusal_log_every_s)
+        self.statuses = StatusCheck(gateway_keys, gateway_status, self.refusals, self.counts)
+        self._pruned = time.monotonic()
 
     def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str,
                 seq: int | None = None) -> str:
-        self.store.quarantine(topic, payload, reason, detail)
+        """Quarantine (bounded), count, log (rate-limited) and alarm on a registered gateway: a
+        topic names whatever its sender likes, and an unregistered name must not become a station
+        on the alarm board."""
+        self._quarantine(topic, payload, reason, detail)
         self.counts[f"refused:{reason}"] += 1
         metrics.ENVELOPES.labels("refused").inc()
         metrics.REFUSED.labels(reason).inc()
         context = {"gateway": gateway, "reason": reason, "topic": topic}
         if seq is not None:
             context["envelope"] = f"{gateway}/{seq}"  # the id the edge agent logs for the same batch
-        log.warning("envelope refused on %s: %s %s", topic, reason, detail, extra=context)
-        self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", self._now_ms(),
-                                      code="refused_envelope", params={"reason": reason, "detail": detail})
+        self.refusals.refused(gateway, reason, f"envelope refused on {topic}: {reason} {detail}", context)
+        if gateway in self.gateway_keys.stations:
+            self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", self._now_ms(),
+                                          code="refused_envelope", params={"reason": reason, "detail": detail})
         return reason
 
-    def handle_status(self, topic: str, payload: bytes) -> str:
-        """A gateway's presence (retained birth and its refreshes, or its last will): raise or clear
-        gateway_offline and the conditions it reports (buffer_full); keep it for the fleet view.
+    def _quarantine(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
+        kept = self.settings.quarantine
+        self.store.quarantine(topic, payload, reason, detail, max_rows=kept.max_rows,
+                              keep_bytes=QUARANTINE_PREFIX_BYTES, text_chars=QUARANTINE_TEXT_CHARS)
+        if time.monotonic() - self._pruned >= kept.prune_every_s:
+            self.prune()
 
-        The broker's ACL lets only the gateway itself write its status topic; the message is not
-        signed, so it drives alarms and the fleet view and nothing else.
-        """
-        parts = topic.split("/")
-        gateway = parts[-2] if len(parts) >= 3 else "?"
-        try:
-            status = json.loads(payload)
-            state = status["state"]
-        except (ValueError, KeyError, TypeError):
-            self.counts["status:unreadable"] += 1
-            return "unreadable"
+    def prune(self) -> int:
+        """Drop quarantine rows older than ``ingest.quarantine.keep_days``; also run periodically."""
+        self._pruned = time.monotonic()
+        return self.store.prune_quarantine(self._now_ms() - int(self.settings.quarantine.keep_days * 86_400_000))
+
+    def handle_status(self, topic: str, payload: bytes) -> str:
+        """A gateway's presence (retained birth and its refreshes, its last will, a planned stop):
+        raise or clear gateway_offline and the conditions it reports (buffer_full); keep it for the
+        fleet view. Only a status signed by the gateway's registered key and newer than the last
+        one counts (status.py); the outcome otherwise says why it was ignored."""
+        status = self.statuses.accept(topic, payload)
+        if isinstance(status, str):
+            return status
+        gateway, state = status["gateway_id"], status["state"]
         now = self._now_ms()
         before: dict = {}  # the previous status: a refresh that changes nothing writes no alarm
-        if self.gateway_status is not None and gateway in self.gateway_keys.stations:  # registered gateways only
+        if self.gateway_status is not None:
             before = (self.gateway_status.status(gateway) or {}).get("status", {})
             self.gateway_status.record(gateway, status, now)
         if state == "offline":
@@ -93,8 +117,9 @@ class Handler:
         """
         outcomes: list[str | None] = []
         valid: list[tuple[int, str, bytes, Envelope]] = []
+        arrived = self._now_ms()
         for topic, payload in messages:
-            env_or_reason = self._check(topic, payload)
+            env_or_reason = self._check(topic, payload, arrived)
             if isinstance(env_or_reason, str):
                 outcomes.append(env_or_reason)
             else:
@@ -125,8 +150,9 @@ class Handler:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def _check(self, topic: str, payload: bytes) -> Envelope | str:
-        """The opened envelope if it may be stored, else the reason it was refused (quarantined)."""
+    def _check(self, topic: str, payload: bytes, now_ms: int) -> Envelope | str:
+        """The opened envelope if it may be stored (without readings dated outside the window),
+        else the reason it was refused (quarantined)."""
         parts = topic.split("/")
         topic_gateway = parts[-2] if len(parts) >= 3 else "?"
         try:
@@ -139,11 +165,31 @@ class Handler:
         if self.gateway_keys.expired(env.gateway_id, env.key_id, env.created_ms):
             return self._refuse(topic, payload, env.gateway_id, "key_expired",
                                 f"key {env.key_id!r} was rotated out before this envelope was made", env.seq)
-        if env.gateway_id != topic_gateway:
-            return self._refuse(topic, payload, topic_gateway, "topic_mismatch",
+        if env.gateway_id != topic_gateway:  # the signer is known (and the alarm its); the topic is anyone's
+            return self._refuse(topic, payload, env.gateway_id, "topic_mismatch",
                                 f"envelope from {env.gateway_id!r} on topic of {topic_gateway!r}")
         allowed = self.gateway_keys.stations.get(env.gateway_id, frozenset())
         strangers = sorted({r.station for r in env.readings} - allowed)
         if strangers:
             return self._refuse(topic, payload, env.gateway_id, "unknown_station", ", ".join(strangers), env.seq)
-        return env
+        return self._within_window(topic, payload, env, now_ms)
+
+    def _within_window(self, topic: str, payload: bytes, env: Envelope, now_ms: int) -> Envelope:
+        """``env`` without the readings dated outside ``ingest.sample_time`` around ``now_ms``
+        (a clock reset to 2000, or one set to 2100: either would skew the rates and keep a station
+        "reporting"); those are counted and quarantined, the envelope itself is stored."""
+        window = self.settings.sample_time
+        earliest, latest = now_ms - int(window.past_days * 86_400_000), now_ms + int(window.future_s * 1000)
+        kept = tuple(r for r in env.readings if earliest <= r.t_ms <= latest)
+        if len(kept) == len(env.readings):
+            return env
+        out = [r for r in env.readings if not earliest <= r.t_ms <= latest]
+        first = dt.datetime.fromtimestamp(out[0].t_ms / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+        self.counts["readings_refused:sample_time"] += len(out)
+        metrics.READINGS_REFUSED.labels("sample_time").inc(len(out))
+        detail = (f"{len(out)} of {len(env.readings)} readings dated outside -{window.past_days:g} d/+{window.future_s:g} s"
+                  f" of arrival (first {out[0].station}/{out[0].point} at {first}); the others stored")
+        self._quarantine(topic, payload, "sample_time", detail)
+        self.refusals.refused(env.gateway_id, "sample_time", f"readings refused on {topic}: sample_time {detail}",
+                              {"gateway": env.gateway_id, "reason": "sample_time", "envelope": f"{env.gateway_id}/{env.seq}"})
+        return dataclasses.replace(env, readings=kept)

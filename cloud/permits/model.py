@@ -31,8 +31,9 @@ from typing import Any, Iterable
 from pydantic import Field, field_validator, model_validator
 
 from watertel.config import Strict
+from watertel.ids import ID_PATTERN
 
-ID = r"^[A-Za-z0-9_.-]+$"
+ID = ID_PATTERN
 POINT = r"^[a-z][a-z0-9_]*$"
 PLAN_TOLERANCE = 0.005  # monthly or bimonthly plans may differ from the annual plan by this share (rounding)
 

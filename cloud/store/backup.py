@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from watertel import private
 from watertel.cloud.store.config import PostgresStoreConfig, StoreConfig, sqlite_path
 from watertel.errors import OperatorError
 
@@ -46,6 +47,7 @@ def backup(settings: StoreConfig, data_dir: Path, out: Path) -> int:
     if out.exists():
         raise BackupError(f"{out} exists: choose a new file name (a backup never overwrites)")
     partial = out.with_name(out.name + ".partial")
+    private.touch(partial)  # 0600 from the start: a backup holds everything the store holds
     if isinstance(settings, PostgresStoreConfig):
         done = subprocess.run([_pg_tool("pg_dump"), "-Fc", "-f", str(partial), "-d", settings.dsn],
                               capture_output=True, text=True, env=_libpq_env(settings))
@@ -54,6 +56,7 @@ def backup(settings: StoreConfig, data_dir: Path, out: Path) -> int:
             raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
     else:
         _sqlite_copy(sqlite_path(data_dir), partial)
+    private.restrict(partial)
     os.replace(partial, out)
     return out.stat().st_size
 
@@ -62,6 +65,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     if not source.exists():
         raise BackupError(f"no store at {source}: has the cloud service run with this configuration?")
     src = sqlite3.connect(source)
+    private.touch(target)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst)  # all pages in one step: a snapshot as of one transaction

@@ -12,6 +12,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 
 from watertel.cloud.store.database import Database, now_ms
+from watertel.crypto.sm3 import sm3
 from watertel.envelope import GENESIS_HASH, Envelope
 from watertel.readings import Reading
 
@@ -113,7 +114,21 @@ class Envelopes(Database):
         newest = self._rows("SELECT max(received_ms) FROM envelopes")[0][0]
         return newest, self._rows("SELECT count(*) FROM envelopes WHERE received_ms = ?", (newest,))[0][0]
 
-    def quarantine(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
+    def quarantine(self, topic: str, payload: bytes, reason: str, detail: str, *, max_rows: int | None = None,
+                   keep_bytes: int = 256, text_chars: int = 512) -> None:
+        """Keep a refused message's size, SM3 digest and first ``keep_bytes`` (never the whole
+        body: 100 messages of 1 MB must not add 100 MB); topic and detail, chosen by the sender,
+        cut to ``text_chars``. ``max_rows``: the oldest rows beyond it go in the same transaction
+        (a range of the key: no count, no scan)."""
+        row = (now_ms(), topic[:text_chars], reason, detail[:text_chars], payload[:keep_bytes], len(payload),
+               sm3(payload).hex())
         with self._write():
-            self._execute("INSERT INTO quarantine (received_ms, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
-                          (now_ms(), topic, reason, detail, payload))
+            self._execute("INSERT INTO quarantine (received_ms, topic, reason, detail, payload, size, sm3)"
+                          " VALUES (?,?,?,?,?,?,?)", row)
+            if max_rows is not None:
+                self._execute("DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?", (max_rows,))
+
+    def prune_quarantine(self, before_ms: int) -> int:
+        """Drop quarantine rows that arrived before ``before_ms``; how many went."""
+        with self._write():
+            return self._execute("DELETE FROM quarantine WHERE received_ms < ?", (before_ms,)).rowcount

@@ -25,8 +25,8 @@ from psycopg import errors
 from watertel.cloud.store.changes import CHANNEL, KINDS
 from watertel.cloud.store.envelopes import Accepted
 from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, FIELD_WORK_TABLES,
-                                         HOURLY_TABLES, LIFECYCLE_TABLES, ROLLUP_TABLES, SCHEMA_VERSION, StoreError,
-                                         pending_migrations)
+                                         HOURLY_TABLES, LIFECYCLE_TABLES, QUARANTINE_COLUMNS, ROLLUP_TABLES,
+                                         SCHEMA_VERSION, StoreError, pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     raised_ms BIGINT NOT NULL, cleared_ms BIGINT);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
 """ + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in [*LIFECYCLE_TABLES, *FIELD_WORK_TABLES]),
-                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS])
+                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS, *QUARANTINE_COLUMNS])
 
 # The new readings also mark their rollup buckets (schema.py, MARK_DIRTY), in the same statement.
 INSERT = """

@@ -106,6 +106,14 @@ FIELD_WORK_TABLES = [
     "CREATE INDEX IF NOT EXISTS alarms_raised ON alarms(raised_ms)",
 ]
 
+# Quarantine rows keep a refused message's size and SM3 digest (hex) beside its first bytes
+# (``payload``: at most cloud/ingest/config.py QUARANTINE_PREFIX_BYTES since version 9), never the
+# whole message: a flood of large messages must not fill the disk. Older rows read as size 0, ''.
+QUARANTINE_COLUMNS = [
+    "ALTER TABLE quarantine ADD COLUMN size BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE quarantine ADD COLUMN sm3 TEXT NOT NULL DEFAULT ''",
+]
+
 # Each schema change raises SCHEMA_VERSION and adds the SQL that takes a store from the version
 # before to it (SQL both back-ends accept); a new store is created at the latest version directly.
 MIGRATIONS: dict[int, list[str]] = {
@@ -116,6 +124,7 @@ MIGRATIONS: dict[int, list[str]] = {
     6: HOURLY_TABLES,
     7: ALARM_MESSAGE_COLUMNS,
     8: FIELD_WORK_TABLES,
+    9: QUARANTINE_COLUMNS,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from watertel import private
 from watertel.cloud.store.changes import KINDS
 from watertel.cloud.store.envelopes import Accepted
 from watertel.cloud.store.schema import (ALARM_MESSAGE_COLUMNS, AUDIT_TABLE, DIRTY_BUCKET_MS, FIELD_WORK_TABLES,
-                                         HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, ROLLUP_TABLES, SCHEMA_VERSION,
-                                         pending_migrations)
+                                         HOURLY_TABLES, LIFECYCLE_TABLES, MARK_DIRTY, QUARANTINE_COLUMNS, ROLLUP_TABLES,
+                                         SCHEMA_VERSION, pending_migrations)
 from watertel.cloud.store.sql import SqlStore
 from watertel.envelope import Envelope
 from watertel.readings import Reading
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     raised_ms INTEGER NOT NULL, cleared_ms INTEGER);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes(received_ms);
 """ + ";".join([AUDIT_TABLE, *ROLLUP_TABLES, *(q.replace("{serial}", SERIAL) for q in [*LIFECYCLE_TABLES, *FIELD_WORK_TABLES]),
-                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS])
+                *HOURLY_TABLES, *ALARM_MESSAGE_COLUMNS, *QUARANTINE_COLUMNS])
 
 
 class SqliteStore(SqlStore):
@@ -56,6 +57,8 @@ class SqliteStore(SqlStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.identity = f"sqlite:{path.resolve()}"
+        private.touch(path)  # 0600 before SQLite creates it: its -wal and -shm take the file's mode
+        private.restrict(path, sqlite=True)  # a store made before (or by hand) under a wider umask
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for attempt in range(50):  # several workers starting on a new file: one sets it up, the others wait
             try:

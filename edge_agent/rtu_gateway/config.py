@@ -44,9 +44,10 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from watertel.edge_agent.config import BatchConfig, BufferConfig, KeyConfig, UplinkConfig, identity_paths, key_problems
 from watertel.config import ConfigError, Strict, parse_yaml, problem_at, validate
+from watertel.ids import ID_PATTERN
 from watertel.protocols import Protocol, sl651, szy206
 
-NAME = r"^[A-Za-z0-9_.-]+$"
+NAME = ID_PATTERN
 SZY_ADDRESS = re.compile(r"^(\d{6})-(\d{1,5})$")
 SL_ADDRESS = re.compile(r"^\d{10}$")
 SZY_KEYS = re.compile(r"^(flow|volume|pressure)_[1-9][0-9]?$")

@@ -42,7 +42,8 @@ class ProtocolGateway:
         if uplink.client_id:
             uplink = uplink.model_copy(update={"client_id": f"{uplink.client_id}.{protocol.value}"})
         self.uplink = Uplink(uplink, self.gateway_id, self.buffer,
-                             birth={"version": __version__, "kind": "rtu-gateway", "protocol": protocol.value})
+                             birth={"version": __version__, "kind": "rtu-gateway", "protocol": protocol.value},
+                             key=key, key_id=cfg.key.key_id)
         self.sealing = Sealing(self.buffer, self.uplink, cfg.batching, key, self.gateway_id, cfg.key.key_id,
                                payload_key)
         self._pending: list[tuple[list[Reading], asyncio.Future]] = []

@@ -18,6 +18,8 @@ BACK_ENDS = ["sqlite", "postgres"]
 UNDO_VERSION_7 = ("ALTER TABLE alarms DROP COLUMN message_code", "ALTER TABLE alarms DROP COLUMN message_params")
 # What migration 8 added (field work: photos, idempotency keys, the board's time index).
 UNDO_VERSION_8 = ("DROP TABLE work_order_photos", "DROP TABLE idempotency_keys", "DROP INDEX alarms_raised")
+# What migration 9 added (a refused message's size and SM3 digest in quarantine).
+UNDO_VERSION_9 = ("ALTER TABLE quarantine DROP COLUMN size", "ALTER TABLE quarantine DROP COLUMN sm3")
 
 
 def store_on(request: pytest.FixtureRequest, path: Path, migrate: bool = False) -> SqlStore:

@@ -19,6 +19,9 @@ from watertel.readings import Reading
 GATEWAYS, ENVELOPES, PER = 5, 300, 50
 
 
+T0 = int(time.time() * 1000) - 86_400_000  # a day ago: inside the ingest's sample-time window
+
+
 def envelopes(tmp_path) -> list[tuple[str, bytes]]:
     out, keys, states = [], {}, {}
     for g in range(GATEWAYS):
@@ -27,8 +30,8 @@ def envelopes(tmp_path) -> list[tuple[str, bytes]]:
         states[g] = ChainState()
     for i in range(ENVELOPES):
         g = i % GATEWAYS
-        readings = [Reading(f"S{g}", "flow", 1_700_000_000_000 + (i * PER + j) * 1000, float(j), "m3/h") for j in range(PER)]
-        data, states[g] = seal(readings, keys[g], f"gw-{g}", "k1", states[g], 1_700_000_000_000)
+        readings = [Reading(f"S{g}", "flow", T0 + (i * PER + j) * 1000, float(j), "m3/h") for j in range(PER)]
+        data, states[g] = seal(readings, keys[g], f"gw-{g}", "k1", states[g], T0)
         out.append((f"gw-{g}", data))
     return out
 

@@ -200,7 +200,7 @@ def handler(tmp_path):
     entry = GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw-1.pub.pem", stations=["S1"],
                          payload_key=PayloadKeyConfig(key_id="e1", key_file=tmp_path / "gw-1.sm4"))
     store = SqliteStore(tmp_path / "w.db")
-    yield Handler(store, GatewayKeys([entry]), AlarmEngine(store)), store
+    yield Handler(store, GatewayKeys([entry]), AlarmEngine(store), clock=lambda: T0 / 1000), store  # arrival at T0
     store.close()
 
 
@@ -239,7 +239,7 @@ def rotation_entry(tmp_path, **extra) -> GatewayEntry:
 @pytest.fixture
 def rotation(tmp_path):
     store = SqliteStore(tmp_path / "w.db")
-    yield Handler(store, GatewayKeys([rotation_entry(tmp_path)]), AlarmEngine(store)), store
+    yield Handler(store, GatewayKeys([rotation_entry(tmp_path)]), AlarmEngine(store), clock=lambda: T0 / 1000), store
     store.close()
 
 

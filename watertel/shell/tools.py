@@ -24,6 +24,9 @@ def keys(args: argparse.Namespace) -> int:
     except FileExistsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # not an id: it would name a file elsewhere
+        print(f"error: --key-id/--gateway: {err}", file=sys.stderr)
+        return 2
     print(f"private key: {private} (keep on the gateway only)\npublic key:  {public} (register it in the cloud)")
     return 0
 

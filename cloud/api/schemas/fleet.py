@@ -27,7 +27,7 @@ class FleetGateway(BaseModel):
     last_contact_ms: int | None
     status_received_ms: int | None
     stations: list[str]
-    status: Literal["online", "stale", "offline", "never"]
+    status: Literal["online", "stale", "offline", "stopped", "never"]
 
 
 class FleetPublic(BaseModel):

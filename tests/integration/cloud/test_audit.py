@@ -23,7 +23,7 @@ from watertel.cloud.store.sqlite import SqliteStore
 
 from tests.support.api import PASSWORD, Client, legacy_scrypt_hash, serve
 from tests.support.audit import T0, add
-from tests.support.stores import UNDO_VERSION_7
+from tests.support.stores import UNDO_VERSION_7, UNDO_VERSION_9
 
 
 def watertel(*args: str) -> subprocess.CompletedProcess:
@@ -158,7 +158,7 @@ def test_a_version_2_store_gets_the_audit_table_by_migration_and_keeps_its_data(
     store.close()
     with sqlite3.connect(path) as db:  # what schema version 2 looked like: no audit table
         db.execute("DROP TABLE audit")
-        for sql in UNDO_VERSION_7:
+        for sql in UNDO_VERSION_9 + UNDO_VERSION_7:
             db.execute(sql)
         db.execute("PRAGMA user_version = 2")
     with pytest.raises(StoreError, match="schema version 2, older than this watertel"):

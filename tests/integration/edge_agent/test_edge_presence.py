@@ -1,5 +1,5 @@
 """The gateway's presence on MQTT: a retained birth message when it connects, "offline" as its
-last will when it dies (kill -9) and when it stops cleanly."""
+last will when it dies (kill -9), "stopped" when it stops cleanly; each signed with its key."""
 
 from __future__ import annotations
 
@@ -49,16 +49,21 @@ def test_birth_will_and_clean_stop(mosquitto, tmp_path):
         assert birth["state"] == "online" and birth["gateway_id"] == "gw-1" and not retained
         assert birth["profiles"] == ["emf_flow_meter", "pump_vfd"] and len(birth["config_sm3"]) == 64
 
-        edge.proc.kill()  # power cut: the broker publishes the will
+        assert birth["n"] == 1 and birth["key_id"] == "gw-1-k1" and len(birth["sig"]) > 100
+
+        edge.proc.kill()  # power cut: the broker publishes the will, signed when the connection opened
         edge.proc.wait()
-        assert got.get(timeout=20)[1] == {"gateway_id": "gw-1", "state": "offline"}
+        will = got.get(timeout=20)[1]
+        assert (will["state"], will["will"], will["session"], will["n"]) == ("offline", True, birth["session"], 0)
         wait_until(lambda: _offline_alarm(demo) == "raised", "the cloud's gateway_offline alarm", cloud, timeout=20)
 
         edge = Child.watertel("edge", args, demo.logs)
-        assert got.get(timeout=20)[1]["state"] == "online"
+        again = got.get(timeout=20)[1]
+        assert again["state"] == "online" and again["session"] > birth["session"]
         wait_until(lambda: _offline_alarm(demo) == "cleared", "gateway_offline cleared", cloud, timeout=20)
         assert edge.stop() == 0
-        assert got.get(timeout=20)[1] == {"gateway_id": "gw-1", "state": "offline"}
+        stopped = got.get(timeout=20)[1]
+        assert (stopped["state"], stopped["session"]) == ("stopped", again["session"]) and stopped["n"] > again["n"]
     finally:
         client.disconnect()
         client.loop_stop()
@@ -66,7 +71,8 @@ def test_birth_will_and_clean_stop(mosquitto, tmp_path):
 
     late, late_got = _subscribe(mosquitto, "watertel/gw-1/status")  # a newcomer sees the last state
     try:
-        assert late_got.get(timeout=10) == (True, {"gateway_id": "gw-1", "state": "offline"})
+        retained, last = late_got.get(timeout=10)
+        assert retained and last["state"] == "stopped"
     finally:
         late.disconnect()
         late.loop_stop()

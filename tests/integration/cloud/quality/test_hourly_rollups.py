@@ -17,7 +17,7 @@ from watertel.readings import Quality
 from tests.support.api import PASSWORD, Client, registry as api_registry, serve
 from tests.support.hourly import hours, put
 from tests.support.quality import CFG, DAY, HOUR, MIN, local, registry
-from tests.support.stores import UNDO_VERSION_7
+from tests.support.stores import UNDO_VERSION_7, UNDO_VERSION_9
 
 OK, FAULT, TIMEOUT, RESET = Quality.OK, Quality.SENSOR_FAULT, Quality.TIMEOUT, Quality.TOTAL_RESET
 
@@ -93,7 +93,7 @@ def test_a_store_at_schema_5_is_migrated_to_the_hour_rollups(store, tmp_path):
     reg = registry(tmp_path, "- {id: S, region: xh, interval_minutes: 60, commissioned: 2026-01-01}\n")
     put(store, ("S", "flow", local(1, 8), 1.0))
     store._execute("DROP TABLE point_hours")  # what schema version 5 looked like
-    for sql in UNDO_VERSION_7:
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_7:
         store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 5")

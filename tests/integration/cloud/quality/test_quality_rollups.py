@@ -25,7 +25,7 @@ from tests.support.quality import (
     CFG, DAY, HOUR, local, marks, MIN, on_time, put, rate_days, REGIONS, registry, STATIONS,
 )
 from tests.support.cli import watertel
-from tests.support.stores import UNDO_VERSION_7
+from tests.support.stores import UNDO_VERSION_7, UNDO_VERSION_9
 
 
 def reports(store: SqlStore, reg, period: str, cfg: RatesConfig = CFG, **kw):
@@ -202,7 +202,7 @@ def test_a_store_at_schema_3_is_migrated_to_the_rollup_tables(store, tmp_path):
     store._execute("DROP TABLE rollup_dirty")  # what schema version 3 looked like
     store._execute("DROP TABLE rollup_claimed")
     store._execute("DROP TABLE rate_days")
-    for sql in UNDO_VERSION_7:
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_7:
         store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 3")

@@ -18,7 +18,7 @@ from watertel.crypto import SM2PrivateKey
 from watertel.envelope import ChainState, open_envelope, seal
 from watertel.readings import Reading
 
-from tests.support.stores import UNDO_VERSION_7
+from tests.support.stores import UNDO_VERSION_7, UNDO_VERSION_9
 
 KEY = SM2PrivateKey.generate()
 
@@ -113,7 +113,7 @@ def test_cloud_migrate_upgrades_a_first_schema_store(tmp_path):
         db.execute("DROP INDEX envelopes_received")
         for table in ("audit", "rate_days", "rollup_dirty", "rollup_claimed"):  # what migrations 3 and 4 add
             db.execute(f"DROP TABLE {table}")
-        for sql in UNDO_VERSION_7:
+        for sql in UNDO_VERSION_9 + UNDO_VERSION_7:
             db.execute(sql)
         db.execute("PRAGMA user_version = 1")
     refused = watertel("cloud", "ingest", "--config", str(cfg))

@@ -18,7 +18,7 @@ from watertel.cloud.store.idempotency import IdempotencyConflict, Once
 from watertel.cloud.store.sqlite import SqliteStore
 from watertel.cloud.store.work_orders import PhotoLimit
 
-from tests.support.stores import UNDO_VERSION_8
+from tests.support.stores import UNDO_VERSION_8, UNDO_VERSION_9
 
 HOUR = 3_600_000
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR" + b"\x00" * 32
@@ -85,7 +85,7 @@ def test_a_refused_step_leaves_its_key_unclaimed(open_store):
 def test_a_version_7_store_is_migrated_to_field_work(open_store):
     store = open_store()
     accepted_order(store)
-    for sql in UNDO_VERSION_8:  # what schema version 7 looked like
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_8:  # what schema version 7 looked like
         store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 7")

@@ -239,7 +239,7 @@ def test_the_ingest_handler_mirrors_new_readings_once_and_not_duplicates(influx,
     store = SqliteStore(tmp_path / "w.db")
     mirror = InfluxMirror(config(influx.url, tmp_path))
     registry = GatewayKeys([GatewayEntry(id="gw-1", key_id="k1", public_key=tmp_path / "gw.pub.pem", stations=["S1"])])
-    handler = Handler(store, registry, AlarmEngine(store), mirror=mirror)
+    handler = Handler(store, registry, AlarmEngine(store), mirror=mirror, clock=lambda: 1_764_432_000.0)  # arrival near the samples
     envs, state = [], ChainState()
     for i in range(3):
         data, state = seal(readings(2, "S1", t0=1_764_432_000_000 + i * 10_000), key, "gw-1", "k1", state, 0)

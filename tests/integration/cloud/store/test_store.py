@@ -17,7 +17,7 @@ from watertel.crypto import SM2PrivateKey
 from watertel.envelope import GENESIS_HASH, ChainState, Envelope, open_envelope, seal
 from watertel.readings import Quality, Reading
 
-from tests.support.stores import UNDO_VERSION_7, UNDO_VERSION_8
+from tests.support.stores import UNDO_VERSION_7, UNDO_VERSION_8, UNDO_VERSION_9
 
 KEY = SM2PrivateKey.generate()
 T0 = 1_793_404_800_000  # 2026-10-31T00:00:00Z: a month boundary a day later
@@ -133,7 +133,7 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     # what the first released schema (version 1) looked like: no envelopes_received index, no audit log
     store._execute("DROP INDEX envelopes_received")
     store._execute("DROP TABLE audit")
-    for sql in UNDO_VERSION_8 + UNDO_VERSION_7:
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_8 + UNDO_VERSION_7:
         store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 1")
@@ -146,7 +146,7 @@ def test_an_older_store_is_refused_until_migrated_and_keeps_its_data(open_store)
     assert [x.value for x in again.readings()] == [0.0, 1.0]
     index = "SELECT name FROM sqlite_master WHERE name = 'envelopes_received'" if isinstance(again, SqliteStore) \
         else "SELECT indexname FROM pg_indexes WHERE indexname = 'envelopes_received'"
-    assert again._rows(index) and SCHEMA_VERSION == 8
+    assert again._rows(index) and SCHEMA_VERSION == 9
     assert again._rows("SELECT count(*) FROM audit") == [(0,)]  # version 3: the audit log (cloud/audit.py)
     assert again._rows("SELECT count(*) FROM rate_days") == [(0,)]  # version 4: rates rollups (test_quality_rollups.py)
     assert again._rows("SELECT count(*) FROM point_hours") == [(0,)]  # version 6: hour rollups (test_hourly_rollups.py)
@@ -159,7 +159,7 @@ def test_a_version_2_store_is_migrated_to_the_audit_log(open_store):
     store = open_store()
     store.accept(chain([[r(0)]])[0])
     store._execute("DROP TABLE audit")  # what schema version 2 looked like
-    for sql in UNDO_VERSION_8 + UNDO_VERSION_7:
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_8 + UNDO_VERSION_7:
         store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 2")
@@ -182,7 +182,7 @@ def test_a_version_4_store_is_migrated_to_the_alarm_lifecycle(open_store):
         store._execute(f"DROP TABLE {table}")  # what schema version 4 looked like
     store._execute("DROP INDEX alarms_open")
     store._execute("CREATE UNIQUE INDEX alarms_open ON alarms(station, point, type) WHERE state = 'raised'")
-    for sql in UNDO_VERSION_8 + UNDO_VERSION_7:
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_8 + UNDO_VERSION_7:
         store._execute(sql)
     store._execute("INSERT INTO alarms (station, point, type, severity, state, message, raised_ms)"
                    " VALUES ('ST-1', 'flow', 'spike', 'red', 'raised', 'old', 1)")
@@ -208,7 +208,7 @@ def test_a_version_6_store_is_migrated_to_alarm_message_codes(open_store):
 
     store = open_store()
     store.raise_alarm("ST-1", "turbidity", "water_quality", "orange", "turbidity 1.5 NTU above 1", 1)
-    for sql in UNDO_VERSION_8 + UNDO_VERSION_7:  # what schema version 6 looked like
+    for sql in UNDO_VERSION_9 + UNDO_VERSION_8 + UNDO_VERSION_7:  # what schema version 6 looked like
         store._execute(sql)
     if isinstance(store, SqliteStore):
         store.db.execute("PRAGMA user_version = 6")
