@@ -22,6 +22,7 @@ from watertel.cloud.service import PARTS, run_cloud
 from watertel.cloud.store import backup as store_backup
 from watertel.cloud.store import SCHEMA_VERSION, open_store
 from watertel.errors import OperatorError
+from watertel.ports import host_port
 
 
 def service(args: argparse.Namespace) -> int:
@@ -42,7 +43,11 @@ def check(args: argparse.Namespace) -> int:
 
 
 def hash_password(args: argparse.Namespace) -> int:
-    print(hash_console_password(getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")))
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise OperatorError("no password given (type it at the prompt, or pipe one line: "
+                            "printf '%s\\n' \"$PW\" | watertel cloud hash-password)")
+    print(hash_console_password(password))
     return 0
 
 
@@ -112,15 +117,13 @@ def audit(args: argparse.Namespace) -> int:
 
 
 def broker(args: argparse.Namespace) -> int:
-    host, _, port = args.listen.rpartition(":")
-    if not port.isdigit():
-        raise OperatorError(f"--listen: HOST:PORT (got {args.listen!r})")
+    host, port = host_port(args.listen, "--listen")
 
     async def main() -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        await run_broker(host or "127.0.0.1", int(port), stop)
+        await run_broker(host, port, stop)
 
     asyncio.run(main())
     return 0

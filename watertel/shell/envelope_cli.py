@@ -63,7 +63,10 @@ def reading_to_json(r: Reading) -> dict[str, Any]:
 def seal_command(args: argparse.Namespace) -> int:
     try:
         key = SM2PrivateKey.from_pem(Path(args.key).read_text())
-        items = json.load(sys.stdin)
+        try:
+            items = json.load(sys.stdin)
+        except ValueError as err:
+            raise InputError(f"stdin: not JSON ({err}): give a JSON list of readings") from err
         if not isinstance(items, list) or not items:
             raise InputError("stdin: expected a non-empty JSON list of readings")
         readings = [reading_from_json(item, i) for i, item in enumerate(items)]
@@ -111,6 +114,10 @@ def inspect_command(args: argparse.Namespace) -> int:
         public = SM2PublicKey.from_pem(Path(args.pubkey).read_text()) if args.pubkey else None
     except (OSError, SignatureError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not data:
+        print(f"error: {args.file} is empty (an envelope is the bytes a gateway published, e.g. saved with "
+              "mosquitto_sub -C 1 > FILE)", file=sys.stderr)
         return 2
     report = inspect(data, public)
     if args.json:
