@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import ssl
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,9 +141,8 @@ def _tls(c: _Checker, tls: TlsConfig, now: dt.datetime) -> None:
         return
     try:
         tls.context()
-    except (ssl.SSLError, OSError) as err:
-        c.add("uplink.tls", f"cannot build the TLS context: {getattr(err, 'reason', None) or err} "
-                            "(check that cert_file and key_file are one pair)")
+    except OSError as err:  # the context names the file (watertel.tls)
+        c.add("uplink.tls", f"{err.filename}: {err.strerror} (check that cert_file and key_file are one pair, PEM)")
 
 
 def _certificates(c: _Checker, key: str, path: Path, now: dt.datetime, what: str) -> bool:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -75,7 +74,8 @@ CASES = {
                                          "HOST:PORT"),
     "sim platform listen port a word": Case("sim platform --listen 127.0.0.1:x", "HOST:PORT"),
     "broker listen without port": Case("broker --listen 127.0.0.1", "HOST:PORT"),
-    "rtu-gateway listen port a word": Case("rtu-gateway --config {dir}/missing.yaml --listen :x", "missing.yaml"),
+    "rtu-gateway missing config and bad listen": Case("rtu-gateway --config {dir}/missing.yaml --listen :x",
+                                                      "missing.yaml"),
     "sim fleet broker not a url": Case("sim fleet --gateways 2 --interval 5 --broker localhost --duration 5 "
                                        "--out {dir}/fleet", "mqtt://"),
     # ports in use: refused before anything claims to serve
@@ -89,8 +89,9 @@ CASES = {
     "cloud check missing config": Case("cloud check --config {dir}/missing.yaml", "missing.yaml"),
     "audit missing config": Case("audit verify --config {dir}/missing.yaml", "missing.yaml"),
     "report summary missing config": Case("report summary --config {dir}/missing.yaml", "missing.yaml"),
-    "envelope inspect missing file": Case("envelope inspect {dir}/missing.bin", "missing.bin"),
-    "envelope seal missing key": Case("envelope seal --key {dir}/missing.pem --gateway gw-1 --seq 1", "missing.pem"),
+    "envelope inspect missing file": Case("envelope inspect {dir}/missing.bin", "missing.bin: No such file"),
+    "envelope seal missing key": Case("envelope seal --key {dir}/missing.pem --gateway gw-1 --seq 1",
+                                      "missing.pem: No such file"),
     "profile check missing file": Case("profile check {dir}/missing.yaml", "missing.yaml"),
     "profile probe missing profile": Case("profile probe --profile {dir}/missing.yaml --tcp 127.0.0.1:{sim}",
                                           "missing.yaml"),
@@ -137,7 +138,7 @@ CASES = {
     "cloud export into no folder": Case("cloud export --config {cloud} --out {dir}/no/such/registry.yaml", "no/such"),
     "cloud hash-password without input": Case("cloud hash-password", "password"),
     "keys new-sm4 over a file": Case("keys new-sm4 --out {dir}/empty.csv", "empty.csv"),
-    "keys new out is a file": Case("keys new --gateway gw-1 --out {dir}/empty.csv", "empty.csv"),
+    "keys new out is a file": Case("keys new --gateway gw-1 --out {dir}/empty.csv", "empty.csv is a file"),
     "envelope seal not json": Case("envelope seal --key {dir}/keys/gw-1.key.pem --gateway gw-1 --seq 1", "JSON",
                                    stdin="not json"),
     "envelope seal empty list": Case("envelope seal --key {dir}/keys/gw-1.key.pem --gateway gw-1 --seq 1",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from watertel.edge_agent.config import load_edge_config
@@ -92,6 +93,18 @@ def test_certificates_must_parse_and_be_valid_now(site):
     [problem] = _problems(site)
     assert problem.startswith(f"uplink.tls.ca_file: {ca}: certificate CN=test CA is valid only from ")
     assert problem.endswith("UTC (check the gateway's clock, or wait)")
+
+
+def test_a_client_certificate_must_pair_with_its_key(site):
+    ca_key, client_key, other = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    (site / "tls" / "gw.crt").write_bytes(pem(cert("gw-1", client_key, ("test CA", ca_key), False)))
+    (site / "tls" / "gw.key").write_bytes(other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (site / "tls" / "gw.key").chmod(0o600)
+    _edit(site, lambda cfg: cfg["uplink"]["tls"].update(cert_file="tls/gw.crt", key_file="tls/gw.key"))
+    [problem] = _problems(site)
+    assert problem.startswith(f"uplink.tls: {site}/tls/gw.crt: cannot load the client certificate and its key: ")
+    assert problem.endswith("(check that cert_file and key_file are one pair, PEM)")
 
 
 def test_the_private_key_must_match_the_public_key_filed_under_its_key_id(site):
