@@ -90,6 +90,7 @@ def check_files(cfg: EdgeConfig, config_path: Path, now: dt.datetime | None = No
             c.add("commands.cloud_public_key", f"{cfg.commands.cloud_public_key} is not an SM2 public key in PEM "
                                                "(copy the cloud's commands public key, `-----BEGIN PUBLIC KEY-----`)")
     _writable_folder(c, "buffer.path", cfg.buffer.path)
+    _buffer_file(c, cfg.buffer.path)
     _writable_folder(c, "status_file", cfg.status_path)
     _serial_ports(c, cfg)
     return c.problems
@@ -173,6 +174,21 @@ def _writable_folder(c: _Checker, key: str, path: Path) -> None:
     elif not os.access(folder, os.W_OK | os.X_OK):
         c.add(key, f"{folder} is not writable by this user, uid {os.getuid()} "
                    "(the systemd unit's StateDirectory makes /var/lib/watertel; elsewhere give the agent's user the folder)")
+
+
+def _buffer_file(c: _Checker, path: Path) -> None:
+    """An existing buffer must be a SQLite database (a file of another kind would stop the start)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return  # made at the first start
+    except OSError as err:
+        c.add("buffer.path", f"{path} cannot be read ({err.strerror}) (the agent's user must own it)")
+        return
+    if head and head != b"SQLite format 3\x00":
+        c.add("buffer.path", f"{path} is not a SQLite database (point buffer.path at a new file; keep this one "
+                             "if it is an older buffer with unsent readings)")
 
 
 def _serial_ports(c: _Checker, cfg: EdgeConfig) -> None:

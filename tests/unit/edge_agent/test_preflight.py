@@ -130,6 +130,13 @@ def test_a_missing_serial_port_is_a_problem_that_does_not_block_the_run(site):
                                "(name the adapter's /dev/tty… file)"]
 
 
+def test_a_buffer_file_must_be_a_sqlite_database(site):
+    (site / "data").mkdir()
+    (site / "data" / "buffer.db").write_text("readings.csv, renamed\n")
+    assert _problems(site) == [f"buffer.path: {site}/data/buffer.db is not a SQLite database (point buffer.path at "
+                               "a new file; keep this one if it is an older buffer with unsent readings)"]
+
+
 def test_the_cloud_commands_key_must_be_a_public_key(site):
     (site / "keys" / "cloud.pub.pem").write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     _edit(site, lambda cfg: cfg.update(commands={"cloud_public_key": "keys/cloud.pub.pem"}))
