@@ -15,25 +15,35 @@ from watertel.edge_agent.config import EdgeConfig, load_edge_config
 from watertel.edge_agent.forward.config import load_forward_config
 from watertel.edge_agent.forward.service import run_forwarder
 from watertel.edge_agent.online import check_online
-from watertel.edge_agent.preflight import EX_CONFIG, check_files
+from watertel.edge_agent.preflight import EX_CONFIG, Problem, check_files
 from watertel.edge_agent.health import read_status, summary_lines, uplink_down
-from watertel.errors import OperatorError
+from watertel.errors import ConfigError, OperatorError
 
 log = logging.getLogger("watertel.edge")
 
 
 def edge(args: argparse.Namespace) -> int:
     path = Path(args.config)
+    if args.action == "run":
+        return _run(path)
     cfg = load_edge_config(path)
     if args.action == "check":
         return _check(cfg, path, args.online)
-    if args.action == "status":
-        return _status(cfg.status_path, args.json)
-    problems = check_files(cfg, path)
+    return _status(cfg.status_path, args.json)
+
+
+def _run(path: Path) -> int:
+    """Start only with what `edge check` passes; otherwise log each problem once and exit
+    EX_CONFIG (the systemd unit does not restart on it: a restart would not fix a file)."""
+    try:
+        cfg = load_edge_config(path)
+        problems = check_files(cfg, path)
+    except ConfigError as err:
+        cfg, problems = None, [Problem(line) for line in err.problems]
     for problem in problems:  # the same lines `edge check` prints, once, in the journal
         (log.error if problem.blocks_run else log.warning)("%s", problem.text)
-    if any(p.blocks_run for p in problems):
-        log.error("edge agent %s not started: fix the problems above (`watertel edge check` lists them)", cfg.gateway_id)
+    if cfg is None or any(p.blocks_run for p in problems):
+        log.error("edge agent not started: fix the problems above in %s (`watertel edge check` lists them)", path)
         return EX_CONFIG
     asyncio.run(run_agent(cfg, path))  # the path: set_config writes beside it
     return 0
@@ -45,7 +55,9 @@ def _check(cfg: EdgeConfig, path: Path, online: bool) -> int:
     if online and not problems:  # (a broker check with a missing CA file would only repeat it)
         problems = asyncio.run(check_online(cfg, path))
     if problems:
-        print("\n".join(problems), file=sys.stderr)
+        skipped = ["(--online not tried: fix these first)"] if online and not any("uplink.brokers" in p or
+                                                                                   "devices." in p for p in problems) else []
+        print("\n".join(problems + skipped), file=sys.stderr)
         return 1
     devices = sum(len(b.devices) for b in cfg.buses)
     checked = "brokers connected, devices answered" if online else "files checked; --online also tries brokers and devices"

@@ -67,9 +67,10 @@ async def _bus(bus: BusConfig, where: str) -> list[str]:
             block = plan(firmware_profiles.load(dev.profile))[0]
             try:
                 await client.read(dev.unit_id, block)
-            except ReadFailed as err:
+            except ReadFailed as err:  # (pymodbus' own words for silence are "[Input/Output] No response …")
+                why = f"no answer within {bus.timeout_s:g} s" if err.quality is Quality.TIMEOUT else str(err)
                 problems.append(f"{where}.devices.{d}: device {dev.name} (unit {dev.unit_id} at {endpoint}) did not "
-                                f"answer a read of {block.count} registers at {block.address}: {err} ({_device_fix(err)})")
+                                f"answer a read of {block.count} registers at {block.address}: {why} ({_device_fix(err)})")
     finally:
         client.close()
     return problems
@@ -79,5 +80,5 @@ def _device_fix(err: ReadFailed) -> str:
     if err.quality is Quality.EXCEPTION:
         return "the device answered with an exception: check that the profile is this device's model and firmware"
     if err.quality is Quality.TIMEOUT:
-        return "no answer: check unit_id, and for RS-485 the baud rate, parity and wiring (A/B)"
+        return "check unit_id, and for RS-485 the baud rate, parity and wiring (A/B)"
     return "check the host and port or the serial adapter, and that nothing else holds the connection"

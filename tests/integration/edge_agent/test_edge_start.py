@@ -46,12 +46,17 @@ def test_edge_run_refuses_the_unedited_example_naming_each_file(tmp_path):
     assert f"{config}: uplink.password_file: {tmp_path}/secrets/mqtt-password does not exist" in lines[0]
     assert f"{config}: uplink.tls.ca_file: {tmp_path}/tls/ca.pem does not exist" in lines[1]
     assert f"{config}: buses.0.transport.port: /dev/ttyUSB0 does not exist" in lines[2]
-    assert "edge agent gw-0001 not started: fix the problems above" in lines[3]
+    assert f"edge agent not started: fix the problems above in {config}" in lines[3]
     assert not (tmp_path / "buffer.status.json").exists() and not (tmp_path / "buffer.db").exists(), "nothing started"
 
     check = _watertel("edge", "check", "--config", str(config))  # the same lines, plain, and exit 1
     assert check.returncode == 1 and len(check.stderr.splitlines()) == 3
     assert check.stderr.splitlines()[0] in lines[0]
+
+    config.write_text(config.read_text().replace("max_latency_s: 5", "max_latency_s: -5"))  # invalid YAML values too
+    run = _watertel("edge", "run", "--config", str(config))
+    assert run.returncode == 78 and "Traceback" not in run.stderr
+    assert f"{config}:" in run.stderr and "batching.max_latency_s" in run.stderr
 
 
 def test_an_unreachable_broker_is_retried_logged_once_and_shown_by_status(tmp_path):
