@@ -27,6 +27,7 @@ from watertel.cloud.store import backup as store_backup
 from watertel.cloud.store import SCHEMA_VERSION, open_store
 from watertel.crypto import sm3
 from watertel.errors import OperatorError
+from watertel.ports import host_port
 
 
 def service(args: argparse.Namespace) -> int:
@@ -50,6 +51,9 @@ def hash_password(args: argparse.Namespace) -> int:
     """Print the argon2 hash of a password that follows cloud/passwords.py (the user name aside,
     which this command is not told: the API's user writes check that too)."""
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise OperatorError("no password given (type it at the prompt, or pipe one line: "
+                            "printf '%s\\n' \"$PW\" | watertel cloud hash-password)")
     if (weak := weakness(password)) is not None:
         raise OperatorError(f"not hashed: {MESSAGES[weak]}")
     print(hash_console_password(password))
@@ -171,15 +175,13 @@ def audit(args: argparse.Namespace) -> int:
 
 
 def broker(args: argparse.Namespace) -> int:
-    host, _, port = args.listen.rpartition(":")
-    if not port.isdigit():
-        raise OperatorError(f"--listen: HOST:PORT (got {args.listen!r})")
+    host, port = host_port(args.listen, "--listen")
 
     async def main() -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        await run_broker(host or "127.0.0.1", int(port), stop)
+        await run_broker(host, port, stop)
 
     asyncio.run(main())
     return 0

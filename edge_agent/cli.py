@@ -12,6 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["run", "check", "status"])
     p.add_argument("--config", required=True, help="edge agent YAML (see deploy/edge.example.yaml)")
     p.add_argument("--json", action="store_true", help="status: print JSON")
+    p.add_argument("--online", action="store_true",
+                   help="check: also connect to each broker and read one block from each device")
     p.set_defaults(handler="watertel.edge_agent.actions:edge")
 
     p = sub.add_parser("forward", help="report stored readings to a regulator's platform in SZY 206 or SL 651")

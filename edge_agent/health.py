@@ -65,7 +65,7 @@ def summary_lines(status: dict[str, Any]) -> list[str]:
     lines = [
         f"gateway {status['gateway_id']}: {'running' if status['running'] else 'NOT RUNNING'} "
         f"(status {status['age_s']} s old, pid {status['pid']}, version {status['version']})",
-        f"uplink: {'connected to ' + str(up['broker']) if up['connected'] else 'disconnected'}{ack}",
+        f"uplink: {'connected to ' + str(up['broker']) if up['connected'] else _down(up)}{ack}",
         f"buffer: {buf['unsealed']} readings waiting, {buf['batches_pending']} batches unsent, "
         f"{buf['bytes'] // 1024} KiB, {buf.get('dropped', 0)} dropped, {buf.get('unrecorded', 0)} unrecorded",
     ]
@@ -84,6 +84,19 @@ def summary_lines(status: dict[str, Any]) -> list[str]:
         lines.append(f"device {name} ({dev['bus']}): last good poll {good}, {dev['errors']}/{dev['polls']} "
                      f"polls failed{state}{' - ' + dev['last_error'] if dev['errors'] else ''}")
     return lines
+
+
+def _down(uplink: dict[str, Any]) -> str:
+    """Why the uplink is down, as far as the agent knows (older status files have no reason)."""
+    since = f" since {_ago(uplink['down_since_ms'])}" if uplink.get("down_since_ms") else ""
+    error, failures = uplink.get("last_error"), uplink.get("failures", 0)
+    tries = f" ({failures} attempt{'s' if failures != 1 else ''} failed)" if failures else ""
+    return f"DOWN{since}{tries}: {error}" if error else f"DOWN{since} (connecting)"
+
+
+def uplink_down(status: dict[str, Any]) -> bool:
+    """The agent runs but its uplink is not connected: `edge status` exits 2."""
+    return bool(status["running"] and not status["uplink"]["connected"])
 
 
 def _ago(ms: int) -> str:

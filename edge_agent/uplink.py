@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import sqlite3
 import time
@@ -32,6 +33,7 @@ from watertel.presence import sign_status
 
 log = logging.getLogger("watertel.edge.uplink")
 RECONNECT_MAX_S = 30.0
+REPEAT_LOG_S = 300.0  # the same connection error is logged again at most this often (debug between)
 
 
 def topic_for(prefix: str, gateway_id: str, kind: str = "up") -> str:
@@ -48,6 +50,13 @@ def _client(url: str, cfg: UplinkConfig, gateway_id: str, will: bytes) -> aiomqt
         tls_context=tls_context, clean_session=True, timeout=10,
         will=aiomqtt.Will(topic_for(cfg.topic_prefix, gateway_id, "status"), will, qos=1, retain=True),
     )
+
+
+def _reason(err: Exception) -> str:
+    """A connection error in words: the file for a missing one, the broker's code for a refusal."""
+    if isinstance(err, OSError) and err.filename:
+        return f"{err.strerror}: {err.filename}"
+    return str(err) or type(err).__name__
 
 
 class Uplink:
@@ -73,6 +82,10 @@ class Uplink:
         self.outbox: list[tuple[bytes, Callable[[], None]]] = []  # late answers, and what to do once acknowledged
         self.quiet_stop = False  # a reload: no "offline" (the next configuration says "online" at once)
         self.birth_acked = False
+        self.last_error: str | None = None  # why the last connection failed (`edge status` shows it)
+        self.down_since_ms: int | None = int(time.time() * 1000)  # not connected since then
+        self.failures = 0  # connection attempts failed since then
+        self._logged: dict[str, tuple[str, float]] = {}  # per broker: the reason last logged, and when
 
     def _signed(self, body: dict) -> bytes:
         """``body`` as published: signed in this session with the next number (unsigned without a key)."""
@@ -110,6 +123,7 @@ class Uplink:
                 async with _client(url, self.cfg, self.gateway_id, self._new_session()) as client:
                     log.info("uplink connected to %s", url)
                     self.connected, self.broker, delay = True, url, 1.0
+                    self.last_error, self.down_since_ms, self.failures = None, None, 0
                     await client.publish(self.status_topic, self._status(), qos=1, retain=True)
                     self.birth_acked = True
                     try:
@@ -119,15 +133,28 @@ class Uplink:
                             await asyncio.wait_for(client.publish(self.status_topic, self._stopped(), qos=1, retain=True), 2)
                         raise
             except aiomqtt.MqttError as err:
-                if self.connected:
-                    log.warning("uplink to %s lost: %s", url, err)
-                else:
-                    log.debug("uplink to %s failed: %s", url, err)
+                self._failed(url, err)
+            except OSError as err:  # a TLS or password file gone or unreadable since the start (SSLError too)
+                self._failed(url, err)
             finally:
                 self.connected = False
             attempt += 1
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: a fleet must not reconnect in step
             delay = min(delay * 2, RECONNECT_MAX_S)
+
+    def _failed(self, url: str, err: Exception) -> None:
+        """Keep the reason for `edge status`; log it once, then at most every REPEAT_LOG_S."""
+        reason = f"{url}: {_reason(err)}"
+        if self.connected:
+            self.down_since_ms = int(time.time() * 1000)
+        self.last_error, self.failures = reason, self.failures + 1
+        said, when = self._logged.get(url, ("", -math.inf))
+        if self.connected or reason != said or time.monotonic() - when >= REPEAT_LOG_S:
+            log.warning("uplink %s: %s (retrying with back-off up to %g s)",
+                        "lost" if self.connected else "cannot connect", reason, RECONNECT_MAX_S)
+            self._logged[url] = (reason, time.monotonic())
+        else:
+            log.debug("uplink to %s failed: %s", url, err)
 
     async def _session(self, client: aiomqtt.Client) -> None:
         """Send batches and, if enabled, answer commands, until the connection fails."""

@@ -22,10 +22,20 @@ from typing import Any
 from watertel import firmware_profiles
 from watertel.firmware_profiles.codec import DecodeError, decode
 from watertel.firmware_profiles.model import Function, Point, Profile
+from watertel.ports import host_port
 
 
 class ReadError(Exception):
     """No usable answer: timeout, exception response, short answer, lost connection."""
+
+
+class NoAnswer(ReadError):
+    """Silence: a wrong unit id, baud rate or wiring (a device that is there answers, even if with
+    an exception)."""
+
+
+SILENT_LIMIT = 2  # points in a row without an answer: the rest are skipped, with a hint, not read one by one
+SILENCE, SKIPPED = "no value: no answer", "not read: the device did not answer"
 
 
 @dataclass
@@ -57,10 +67,12 @@ class Target:
 
     async def read(self, function: Function, address: int, count: int) -> list[int]:
         """Registers (or bits as 0/1); raises ReadError with the reason."""
-        from pymodbus.exceptions import ModbusException  # imported here: not in a cloud install
+        from pymodbus.exceptions import ModbusException, ModbusIOException  # imported here: not in a cloud install
 
         try:
             return await self._read(function, address, count)
+        except ModbusIOException as err:  # pymodbus' "[Input/Output] No response received after 0 retries, …"
+            raise NoAnswer("no answer") from err
         except ModbusException as err:
             raise ReadError(str(err)) from err
 
@@ -120,10 +132,22 @@ async def probe_status(target: Target, profile: Profile) -> PointResult | None:
 
 
 async def probe(profile: Profile, target: Target) -> list[PointResult]:
-    """Every point in profile order, then the status register."""
-    results = [await probe_point(target, p) for p in profile.points]
-    status = await probe_status(target, profile)
+    """Every point in profile order, then the status register; after SILENT_LIMIT points in a row
+    without an answer the rest are not read (a wrong unit id would cost a timeout per point)."""
+    results: list[PointResult] = []
+    for point in profile.points:
+        if _silent(results):
+            results.append(PointResult(point.name, point.function.value, point.first, point.count, unit=point.unit,
+                                       error=SKIPPED))
+        else:
+            results.append(await probe_point(target, point))
+    status = None if _silent(results) else await probe_status(target, profile)
     return results + ([status] if status else [])
+
+
+def _silent(results: list[PointResult]) -> bool:
+    last = results[-SILENT_LIMIT:]
+    return len(last) == SILENT_LIMIT and all(r.error in (SILENCE, SKIPPED) for r in last)
 
 
 def _client(args: argparse.Namespace, profile: Profile) -> tuple[Any, str]:
@@ -131,8 +155,8 @@ def _client(args: argparse.Namespace, profile: Profile) -> tuple[Any, str]:
     from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient  # imported here: not in a cloud install
 
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        return AsyncModbusTcpClient(host or "127.0.0.1", port=int(port), timeout=args.timeout, retries=0), f"tcp {args.tcp}"
+        host, port = host_port(args.tcp, "--tcp")
+        return AsyncModbusTcpClient(host, port=port, timeout=args.timeout, retries=0), f"tcp {host}:{port}"
     t = profile.transport
     baud = args.baud or t.baudrate
     client = AsyncModbusSerialClient(args.serial, baudrate=baud, parity=args.parity or t.parity,
@@ -183,7 +207,20 @@ async def _run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
         print(_text(str(args.profile), label, unit, results))
+    if hint := _hint(results, label, unit, profile, problem):
+        print(hint, file=sys.stderr)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _hint(results: list[PointResult], label: str, unit: int, profile: Profile, problem: str | None) -> str | None:
+    """One line on stderr when nothing could be read: what to check."""
+    if problem is not None:
+        return f"error: {problem} (check the address or serial port, that the device is on, and that nothing else holds it)"
+    if results and not any(r.raw for r in results) and _silent(results[:SILENT_LIMIT]):
+        serial = "" if label.startswith("tcp") else ", the baud rate and parity (--baud, --parity) and the wiring (A/B)"
+        return (f"error: unit {unit} on {label} did not answer: check the unit id (--unit; "
+                f"{profile.transport.unit_id} is this profile's default){serial}")
+    return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from watertel.errors import OperatorError
+from watertel.ports import host_port
 from watertel.protocols import FrameError, Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
 from watertel.protocols.framing import StreamFramer
@@ -243,15 +244,13 @@ class FieldRtu:
 def run_rtu_command(args: argparse.Namespace) -> int:
     if not (args.protocol and args.connect and args.address):
         raise OperatorError("watertel sim rtu needs --protocol, --connect HOST:PORT and --address")
-    host, _, port = args.connect.rpartition(":")
-    if not port.isdigit():
-        raise OperatorError(f"--connect: HOST:PORT (got {args.connect!r})")
+    host, port = host_port(args.connect, "--connect")
     if not re.fullmatch(r"[0-9A-Fa-f]{1,4}", args.password):
         raise OperatorError(f"--password: the SL 651 password, up to 4 hex digits (got {args.password!r})")
     if args.count is not None and args.count < 1 or args.interval < 0 or args.step < 1:
         raise OperatorError("--count >= 1, --interval >= 0 and --step >= 1")
     try:
-        rtu = FieldRtu(Protocol(args.protocol), host or "127.0.0.1", int(port), args.address, args.interval,
+        rtu = FieldRtu(Protocol(args.protocol), host, port, args.address, args.interval,
                        args.count, args.keepalive, args.step, args.seed,
                        Path(args.sent_log) if args.sent_log else None, password=int(args.password, 16))
     except ValueError as err:

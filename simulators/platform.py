@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from watertel.errors import OperatorError
+from watertel.ports import cannot_listen, host_port
 from watertel.protocols import FrameError, Protocol, sl651, szy206
 from watertel.protocols.common import CHINA
 from watertel.protocols.framing import StreamFramer
@@ -283,17 +284,18 @@ def _answer_kind(frame: szy206.Frame | sl651.Frame) -> str | None:
 
 
 def run_platform_command(args: argparse.Namespace) -> int:
-    host, _, port = (args.listen or "").rpartition(":")
-    if not port.isdigit():
-        raise OperatorError(f"watertel sim platform needs --listen HOST:PORT (got {args.listen!r})")
-    platform = Platform(host or "127.0.0.1", int(port), Protocol(args.protocol) if args.protocol else None,
+    host, port = host_port(args.listen, "--listen")
+    platform = Platform(host, port, Protocol(args.protocol) if args.protocol else None,
                         Path(args.record) if args.record else None, args.answer, args.ack_delay)
 
     async def main() -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        await platform.start()
+        try:
+            await platform.start()
+        except OSError as err:
+            raise OperatorError(cannot_listen(platform.host, platform.port)) from err
         asking = None
         if args.query_every or args.set_clock_every:
             asking = asyncio.create_task(platform.ask_every(args.query_every, args.set_clock_every, stop))

@@ -18,6 +18,8 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator.simcore import SimCore
 
 from watertel import firmware_profiles
+from watertel.errors import OperatorError
+from watertel.ports import cannot_listen
 from watertel.simulators.clock import Clock, SimClock
 from watertel.simulators.config import SimConfig, SimDeviceConfig
 from watertel.simulators.effects import DeviceEffects, DeviceInfo, check_events
@@ -75,6 +77,17 @@ def _server(key: tuple, devices: list[SimulatedDevice], links: list[PtyLink]):
     return server
 
 
+async def _listen(server: ModbusTcpServer | ModbusSerialServer, key: tuple) -> None:
+    """Start one server; a TCP port it cannot take is an OperatorError saying why (pymodbus says
+    only "Could not start listen")."""
+    try:
+        await server.serve_forever(background=True)
+    except (RuntimeError, OSError) as err:
+        if key[0] != "tcp":
+            raise
+        raise OperatorError(cannot_listen(key[1], key[2])) from err
+
+
 async def run_simulators(config: SimConfig, ready: asyncio.Event | None = None, clock: Clock | None = None,
                          scenario: LoadedScenario | None = None,
                          announce: Callable[[str], None] | None = None) -> None:
@@ -87,16 +100,19 @@ async def run_simulators(config: SimConfig, ready: asyncio.Event | None = None, 
     clock = clock or SimClock(scenario.scenario.start_epoch)
     served = open(config.served_log, "a", encoding="utf-8") if config.served_log else None  # noqa: SIM115
     truth = GroundTruth(config.truth_log, scenario.events, clock)
-    servers, links, tasks = [], [], []
+    servers, links, tasks, lines = [], [], [], []
     try:
+        keys = []
         for key, devices in build_devices(config, scenario, clock, served).items():
             servers.append(_server(key, devices, links))
+            keys.append(key)
             where = ":".join(map(str, key[1:])) if key[0] == "tcp" else f"{links[-1].client_port} (link {key[1]})"
-            log.info("serving %s on %s", ", ".join(d.config.name for d in devices), where)
-            if announce:
-                announce(f"{key[0]} {where}: " + ", ".join(f"{d.config.name} (unit {d.config.unit_id})" for d in devices))
-        for server in servers:
-            await server.serve_forever(background=True)
+            lines.append(f"{key[0]} {where}: " + ", ".join(f"{d.config.name} (unit {d.config.unit_id})" for d in devices))
+        for server, line, key in zip(servers, lines, keys):
+            await _listen(server, key)
+            log.info("serving %s", line)
+            if announce:  # only once it listens: nothing claims to serve on a port it could not take
+                announce(line)
         tasks.append(asyncio.create_task(truth.run()))
         if ready:
             ready.set()

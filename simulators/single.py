@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 from watertel import firmware_profiles
+from watertel.errors import OperatorError
+from watertel.ports import host_port
 from watertel.simulators.config import ModelKind, SimConfig
 
 DEFAULT_MODEL = {"flow_meter": ModelKind.INLET, "pressure": ModelKind.PRESSURE, "water_quality": ModelKind.WATER_QUALITY,
@@ -29,13 +31,13 @@ def profile_config(profile: str, *, tcp: str | None, link: Path | None, unit: in
 
     Raises ConfigError for a bad profile (file:line: key: problem (fix)) and ValueError for a
     bad ``HOST:PORT``."""
+    if unit is not None and not 1 <= unit <= 247:
+        raise OperatorError(f"--unit must be 1..247 (got {unit})")
     loaded = firmware_profiles.load(profile)
     name = Path(profile).stem
     if tcp is not None:
-        host, _, port = tcp.rpartition(":")
-        if not port.isdigit():
-            raise ValueError(f"--tcp wants HOST:PORT (got {tcp!r})")
-        transport = {"kind": "tcp", "host": host or "127.0.0.1", "port": int(port)}
+        host, port = host_port(tcp, "--tcp")
+        transport = {"kind": "tcp", "host": host, "port": port}
     else:
         transport = {"kind": "rtu", "link": str(link or default_link()), "baudrate": loaded.transport.baudrate}
     kind = model or DEFAULT_MODEL.get(loaded.kind)

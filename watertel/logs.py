@@ -76,3 +76,6 @@ def setup(verbosity: int = 0, fmt: str | None = None) -> None:
     if verbosity < 2:  # library chatter only when asked for with -vv
         for name in ("pymodbus", "amqtt", "transitions", "uvicorn", "asyncio"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        # pymodbus logs every unanswered request at error, one line a poll; watertel says which device
+        # failed and why itself (once, with a hint), so its lines come only with -vv
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)

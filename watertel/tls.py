@@ -30,9 +30,26 @@ class TlsConfig(Strict):
         return self.model_copy(update={k: resolve(base, getattr(self, k)) for k in ("ca_file", "cert_file", "key_file")})
 
     def context(self) -> ssl.SSLContext:
-        """A client context: TLS 1.2 or newer, server certificate and host name checked."""
-        ctx = ssl.create_default_context(cafile=self.ca_file)
+        """A client context: TLS 1.2 or newer, server certificate and host name checked.
+
+        Raises:
+            OSError: naming the file (``filename``) that is missing or not PEM; ssl's own
+                errors do not say which one.
+        """
+        try:
+            ctx = ssl.create_default_context(cafile=self.ca_file)
+        except OSError as err:
+            raise _named(err, self.ca_file, "the CA certificate") from err
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.cert_file:
-            ctx.load_cert_chain(self.cert_file, self.key_file)
+            try:
+                ctx.load_cert_chain(self.cert_file, self.key_file)
+            except OSError as err:
+                raise _named(err, self.cert_file, "the client certificate and its key") from err
         return ctx
+
+
+def _named(err: OSError, path: Path, what: str) -> OSError:
+    """The same failure with the file named (an ssl.SSLError or FileNotFoundError from ssl has none)."""
+    reason = err.strerror or getattr(err, "reason", None) or str(err)
+    return OSError(err.errno or 0, f"cannot load {what}: {reason}", str(path))

@@ -4,9 +4,8 @@ refusing anonymous, plain-text and wrong-topic clients."""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
-import ipaddress
+import os
 import shutil
 import sqlite3
 import ssl
@@ -19,10 +18,6 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from watertel.ports import free_port, port_open
 from watertel.shell.mosquitto import find_mosquitto
@@ -30,6 +25,7 @@ from watertel.shell.processes import Child, wait_until
 
 from tests.support.checks import need
 from tests.support.paths import ROOT
+from tests.support.pki import write_pki
 
 DEPLOY = ROOT / "deploy"
 WATERTEL = Path(sys.executable).parent / "watertel"
@@ -60,7 +56,28 @@ def _etc(tmp_path: Path) -> Path:
 
 def test_example_configs_validate_once_keys_and_hashes_are_in_place(tmp_path):
     etc = _etc(tmp_path)
-    edge = _watertel("edge", "check", "--config", str(etc / "edge.yaml"))
+    config = etc / "edge.yaml"
+    edge = _watertel("edge", "check", "--config", str(config))  # as deploy/README.md's steps stand after `keys new`
+    assert edge.returncode == 1 and not edge.stdout
+    assert edge.stderr.splitlines() == [
+        f"{config}: uplink.password_file: {etc}/secrets/mqtt-password does not exist "
+        "(write the gateway's broker password into it)",
+        f"{config}: uplink.tls.ca_file: {etc}/tls/ca.pem does not exist (copy the broker's CA certificate there, PEM)",
+        f"{config}: buses.0.transport.port: /dev/ttyUSB0 does not exist (plug the RS-485 adapter in, or name its "
+        "device: ls /dev/ttyUSB* /dev/ttyAMA* /dev/serial/by-id/)"]
+
+    write_pki(etc / "tls")  # the README's next steps: the broker's CA, the password (0600), the adapter
+    (etc / "secrets").mkdir()
+    (etc / "secrets" / "mqtt-password").write_text("gw1-secret\n")
+    (etc / "secrets" / "mqtt-password").chmod(0o600)
+    leader, follower = os.openpty()
+    try:
+        config.write_text(config.read_text().replace("/dev/ttyUSB0", os.ttyname(follower))
+                          .replace("/var/lib/watertel/buffer.db", str(tmp_path / "buffer.db")))
+        edge = _watertel("edge", "check", "--config", str(config))
+    finally:
+        os.close(leader)
+        os.close(follower)
     assert edge.returncode == 0, edge.stderr
     assert "gateway gw-0001, 2 buses, 3 devices" in edge.stdout
 
@@ -107,32 +124,6 @@ def test_systemd_units_verify(tmp_path):
 # --- Mosquitto with TLS, passwords and the ACL --------------------------------------------------
 
 
-def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey] | None,
-          ca: bool) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
-    issuer_name, issuer_key = issuer or (subject, key)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if not ca:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write_pki(tls: Path) -> None:
-    tls.mkdir(parents=True)
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
-    (tls / "ca.pem").write_bytes(pem(_cert("watertel test CA", ca_key, None, ca=True)))
-    (tls / "server.crt").write_bytes(pem(_cert("localhost", server_key, ("watertel test CA", ca_key), ca=False)))
-    (tls / "server.key").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-
-
 PASSWORDS = {"gw-0001": "gw1-secret", "gw-0002": "gw2-secret", "watertel-ingest": "ingest-secret"}
 
 
@@ -144,7 +135,7 @@ def secured_broker(tmp_path):
     etc, state, port = tmp_path / "mosquitto", tmp_path / "mosquitto-state", free_port()
     etc.mkdir()
     state.mkdir()
-    _write_pki(etc / "tls")
+    write_pki(etc / "tls")
     shutil.copy(DEPLOY / "mosquitto" / "acl", etc / "acl")
     (etc / "passwd").touch()
     for user, password in PASSWORDS.items():
@@ -240,6 +231,7 @@ def test_a_gateway_reaches_the_cloud_through_the_deploy_broker_over_tls(secured_
     for user in ("gw-0001", "watertel-ingest"):
         (etc / "secrets").mkdir(exist_ok=True)
         (etc / "secrets" / f"{user}.password").write_text(PASSWORDS[user] + "\n")
+        (etc / "secrets" / f"{user}.password").chmod(0o600)  # a secret open to others stops `edge run`
     (etc / "tls").mkdir()
     shutil.copy(ca, etc / "tls" / "ca.pem")
     meter_port = free_port()
@@ -283,3 +275,54 @@ def test_a_gateway_reaches_the_cloud_through_the_deploy_broker_over_tls(secured_
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def test_edge_check_online_logs_in_to_the_deploy_broker_and_reads_each_device(secured_broker, tmp_path):
+    """`edge check --online` proves what the files cannot: the password, the CA and the unit ids."""
+    port, ca = secured_broker
+    etc = _etc(tmp_path)
+    (etc / "secrets").mkdir()
+    password = etc / "secrets" / "mqtt-password"
+    password.write_text(PASSWORDS["gw-0001"] + "\n")
+    password.chmod(0o600)
+    (etc / "tls").mkdir()
+    shutil.copy(ca, etc / "tls" / "ca.pem")
+    meter_port = free_port()
+    sim = yaml.safe_load((etc / "sim.yaml").read_text())
+    sim["devices"] = [dict(sim["devices"][0], transport={"kind": "tcp", "host": "127.0.0.1", "port": meter_port})]
+    sim["served_log"] = str(tmp_path / "served.jsonl")
+    (etc / "sim.yaml").write_text(yaml.safe_dump(sim, sort_keys=False))
+    edge = yaml.safe_load((etc / "edge.yaml").read_text())
+    edge["uplink"]["brokers"] = [f"mqtts://127.0.0.1:{port}"]
+    edge["buffer"]["path"] = str(tmp_path / "buffer.db")
+    edge["buses"] = [dict(edge["buses"][1], transport={"kind": "tcp", "host": "127.0.0.1", "port": meter_port})]
+    config = etc / "edge.yaml"
+
+    def check(unit_id: int = 1) -> subprocess.CompletedProcess:
+        edge["buses"][0]["devices"][0]["unit_id"] = unit_id
+        config.write_text(yaml.safe_dump(edge, sort_keys=False))
+        return _watertel("edge", "check", "--online", "--config", str(config))
+
+    meter = Child.watertel("sim", ["sim", "run", "--config", str(etc / "sim.yaml")], tmp_path / "logs")
+    try:
+        wait_until(lambda: port_open(meter_port), "the simulated flow meter", meter)
+        ok = check()
+        assert ok.returncode == 0 and "brokers connected, devices answered" in ok.stdout, ok.stderr
+
+        password.write_text("not-the-password\n")
+        refused = check()
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert refused.stderr.startswith(f"{config}: uplink.brokers.0: cannot connect to mqtts://127.0.0.1:{port}: ")
+        assert refused.stderr.rstrip().endswith(
+            "(check uplink.username and the password file against the broker's password file)")
+        assert len(refused.stderr.splitlines()) == 1
+
+        password.write_text(PASSWORDS["gw-0001"] + "\n")
+        wrong_unit = check(unit_id=7)
+        assert wrong_unit.returncode == 1 and "Traceback" not in wrong_unit.stderr
+        assert wrong_unit.stderr.startswith(
+            f"{config}: buses.0.devices.0: device fm-1 (unit 7 at 127.0.0.1:{meter_port}) did not answer")
+        assert "did not answer a read of 8 registers at 0: no answer within 1 s (check unit_id" in wrong_unit.stderr
+        assert len(wrong_unit.stderr.splitlines()) == 1
+    finally:
+        meter.stop()

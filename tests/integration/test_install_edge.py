@@ -33,7 +33,7 @@ def test_edge_extra_installs_and_runs_in_a_clean_venv(tmp_path):
     config.write_text(
         "gateway_id: gw-1\nkey: {private_key: gw-1.key.pem, key_id: gw-1-k1}\n"
         "uplink: {brokers: ['mqtt://127.0.0.1:1883']}\nbuffer: {path: buffer.db}\n"
-        "buses: [{name: rs485, transport: {kind: rtu, port: /dev/ttyUSB0},"
+        "buses: [{name: plc, transport: {kind: tcp, host: 127.0.0.1, port: 5020},"  # (a missing RS-485 port fails)
         " devices: [{name: fm, profile: emf_flow_meter, unit_id: 1, station: S1}]}]\n"
     )
     check = subprocess.run([watertel, "edge", "check", "--config", str(config)], capture_output=True, text=True)

@@ -44,11 +44,11 @@ class Subscriber:
 
 
 def _status(demo: Demo) -> dict:
-    """What `watertel edge status --json` says (exit 0 only while the agent runs)."""
+    """What `watertel edge status --json` says (exit 0 only while the agent runs with its uplink up)."""
     done = subprocess.run([sys.executable, "-m", "watertel", "edge", "status", "--json", "--config",
                            str(demo.dir / "edge-gw-1.yaml")], capture_output=True, text=True, timeout=30)
     status = json.loads(done.stdout) if done.stdout else {"running": False, "uplink": {"last_ack_ms": None, "connected": False}}
-    assert done.returncode == (0 if status["running"] else 1), done.stderr
+    assert done.returncode == (1 if not status["running"] else 0 if status["uplink"]["connected"] else 2), done.stderr
     return status
 
 

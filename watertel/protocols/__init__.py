@@ -32,8 +32,9 @@ def detect(data: bytes) -> Protocol:
         return Protocol.SL651
     if data[:1] == bytes([szy206.START]):
         return Protocol.SZY206
-    raise FrameError(f"start bytes: {data[:2].hex().upper() or 'nothing'} is neither SZY 206 (68) "
-                     "nor SL 651 (7E7E, ASCII 01)")
+    if not data:
+        raise FrameError("no bytes: an empty frame is neither SZY 206 nor SL 651")
+    raise FrameError(f"start bytes: {data[:2].hex().upper()} is neither SZY 206 (68) nor SL 651 (7E7E, ASCII 01)")
 
 
 def decode(data: bytes, protocol: Protocol | str | None = None) -> szy206.Frame | sl651.Frame:
@@ -46,4 +47,6 @@ def decode_hex(text: str, protocol: Protocol | str | None = None) -> dict[str, A
         data = bytes.fromhex("".join(text.split()))
     except ValueError:
         raise FrameError("not hexadecimal (two hex digits per byte, spaces allowed)") from None
+    if not data:
+        raise FrameError("no bytes: give the frame in hex, e.g. '68 0B 68 …' (SZY 206) or '7E 7E …' (SL 651)")
     return jsonable(decode(data, protocol))

@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     except OperatorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a file named on the command line or in a config: missing, a folder, not ours
+        if err.filename is None:
+            raise
+        other = f" → {err.filename2}" if err.filename2 else ""
+        print(f"error: {err.filename}{other}: {err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `watertel … | head`: the reader left; say nothing more

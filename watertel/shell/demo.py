@@ -36,6 +36,7 @@ from watertel.cloud.config import load_cloud_config
 from watertel.cloud.registry import load_registry
 from watertel.cloud.store import open_store
 from watertel.edge_agent.buffer import Buffer, read_all
+from watertel.errors import OperatorError
 from watertel.keys import write_key_pair
 from watertel.ports import free_port, port_open
 from watertel.simulators.history import history
@@ -319,6 +320,8 @@ def _history_progress(figures: Figures, t_ms: int) -> None:
 
 def command(args) -> int:
     """`watertel demo`."""
+    if args.duration is not None and not args.duration > 0:
+        raise OperatorError(f"--duration must be > 0 seconds (got {args.duration:g}; leave it out to run until Ctrl-C)")
     return run_demo(Path(args.data_dir), args.duration, args.broker_url, args.postgres, args.history_days)
 
 

@@ -60,10 +60,18 @@ def reading_to_json(r: Reading) -> dict[str, Any]:
             "value": None if math.isnan(r.value) else r.value, "unit": r.unit, "quality": r.quality.name.lower()}
 
 
+def _said(err: Exception) -> str:
+    """An error in words: ``FILE: reason`` for a file that cannot be read."""
+    return f"{err.filename}: {err.strerror}" if isinstance(err, OSError) and err.filename else str(err)
+
+
 def seal_command(args: argparse.Namespace) -> int:
     try:
         key = SM2PrivateKey.from_pem(Path(args.key).read_text())
-        items = json.load(sys.stdin)
+        try:
+            items = json.load(sys.stdin)
+        except ValueError as err:
+            raise InputError(f"stdin: not JSON ({err}): give a JSON list of readings") from err
         if not isinstance(items, list) or not items:
             raise InputError("stdin: expected a non-empty JSON list of readings")
         readings = [reading_from_json(item, i) for i, item in enumerate(items)]
@@ -73,7 +81,7 @@ def seal_command(args: argparse.Namespace) -> int:
         created = args.created_ms if args.created_ms is not None else int(time.time() * 1000)
         data, _ = seal(readings, key, args.gateway, args.key_id, ChainState(args.seq, prev), created)
     except (OSError, SignatureError, InputError, ValueError) as err:  # json.JSONDecodeError is a ValueError
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_said(err)}", file=sys.stderr)
         return 1
     sys.stdout.buffer.write(data)
     return 0
@@ -110,7 +118,11 @@ def inspect_command(args: argparse.Namespace) -> int:
         data = Path(args.file).read_bytes()
         public = SM2PublicKey.from_pem(Path(args.pubkey).read_text()) if args.pubkey else None
     except (OSError, SignatureError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_said(err)}", file=sys.stderr)
+        return 2
+    if not data:
+        print(f"error: {args.file} is empty (an envelope is the bytes a gateway published, e.g. saved with "
+              "mosquitto_sub -C 1 > FILE)", file=sys.stderr)
         return 2
     report = inspect(data, public)
     if args.json:

@@ -46,6 +46,7 @@ from watertel.crypto import SM2PrivateKey
 from watertel.envelope import MAX_ENVELOPE_BYTES, ChainState, seal
 from watertel.shell.faultproxy import FaultProxy
 from watertel.shell.mosquitto import Mosquitto, find_mosquitto
+from watertel.errors import OperatorError
 from watertel.ports import free_port
 from watertel.shell.processes import StartupError, http_ok, wait_until
 from watertel.readings import Reading
@@ -303,6 +304,9 @@ class Soak:
 
 def command(args) -> int:
     """`watertel soak`."""
+    if not args.minutes > 0 or args.ingest_workers < 1:
+        raise OperatorError(f"--minutes must be > 0 and --ingest-workers >= 1 (got {args.minutes:g} and "
+                            f"{args.ingest_workers})")
     return run_soak(Path(args.data_dir), args.minutes, args.seed, args.ingest_workers, args.postgres)
 
 

@@ -19,6 +19,9 @@ def keys(args: argparse.Namespace) -> int:
     if not args.gateway:
         print("error: watertel keys new needs --gateway ID", file=sys.stderr)
         return 2
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a file: name a folder for the key pair", file=sys.stderr)
+        return 2
     try:
         private, public = write_key_pair(Path(args.out), args.key_id or args.gateway, args.force)
     except FileExistsError as err:
