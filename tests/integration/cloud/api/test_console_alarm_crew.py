@@ -232,13 +232,18 @@ def test_the_pages_read_in_english_after_the_toggle(store, base):
     assert order["state"] == "assigned"
 
 
-def test_a_report_taken_offline_survives_a_reload_and_arrives_once(store, base):
+def accepted_order(store) -> tuple[dict, int, str]:
+    """A work order the crew user accepted, its alarm's id and the selector of its card."""
     now = int(time.time() * 1000)
     store.raise_alarm("ST-XH", "*", "data_stopped", "orange", "no data", now - HOUR)
     alarm_id = store.alarm_rows(stations=["ST-XH"])[0]["id"]
     order = store.create_work_order(alarm_id, "operator", now, now + 72 * HOUR, "西湖一号 数据中断", "crew")
     store.accept_work_order(order["id"], "crew", now)
-    card = f"article[data-id='{order['id']}']"
+    return order, alarm_id, f"article[data-id='{order['id']}']"
+
+
+def test_a_report_taken_offline_survives_a_reload_and_arrives_once(store, base):
+    order, alarm_id, card = accepted_order(store)
     with chromium() as browser:
         crew = Watched(browser, PHONE, "crew")
         page = crew.page
@@ -296,12 +301,7 @@ KEPT = """async () => {
 def test_log_out_forgets_the_orders_kept_offline_but_not_the_unsent_steps(store, base):
     """A phone passed to someone else shows no orders offline after log out; a report taken offline
     before the log out still reaches the server when its crew user logs in again."""
-    now = int(time.time() * 1000)
-    store.raise_alarm("ST-XH", "*", "data_stopped", "orange", "no data", now - HOUR)
-    alarm_id = store.alarm_rows(stations=["ST-XH"])[0]["id"]
-    order = store.create_work_order(alarm_id, "operator", now, now + 72 * HOUR, "西湖一号 数据中断", "crew")
-    store.accept_work_order(order["id"], "crew", now)
-    card = f"article[data-id='{order['id']}']"
+    order, _, card = accepted_order(store)
     with chromium() as browser:
         crew = Watched(browser, PHONE, "crew")
         page = crew.page
