@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,14 +56,14 @@ class AuditMiddleware:
 
         async def send_recorded(message: Message) -> None:
             if message["type"] == "http.response.start" and not written:
-                record(message["status"])
+                await to_thread.run_sync(record, message["status"])  # a commit's fsync: off the event loop
             await send(message)
 
         try:
             await self.app(scope, receive, send_recorded)
         except Exception:
             if not written:
-                record(500)
+                await to_thread.run_sync(record, 500)
             raise
 
 
