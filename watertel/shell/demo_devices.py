@@ -122,7 +122,21 @@ def events(device: str, start: float, tl: Timeline) -> list:
                    {"at": at(-1, "15:15"), "for": 1.25 * HOUR, "kind": "drift", "device": "la-wq1",
                     "point": "turbidity", "rate": -1.8, "note": "coagulant dose raised"}],
     }.get(device, [])
-    return Scenario.model_validate({"events": found}).events
+    return Scenario.model_validate({"events": [e for e in map(_from_start, found) if e]}).events
+
+
+def _from_start(event: dict) -> dict | None:
+    """An event as seen from the history's start (a shorter ``--history-days`` starts later): one
+    that ended before is gone, one under way starts at 0 with what is left (a finished ramp: a step)."""
+    if event["at"] >= 0:
+        return event
+    late = -event["at"]
+    if "for" in event:
+        return {**event, "at": 0, "for": event["for"] - late} if event["for"] > late else None
+    if event.get("growth") == "ramp":
+        return {**event, "at": 0, "ramp": event["ramp"] - late} if event["ramp"] > late else \
+            {k: v for k, v in event.items() if k not in ("growth", "ramp")} | {"at": 0}
+    return {**event, "at": 0}
 
 
 UPLOADS = {"gw-la-2": 2 * HOUR}  # the weak 4G link: every two hours (the rest upload hourly, daily meters daily)

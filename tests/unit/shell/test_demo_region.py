@@ -14,7 +14,7 @@ from watertel.cloud.config import load_cloud_config
 from watertel.cloud.registry import load_registry
 from watertel.keys import write_key_pair
 from watertel.shell import demo_region as region
-from watertel.shell.demo_devices import LIVE, PLAYED
+from watertel.shell.demo_devices import LIVE, PLAYED, events
 
 NOW = dt.datetime(2026, 12, 7, 21, 10, tzinfo=dt.timezone.utc).timestamp()
 
@@ -70,3 +70,17 @@ def test_the_permit_year_starts_five_months_back_across_a_new_year():
     assert at(2027, 6, 1).permit_year == dt.date(2027, 1, 1)
     tl = at(2027, 1, 15)
     assert tl.week_start == dt.date(2027, 1, 8) and tl.long_start == dt.date(2026, 7, 30)
+
+
+def test_a_shorter_history_starts_with_the_events_under_way_and_drops_those_over():
+    """``--history-days 1``: the 仓前 leak (two days back, a 3 h ramp) is already at full size, the
+    water-quality drift of yesterday is still to come, the cable cut four days back is over."""
+    tl = region.Timeline(now=dt.datetime(2026, 12, 8, 9, 0, tzinfo=region.TZ).timestamp(), week_days=1)
+    start = tl.at(tl.week_start)
+    leak, = events("dma-in", start, tl)
+    assert (leak.at, leak.flow(0), leak.flow(3600)) == (0, leak.rate, leak.rate)
+    assert events("dma-c2", start, tl) == []
+    first_drift = events("la-wq1", start, tl)[0]
+    assert first_drift.at == tl.at(-1, "14:00") - start > 0
+    week = region.Timeline(now=tl.now)
+    assert events("dma-in", tl.at(week.week_start), week)[0].at > 0, "a week's history holds the whole leak"
