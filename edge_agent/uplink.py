@@ -173,6 +173,8 @@ class Uplink:
 
     async def _command_loop(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            if not message.topic.matches(self.command_topic):  # amqtt 0.12 hands a new subscriber the
+                continue  # retained messages of another client's filter (e.g. every gateway's status)
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
             answer = await self.on_command(payload)
             if answer is not None:

@@ -7,14 +7,17 @@ import asyncio
 import queue
 import time
 
+import aiomqtt
 import paho.mqtt.client as mqtt
 import pytest
 
+from watertel.cloud.broker import run_broker
 from watertel.edge_agent.buffer import Buffer
 from watertel.edge_agent.config import UplinkConfig
 from watertel.edge_agent.uplink import Uplink
 from watertel.crypto import SM2PrivateKey
 from watertel.envelope import open_envelope, seal
+from watertel.ports import free_port, port_open
 from watertel.readings import Reading
 
 KEY = SM2PrivateKey.generate()
@@ -76,3 +79,44 @@ def test_newest_first_then_the_backlog_in_order_at_its_rate(mosquitto, tmp_path,
     assert backlog_part == sorted(backlog_part), "the backlog in sequence order"
     if rate:  # 39 backlog batches of 10 readings at 200 readings/s: about 2 s at least
         assert elapsed >= (BATCHES - 1) * PER_BATCH / rate * 0.8, elapsed
+
+
+async def _commands_seen_beside_foreign_retained_messages(tmp_path) -> list[bytes]:
+    """The embedded broker (amqtt 0.12) hands a new subscriber the retained messages matching an
+    earlier client's filter: here every gateway's status, as the demo's history replay leaves them."""
+    port, stop = free_port(), asyncio.Event()
+    broker = asyncio.create_task(run_broker("127.0.0.1", port, stop))
+    while not port_open(port):
+        await asyncio.sleep(0.05)
+    async with aiomqtt.Client("127.0.0.1", port, identifier="history", clean_session=True) as watcher:
+        await watcher.subscribe("watertel/+/status", qos=1)
+        async with aiomqtt.Client("127.0.0.1", port, identifier="feed") as feed:
+            for gw in ("gw-a", "gw-b", "gw-c"):
+                await feed.publish(f"watertel/{gw}/status", b'{"state": "online"}', qos=1, retain=True)
+        await asyncio.sleep(0.3)
+    seen: list[bytes] = []
+
+    async def on_command(payload: bytes) -> None:
+        seen.append(payload)
+
+    buf = Buffer(tmp_path / "b.db", "gw-1")
+    uplink = Uplink(UplinkConfig(brokers=[f"mqtt://127.0.0.1:{port}"]), "gw-1", buf)
+    uplink.on_command = on_command
+    task = asyncio.create_task(uplink.run())
+    async with aiomqtt.Client("127.0.0.1", port, identifier="cloud") as cloud:
+        await asyncio.sleep(1.0)  # the agent has subscribed (and been handed the foreign messages)
+        await cloud.publish("watertel/gw-1/cmd", b"a command", qos=1)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    buf.close()
+    stop.set()
+    await broker
+    return seen
+
+
+def test_only_the_command_topic_reaches_the_command_handler(tmp_path):
+    assert asyncio.run(_commands_seen_beside_foreign_retained_messages(tmp_path)) == [b"a command"]
