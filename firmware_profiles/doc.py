@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from watertel.firmware_profiles.loading import load, profile_paths
-from watertel.firmware_profiles.model import DataType, Point, Profile, WriteLimits
+from watertel.firmware_profiles.model import KINDS, DataType, Point, Profile, WriteLimits
 
 HEADER = """# Firmware profiles
 
@@ -14,11 +14,17 @@ and a test checks that it matches. Check a new or edited profile with `watertel 
 `watertel profile probe --profile FILE --tcp HOST:PORT` (or `--serial PORT --baud N`).
 The format's JSON Schema is `profile.schema.json` (`watertel profile schema` regenerates it); start a
 profile with `# yaml-language-server: $schema=profile.schema.json` and editors check it as you type.
+The whole format, with an example, the simulator and the probe: [`docs/vendor.md`](../docs/vendor.md).
 
-Fields of a point:
+Top-level keys: `vendor`, `model`, `kind` (""" + ", ".join(f"`{k}`" for k in KINDS) + """),
+`description`, `transport` (the serial defaults as shipped: `baudrate` 9600, `parity` N,
+`stopbits` 1, `unit_id` 1), `points` (at least one) and `status` (below).
 
-- `name`; `function`: `holding` (read with function code 3, written with 6/16), `input` (4),
-  `coil` (1, written with 5) or `discrete` (discrete input, 2); `address`: 0-based, as on the wire.
+Fields of a point (`name`, `address` and `type` required):
+
+- `name`; `function`, by default `holding` (read with function code 3, written with 6/16), or
+  `input` (4), `coil` (1, written with 5) or `discrete` (discrete input, 2); `address`: 0-based,
+  as on the wire.
 - `type`: u16, i16, u32, i32, f32, f64, bcd16 (4 BCD digits), bcd32 (8 BCD digits) or bit. A `bit`
   is a coil, a discrete input, or bit `bit:` (0 = least significant) of a holding/input register.
 - `order`: where the bytes of the value sit, A being the most significant: ABCD big-endian, CDAB

@@ -18,6 +18,7 @@ from watertel.config import Strict
 HERE = Path(__file__).parent
 MAX_REGISTERS_PER_READ = 125  # Modbus limit for function codes 3 and 4
 MAX_BITS_PER_READ = 2000  # Modbus limit for function codes 1 and 2
+KINDS = ("flow_meter", "pressure", "water_quality", "pump", "level", "energy_meter", "valve", "rtu")  # a profile's kind
 
 
 class Function(StrEnum):
@@ -268,7 +269,7 @@ class Profile(Strict):
 
     vendor: str
     model: str
-    kind: str = Field(pattern=r"^(flow_meter|pressure|water_quality|pump|level|energy_meter|valve|rtu)$")
+    kind: str = Field(pattern=rf"^({'|'.join(KINDS)})$")
     description: str | None = None
     transport: Transport = Transport()
     points: list[Point] = Field(min_length=1)

@@ -2,7 +2,7 @@
 
 Deliberately independent of ``cloud/quality``: plain Python over the fleet's own record of each
 slot (sample time, and when the first copy the broker acknowledged was published), with the
-definitions of DOMAIN.md and the rules the fleet writes into its cloud.yaml (``RULES``):
+definitions stated in docs/operator.md ("The rates") and the rules the fleet writes into its cloud.yaml (``RULES``):
 
 * a *report* is one point of a station in one slot; every station reports ``flow`` and ``total``
   in one envelope, so each slot is 2 reports, expected whatever happened to it;

@@ -1,7 +1,7 @@
 """The alarm lifecycle's timers and settings: escalation, flapping, maintenance, work orders.
 
-The ``lifecycle:`` section of the cloud config, with the operators' response targets
-(DOMAIN.md) as defaults::
+The ``lifecycle:`` section of the cloud config, with the operators' usual response targets as
+defaults::
 
     lifecycle:
       ack_within_min: {red: 30, orange: 30, yellow: 30, blue: null}  # null: never escalates

@@ -1,7 +1,8 @@
 """Settings of the data-quality rates (三率): targets, rules and windows, all configurable.
 
-DOMAIN.md fixes the definitions and asks for every threshold to be configuration. Defaults are
-the regulators' usual figures; the rules they leave open are written down here:
+The definitions are in rates.py and report.py (quoted in docs/operator.md); every threshold is
+configuration. Defaults are the regulators' usual figures; the rules they leave open are written
+down here:
 
 * **Reporting normally** (for completeness): the station's upload rate for the period is at
   least ``normal.min_upload_rate`` and it has at most ``normal.max_silent_days`` in-service days
