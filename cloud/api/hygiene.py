@@ -55,8 +55,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared in (b"", b"0") and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: uvicorn's own receive, which the live events'
+            return  # stream looks at to see the server draining (cloud/api/events.py _draining)
         bound = self.bound(scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > bound:
             await refuse(send, bound)
             return
