@@ -208,11 +208,13 @@ install_unit() {
 [Service]
 ReadWritePaths=-$TEXTFILE_DIR
 EOF
-    if system_steps && command -v systemctl >/dev/null; then
+    if ! system_steps; then
+        say "skip: systemctl daemon-reload and enable watertel-edge ($(skip_reason))"
+    elif ! command -v systemctl >/dev/null; then
+        say "skip: systemctl daemon-reload and enable watertel-edge (no systemctl here)"
+    else
         step systemctl daemon-reload
         step systemctl enable watertel-edge.service
-    else
-        say "skip: systemctl daemon-reload and enable watertel-edge ($(skip_reason))"
     fi
 }
 
@@ -248,10 +250,12 @@ uninstall_all() {
     local units created=""
     units=$(at /etc/systemd/system)
     say "removing the edge agent under $ROOT$(dry_note)"
-    if system_steps && command -v systemctl >/dev/null; then
-        step systemctl disable --now watertel-edge.service || true
-    else
+    if ! system_steps; then
         say "skip: systemctl disable --now watertel-edge ($(skip_reason))"
+    elif ! command -v systemctl >/dev/null; then
+        say "skip: systemctl disable --now watertel-edge (no systemctl here)"
+    else
+        step systemctl disable --now watertel-edge.service || true
     fi
     [ -f "$(at /opt/watertel)/share/created-textfile-dir" ] && created=$(cat "$(at /opt/watertel)/share/created-textfile-dir")
     remove "$units/watertel-edge.service" "$units/watertel-edge.service.d" "$(at /opt/watertel)" \
