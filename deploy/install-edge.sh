@@ -170,7 +170,8 @@ install_key() {
     if [ -e "$key" ]; then say "keep: $key exists (never overwritten)"; return; fi
     step "$(at /opt/watertel)/bin/watertel" keys new --gateway "$GATEWAY" --out "$keys"
     step chmod 0600 "$key"
-    own "$USER_NAME:$USER_NAME" "$key"
+    # both halves: `edge check` (as watertel) compares the key with the public key beside it
+    own "$USER_NAME:$USER_NAME" "$key" "$keys/$GATEWAY.pub.pem"
 }
 
 install_state() {

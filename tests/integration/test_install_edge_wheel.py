@@ -99,6 +99,8 @@ def test_installs_from_the_wheel_edge_check_names_what_is_missing_and_uninstall_
     config, key = etc / "edge.yaml", etc / "keys" / f"{GATEWAY}.key.pem"
     unit = tmp_path / "etc/systemd/system/watertel-edge.service"
     assert "skip: creating system user watertel" in done.stdout and "skip: systemctl" in done.stdout
+    # both halves go to the agent's user on a real system: `edge check` (as watertel) reads the .pub.pem too
+    assert f"skip: chown watertel:watertel {key} {key.with_name(GATEWAY + '.pub.pem')} (--root is" in done.stdout
 
     assert (mode(etc), mode(state), mode(key)) == (0o750, 0o700, 0o600)
     assert f"gateway_id: {GATEWAY}" in config.read_text() and "gw-0001" not in config.read_text()
