@@ -23,8 +23,6 @@ import watertel
 from tests.support.checks import need
 from tests.support.paths import ROOT
 
-pytestmark = pytest.mark.xdist_group("install_edge_wheel")  # one wheel build for the file, on one worker
-
 SCRIPT = ROOT / "deploy" / "install-edge.sh"
 GATEWAY = "gw-0042"
 
@@ -55,6 +53,15 @@ def tree(root: Path) -> dict[str, tuple[int, int]]:
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def verify_unit(unit: Path, watertel_bin: Path, folder: Path) -> None:
+    """`systemd-analyze verify` on a copy pointing at the scratch venv, its drop-in beside it: no warning."""
+    folder.mkdir()
+    (folder / unit.name).write_text(unit.read_text().replace("/opt/watertel/bin/watertel", str(watertel_bin)))
+    shutil.copytree(unit.with_suffix(".service.d"), folder / (unit.name + ".d"))
+    done = subprocess.run(["systemd-analyze", "verify", str(folder / unit.name)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr
 
 
 def test_make_dist_builds_a_pure_wheel_and_an_sdist_with_the_c_code(dist):
@@ -108,6 +115,9 @@ def test_installs_from_the_wheel_edge_check_names_what_is_missing_and_uninstall_
     assert (tmp_path / "var/lib/prometheus/node-exporter").is_dir()
     assert unit.read_text() == (ROOT / "deploy/systemd/watertel-edge.service").read_text()
     assert "ReadWritePaths=-/var/lib/prometheus/node-exporter" in (unit.parent / "watertel-edge.service.d/textfile.conf").read_text()
+
+    if shutil.which("systemd-analyze"):  # the unit with its drop-in, as systemd would load them (Debian has it)
+        verify_unit(unit, opt / "bin/watertel", tmp_path / "verify")
 
     # the installed command checks the example: it must not pass, and must say what is missing
     check = subprocess.run([str(opt / "bin/watertel"), "edge", "check", "--config", str(config)],
