@@ -193,8 +193,12 @@ install_state() {
 # folder: an ACL for that one user where setfacl exists, else the folder's group.
 grant_textfile() {
     if ! system_steps; then say "skip: giving $USER_NAME write access to $1 ($(skip_reason))"; return; fi
-    if command -v setfacl >/dev/null; then step setfacl -m "u:$USER_NAME:rwx" "$1"
-    else step chgrp "$USER_NAME" "$1" && step chmod g+rwx "$1"; fi
+    if command -v setfacl >/dev/null; then step setfacl -m "u:$USER_NAME:rwx" "$1"; return; fi
+    if [ -d "$1" ] && [ "$(stat -c %G "$1")" != "$USER_NAME" ]; then  # what --uninstall puts back
+        stat -c '%G %a' "$1" | write_file 0644 "$(at /opt/watertel)/share/textfile-dir-was"
+    fi
+    step chgrp "$USER_NAME" "$1"
+    step chmod g+rwx "$1"
 }
 
 install_unit() {
@@ -248,7 +252,7 @@ remove() {
 }
 
 uninstall_all() {
-    local units created=""
+    local units created="" was_group="" was_mode=""
     units=$(at /etc/systemd/system)
     say "removing the edge agent under $ROOT$(dry_note)"
     if ! system_steps; then
@@ -259,10 +263,15 @@ uninstall_all() {
         step systemctl disable --now watertel-edge.service || true
     fi
     [ -f "$(at /opt/watertel)/share/created-textfile-dir" ] && created=$(cat "$(at /opt/watertel)/share/created-textfile-dir")
+    [ -f "$(at /opt/watertel)/share/textfile-dir-was" ] && read -r was_group was_mode <"$(at /opt/watertel)/share/textfile-dir-was"
     remove "$units/watertel-edge.service" "$units/watertel-edge.service.d" "$(at /opt/watertel)" \
         "$(at "$TEXTFILE_DIR")/watertel-edge.json" "$(at "$TEXTFILE_DIR")/watertel-edge.prom"
     if system_steps && command -v setfacl >/dev/null && [ -d "$TEXTFILE_DIR" ]; then
         step setfacl -x "u:$USER_NAME" "$TEXTFILE_DIR" || true
+    fi
+    if [ -n "$was_group" ] && [ -d "$(at "$TEXTFILE_DIR")" ]; then
+        step chgrp "$was_group" "$(at "$TEXTFILE_DIR")"
+        step chmod "$was_mode" "$(at "$TEXTFILE_DIR")"
     fi
     if [ -n "$created" ] && [ -d "$(at "$created")" ]; then step rmdir --ignore-fail-on-non-empty "$(at "$created")"; fi
     if system_steps && command -v systemctl >/dev/null; then step systemctl daemon-reload; fi
