@@ -6,11 +6,12 @@
 #   gcc, libc6-dev, python3-dev (pip builds the envelope's optional C payload code, which the
 #   tests check against the Python code; without them the install still works, only slower).
 #   openssl, xxd (the SM2 interoperability tests and docs/envelope.md's commands run them),
+#   shellcheck: the gateway installer (deploy/install-edge.sh) is checked with it,
 #   fonts-noto-cjk: Chinese text drawn with real glyphs, as users see it; without a CJK font Chromium
 #   draws it as narrow boxes and a page that overflows a phone's width still passes its test.
 # The demo itself needs none of them. Without root (or sudo) it only says what is missing.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients chromium mbpoll postgresql gcc libc6-dev python3-dev openssl xxd fonts-noto-cjk)
+packages=(mosquitto mosquitto-clients chromium mbpoll postgresql gcc libc6-dev python3-dev openssl xxd shellcheck fonts-noto-cjk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

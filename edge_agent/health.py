@@ -17,11 +17,14 @@ STALE_S = 30.0  # the agent rewrites the file every few seconds; older means it 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
     """The JSON status, and beside it the same figures for node_exporter's textfile collector
-    (``<status>.prom``), so a gateway is monitored without a metrics port or another package."""
-    for target, text in ((path, json.dumps(status, indent=1, sort_keys=True)),
-                         (path.with_suffix(".prom"), prometheus_text(status))):
+    (``<status>.prom``), so a gateway is monitored without a metrics port or another package.
+    The .prom is 0644 whatever the unit's UMask: node_exporter reads it as another user."""
+    for target, text, mode in ((path, json.dumps(status, indent=1, sort_keys=True), None),
+                               (path.with_suffix(".prom"), prometheus_text(status), 0o644)):
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
 
 
