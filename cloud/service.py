@@ -170,7 +170,8 @@ async def run_cloud(cfg: CloudConfig, parts: frozenset[str] = PARTS, metrics_por
         mirror = InfluxMirror(cfg.influx)
     handler = Handler(store, GatewayKeys(cfg.gateways), AlarmEngine(store, cfg.alarms, stations, cfg.quality.tz,
                                                                         lifecycle=cfg.lifecycle),
-                      GatewayStatus(cfg.data_dir / "fleet"), mirror, settings=cfg.ingest)
+                      GatewayStatus(cfg.data_dir / "fleet"), mirror, settings=cfg.ingest,
+                      notice_key=SM2PrivateKey.from_pem(cfg.command_key.read_text()) if cfg.command_key else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,7 +16,7 @@ from watertel.edge_agent.forward.config import load_forward_config
 from watertel.edge_agent.forward.service import run_forwarder
 from watertel.edge_agent.online import check_online
 from watertel.edge_agent.preflight import EX_CONFIG, Problem, check_files
-from watertel.edge_agent.health import read_status, summary_lines, uplink_down
+from watertel.edge_agent.health import cloud_refuses, read_status, summary_lines, uplink_down
 from watertel.errors import ConfigError, OperatorError
 
 log = logging.getLogger("watertel.edge")
@@ -66,15 +66,16 @@ def _check(cfg: EdgeConfig, path: Path, online: bool) -> int:
 
 
 def _status(path: Path, as_json: bool) -> int:
-    """Print the agent's health; exit 1 when it is not running, 2 when its uplink is down (for
-    monitoring scripts)."""
+    """Print the agent's health; exit 1 when it is not running, 2 when its uplink is down, 3 while
+    the cloud refuses its envelopes (its signed notices say so: edge_agent/verdict.py), for
+    monitoring scripts."""
     try:
         status = read_status(path)
     except FileNotFoundError:
         print(f"error: no status file at {path}: the agent has not run with this config yet", file=sys.stderr)
         return 1
     print(json.dumps(status, sort_keys=True) if as_json else "\n".join(summary_lines(status)))
-    return 1 if not status["running"] else 2 if uplink_down(status) else 0
+    return 1 if not status["running"] else 2 if uplink_down(status) else 3 if cloud_refuses(status) else 0
 
 
 def forward(args: argparse.Namespace) -> int:

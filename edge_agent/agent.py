@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
@@ -33,9 +34,10 @@ from watertel.edge_agent.poll.totaliser import TotaliserWatch
 from watertel.edge_agent.systemd import notify, watchdog_interval_s
 from watertel.edge_agent.sealing import Sealing
 from watertel.edge_agent.uplink import Uplink
+from watertel.edge_agent.verdict import NOT_VERIFIED, CloudVerdict
 from watertel import __version__
 from watertel.commands import Answer, CommandError
-from watertel.crypto import SM2PrivateKey, sm3
+from watertel.crypto import SM2PrivateKey, SM2PublicKey, sm3
 from watertel.readings import Reading
 
 log = logging.getLogger("watertel.edge")
@@ -69,6 +71,8 @@ class Agent:
             self.uplink.on_command = CommandExecutor(
                 cfg.commands, cfg.gateway_id, self.key, self.buffer, self.pollers,
                 set_config=self._set_config if files else None, on_clock=self._on_clock).handle
+        self.verdict = self._verdict()
+        self._status_soon = False  # a notice changed what `edge status` shows: write it at the next round
         self._full_logged = -math.inf
         counters = self.buffer.counters()
         self._lost = counters.get("dropped", 0) + counters.get("unrecorded", 0)  # earlier runs' losses are history
@@ -76,7 +80,25 @@ class Agent:
         self.started_ms = int(time.time() * 1000)
         self._queue_answer()
 
-    # --- remote configuration, clock and conditions ---------------------------------------------
+    # --- the cloud's verdict, remote configuration, clock and conditions ---------------------------
+    def _verdict(self) -> CloudVerdict | None:
+        """The cloud's notices, verified with the key commands are (none without it: said once)."""
+        if self.cfg.commands is None:
+            log.info("no commands.cloud_public_key: the cloud's notices (refused envelopes) cannot be verified and are"
+                     " ignored; `edge status` shows the broker's acknowledgements only")
+            return None
+        previous = _previous(self.cfg.status_path)
+        said = previous.get("cloud") if previous.get("gateway_id") == self.cfg.gateway_id else None
+        verdict = CloudVerdict(self.cfg.gateway_id, SM2PublicKey.from_pem(self.cfg.commands.cloud_public_key.read_text()),
+                               self.buffer.batch_data, said)
+        self.uplink.on_notice = self._on_notice
+        return verdict
+
+    def _on_notice(self, message: bytes) -> None:
+        if self.verdict.handle(message):
+            self._status_soon = True
+
+
     def _set_config(self, command_id: str, args: dict[str, Any]) -> None:
         if self.change and self.change["state"] == "probation":
             raise CommandError("busy", f"configuration change {self.change['command_id']} is still on probation")
@@ -162,7 +184,8 @@ class Agent:
         ping_every = watchdog_interval_s()
 
         def each_round() -> None:
-            if time.monotonic() - last["status"] >= STATUS_EVERY_S:
+            if self._status_soon or time.monotonic() - last["status"] >= STATUS_EVERY_S:
+                self._status_soon = False
                 self.check_buffer_full()
                 self.write_status()
                 last["status"] = time.monotonic()
@@ -181,6 +204,7 @@ class Agent:
                        "down_since_ms": self.uplink.down_since_ms, "failures": self.uplink.failures},
             "buffer": self.buffer.stats(), "config_sm3": self.config_sm3, "config_change": self.change,
             "buffer_full": self.buffer_full, "clock": self.clock,
+            "cloud": self.verdict.status() if self.verdict else NOT_VERIFIED,
             "devices": {name: dev for p in self.pollers for name, dev in p.status().items()},
         }
         try:
@@ -222,6 +246,15 @@ class Agent:
         log.info("edge agent %s stopped (%s, %s): %s", self.cfg.gateway_id, outcome,
                  "drained" if drained else "batches kept for next start", stats)
         return outcome
+
+
+def _previous(path: Path) -> dict[str, Any]:
+    """The last status file's contents (a new run takes over what the cloud said), {} if none."""
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return previous if isinstance(previous, dict) else {}
 
 
 async def run_agent(cfg: EdgeConfig, config_path: Path | None = None) -> None:

@@ -304,6 +304,13 @@ class Buffer:
             return self.db.execute("INSERT OR IGNORE INTO commands_seen VALUES (?, ?)",
                                    (command_id, expires_ms)).rowcount == 1
 
+    def batch_data(self, seq: int) -> bytes | None:
+        """The bytes of batch ``seq`` if it is still here (a notice names the envelope it refused)."""
+        if not 0 < seq < 2**63:
+            return None
+        row = self.db.execute("SELECT data FROM batches WHERE seq = ?", (seq,)).fetchone()
+        return bytes(row[0]) if row else None
+
     def newest_unsent(self) -> Batch | None:
         row = self.db.execute("SELECT seq, data, n FROM batches WHERE sent_ms IS NULL ORDER BY seq DESC LIMIT 1").fetchone()
         return Batch(*row) if row else None

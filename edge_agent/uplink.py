@@ -2,6 +2,8 @@
 
 A batch is marked sent only after the broker acknowledged it, so a cut connection or a crash
 re-sends it (the cloud drops the duplicate by gateway and sequence). Brokers are tried in turn.
+A PUBACK is the broker's, not the cloud's: the cloud's verdict comes as signed notices on the
+command topic (edge_agent/verdict.py), taken here beside the commands.
 
 The gateway's presence is on ``<prefix>/<gateway>/status``, retained: a birth message (version,
 profiles, configuration hash, buffer depth, clock, conditions such as ``buffer_full``, the last
@@ -29,6 +31,7 @@ import aiomqtt
 from watertel.crypto import SM2PrivateKey
 from watertel.edge_agent.buffer import Batch, Buffer
 from watertel.edge_agent.config import UplinkConfig
+from watertel.notices import is_notice
 from watertel.presence import sign_status
 
 log = logging.getLogger("watertel.edge.uplink")
@@ -77,6 +80,7 @@ class Uplink:
         self.command_topic = topic_for(cfg.topic_prefix, gateway_id, "cmd")
         self.answer_topic = topic_for(cfg.topic_prefix, gateway_id, "result")
         self.on_command: Callable[[bytes], Awaitable[bytes | None]] | None = None  # set: take signed commands
+        self.on_notice: Callable[[bytes], None] | None = None  # set: take the cloud's notices (edge_agent/verdict.py)
         self.status_fn: Callable[[], dict] | None = None  # the changing part of the status message
         self.status_due = False  # set: publish the status now (a condition changed)
         self.outbox: list[tuple[bytes, Callable[[], None]]] = []  # late answers, and what to do once acknowledged
@@ -159,7 +163,7 @@ class Uplink:
     async def _session(self, client: aiomqtt.Client) -> None:
         """Send batches and, if enabled, answer commands, until the connection fails."""
         tasks = [asyncio.create_task(self._send_loop(client))]
-        if self.on_command:
+        if self.on_command or self.on_notice:
             await client.subscribe(self.command_topic, qos=1)
             tasks.append(asyncio.create_task(self._command_loop(client)))
         try:
@@ -176,7 +180,11 @@ class Uplink:
             if not message.topic.matches(self.command_topic):  # amqtt 0.12 hands a new subscriber the
                 continue  # retained messages of another client's filter (e.g. every gateway's status)
             payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload or b"")
-            answer = await self.on_command(payload)
+            if is_notice(payload):  # the cloud's verdict on our envelopes: no answer (watertel/notices.py)
+                if self.on_notice:
+                    self.on_notice(payload)
+                continue
+            answer = await self.on_command(payload) if self.on_command else None
             if answer is not None:
                 await client.publish(self.answer_topic, answer, qos=1)
 

@@ -43,17 +43,18 @@ class CommandError(Exception):
         self.reason, self.detail = reason, detail
 
 
-def pack(body: dict[str, Any], key: SM2PrivateKey) -> bytes:
+def pack(body: dict[str, Any], key: SM2PrivateKey, magic: bytes = MAGIC) -> bytes:
+    """``body`` signed; ``magic``: another two bytes for a sibling format (watertel/notices.py)."""
     data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    signed = MAGIC + bytes([VERSION]) + struct.pack(">I", len(data)) + data
+    signed = magic + bytes([VERSION]) + struct.pack(">I", len(data)) + data
     return signed + key.sign(signed)
 
 
-def unpack(message: bytes, key: SM2PublicKey) -> dict[str, Any]:
+def unpack(message: bytes, key: SM2PublicKey, magic: bytes = MAGIC) -> dict[str, Any]:
     """The body of a message signed by ``key``; CommandError for anything else."""
     if len(message) > MAX_BYTES:
         raise CommandError("oversized", f"{len(message)} bytes")
-    if len(message) < 7 or message[:2] != MAGIC or message[2] != VERSION:
+    if len(message) < 7 or message[:2] != magic or message[2] != VERSION:
         raise CommandError("bad_format", "not a watertel command (magic or version)")
     (length,) = struct.unpack(">I", message[3:7])
     if 7 + length >= len(message):

@@ -3,17 +3,19 @@
 Everything here bounds what a sender can make the cloud keep or say about messages it refuses
 (issue 21): the quarantine holds a digest and the first bytes of each refused message, never
 the whole body, and is capped and pruned by age; refusals are logged as counts per sender and
-reason, not one line each; sample times far from the arrival time are refused::
+reason, not one line each; sample times far from the arrival time are refused; the gateway is
+told of its refused envelopes in signed notices, at most one per reason per period (issue 22)::
 
     ingest:
       quarantine: {max_rows: 50000, keep_days: 30}
       refusal_log_every_s: 10
       sample_time: {past_days: 180, future_s: 86400}
+      notices: {enabled: true, every_s: 10, valid_s: 300, max_per_period: 100}
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from watertel.config import Strict
 
@@ -49,9 +51,29 @@ class SampleTimeConfig(Strict):
     future_s: float = Field(86_400.0, gt=0)
 
 
+class NoticesConfig(Strict):
+    """``ingest.notices``: the cloud's verdict told to gateways (needs ``command_key``; a gateway
+    verifies notices with the key it verifies commands with, ``commands.cloud_public_key``)."""
+
+    enabled: bool = True
+    every_s: float = Field(10.0, gt=0)  # at most one notice per gateway and reason per period
+    # a refusal not renewed (or cleared) within this lapses on the gateway: longer than the longest gap
+    # between a gateway's envelopes (its slowest poll interval), or a steady refusal would come and go
+    valid_s: float = Field(300.0, gt=0)
+    max_per_period: int = Field(100, ge=1)  # notices per period over all gateways
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> NoticesConfig:
+        if self.valid_s < 2 * self.every_s:
+            raise ValueError(f"valid_s ({self.valid_s:g}) must be at least twice every_s ({self.every_s:g}): a refusal"
+                             " is renewed once per every_s and must not lapse in between")
+        return self
+
+
 class IngestConfig(Strict):
     """``ingest:`` (all optional)."""
 
     quarantine: QuarantineConfig = QuarantineConfig()
     refusal_log_every_s: float = Field(10.0, gt=0)  # per sender and reason: the first refusal, then a count per period
     sample_time: SampleTimeConfig = SampleTimeConfig()
+    notices: NoticesConfig = NoticesConfig()  # refusals told to the gateway, signed (cloud/ingest/notices.py)

@@ -2,7 +2,8 @@
 
 What a refusal leaves is bounded (issue 21): the quarantine keeps a digest, the size and the first
 bytes of the message (``ingest.quarantine``), and the log a line per sender and reason per period
-(refusals.py). Readings dated outside ``ingest.sample_time``'s window around their arrival are
+(refusals.py); the gateway hears of it in a signed notice, at most one per reason per period
+(notices.py). Readings dated outside ``ingest.sample_time``'s window around their arrival are
 not stored (the rest of their envelope is, so the chain stays whole) and quarantined as
 ``sample_time``."""
 
@@ -20,9 +21,11 @@ from watertel.cloud.alarms.engine import AlarmEngine
 from watertel.cloud.gateway_status import GatewayStatus
 from watertel.cloud.ingest.config import QUARANTINE_PREFIX_BYTES, QUARANTINE_TEXT_CHARS, IngestConfig
 from watertel.cloud.ingest.gateway_keys import GatewayKeys
+from watertel.cloud.ingest.notices import NoticeSender
 from watertel.cloud.ingest.refusals import RefusalLog
 from watertel.cloud.ingest.status import StatusCheck
 from watertel.cloud.store import SqlStore
+from watertel.crypto import SM2PrivateKey
 from watertel.envelope import Envelope, EnvelopeError, open_envelope
 
 log = logging.getLogger("watertel.cloud.ingest")
@@ -35,7 +38,8 @@ class Handler:
 
     def __init__(self, store: SqlStore, gateway_keys: GatewayKeys, alarms: AlarmEngine,
                  gateway_status: GatewayStatus | None = None, mirror=None,
-                 clock: Callable[[], float] = time.time, settings: IngestConfig | None = None) -> None:
+                 clock: Callable[[], float] = time.time, settings: IngestConfig | None = None,
+                 notice_key: SM2PrivateKey | None = None) -> None:
         self.store, self.gateway_keys, self.alarms, self.clock = store, gateway_keys, alarms, clock
         self.gateway_status = gateway_status  # set: keep each gateway's latest status and last contact
         self.mirror = mirror  # set: an InfluxMirror (cloud/store/influx_mirror.py) gets each committed batch's new readings
@@ -43,6 +47,9 @@ class Handler:
         self.counts: Counter[str] = Counter()
         self.refusals = RefusalLog(self.settings.refusal_log_every_s)
         self.statuses = StatusCheck(gateway_keys, gateway_status, self.refusals, self.counts)
+        # set (the cloud's command_key): each gateway hears of its refused envelopes, signed (notices.py)
+        self.notices = NoticeSender(self.settings.notices, notice_key, clock) \
+            if notice_key is not None and self.settings.notices.enabled else None
         self._pruned = time.monotonic()
 
     def _refuse(self, topic: str, payload: bytes, gateway: str, reason: str, detail: str,
@@ -58,6 +65,8 @@ class Handler:
         if seq is not None:
             context["envelope"] = f"{gateway}/{seq}"  # the id the edge agent logs for the same batch
         self.refusals.refused(gateway, reason, f"envelope refused on {topic}: {reason} {detail}", context)
+        if self.notices is not None:
+            self.notices.refused(gateway, reason, payload)
         if gateway in self.gateway_keys.stations:
             self.alarms.on_security_event(gateway, "refused_envelope", f"{reason}: {detail}", self._now_ms(),
                                           code="refused_envelope", params={"reason": reason, "detail": detail})
@@ -135,6 +144,8 @@ class Handler:
                 outcomes[i] = self._refuse(topic, payload, env.gateway_id, result.reason, f"seq {env.seq}", env.seq)
                 continue
             self.counts[result.status] += 1
+            if self.notices is not None and result.status == "stored":
+                self.notices.accepted(env.gateway_id, env.seq)
             if self.gateway_status is not None:
                 self.gateway_status.touch(env.gateway_id, now)
             metrics.ENVELOPES.labels(result.status).inc()

@@ -4,7 +4,8 @@ A message is acknowledged only after the store committed it (or quarantined it),
 killed mid-message gets it again from the broker. Messages already waiting are taken together
 and stored in one transaction: one commit per batch instead of one per envelope. aiomqtt does
 not expose paho's manual-ack switch, so the worker reaches through to the paho client for it
-(``_client``).
+(``_client``). After each batch, the notices it made (a gateway told that its envelopes are
+refused, or stored again: notices.py) go out on the same connection.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def subscription(cfg: MqttConfig, kind: str = "up") -> str:
     return f"$share/{cfg.shared_group}/{topic}" if cfg.shared_group else topic
 
 
+async def _tell(client: aiomqtt.Client, cfg: MqttConfig, handler: Handler) -> None:
+    """Publish the notices the batch made (refusals told to their gateways, notices.py)."""
+    for gateway, notice in handler.notices.take() if handler.notices is not None else ():
+        await client.publish(f"{cfg.topic_prefix}/{gateway}/cmd", notice, qos=1)
+
+
 async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
     delay, connected_once = 1.0, False
     while True:
@@ -54,6 +61,7 @@ async def run_ingest(cfg: MqttConfig, handler: Handler) -> None:
                     for message in batch:  # only now: everything in the batch is committed
                         if message.qos > 0:
                             client._client.ack(message.mid, message.qos)
+                    await _tell(client, cfg, handler)
         except aiomqtt.MqttError as err:
             (log.warning if connected_once else log.debug)("ingest connection: %s", err)
         except Exception:  # a store failure (disk full, locked): the message stays unacknowledged
