@@ -9,8 +9,10 @@ on an ``accepted`` notice, and counts the notices it does not believe:
 - ``bad_signature`` / ``bad_format`` / ``oversized``: not signed by ``commands.cloud_public_key``;
 - ``wrong_gateway``: addressed to another gateway; ``expired``: past its ``until_ms``;
 - ``replayed``: older than a notice already applied for that reason;
-- ``not_ours``: the refused message's digest is not that of the batch this gateway sent under
-  that sequence number (someone else published on this gateway's topic: not its refusal).
+- ``not_ours``: the refused message is not one this gateway sealed: the cloud could not frame it
+  as an envelope, or its digest is not that of the batch sent under its sequence number (someone
+  else published on this gateway's topic: check the broker's ACL);
+- ``unattributed``: a count of refusals (no digest) for a reason no message of ours was refused for.
 
 The state goes into the status file (`edge status`, exit 3 while the cloud refuses) and the
 textfile metrics (a counter per reason); a new agent takes over the unexpired part of it.
@@ -83,6 +85,9 @@ class CloudVerdict:
             return self._accepted(notice)
         if notice.until_ms <= self._now():
             return self._ignore("expired", f"{notice.reason} valid until {notice.until_ms} (check this gateway's clock)")
+        if not notice.digest and notice.reason not in self.refusing:
+            return self._ignore("unattributed", f"{notice.count} {notice.reason} refusals without the message's digest,"
+                                " and no refusal of that reason from a message of this gateway")
         if not self._ours(notice):
             return self._ignore("not_ours", f"seq {notice.seq}: the cloud refused a message this gateway did not send"
                                 " (someone else publishes on its topic: check the broker's ACL)")
@@ -90,9 +95,14 @@ class CloudVerdict:
         return self._refused(notice)
 
     def _ours(self, notice: Notice) -> bool:
-        """False only when the named batch is here and its digest differs; unknown counts as ours."""
-        if not notice.digest or notice.seq is None:
+        """Whether the refused message can be this gateway's: it was an envelope (the sealer never
+        makes one the cloud cannot frame, so no seq means someone else's bytes) and, if the batch
+        of that seq is still here, has its digest. A notice without a digest counts toward a
+        refusal already shown (the refusals counted between two notices)."""
+        if not notice.digest:
             return True
+        if notice.seq is None:
+            return False
         data = self.lookup(notice.seq)
         return data is None or sm3(data)[:16].hex() == notice.digest
 

@@ -10,6 +10,7 @@ notice signed by another key is ignored and counted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -22,7 +23,8 @@ import yaml
 
 from tests.support.cli import watertel
 from watertel.crypto import SM2PrivateKey
-from watertel.notices import Notice, is_notice
+from watertel.commands import CommandError
+from watertel.notices import Notice
 from watertel.shell.demo import Demo
 from watertel.shell.processes import Child, wait_until
 
@@ -41,10 +43,11 @@ class Listener:
         self.client.loop_start()
 
     def notices(self, key: SM2PrivateKey) -> list[Notice]:
+        """The cloud's notices heard since the last call (the test's own forgeries left out)."""
         out = []
         while not self.heard.empty():
             payload = self.heard.get()
-            if is_notice(payload):
+            with contextlib.suppress(CommandError):
                 out.append(Notice.unpack(payload, key.public))
         return out
 
@@ -144,9 +147,31 @@ def test_an_unregistered_gateway_is_told_and_says_so_until_its_key_is_registered
         assert "cloud notices ignored: 1 (bad_signature 1)" in after.stdout
         assert 'watertel_edge_cloud_notices_ignored_total{gateway="gw-1",reason="bad_signature"} 1' in \
             (demo.dir / "gw-1-buffer.status.prom").read_text()
+
+        listener.client.publish("watertel/gw-1/up", b"garbage", qos=1).wait_for_publish(timeout=10)  # not gw-1's
+        wait_until(lambda: (_status_file(demo).get("cloud") or {}).get("ignored_notices", {}).get("not_ours") == 1,
+                   "the notice about someone else's garbage ignored", edge)
+        assert [(n.kind, n.reason, n.seq) for n in listener.notices(cloud_key)] == [("refused", "bad_magic", None)]
+        assert _edge_status(demo).returncode == 0
     finally:
         edge.stop()
     log = (demo.logs / "edge.log").read_text()
     assert "Traceback" not in log and "command ? refused" not in log  # a notice is not taken for a command
     assert log.count("the cloud refuses this gateway's envelopes") == 1
-    assert log.count("cloud notice ignored") == 1
+    assert log.count("cloud notice ignored") == 2  # the first of each reason; repeats at debug
+
+
+@pytest.mark.server
+def test_a_gateway_without_the_cloud_key_says_once_that_it_cannot_know(site):
+    demo, _, _, cloud = site
+    config = yaml.safe_load((demo.dir / "edge-gw-2.yaml").read_text())
+    del config["commands"]
+    (demo.dir / "edge-gw-2.yaml").write_text(yaml.safe_dump(config))
+    edge = Child.watertel("edge", ["edge", "run", "--config", str(demo.dir / "edge-gw-2.yaml")], demo.logs)
+    try:
+        wait_until(lambda: (demo.dir / "gw-2-buffer.status.json").exists(), "gw-2's status file", edge)
+        shown = watertel("edge", "status", "--config", str(demo.dir / "edge-gw-2.yaml"))
+        assert "cloud: verdict unknown (no commands.cloud_public_key" in shown.stdout, shown.stdout
+    finally:
+        edge.stop()
+    assert (demo.logs / "edge.log").read_text().count("the cloud's notices (refused envelopes) cannot be verified") == 1

@@ -110,12 +110,15 @@ def test_notices_not_believed_are_counted_and_change_nothing():
     assert 'watertel_edge_cloud_notices_ignored_total{gateway="gw-1",reason="bad_signature"} 1' in prometheus_text(status)
 
 
-def test_a_refusal_of_a_batch_no_longer_here_or_unnamed_counts():
+def test_a_refusal_of_a_batch_no_longer_here_counts_and_garbage_on_the_topic_does_not():
     clock = Clock()
     v = verdict(clock)
+    v.handle(refused(clock, seq=None, digest="22" * 16, reason="bad_magic"))  # not an envelope: not ours
+    v.handle(refused(clock, seq=None, digest="", reason="bad_magic", count=40, t_s=1))  # its count: not ours either
+    assert v.refusing == {} and v.ignored == {"not_ours": 1, "unattributed": 1}
     v.handle(refused(clock, seq=77, digest="11" * 16))  # pruned from the buffer: cannot tell, believed
-    v.handle(refused(clock, seq=None, digest="", reason="bad_format", count=3))
-    assert set(v.refusing) == {"unknown_key", "bad_format"}
+    v.handle(refused(clock, seq=None, digest="", count=3, t_s=1))  # the count since: added
+    assert v.refusing["unknown_key"]["envelopes"] == 4
 
 
 def test_a_new_run_takes_over_what_the_cloud_said():
