@@ -19,6 +19,8 @@ REFUSED = Counter("watertel_refused_envelopes", "Envelopes refused, by reason", 
 READINGS = Counter("watertel_readings_stored", "Readings stored (new, not duplicates)", registry=REGISTRY)
 STATUS_IGNORED = Counter("watertel_status_ignored", "Gateway status messages not believed, by reason (unsigned,"
                          " bad_signature, unregistered, stale, …)", ["reason"], registry=REGISTRY)
+NOTICES = Counter("watertel_notices", "Notices built for gateways, by kind (refused, accepted; cloud/ingest/notices.py),"
+                  " and refusals left untold by the budget (suppressed)", ["kind"], registry=REGISTRY)
 READINGS_REFUSED = Counter("watertel_readings_refused", "Readings of stored envelopes not stored, by reason (sample_time)",
                            ["reason"], registry=REGISTRY)
 STORE_SECONDS = Histogram("watertel_store_seconds", "Time to store one batch of envelopes (one transaction)",

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from watertel.cloud import metrics
 from watertel.cloud.ingest.config import NoticesConfig
 from watertel.crypto import SM2PrivateKey, sm3
 from watertel.envelope import EnvelopeError, parse
@@ -102,6 +103,7 @@ class NoticeSender:
     def _budget(self, gateway: str) -> bool:
         if self.sent >= self.cfg.max_per_period or (gateway not in self.noticed and len(self.noticed) >= MAX_TRACKED):
             self.suppressed += 1
+            metrics.NOTICES.labels("suppressed").inc()
             return False
         self.sent += 1
         return True
@@ -112,6 +114,7 @@ class NoticeSender:
         until = now + int(self.cfg.valid_s * 1000) if kind == "refused" else now
         notice = Notice(gateway, kind, reason, seq, key_id, count, digest, now, until)
         self.pending.append((gateway, notice.pack(self.key)))
+        metrics.NOTICES.labels(kind).inc()
         del self.pending[:-MAX_PENDING]
         log.debug("notice to %s: %s %s (%d)", gateway, kind, reason, count, extra={"gateway": gateway})
 

@@ -36,11 +36,17 @@ class Listener:
 
     def __init__(self, port: int) -> None:
         self.heard: queue.Queue = queue.Queue()
+        self.topics: list[str] = []  # every command topic a message was heard on
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="listener")
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(CMD, qos=1)
-        self.client.on_message = lambda c, u, msg: self.heard.put(msg.payload)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("watertel/+/cmd", qos=1)
+        self.client.on_message = self._heard
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+
+    def _heard(self, client, userdata, msg) -> None:
+        self.topics.append(msg.topic)
+        if msg.topic == CMD:
+            self.heard.put(msg.payload)
 
     def notices(self, key: SM2PrivateKey) -> list[Notice]:
         """The cloud's notices heard since the last call (the test's own forgeries left out)."""
@@ -66,10 +72,10 @@ def _status_file(demo: Demo) -> dict:
         return {}
 
 
-def _refused(demo: Demo) -> int:
-    """How many of gw-1's envelopes the cloud's log counts as refused (unknown_key)."""
+def _refused(demo: Demo, gateway: str = "gw-1", reason: str = "unknown_key") -> int:
+    """How many messages on ``gateway``'s topic the cloud's log counts as refused for ``reason``."""
     text = (demo.logs / "cloud.log").read_text()
-    return sum(int(n) for n in re.findall(r"refused (\d+) messages? from gw-1 \(unknown_key\)", text))
+    return sum(int(n) for n in re.findall(rf"refused (\d+) messages? from {gateway} \({reason}\)", text))
 
 
 def _edge_status(demo: Demo) -> subprocess.CompletedProcess:
@@ -175,3 +181,21 @@ def test_a_gateway_without_the_cloud_key_says_once_that_it_cannot_know(site):
     finally:
         edge.stop()
     assert (demo.logs / "edge.log").read_text().count("the cloud's notices (refused envelopes) cannot be verified") == 1
+
+
+@pytest.mark.server
+def test_a_flood_of_bad_envelopes_is_not_answered_by_a_flood_of_notices(site):
+    demo, _, listener, cloud = site
+    started = time.monotonic()
+    for i in range(500):  # on one gateway's topic, and on 500 gateway names a publisher made up
+        listener.client.publish("watertel/gw-1/up", b"garbage %d" % i, qos=1)
+        listener.client.publish(f"watertel/gw-x{i}/up", b"garbage", qos=1).wait_for_publish(timeout=10)
+    wait_until(lambda: _refused(demo, "gw-1", "bad_magic") == 500, "the 500 on gw-1's topic refused", cloud, timeout=60)
+    elapsed = time.monotonic() - started
+    time.sleep(1)  # the last notices on their way
+    periods = elapsed / 2 + 1  # every_s: 2
+    print(f"1000 bad envelopes in {elapsed:.1f} s: {len(listener.topics)} notices,"
+          f" {listener.topics.count(CMD)} of them to gw-1")
+    assert listener.topics.count(CMD) <= periods + 1, listener.topics.count(CMD)
+    assert len(listener.topics) <= 100 * periods  # the budget over all gateways (max_per_period)
+    assert cloud.alive()
