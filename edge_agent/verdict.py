@@ -8,7 +8,8 @@ on an ``accepted`` notice, and counts the notices it does not believe:
 
 - ``bad_signature`` / ``bad_format`` / ``oversized``: not signed by ``commands.cloud_public_key``;
 - ``wrong_gateway``: addressed to another gateway; ``expired``: past its ``until_ms``;
-- ``replayed``: older than a notice already applied for that reason;
+- ``replayed``: one already applied, or older by more than REORDER_MS than the newest applied for
+  its reason (several ingest workers send their own notices, so a little disorder is normal);
 - ``not_ours``: the refused message is not one this gateway sealed: the cloud could not frame it
   as an envelope, or its digest is not that of the batch sent under its sequence number (someone
   else published on this gateway's topic: check the broker's ACL);
@@ -31,6 +32,8 @@ from watertel.crypto import SM2PublicKey, sm3
 from watertel.notices import Notice
 
 log = logging.getLogger("watertel.edge.verdict")
+SEEN = 64  # notices remembered as applied (a few minutes of notices at one per reason per 10 s)
+REORDER_MS = 60_000  # a notice this much older than the newest of its reason is a replay, not disorder
 HINTS = {  # what a field engineer does about a refusal reason
     "unknown_key": "register this gateway's public key and key id in the cloud (gateways file or admin page)",
     "bad_signature": "the key registered for this key id is not this gateway's: register the right public key",
@@ -55,6 +58,7 @@ class CloudVerdict:
         self.ignored: Counter[str] = Counter()  # notices not believed, per reason
         self.accepted_ms: int | None = None  # the last "accepted again"
         self.newest: dict[str, int] = {}  # per reason (and "accepted"): t_ms of the newest notice applied
+        self.seen: list[str] = []  # the last SEEN notices applied (their identity): an exact copy is a replay
         try:
             self._restore(previous if isinstance(previous, dict) else {})
         except (AttributeError, TypeError, ValueError):  # a status file edited by hand: start afresh
@@ -68,6 +72,7 @@ class CloudVerdict:
         self.ignored.update(previous.get("ignored_notices") or {})
         self.accepted_ms = previous.get("accepted_ms")
         self.newest = dict(previous.get("newest") or {})
+        self.seen = [str(k) for k in previous.get("seen") or []][-SEEN:]
 
     def handle(self, message: bytes) -> bool:
         """Apply one notice if it is believed; True when what `edge status` shows changed."""
@@ -78,10 +83,11 @@ class CloudVerdict:
         if notice.gateway != self.gateway_id:
             return self._ignore("wrong_gateway", f"addressed to {notice.gateway!r}")
         key = notice.reason if notice.kind == "refused" else "accepted"
-        if notice.t_ms <= self.newest.get(key, 0):
-            return self._ignore("replayed", f"{notice.kind} {notice.reason} of {notice.t_ms} is not newer than the last")
+        identity = f"{notice.kind}:{notice.reason}:{notice.t_ms}:{notice.seq}:{notice.count}:{notice.digest}"
+        if identity in self.seen or notice.t_ms < self.newest.get(key, 0) - REORDER_MS:
+            return self._ignore("replayed", f"{notice.kind} {notice.reason} of {notice.t_ms} was applied already or is too old")
         if notice.kind == "accepted":
-            self.newest[key] = notice.t_ms
+            self._applied(key, identity, notice.t_ms)
             return self._accepted(notice)
         if notice.until_ms <= self._now():
             return self._ignore("expired", f"{notice.reason} valid until {notice.until_ms} (check this gateway's clock)")
@@ -91,8 +97,12 @@ class CloudVerdict:
         if not self._ours(notice):
             return self._ignore("not_ours", f"seq {notice.seq}: the cloud refused a message this gateway did not send"
                                 " (someone else publishes on its topic: check the broker's ACL)")
-        self.newest[key] = notice.t_ms
+        self._applied(key, identity, notice.t_ms)
         return self._refused(notice)
+
+    def _applied(self, key: str, identity: str, t_ms: int) -> None:
+        self.newest[key] = max(t_ms, self.newest.get(key, 0))
+        self.seen = [*self.seen, identity][-SEEN:]
 
     def _ours(self, notice: Notice) -> bool:
         """Whether the refused message can be this gateway's: it was an envelope (the sealer never
@@ -147,7 +157,8 @@ class CloudVerdict:
         """For the status file (and `_restore` at the next start)."""
         self.lapse()
         return {"verified": True, "refusing": self.refusing, "refused_envelopes": dict(self.refused),
-                "ignored_notices": dict(self.ignored), "accepted_ms": self.accepted_ms, "newest": self.newest}
+                "ignored_notices": dict(self.ignored), "accepted_ms": self.accepted_ms, "newest": self.newest,
+                "seen": self.seen}
 
     def _now(self) -> int:
         return int(self.clock() * 1000)

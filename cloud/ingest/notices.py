@@ -15,6 +15,10 @@ Once a gateway was told of a refusal, the next envelope of it that is stored sen
 ``accepted`` notice: the agent clears the refusal at once. A refusal also carries ``until_ms``
 (``valid_s`` ahead): renewed every period while the refusals go on, it lapses by itself should
 the ``accepted`` notice be lost or be due from another ingest worker.
+
+Each ingest worker decides on its own (as for resend requests, cloud/resend.py): with N workers
+sharing the gateways' messages a gateway may hear up to N notices per period, each with its own
+worker's count; the agent adds them up.
 """
 
 from __future__ import annotations

@@ -121,15 +121,26 @@ def test_a_refusal_of_a_batch_no_longer_here_counts_and_garbage_on_the_topic_doe
     assert v.refusing["unknown_key"]["envelopes"] == 4
 
 
+def test_notices_of_two_ingest_workers_out_of_order_both_count_but_an_old_one_is_a_replay():
+    clock = Clock()
+    v = verdict(clock)
+    v.handle(refused(clock, count=3, t_s=1))  # worker A
+    v.handle(refused(clock, count=2, t_s=0.5))  # worker B, sent a little earlier, heard later
+    assert v.refusing["unknown_key"]["envelopes"] == 5
+    v.handle(refused(clock, count=9, t_s=-61))  # a copy from before: more than a minute older
+    assert v.refusing["unknown_key"]["envelopes"] == 5 and v.ignored == {"replayed": 1}
+
+
 def test_a_new_run_takes_over_what_the_cloud_said():
     clock = Clock()
     v = verdict(clock)
-    v.handle(refused(clock, count=4))
+    message = refused(clock, count=4)
+    v.handle(message)
     v.handle(refused(clock, key=SM2PrivateKey.generate()))
     again = verdict(clock, previous=v.status())
     assert again.refusing["unknown_key"]["envelopes"] == 4 and again.ignored["bad_signature"] == 1
-    again.handle(refused(clock, count=1))  # the very notice the last run applied: still a replay
-    assert again.ignored["replayed"] == 1
+    again.handle(message)  # the very notice the last run applied: still a replay
+    assert again.ignored["replayed"] == 1 and again.refusing["unknown_key"]["envelopes"] == 4
     assert verdict(clock, previous={"refusing": "nonsense"}).refusing == {}  # a hand-edited file: afresh
 
 
