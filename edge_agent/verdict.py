@@ -33,6 +33,7 @@ from watertel.notices import Notice
 
 log = logging.getLogger("watertel.edge.verdict")
 SEEN = 64  # notices remembered as applied (a few minutes of notices at one per reason per 10 s)
+ENTRY = ("since_ms", "envelopes", "last_ms", "until_ms")  # what a refusal shown keeps (and a new run takes over)
 REORDER_MS = 60_000  # a notice this much older than the newest of its reason is a replay, not disorder
 HINTS = {  # what a field engineer does about a refusal reason
     "unknown_key": "register this gateway's public key and key id in the cloud (gateways file or admin page)",
@@ -67,7 +68,8 @@ class CloudVerdict:
     def _restore(self, previous: dict[str, Any]) -> None:
         """Carry the last run's counters and unexpired refusals over (a restart changes nothing the cloud said)."""
         now = self._now()
-        self.refusing = {r: dict(e) for r, e in (previous.get("refusing") or {}).items() if e.get("until_ms", 0) > now}
+        self.refusing = {r: dict(e) for r, e in (previous.get("refusing") or {}).items()
+                         if all(type(e.get(k)) is int for k in ENTRY) and e["until_ms"] > now}
         self.refused.update(previous.get("refused_envelopes") or {})
         self.ignored.update(previous.get("ignored_notices") or {})
         self.accepted_ms = previous.get("accepted_ms")
@@ -85,7 +87,7 @@ class CloudVerdict:
         key = notice.reason if notice.kind == "refused" else "accepted"
         identity = f"{notice.kind}:{notice.reason}:{notice.t_ms}:{notice.seq}:{notice.count}:{notice.digest}"
         if identity in self.seen or notice.t_ms < self.newest.get(key, 0) - REORDER_MS:
-            return self._ignore("replayed", f"{notice.kind} {notice.reason} of {notice.t_ms} was applied already or is too old")
+            return self._ignore("replayed", f"{notice.kind} {notice.reason} of {notice.t_ms}: applied already, or too old")
         if notice.kind == "accepted":
             self._applied(key, identity, notice.t_ms)
             return self._accepted(notice)
@@ -98,6 +100,9 @@ class CloudVerdict:
             return self._ignore("not_ours", f"seq {notice.seq}: the cloud refused a message this gateway did not send"
                                 " (someone else publishes on its topic: check the broker's ACL)")
         self._applied(key, identity, notice.t_ms)
+        if notice.reason not in self.refusing and notice.t_ms <= (self.accepted_ms or 0):
+            self.refused[notice.reason] += notice.count  # told after an acceptance made later: counted, over
+            return True
         return self._refused(notice)
 
     def _applied(self, key: str, identity: str, t_ms: int) -> None:
@@ -124,7 +129,8 @@ class CloudVerdict:
                       notice.seq, notice.key_id or "?", HINTS.get(notice.reason, "see the cloud's quarantine"),
                       extra={"reason": notice.reason})
         entry["envelopes"] += notice.count
-        entry.update(last_ms=notice.t_ms, until_ms=notice.until_ms)
+        entry["last_ms"] = max(notice.t_ms, entry.get("last_ms", 0))  # two workers' notices may come out of order
+        entry["until_ms"] = max(notice.until_ms, entry.get("until_ms", 0))
         entry.update({k: v for k, v in (("seq", notice.seq), ("key_id", notice.key_id)) if v})
         self.refused[notice.reason] += notice.count
         return True

@@ -129,6 +129,10 @@ def test_notices_of_two_ingest_workers_out_of_order_both_count_but_an_old_one_is
     assert v.refusing["unknown_key"]["envelopes"] == 5
     v.handle(refused(clock, count=9, t_s=-61))  # a copy from before: more than a minute older
     assert v.refusing["unknown_key"]["envelopes"] == 5 and v.ignored == {"replayed": 1}
+    assert v.refusing["unknown_key"]["last_ms"] == clock.ms(1)
+    v.handle(accepted(clock, t_s=2))  # worker A stored one; worker B's last refusal, made before, heard after
+    v.handle(refused(clock, count=1, t_s=1.5))
+    assert v.refusing == {} and v.refused["unknown_key"] == 6
 
 
 def test_a_new_run_takes_over_what_the_cloud_said():
@@ -142,6 +146,7 @@ def test_a_new_run_takes_over_what_the_cloud_said():
     again.handle(message)  # the very notice the last run applied: still a replay
     assert again.ignored["replayed"] == 1 and again.refusing["unknown_key"]["envelopes"] == 4
     assert verdict(clock, previous={"refusing": "nonsense"}).refusing == {}  # a hand-edited file: afresh
+    assert verdict(clock, previous={"refusing": {"unknown_key": {"until_ms": clock.ms(60)}}}).refusing == {}
 
 
 def test_without_the_cloud_key_the_status_says_the_verdict_is_unknown():
